@@ -1,0 +1,194 @@
+"""The one reader: a run's gradcause series, from a TensorBoard data provider or a logdir, as numpy.
+
+Everything goes through a TensorBoard data provider (`list_tensors` / `read_tensors`), so the
+plugin works with both of TensorBoard's loaders and the CLI reuses TensorBoard's own loading
+code (`logdir_provider`). Each kind becomes one `Series` of float32 [steps, rows, stats].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Mapping
+
+import numpy as np
+from tensorboard import context as tb_context
+from tensorboard import errors
+from tensorboard.data import provider as tb_provider
+
+from tb_gradcause import metadata
+
+logger = logging.getLogger(__name__)
+
+# `read_tensors` needs an int: one larger than any run's sample count keeps every sample.
+ALL_SAMPLES = 2**31 - 1
+
+
+class UnsupportedFormatError(errors.InvalidArgumentError):
+    """A run was written in a format newer than this tb_gradcause (HTTP 400 in TensorBoard)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RowInfo:
+    """One row of a kind's matrix (`plugin_data_pb2.RowInfo` as a frozen value)."""
+
+    name: str
+    layer: str = ""
+    layer_class: str = ""
+    activation: str = ""
+    shape: tuple[int, ...] = ()
+    recurrent: bool = False
+    role: str = ""
+    depth: int = -1
+    facts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_proto(cls, row) -> RowInfo:
+        return cls(
+            name=row.name,
+            layer=row.layer,
+            layer_class=row.layer_class,
+            activation=row.activation,
+            shape=tuple(row.shape),
+            recurrent=row.recurrent,
+            role=row.role,
+            depth=row.depth,
+            facts=dict(row.facts),
+        )
+
+    def to_json(self) -> dict:
+        return {**dataclasses.asdict(self), "shape": list(self.shape), "facts": dict(self.facts)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One kind of one run: `values[s, r, k]` is stat `stats[k]` of row `rows[r]` at `steps[s]`."""
+
+    kind: str
+    steps: np.ndarray  # int64 [S], sorted, unique
+    wall_times: np.ndarray  # float64 [S]
+    values: np.ndarray  # float32 [S, R, K], NaN/Inf as logged
+    rows: tuple[RowInfo, ...]
+    stats: tuple[str, ...]
+
+    def stat(self, name: str) -> np.ndarray:
+        """The [S, R] values of one stat; KeyError if this series lacks it."""
+        if name not in self.stats:
+            raise KeyError(f"{self.kind} series has no stat {name!r}; it has {self.stats}")
+        return self.values[:, :, self.stats.index(name)]
+
+    def has(self, name: str) -> bool:
+        return name in self.stats
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """All gradcause series of one run, by kind (an absent kind was not logged)."""
+
+    run: str
+    series: dict[str, Series]
+
+    def get(self, kind: str) -> Series | None:
+        return self.series.get(kind)
+
+
+def list_runs(provider: tb_provider.DataProvider, ctx, experiment_id: str) -> list[str]:
+    """Names of the runs that hold gradcause data, sorted."""
+    listing = provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME)
+    return sorted(run for run, tags in listing.items() if tags)
+
+
+def read_run(provider: tb_provider.DataProvider, ctx, experiment_id: str, run: str) -> RunData:
+    """Every logged step of every kind of `run`.
+
+    Raises `tensorboard.errors.NotFoundError` for a run without gradcause data and
+    `UnsupportedFormatError` for a run written in a newer format.
+    """
+    run_filter = tb_provider.RunTagFilter(runs=[run])
+    listing = provider.list_tensors(
+        ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME, run_tag_filter=run_filter
+    ).get(run)
+    if not listing:
+        raise errors.NotFoundError(f"run {run!r} has no gradcause data")
+    chosen = _latest_tag_per_kind(run, listing)
+    data = provider.read_tensors(
+        ctx,
+        experiment_id=experiment_id,
+        plugin_name=metadata.PLUGIN_NAME,
+        downsample=ALL_SAMPLES,
+        run_tag_filter=tb_provider.RunTagFilter(runs=[run], tags=[tag for tag, _ in chosen.values()]),
+    ).get(run, {})
+    series = {}
+    for kind, (tag, plugin_data) in chosen.items():
+        result = _series(kind, plugin_data, data.get(tag, []), f"{run}/{tag}")
+        if result is not None:
+            series[kind] = result
+    return RunData(run=run, series=series)
+
+
+def logdir_provider(logdir: str) -> tb_provider.DataProvider:
+    """A data provider over `logdir` loaded once by TensorBoard's own loader, keeping all gradcause samples."""
+    from tensorboard.backend.event_processing import data_ingester, data_provider, plugin_event_multiplexer
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(
+        size_guidance=data_ingester.DEFAULT_SIZE_GUIDANCE,
+        tensor_size_guidance={**data_ingester.DEFAULT_TENSOR_SIZE_GUIDANCE, metadata.PLUGIN_NAME: 0},
+    )
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    return data_provider.MultiplexerDataProvider(multiplexer, logdir)
+
+
+def read_logdir(logdir: str, run: str | None = None) -> dict[str, RunData]:
+    """Every gradcause run under `logdir` (or just `run`), read through `logdir_provider`."""
+    provider = logdir_provider(logdir)
+    ctx = tb_context.RequestContext()
+    runs = [run] if run is not None else list_runs(provider, ctx, "")
+    return {name: read_run(provider, ctx, "", name) for name in runs}
+
+
+def _latest_tag_per_kind(run: str, listing: Mapping[str, tb_provider.TensorTimeSeries]) -> dict:
+    """kind -> (tag, parsed metadata) of the kind's tag with the latest step (row sets may change)."""
+    best: dict[str, tuple] = {}
+    for tag, series in listing.items():
+        try:
+            plugin_data = metadata.parse_plugin_metadata(series.plugin_content)
+        except ValueError as e:
+            raise UnsupportedFormatError(f"run {run!r}: {e}") from e
+        if plugin_data.kind not in metadata.KIND_STATS:
+            logger.warning("run %r tag %r: unknown gradcause kind %r ignored", run, tag, plugin_data.kind)
+            continue
+        key = (series.max_step, series.max_wall_time)
+        if plugin_data.kind not in best or key > best[plugin_data.kind][0]:
+            best[plugin_data.kind] = (key, tag, plugin_data)
+    return {kind: (tag, plugin_data) for kind, (_, tag, plugin_data) in best.items()}
+
+
+def _series(kind: str, plugin_data, data: list, where: str) -> Series | None:
+    """Stack one tag's samples; drop samples whose shape disagrees with the metadata."""
+    rows = tuple(RowInfo.from_proto(row) for row in plugin_data.rows)
+    stats = tuple(plugin_data.stats)
+    shape = (len(rows), len(stats))
+    good = [datum for datum in data if datum.numpy.shape == shape]
+    if len(good) < len(data):
+        logger.warning("%s: %d samples without shape %s dropped", where, len(data) - len(good), shape)
+    if not good:
+        return None
+    steps = np.fromiter((datum.step for datum in good), dtype=np.int64, count=len(good))
+    keep = _latest_writes(steps)
+    kept = [good[i] for i in np.flatnonzero(keep)]
+    return Series(
+        kind=kind,
+        steps=steps[keep],
+        wall_times=np.fromiter((datum.wall_time for datum in kept), dtype=np.float64, count=len(kept)),
+        values=np.stack([datum.numpy for datum in kept]).astype(np.float32, copy=False),
+        rows=rows,
+        stats=stats,
+    )
+
+
+def _latest_writes(steps: np.ndarray) -> np.ndarray:
+    """Mask of the samples (in write order) that survive restarts: a write at step s replaces
+    every earlier write at a step >= s (as RustBoard does), so the kept steps strictly increase."""
+    later_min = np.minimum.accumulate(steps[::-1])[::-1]
+    return steps < np.append(later_min[1:], np.iinfo(np.int64).max)
