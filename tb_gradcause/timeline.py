@@ -1,0 +1,131 @@
+"""The `timeline` route's payload: one kind of one run as columnar JSON, decimated to a point budget.
+
+Decimation splits the step axis into equal-width buckets and keeps, per bucket and per column
+(row x stat), the bucket's minimum and maximum, placed at the bucket's first and last step in the
+order they occurred (a series monotonic within a bucket is kept exactly at those steps). Every
+step holding a NaN/Inf value, or a non-zero `nan`/`inf` count, is kept as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+import numpy as np
+
+# float32 carries 7.2 significant decimal digits; more would only lengthen the JSON.
+SIGNIFICANT_DIGITS = 7
+
+_NONFINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
+    """Bool [S]: steps with a NaN/Inf value or a positive `nan`/`inf` count in any row."""
+    bad = ~np.isfinite(values).all(axis=(1, 2))
+    for name in ("nan", "inf"):
+        if name in stats:
+            bad |= (values[:, :, stats.index(name)] > 0).any(axis=1)
+    return bad
+
+
+def decimate(
+    steps: np.ndarray, values: np.ndarray, bad: np.ndarray, max_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce `steps` [S] / `values` [S, R, K] to about `max_points` steps (see module docstring).
+
+    The result holds every `bad` step plus at most two steps per bucket, with
+    `max(1, (max_points - bad.sum()) // 2)` buckets, so at most `max_points` steps unless
+    there are that many bad steps.
+    """
+    if len(steps) <= max_points:
+        return steps, values
+    good = np.flatnonzero(~bad)
+    kept_steps = [steps[bad]]
+    kept_values = [values[bad]]
+    if len(good):
+        buckets = max(1, (max_points - int(bad.sum())) // 2)
+        good_steps = steps[good]
+        span = int(good_steps[-1] - good_steps[0]) + 1
+        bucket = (good_steps - good_steps[0]) * buckets // span
+        edges = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1, [len(good)]))
+        for start, end in zip(edges[:-1], edges[1:]):
+            block = values[good[start:end]]
+            if end - start == 1:
+                kept_steps.append(good_steps[start:end])
+                kept_values.append(block)
+                continue
+            first_is_min = block.argmin(axis=0) <= block.argmax(axis=0)
+            low, high = block.min(axis=0), block.max(axis=0)
+            kept_steps.append(good_steps[[start, end - 1]])
+            kept_values.append(np.stack([np.where(first_is_min, low, high), np.where(first_is_min, high, low)]))
+    out_steps = np.concatenate(kept_steps)
+    order = np.argsort(out_steps, kind="stable")
+    return out_steps[order], np.concatenate(kept_values)[order]
+
+
+def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """float64 copy of `values` rounded to `digits` significant digits (short JSON); NaN/Inf/0 kept."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    nonzero = np.isfinite(out) & (out != 0)
+    shift = digits - 1 - np.floor(np.log10(np.abs(out[nonzero]))).astype(np.int64)
+    # With an exact power of ten (<= 1e22) one correctly rounded division or product gives the
+    # double nearest to the rounded decimal, which prints as that decimal.
+    exact = np.abs(shift) <= 22
+    x = out[nonzero]
+    up, down = exact & (shift >= 0), exact & (shift < 0)
+    x[up] = np.round(x[up] * 10.0 ** shift[up]) / 10.0 ** shift[up]
+    x[down] = np.round(x[down] / 10.0 ** -shift[down]) * 10.0 ** -shift[down]
+    x[~exact] = [float(f"{v:.{digits}g}") for v in x[~exact].tolist()]
+    out[nonzero] = x
+    return out
+
+
+def json_columns(values: np.ndarray) -> list:
+    """Nested lists of `values` with NaN/Inf as the JSON strings "NaN"/"Infinity"/"-Infinity"."""
+    rounded = round_significant(values)
+    if np.isfinite(rounded).all():
+        return rounded.tolist()
+    cells = rounded.astype(object)
+    cells[np.isnan(rounded)] = _NONFINITE_JSON["nan"]
+    cells[np.isposinf(rounded)] = _NONFINITE_JSON["inf"]
+    cells[np.isneginf(rounded)] = _NONFINITE_JSON["-inf"]
+    return cells.tolist()
+
+
+def row_json(row: Any) -> dict:
+    """A reader `RowInfo` as the route's row object."""
+    return {
+        "name": row.name,
+        "layer": row.layer,
+        "layer_class": row.layer_class,
+        "activation": row.activation,
+        "shape": [int(n) for n in row.shape],
+        "recurrent": bool(row.recurrent),
+        "role": row.role,
+        "depth": int(row.depth),
+        "facts": dict(row.facts),
+    }
+
+
+def timeline_json(
+    run: str, series: Any, max_points: int | None = None, stats: Sequence[str] | None = None
+) -> str:
+    """The `timeline` route's JSON text for a reader `Series` (optionally only some `stats`)."""
+    all_stats = tuple(series.stats)
+    chosen = tuple(stats) if stats else all_stats
+    steps = series.steps
+    values = series.values[:, :, [all_stats.index(name) for name in chosen]]
+    if max_points is not None:
+        bad = nonfinite_steps(series.values, all_stats)
+        steps, values = decimate(steps, values, bad, max_points)
+    # [K', R, S]: values[stat][row][step]
+    table = json_columns(np.transpose(values, (2, 1, 0)))
+    payload = {
+        "run": run,
+        "kind": series.kind,
+        "steps": np.asarray(steps, dtype=np.int64).tolist(),
+        "rows": [row_json(row) for row in series.rows],
+        "stats": list(chosen),
+        "values": dict(zip(chosen, table)),
+    }
+    return json.dumps(payload, allow_nan=False, separators=(",", ":"))
