@@ -9,9 +9,11 @@ step holding a NaN/Inf value, or a non-zero `nan`/`inf` count, is kept as it is.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
+
+from tb_gradcause.reader import Series
 
 # float32 carries 7.2 significant decimal digits; more would only lengthen the JSON.
 SIGNIFICANT_DIGITS = 7
@@ -92,23 +94,8 @@ def json_columns(values: np.ndarray) -> list:
     return cells.tolist()
 
 
-def row_json(row: Any) -> dict:
-    """A reader `RowInfo` as the route's row object."""
-    return {
-        "name": row.name,
-        "layer": row.layer,
-        "layer_class": row.layer_class,
-        "activation": row.activation,
-        "shape": [int(n) for n in row.shape],
-        "recurrent": bool(row.recurrent),
-        "role": row.role,
-        "depth": int(row.depth),
-        "facts": dict(row.facts),
-    }
-
-
 def timeline_json(
-    run: str, series: Any, max_points: int | None = None, stats: Sequence[str] | None = None
+    run: str, series: Series, max_points: int | None = None, stats: Sequence[str] | None = None
 ) -> str:
     """The `timeline` route's JSON text for a reader `Series` (optionally only some `stats`)."""
     all_stats = tuple(series.stats)
@@ -124,7 +111,7 @@ def timeline_json(
         "run": run,
         "kind": series.kind,
         "steps": np.asarray(steps, dtype=np.int64).tolist(),
-        "rows": [row_json(row) for row in series.rows],
+        "rows": [row.to_json() for row in series.rows],
         "stats": list(chosen),
         "values": dict(zip(chosen, table)),
     }

@@ -1,21 +1,20 @@
 """Columnar timeline JSON and its decimation (pure numpy, no TensorBoard)."""
 
 import json
-import types
-
 import numpy as np
 import pytest
 
 from tb_gradcause import timeline
 from tb_gradcause.metadata import KIND_STATS
-from tb_gradcause.plugin_data_pb2 import RowInfo
+from tb_gradcause.reader import RowInfo, Series
 
 STATS = KIND_STATS["gradients"]
 
 
 def _series(steps, values, rows=None):
-    rows = rows or [RowInfo(name=f"dense_{i}/kernel", layer=f"dense_{i}", shape=[3, 2]) for i in range(values.shape[1])]
-    return types.SimpleNamespace(kind="gradients", steps=np.asarray(steps, np.int64), values=values, rows=rows, stats=STATS)
+    rows = rows or [RowInfo(name=f"dense_{i}/kernel", layer=f"dense_{i}", shape=(3, 2)) for i in range(values.shape[1])]
+    steps = np.asarray(steps, np.int64)
+    return Series("gradients", steps, steps * 0.1, values, tuple(rows), STATS)
 
 
 def _random(n_steps, n_rows, seed=0):
@@ -95,7 +94,7 @@ def test_json_is_columnar_with_nonfinite_strings_and_rows_as_data():
     values[2, 1, STATS.index("max")] = np.inf
     values[3, 1, STATS.index("min")] = -np.inf
     hostile = "x<img src=x onerror=alert(1)>"
-    rows = [RowInfo(name=f"{hostile}/kernel", layer=hostile, layer_class="Dense", activation="relu", shape=[3, 2],
+    rows = [RowInfo(name=f"{hostile}/kernel", layer=hostile, layer_class="Dense", activation="relu", shape=(3, 2),
                     role="kernel", depth=0, facts={"dtype": "float32"}), RowInfo(name="b", depth=1)]
 
     payload = json.loads(timeline.timeline_json("run<1>", _series(steps, values, rows)))
