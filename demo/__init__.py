@@ -1,0 +1,65 @@
+"""Demo scenarios: small training programs with a known bug (or none), each writing one run.
+
+Each scenario module has `NAME` (its run under the logdir), `EXPECTED` (the causes tb_gradcause should
+report, `[]` for a healthy control) and `run(logdir)`; `python demo/<name>.py LOGDIR` runs one.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Iterable
+
+from tb_gradcause.demo import (
+    custom_layer_ignores_inputs,
+    dead_relu_bias,
+    exp_overflow_nan,
+    exploding_unscaled_target,
+    healthy_cnn_batchnorm,
+    healthy_confident_classifier,
+    healthy_embedding_text,
+    healthy_lstm_short,
+    healthy_mlp_adam,
+    inf_input,
+    input_scale_mixed,
+    lr_too_high,
+    rnn_long_sequence,
+    saturated_tanh_init,
+    sigmoid_bce_saturation,
+    unused_branch,
+    vanishing_sigmoid_stack,
+)
+
+SCENARIOS: tuple[ModuleType, ...] = (
+    sigmoid_bce_saturation,
+    input_scale_mixed,
+    custom_layer_ignores_inputs,
+    unused_branch,
+    exp_overflow_nan,
+    inf_input,
+    exploding_unscaled_target,
+    vanishing_sigmoid_stack,
+    rnn_long_sequence,
+    dead_relu_bias,
+    saturated_tanh_init,
+    lr_too_high,
+    healthy_mlp_adam,
+    healthy_cnn_batchnorm,
+    healthy_lstm_short,
+    healthy_confident_classifier,
+    healthy_embedding_text,
+)
+
+
+def write_all(logdir: str, names: Iterable[str] | None = None) -> list[str]:
+    """Run the named scenarios (all by default) in order, each writing its run under `logdir`.
+
+    Returns the names run; raises ValueError for an unknown name before training anything.
+    """
+    by_name = {scenario.NAME: scenario for scenario in SCENARIOS}
+    wanted = list(by_name) if names is None else list(names)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise ValueError(f"unknown demo scenario(s) {unknown}; known: {sorted(by_name)}")
+    for name in wanted:
+        by_name[name].run(logdir)
+    return wanted
