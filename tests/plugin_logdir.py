@@ -1,0 +1,62 @@
+"""A logdir of synthetic runs that exercise the plugin's routes (shared by the route and e2e tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tb_gradcause import synthetic
+
+HOSTILE = "x<img src=x onerror=alert(1)>"
+
+HEALTHY = "healthy"  # every kind at every one of STEPS steps (more than either loader keeps by default)
+NAN = "nan_at_120"  # gradients NaN / loss Inf at NAN_STEP
+REWIND = "rewind"  # loss at steps 0..119, then a restart writes 60..89 again with REWOUND_LOSS
+HOSTILE_RUN = "hostile"  # a layer named HOSTILE
+TRUNCATED = "truncated"  # its event file ends mid-record
+CORRUPT = "corrupt"  # bytes in the middle of its event file are garbage
+
+STEPS = 150
+NAN_STEP = 120
+REWOUND_LOSS = 42.0
+GOOD_RUNS = (HEALTHY, NAN, REWIND, HOSTILE_RUN)
+BROKEN_RUNS = (TRUNCATED, CORRUPT)
+
+
+def write_logdir(logdir: str | os.PathLike) -> None:
+    """Write every run above under `logdir`."""
+    logdir = os.fspath(logdir)
+    synthetic.write_run(logdir, HEALTHY, synthetic.healthy_run(synthetic.mlp(3), STEPS))
+
+    nan = synthetic.healthy_run(synthetic.mlp(3), STEPS, seed=1)
+    nan["gradients"].stat("l2")[NAN_STEP, 0] = np.nan
+    nan["gradients"].stat("nan")[NAN_STEP, 0] = 5
+    nan["loss"].stat("value")[NAN_STEP, 0] = np.inf
+    synthetic.write_run(logdir, NAN, nan)
+
+    rewind = synthetic.healthy_run(synthetic.mlp(2), 120, kinds=["loss"])
+    path = synthetic.write_run(logdir, REWIND, rewind)
+    rows = rewind["loss"].rows
+    with synthetic.RunWriter(path, wall_time=1.7e9 + 1000) as writer:
+        for step in range(60, 90):
+            value = np.array([[REWOUND_LOSS, 1e-3, 1.0, 0.0]], np.float32)
+            writer.write("loss", step, rows, value, wall_time=1.7e9 + 1000 + step)
+
+    layers = [synthetic.Layer(HOSTILE, 16), synthetic.Layer("dense_out", 1, "sigmoid")]
+    synthetic.write_run(logdir, HOSTILE_RUN, synthetic.healthy_run(layers, 30))
+
+    _damage(synthetic.write_run(logdir, TRUNCATED, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=True)
+    _damage(synthetic.write_run(logdir, CORRUPT, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=False)
+
+
+def _damage(run_dir: str, truncate: bool) -> None:
+    (event_file,) = Path(run_dir).iterdir()
+    data = bytearray(event_file.read_bytes())
+    if truncate:
+        del data[-37:]
+    else:
+        middle = len(data) // 2
+        data[middle : middle + 64] = b"\xff" * 64
+    event_file.write_bytes(bytes(data))
