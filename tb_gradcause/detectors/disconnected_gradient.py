@@ -1,0 +1,127 @@
+"""disconnected_gradient: trainable variables that never get a gradient (None) or only exact
+zeros, and layers whose output does not depend on their input (the same for every sample).
+
+Zero gradients explained by dead ReLU units (this or a later layer fully dead) are left to
+`dead_relu`. Variables upstream of a constant-output layer are reported with that layer: it is
+where the graph is cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.detectors import layers as L
+from tb_gradcause.detectors import text, windows
+from tb_gradcause.events import Event, evidence
+
+KIND = "disconnected_gradient"
+REQUIRES: tuple[str, ...] = ("gradients",)
+
+# An output whose across-batch spread is below this fraction of its magnitude is constant
+# (float32 rounding of genuinely varying outputs is ~1e-7 relative).
+CONSTANT_RELATIVE = 1e-6
+# A layer counts as fully dead / saturated (its constant output is another detector's cause).
+FULLY = 0.99
+
+
+def _no_gradient(grads: Any, n: int) -> np.ndarray:
+    """[R] True for variables whose gradient was missing or exactly zero at every logged step."""
+    missing = grads.stat("missing")[:n] > 0 if grads.has("missing") else np.zeros((n, len(grads.rows)), bool)
+    zero = (grads.stat("l2")[:n] == 0) & (grads.stat("zero_frac")[:n] >= 1.0) if grads.has("zero_frac") else grads.stat("l2")[:n] == 0
+    return np.all(missing | zero, axis=0) if n >= 2 else np.zeros(len(grads.rows), bool)
+
+
+def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
+    """Largest depth of a layer whose units are all dead at every one of `steps` (-1 if none)."""
+    if acts is None or not acts.has("dead_frac"):
+        return -1
+    sel = np.isin(acts.steps, steps)
+    if not sel.any():
+        return -1
+    dead = np.all(acts.stat("dead_frac")[sel] >= FULLY, axis=0)
+    return max((row.depth for row, d in zip(acts.rows, dead) if d and L.is_relu(row)), default=-1)
+
+
+def _constant_layer(run: Any, trend: Any) -> tuple[Any, int, int, float] | None:
+    """The first layer (forward order) whose output is the same for every sample although it is
+    neither all-zero nor saturated; with its span and relative spread."""
+    acts = run.get("activations")
+    if acts is None or not all(acts.has(s) for s in ("batch_std", "max_abs")):
+        return None
+    n = L.finite_prefix(acts)
+    if n < 2:
+        return None
+    spread = acts.stat("batch_std")[:n].astype(np.float64)
+    size = acts.stat("max_abs")[:n].astype(np.float64)
+    # size > 0 leaves out all-zero (dead) outputs; saturated ones are saturated_activation's.
+    constant = (size > 0) & (spread <= CONSTANT_RELATIVE * size)
+    if acts.has("saturated_frac"):
+        constant &= acts.stat("saturated_frac")[:n] < FULLY
+    always = np.all(constant, axis=0)
+    order = sorted(np.flatnonzero(always), key=lambda r: acts.rows[r].depth)
+    if not order:
+        return None
+    r = order[0]
+    rel = float(np.max(spread[:, r] / size[:, r]))
+    return acts.rows[r], int(acts.steps[0]), int(acts.steps[n - 1]), rel
+
+
+def detect(run: Any) -> list[Event]:
+    grads = run.get("gradients")
+    n = L.finite_prefix(grads)
+    if n == 0:
+        return []
+    trend = windows.LossTrend.from_run(run)
+    steps = grads.steps[:n]
+    none = _no_gradient(grads, n)
+    dead_depth = _deepest_dead(run.get("activations"), steps)
+    by_layer: dict[str, list[int]] = {}
+    for r in np.flatnonzero(none):
+        row = grads.rows[r]
+        if 0 <= row.depth <= dead_depth:
+            continue  # a fully dead layer at or after it blocks every gradient: dead_relu's event
+        by_layer.setdefault(L.row_layer(row), []).append(r)
+    events = []
+    cut = _constant_layer(run, trend)
+    if cut is not None:
+        row, first, last, rel = cut
+        layer = L.row_layer(row)
+        upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth < row.depth}
+        trouble = windows.loss_trouble(trend, first, last)
+        if upstream or trouble is not None:
+            for name in upstream:
+                del by_layer[name]
+            items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
+            if upstream:
+                items.append(evidence("upstream_without_gradient", len(upstream), 0, ">", None, "no gradient reaches: " + text.names(sorted(upstream))))
+            if trouble is not None:
+                items.append(trouble)
+            cls = f" ({row.layer_class})" if row.layer_class else ""
+            events.append(
+                Event.create(
+                    KIND, "warning", layer, first, last,
+                    f"{layer}'s output does not depend on its input",
+                    items,
+                    f"{layer}{cls} returns the same value for every sample: its `call` does not use `inputs` "
+                    "(e.g. it returns a weight, or a constant of the input's shape). Compute the output from "
+                    "`inputs`; everything before this layer gets no gradient and cannot learn.",
+                )
+            )
+    for layer, rows in by_layer.items():
+        variables = [grads.rows[r].name for r in rows]
+        missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
+        what = "no gradient (None)" if missing else "only exact-zero gradients"
+        events.append(
+            Event.create(
+                KIND, "warning", layer, int(steps[0]), int(steps[-1]),
+                f"{layer} gets {what} at every step",
+                [evidence("steps_without_gradient", n, n, "==", None, f"{text.names(variables)}: {what} in all {n} logged steps")],
+                f"{text.names(variables)} never change: the loss does not depend on {layer}. Check that its "
+                "output reaches the model's output (an unused branch, a layer built but not called, a "
+                "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "
+                "`trainable=False` if that is intended.",
+            )
+        )
+    return events

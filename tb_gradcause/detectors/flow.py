@@ -1,0 +1,134 @@
+"""Gradient-flow signals shared by the exploding and vanishing detectors, and their candidates.
+
+Each signal is a per-layer log10 profile over logged steps, cut before the first step holding
+NaN/Inf (values after it say nothing about the flow that led there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.detectors import layers as L
+from tb_gradcause.detectors import windows
+from tb_gradcause.events import evidence
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """log10 of a per-layer quantity [n, L] at `steps` [n], and what it measures."""
+
+    steps: np.ndarray
+    layers: L.Layers
+    log: np.ndarray
+    what: str  # "gradient" | "backward signal" | "time"
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One layer's persistent excess or deficit: where, when, how much, and the numbers behind it."""
+
+    layer: str
+    row: Any
+    first: int
+    last: int
+    score: float  # decades beyond the reference
+    items: tuple[dict, ...]
+    how: str  # "time" | "depth" | "along_time"
+
+
+def log10(x: np.ndarray) -> np.ndarray:
+    """log10 with NaN for non-positive or non-finite values."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return np.where((x > 0) & np.isfinite(x), np.log10(np.where(x > 0, x, 1.0)), np.nan)
+
+
+def kernel_gradients(grads: Any) -> Profile:
+    """log10 per-layer RMS of the non-zero kernel gradients."""
+    n = L.finite_prefix(grads)
+    layers, g = L.rms(grads, roles=L.KERNEL_ROLES)
+    return Profile(grads.steps[:n], layers, log10(g[:n]), "gradient")
+
+
+def depth_signal(run: Any) -> Profile:
+    """The backward signal (d loss / d layer output) per layer when logged, else kernel gradients."""
+    back = run.get("backward")
+    if back is None or not len(back.steps):
+        return kernel_gradients(run.get("gradients"))
+    n = L.finite_prefix(back)
+    layers, v = L.rms(back, nonzero=False)
+    return Profile(back.steps[:n], layers, log10(v[:n]), "backward signal")
+
+
+def along_time(run: Any) -> Profile | None:
+    """log10 of d loss / d input at the first time position over that at the last, per recurrent layer."""
+    series = run.get("backward_time")
+    if series is None or not len(series.steps) or not (series.has("t_0") and series.has("t_7")):
+        return None
+    n = L.finite_prefix(series)
+    ratio = log10(series.stat("t_7")[:n]) - log10(series.stat("t_0")[:n])
+    layers = L.Layers.of(series.rows)
+    profile = np.full((n, len(layers.names)), np.nan)
+    profile[:, layers.index] = ratio
+    return Profile(series.steps[:n], layers, profile, "time")
+
+
+def spans(
+    profile: Profile, excess: np.ndarray, threshold: float, dies: bool, how: str, metric: str, note: str, op: str = ">="
+) -> list[Candidate]:
+    """Persistent spans of `excess >= threshold` ([n, L] decades) per layer, as candidates.
+
+    The evidence reports the factor 10**excess at the span's peak (its inverse for `op="<="`:
+    a deficit of 3 decades is reported as 1e-3 <= 1e-threshold)."""
+    result = []
+    need = windows.persistence(len(profile.steps))
+    sign = 1.0 if op == ">=" else -1.0
+    for j, name in enumerate(profile.layers.names):
+        for a, b in windows.persistent_spans(excess[:, j] >= threshold, need, terminal_ok=dies):
+            peak = a + int(np.nanargmax(excess[a : b + 1, j]))
+            score = float(excess[peak, j])
+            item = evidence(metric, 10 ** (sign * score), 10 ** (sign * threshold), op, int(profile.steps[peak]), note)
+            result.append(
+                Candidate(name, profile.layers.rows[j], int(profile.steps[a]), int(profile.steps[b]), score, (item,), how)
+            )
+    return result
+
+
+def growth(profile: Profile) -> np.ndarray:
+    """Decades above each layer's own early baseline [n, L]."""
+    return profile.log - windows.baseline(profile.log)[None, :]
+
+
+def above_later(profile: Profile) -> np.ndarray:
+    """Decades above the smallest value at this or any later layer [n, L] (NaN where unknown)."""
+    filled = np.where(np.isfinite(profile.log), profile.log, np.inf)
+    later_min = np.minimum.accumulate(filled[:, ::-1], axis=1)[:, ::-1]
+    return np.where(np.isfinite(profile.log) & np.isfinite(later_min), profile.log - later_min, np.nan)
+
+
+def below_later(profile: Profile) -> np.ndarray:
+    """Decades below the largest value at this or any later layer [n, L] (NaN where unknown)."""
+    filled = np.where(np.isfinite(profile.log), profile.log, -np.inf)
+    later_max = np.maximum.accumulate(filled[:, ::-1], axis=1)[:, ::-1]
+    return np.where(np.isfinite(profile.log) & np.isfinite(later_max), later_max - profile.log, np.nan)
+
+
+def confirm(candidates: list[Candidate], trend: windows.LossTrend | None) -> list[Candidate]:
+    """Candidates during which training is in trouble, with that evidence added."""
+    result = []
+    for c in candidates:
+        trouble = windows.loss_trouble(trend, c.first, c.last)
+        if trouble is not None:
+            result.append(dataclasses.replace(c, items=c.items + (trouble,)))
+    return result
+
+
+def run_dies(run: Any) -> bool:
+    """The run holds NaN/Inf in its gradients or loss at some step."""
+    grads = run.get("gradients")
+    trend = windows.LossTrend.from_run(run)
+    died = grads is not None and L.finite_prefix(grads) < len(grads.steps)
+    return bool(died or (trend is not None and trend.first_nonfinite_step is not None))

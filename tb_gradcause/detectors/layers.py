@@ -1,0 +1,116 @@
+"""Per-layer views of per-row series: group variables by layer, combine norms, compute RMS."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import numpy as np
+
+# Roles of the variables that carry a layer's weight scale (biases and norm offsets start at 0).
+KERNEL_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
+
+# Activations whose units can die (zero output and zero gradient for every input).
+DYING = frozenset({"relu", "relu6"})
+
+
+def is_relu(row: Any) -> bool:
+    """The row's layer ends in a ReLU (its units can die)."""
+    return row.activation in DYING or row.layer_class == "ReLU"
+
+
+def row_layer(row: Any) -> str:
+    """The layer a row belongs to (its own name for layer rows without a `layer`)."""
+    return row.layer or row.name
+
+
+def row_size(row: Any) -> int:
+    """Number of elements of a row's variable or per-sample output (1 for scalars/unknown)."""
+    return int(np.prod([d for d in row.shape if d > 0], dtype=np.int64)) if len(row.shape) else 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Layers:
+    """Rows of a series grouped by layer, layers in forward order."""
+
+    names: tuple[str, ...]
+    index: np.ndarray  # int [R]: layer of each row
+    depth: np.ndarray  # int [L]: forward position (RowInfo.depth, else first appearance)
+    rows: tuple[Any, ...]  # [L]: the first row of each layer (class, activation, recurrent...)
+
+    @classmethod
+    def of(cls, rows: Sequence[Any]) -> "Layers":
+        names: list[str] = []
+        first: list[Any] = []
+        index = np.zeros(len(rows), dtype=np.int64)
+        for i, row in enumerate(rows):
+            name = row_layer(row)
+            if name not in names:
+                names.append(name)
+                first.append(row)
+            index[i] = names.index(name)
+        depth = np.array(
+            [row.depth if row.depth >= 0 else 10_000 + i for i, row in enumerate(first)], dtype=np.int64
+        )
+        order = np.argsort(depth, kind="stable")
+        remap = np.empty_like(order)
+        remap[order] = np.arange(len(order))
+        return cls(
+            tuple(names[i] for i in order),
+            remap[index] if len(index) else index,
+            depth[order],
+            tuple(first[i] for i in order),
+        )
+
+    @property
+    def onehot(self) -> np.ndarray:
+        """[R, L] membership matrix."""
+        return (self.index[:, None] == np.arange(len(self.names))[None, :]).astype(np.float64)
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a [S, R] array per layer -> [S, L]; NaN rows count as 0, any +Inf gives +Inf."""
+        values = np.asarray(values, dtype=np.float64)
+        onehot = self.onehot
+        sums = np.where(np.isfinite(values), values, 0.0) @ onehot
+        return np.where(np.isposinf(values).astype(np.float64) @ onehot > 0, np.inf, sums)
+
+
+def rms(series: Any, nonzero: bool = True, roles: Sequence[str] | None = None) -> tuple[Layers, np.ndarray]:
+    """Per-layer root mean square [S, L] of a tensor-stats series (gradients, backward).
+
+    Combines the rows' L2 norms; `nonzero` averages over the elements that are not exactly 0
+    (sparse embedding gradients and dead units do not dilute it). Rows whose `missing` flag is
+    set, or outside `roles` (when given and the layer has such rows), are left out. NaN where a
+    layer has no element to average.
+    """
+    layers = Layers.of(series.rows)
+    sizes = np.array([row_size(r) for r in series.rows], dtype=np.float64)
+    used = np.ones((len(series.steps), len(series.rows)), dtype=bool)
+    if series.has("missing"):
+        used &= ~(series.stat("missing") > 0)
+    if roles is not None:
+        chosen = np.array([r.role in roles for r in series.rows])
+        has_chosen = (chosen.astype(np.float64) @ layers.onehot) > 0
+        used &= chosen | ~has_chosen[layers.index]
+    counts = np.where(used, sizes, 0.0)
+    if nonzero and series.has("zero_frac"):
+        counts = counts * np.clip(1.0 - np.nan_to_num(series.stat("zero_frac"), nan=1.0), 0.0, 1.0)
+    l2 = series.stat("l2").astype(np.float64)
+    sumsq = layers.total(np.where(used, l2 * l2, 0.0))
+    n = layers.total(counts)
+    with np.errstate(all="ignore"):
+        return layers, np.where(n > 0, np.sqrt(sumsq / np.maximum(n, 1e-300)), np.nan)
+
+
+def nonfinite(series: Any) -> np.ndarray:
+    """[S, R] True where a row holds NaN/Inf elements (or a non-finite stat when no counts)."""
+    if series.has("nan") and series.has("inf"):
+        counts = series.stat("nan").astype(np.float64) + series.stat("inf").astype(np.float64)
+        return ~(counts == 0)
+    return ~np.all(np.isfinite(series.values), axis=2)
+
+
+def finite_prefix(series: Any) -> int:
+    """Number of leading samples before the first one holding NaN/Inf anywhere."""
+    bad = np.flatnonzero(nonfinite(series).any(axis=1))
+    return int(bad[0]) if len(bad) else len(series.steps)

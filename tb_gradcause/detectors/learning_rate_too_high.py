@@ -1,0 +1,128 @@
+"""learning_rate_too_high: updates far too large for the weights, with the loss diverging,
+rising or going nowhere, or the weights blowing up.
+
+The update ratio of a layer is ||applied update|| / ||weights|| over its kernels (biases and
+norm offsets start at 0 and would inflate it); the run's ratio at a step is the median over
+layers, since the learning rate is shared by all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.detectors import layers as L
+from tb_gradcause.detectors import text, windows
+from tb_gradcause.events import Event, evidence
+
+KIND = "learning_rate_too_high"
+REQUIRES: tuple[str, ...] = ("weights", "loss")
+
+# One step changing the weights by 10 % of their norm: 100x the classic ~1e-3 rule of thumb and
+# DeepDiagnosis' upper bound. Adam's first steps on large layers reach a few % and are fine.
+UPDATE_RATIO = 0.1
+# Kernel norms 10x their early level.
+WEIGHT_GROWTH = 10.0
+
+
+def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Median over layers of the kernel update ratio [S], and the total kernel norm [S]."""
+    layers = L.Layers.of(weights.rows)
+    kernel = np.array([r.role in L.KERNEL_ROLES for r in weights.rows])
+    if not kernel.any():
+        kernel = np.ones(len(weights.rows), dtype=bool)
+    norm = weights.stat("norm").astype(np.float64)
+    update = weights.stat("update_norm").astype(np.float64)
+    w2 = layers.total(np.where(kernel, norm * norm, 0.0))
+    u2 = layers.total(np.where(kernel, update * update, 0.0))
+    with np.errstate(all="ignore"):
+        ratio = np.sqrt(u2 / np.where(w2 > 0, w2, np.nan))
+    total = np.sqrt(np.where(kernel, norm * norm, 0.0).sum(axis=1))
+    return windows.nanmedian(np.where(np.isfinite(ratio), ratio, np.nan), axis=1), total
+
+
+def _lr_text(run: Any) -> tuple[str, float | None]:
+    loss = run.get("loss")
+    if loss is None or not loss.has("learning_rate"):
+        return "", None
+    lr = loss.stat("learning_rate")[:, 0]
+    lr = lr[np.isfinite(lr) & (lr > 0)]
+    return (f" ({text.num(float(lr[-1]))})", float(lr[-1])) if len(lr) else ("", None)
+
+
+def _advice(lr: float | None) -> str:
+    target = f" (e.g. {text.num(lr / 10)} instead of {text.num(lr)})" if lr is not None else ""
+    return (
+        f"Lower the learning rate about 10x{target}, or use a schedule with warmup; clip gradients "
+        "(`clipnorm=1.0`) to survive occasional large steps. With SGD, try Adam at its default 1e-3."
+    )
+
+
+def detect(run: Any) -> list[Event]:
+    weights = run.get("weights")
+    trend = windows.LossTrend.from_run(run)
+    if trend is None or not (weights.has("norm") and weights.has("update_norm")):
+        return []
+    ratio, norm = _layer_ratio(weights)
+    growth = norm / windows.baseline(norm)
+    steps = weights.steps
+    lr_note, lr = _lr_text(run)
+    first_rise = _first_trouble(trend)
+    if first_rise is not None:
+        # Diverging or rising loss: confirmed by large updates or growing weights up to then.
+        start, item = first_rise
+        near = np.flatnonzero(steps <= start)
+        window = (steps >= (steps[near[-1]] if len(near) else steps[0])) & np.isfinite(ratio)
+        big = window & (ratio >= UPDATE_RATIO)
+        grown = (steps >= start) & (growth >= WEIGHT_GROWTH)
+        items = [item]
+        if big.any():
+            i = int(np.flatnonzero(big)[np.argmax(ratio[big])])
+            items.append(evidence("update_ratio", ratio[i], UPDATE_RATIO, ">=", int(steps[i]), "median over layers of ||update|| / ||kernel||"))
+        if grown.any():
+            i = int(np.flatnonzero(grown)[np.argmax(growth[grown])])
+            items.append(evidence("weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "kernel norm over its early level"))
+        if len(items) > 1:
+            dies = trend.first_nonfinite_step is not None
+            last = int(trend.steps[-1])
+            return [
+                Event.create(
+                    KIND, "error" if dies else "warning", None, start, last,
+                    f"Learning rate too high{lr_note}: the loss "
+                    + ("diverges to NaN/Inf" if dies else "rises") + f" from step {start}",
+                    items, _advice(lr),
+                )
+            ]
+    # No progress while every update is large: oscillating around instead of descending.
+    need = windows.persistence(len(steps))
+    for a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, need):
+        first, last = int(steps[a]), int(steps[b])
+        if not trend.stalled(first, last) or b - a + 1 < len(steps) // 2:
+            continue
+        level = float(np.median(ratio[a : b + 1]))
+        return [
+            Event.create(
+                KIND, "warning", None, first, last,
+                f"Learning rate too high{lr_note}: every step changes the weights by {text.num(100 * level)} % and the loss does not improve",
+                [
+                    evidence("update_ratio", level, UPDATE_RATIO, ">=", None, f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||"),
+                    evidence("loss_progress", trend.progress(first, last), windows.CONVERGED_PROGRESS, "<", last, "fraction of the early loss removed"),
+                ],
+                _advice(lr),
+            )
+        ]
+    return []
+
+
+def _first_trouble(trend: windows.LossTrend) -> tuple[int, dict] | None:
+    """First step where the loss goes non-finite or rises RISE_FACTOR x above its best so far."""
+    rise = trend.rise()
+    rising = np.flatnonzero(rise >= windows.RISE_FACTOR)
+    bad = trend.first_nonfinite_step
+    if len(rising) and (bad is None or trend.steps[rising[0]] < bad):
+        i = int(rising[0])
+        return int(trend.steps[i]), evidence("loss_rise", rise[i], windows.RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far")
+    if bad is not None:
+        return bad, evidence("loss_nonfinite_step", bad, 0, ">=", bad, "the loss becomes NaN/Inf")
+    return None

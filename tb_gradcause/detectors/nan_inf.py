@@ -1,0 +1,227 @@
+"""nan_inf: the first step where NaN/Inf appears, the layer, and the phase of the step it arose in.
+
+A training step runs input -> forward (layer outputs, first layer first) -> loss -> backward
+(d loss / d layer output, last layer first) -> gradients -> optimizer update. The earliest phase
+holding a non-finite value at the first bad step is where it arose; inside a phase, the first
+layer in forward order (forward) or in backward order (backward, gradients) is named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.detectors import layers as layers_mod
+from tb_gradcause.detectors import windows
+from tb_gradcause.events import Event, evidence
+
+KIND = "nan_inf"
+REQUIRES: tuple[str, ...] = ()  # uses whichever kinds were logged
+
+# (phase, kind, search order of layers inside the phase)
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("input", "inputs", "forward"),
+    ("forward", "activations", "forward"),
+    ("loss", "loss", "forward"),
+    ("backward", "backward", "backward"),
+    ("backward", "backward_time", "backward"),
+    ("gradient", "gradients", "backward"),
+    ("update", "weights", "forward"),
+)
+
+PHASE_TEXT = {
+    "input": "in the input batch",
+    "forward": "in the forward output of {layer}",
+    "loss": "in the loss (every layer output was finite)",
+    "backward": "in the backward signal (d loss / d output) of {layer}",
+    "gradient": "in the gradients of {layer}",
+    "update": "in the optimizer update of {layer} (its gradients were finite)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hit:
+    phase: str
+    kind: str
+    layer: str
+    rows: tuple[str, ...]  # the non-finite rows of that layer / the input features
+    count: float  # NaN + Inf elements in them (NaN when not counted)
+
+
+def _masks(run: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """kind -> (steps, [S, R] non-finite mask); skipped loss-scale steps do not count for gradients."""
+    result = {}
+    loss = run.get("loss")
+    skipped_steps = np.zeros(0, dtype=np.int64)
+    if loss is not None and loss.has("step_skipped"):
+        skipped_steps = loss.steps[loss.stat("step_skipped")[:, 0] > 0]
+    for _, kind, _ in PHASES:
+        series = run.get(kind)
+        if series is None or len(series.steps) == 0:
+            continue
+        if kind == "loss":
+            mask = ~np.isfinite(series.stat("value"))
+        else:
+            mask = layers_mod.nonfinite(series)
+        if kind == "weights" and series.has("update_norm"):
+            mask = mask | ~np.isfinite(series.stat("update_norm"))
+        if kind in ("gradients", "backward", "backward_time", "weights"):
+            mask = mask & ~np.isin(series.steps, skipped_steps)[:, None]
+        result[kind] = (np.asarray(series.steps), mask)
+    return result
+
+
+def _count(series: Any, i: int, rows: np.ndarray) -> float:
+    if series.has("nan") and series.has("inf"):
+        return float(series.stat("nan")[i, rows].sum() + series.stat("inf")[i, rows].sum())
+    return float("nan")
+
+
+def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
+    """The earliest phase (and its first layer) non-finite at `step`; kinds not logged then."""
+    not_logged = []
+    for phase, kind, order in PHASES:
+        if kind not in masks:
+            continue
+        steps, mask = masks[kind]
+        i = int(np.searchsorted(steps, step))
+        if i >= len(steps) or steps[i] != step:
+            not_logged.append(kind)
+            continue
+        if not mask[i].any():
+            continue
+        series = run.get(kind)
+        if kind == "inputs":
+            rows = np.flatnonzero(mask[i])
+            names = tuple(series.rows[r].name for r in rows)
+            return _Hit(phase, kind, "input", names, _count(series, i, rows)), not_logged
+        if kind == "loss":
+            return _Hit(phase, kind, "", (), float("nan")), not_logged
+        view = layers_mod.Layers.of(series.rows)
+        bad_layers = np.unique(view.index[mask[i]])
+        layer = int(bad_layers[0] if order == "forward" else bad_layers[-1])
+        rows = np.flatnonzero(mask[i] & (view.index == layer))
+        names = tuple(series.rows[r].name for r in rows)
+        return _Hit(phase, kind, view.names[layer], names, _count(series, i, rows)), not_logged
+    return None, not_logged
+
+
+def _layer_info(run: Any, layer: str) -> Any:
+    for kind in ("activations", "gradients", "backward", "weights"):
+        series = run.get(kind)
+        if series is not None:
+            for row in series.rows:
+                if layers_mod.row_layer(row) == layer:
+                    return row
+    return None
+
+
+def _advice(run: Any, hit: _Hit) -> str:
+    row = _layer_info(run, hit.layer)
+    cls = f" ({row.layer_class})" if row is not None and row.layer_class else ""
+    act = row.activation if row is not None else ""
+    if hit.phase == "input":
+        shown = ", ".join(hit.rows[:5]) + (" ..." if len(hit.rows) > 5 else "")
+        return (
+            f"The input batch already holds NaN/Inf ({shown}). Clean the data before training "
+            "(drop or impute missing values, check divisions and logs in preprocessing; "
+            "`np.isfinite(x).all()` on the dataset finds the rows)."
+        )
+    if hit.phase == "forward":
+        if act in ("exponential", "exp", "softplus"):
+            return (
+                f"`{act}` in {hit.layer}{cls} overflowed (float32 exp overflows above ~88). Keep its input "
+                "small: lower the learning rate, clip gradients, or predict the log of the value "
+                "(e.g. a log-link loss such as Poisson with `log_input`) instead of exponentiating."
+            )
+        recurrent = " For a recurrent layer: clip gradients (`clipnorm=1.0`) and check long sequences." if (
+            row is not None and row.recurrent
+        ) else ""
+        return (
+            f"{hit.layer}{cls} turned finite inputs into NaN/Inf: look for exp/log/sqrt/division/pow in "
+            "its computation (log(0), x/0, exp of a large value) and add an epsilon or clip the "
+            f"argument; if its values grew over the steps before, lower the learning rate.{recurrent}"
+        )
+    if hit.phase == "loss":
+        return (
+            "The loss is NaN/Inf although every layer output was finite: a log(0) or division by zero in "
+            "the loss. Use the framework's loss with `from_logits=True` instead of a hand-written "
+            "log of probabilities, or clip predictions to [eps, 1-eps]; check labels for NaN."
+        )
+    if hit.phase in ("backward", "gradient"):
+        return (
+            f"The backward pass of {hit.layer}{cls} produced NaN/Inf from finite values: an operation with "
+            "an infinite derivative at the value reached (sqrt(0), log(0), pow(x, <1) at 0, a norm of a "
+            "zero vector) or an overflowing gradient. Add an epsilon inside such operations; clip "
+            "gradients (`clipnorm=1.0`) if the gradients grew before."
+        )
+    lr = _learning_rate(run)
+    lr_text = f" (learning rate {lr:.3g})" if lr is not None else ""
+    return (
+        f"The optimizer turned finite gradients into non-finite weights in {hit.layer}: the step was far "
+        f"too large{lr_text}. Lower the learning rate (10x), clip gradients (`clipnorm=1.0`), and check "
+        "the optimizer's epsilon if you changed it."
+    )
+
+
+def _learning_rate(run: Any) -> float | None:
+    loss = run.get("loss")
+    if loss is None or not loss.has("learning_rate"):
+        return None
+    values = loss.stat("learning_rate")[:, 0]
+    values = values[np.isfinite(values)]
+    return float(values[-1]) if len(values) else None
+
+
+def detect(run: Any) -> list[Event]:
+    masks = _masks(run)
+    if not masks:
+        return []
+    all_steps = np.unique(np.concatenate([steps for steps, _ in masks.values()]))
+    bad = np.zeros(len(all_steps), dtype=bool)
+    for steps, mask in masks.values():
+        bad[np.searchsorted(all_steps, steps[mask.any(axis=1)])] = True
+    # Episodes: runs of logged steps with non-finite values; same place, same event.
+    grouped: dict[tuple[str, str], list] = {}
+    for start, end in windows.true_runs(bad):
+        first, last = int(all_steps[start]), int(all_steps[end])
+        hit, not_logged = _locate(run, masks, first)
+        if hit is None:
+            continue
+        grouped.setdefault((hit.phase, hit.layer), []).append((first, last, hit, not_logged))
+    events = []
+    for (phase, layer), episodes in grouped.items():
+        first, _, hit, not_logged = episodes[0]
+        last = episodes[-1][1]
+        where = PHASE_TEXT[phase].format(layer=layer)
+        items = [
+            evidence(
+                f"{hit.kind}.nan+inf",
+                hit.count,
+                0,
+                ">",
+                first,
+                f"non-finite {where}" + (f": {', '.join(hit.rows[:8])}" if hit.rows else ""),
+            )
+        ]
+        if len(episodes) > 1:
+            items.append(evidence("episodes", len(episodes), 1, ">", None, f"separate NaN/Inf episodes up to step {last}"))
+        if not_logged:
+            items.append(
+                evidence("kinds_not_logged", len(not_logged), 0, ">", first, "not logged at that step: " + ", ".join(not_logged))
+            )
+        events.append(
+            Event.create(
+                KIND,
+                "error",
+                None if phase == "loss" else layer,
+                first,
+                last,
+                f"NaN/Inf first appears {where} at step {first}",
+                items,
+                _advice(run, hit),
+            )
+        )
+    return events

@@ -1,0 +1,100 @@
+"""vanishing_gradient: layers whose error signal is orders of magnitude below the later layers',
+gradients collapsing far below their early level, or (recurrent layers) an error signal that
+dies out along time — reported only while the loss has not converged.
+
+Across depth and over steps: one event at the most affected layer. Along time: one event per
+recurrent layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tb_gradcause.detectors import flow, text, windows
+from tb_gradcause.events import Event, evidence
+
+KIND = "vanishing_gradient"
+REQUIRES: tuple[str, ...] = ("gradients", "loss")
+
+# The backward signal of a layer 100x below that of some later layer. A Glorot-initialized ReLU
+# layer shrinks it by ~0.7, so ten healthy layers lose ~1.5 decades; a sigmoid layer shrinks it by
+# at least 4x (its slope is <= 0.25), so five sigmoid layers already lose ~2.4 decades.
+DEPTH_DECADES = 2.0
+# Kernel gradients also scale with the layer's input (small-but-fine input scales), so without
+# the backward signal the depth rule asks for 1000x.
+DEPTH_DECADES_KERNELS = 3.0
+# Every gradient of a layer 1000x below its own early level.
+COLLAPSE_DECADES = 3.0
+# Recurrent: d loss / d input at the first time position 100x below that at the last one.
+TIME_DECADES = 2.0
+
+
+def _depth_advice(best: flow.Candidate, affected: list[str]) -> str:
+    acts = best.row.activation or "its activation"
+    return (
+        f"Almost no error signal reaches {text.names(affected)}: the layers after them shrink it ({acts} "
+        f"in {best.layer}). Use ReLU-family activations in hidden layers with He initialization, add "
+        "BatchNormalization or residual connections, or make the network shallower."
+    )
+
+
+def _time_advice(c: flow.Candidate, seq_len: str) -> str:
+    length = f" of {seq_len} steps" if seq_len else ""
+    simple = " Replace SimpleRNN with LSTM or GRU (gated memory keeps the signal)." if c.row.layer_class == "SimpleRNN" else ""
+    return (
+        f"The error signal of {c.layer} dies out along the sequence{length}: early time steps get no "
+        f"learning signal.{simple} Shorten the sequences or use truncated backpropagation through time, "
+        "or add attention / skip connections across time."
+    )
+
+
+def detect(run: Any) -> list[Event]:
+    trend = windows.LossTrend.from_run(run)
+    depth = flow.depth_signal(run)
+    threshold = DEPTH_DECADES if depth.what == "backward signal" else DEPTH_DECADES_KERNELS
+    candidates = flow.spans(
+        depth, flow.below_later(depth), threshold, False, "depth", f"{depth.what.replace(' ', '_')}_depth_ratio",
+        f"{depth.what} RMS over the largest at any later layer", op="<=",
+    )
+    grads = flow.kernel_gradients(run.get("gradients"))
+    candidates += flow.spans(
+        grads, -flow.growth(grads), COLLAPSE_DECADES, False, "time", "gradient_rms_drop",
+        "kernel-gradient RMS over the layer's own early level", op="<=",
+    )
+    events = []
+    layers_wide = flow.confirm(candidates, trend)
+    if layers_wide:
+        best = max(layers_wide, key=lambda c: (c.score, -c.first))
+        affected = list(dict.fromkeys(c.layer for c in sorted(layers_wide, key=lambda c: c.row.depth)))
+        items = list(best.items)
+        if len(affected) > 1:
+            items.append(evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + text.names(affected)))
+        events.append(
+            Event.create(
+                KIND, "warning", best.layer, min(c.first for c in layers_wide), max(c.last for c in layers_wide),
+                f"Gradients vanish in {best.layer} ({text.num(10 ** -best.score)}x the later layers')"
+                if best.how == "depth"
+                else f"Gradients of {best.layer} collapse to {text.num(10 ** -best.score)}x their early level",
+                items, _depth_advice(best, affected),
+            )
+        )
+    timed = flow.along_time(run)
+    if timed is not None:
+        along = flow.spans(
+            timed, -timed.log, TIME_DECADES, False, "along_time", "backward_time_ratio",
+            "d loss / d input at the first time position over that at the last", op="<=",
+        )
+        by_layer: dict[str, list[flow.Candidate]] = {}
+        for c in flow.confirm(along, trend):
+            by_layer.setdefault(c.layer, []).append(c)
+        for layer, spans in by_layer.items():
+            c = max(spans, key=lambda s: s.score)
+            seq_len = c.row.facts.get("seq_len", "") if c.row.facts else ""
+            events.append(
+                Event.create(
+                    KIND, "warning", layer, spans[0].first, spans[-1].last,
+                    f"Gradients vanish along time in {layer} ({text.num(10 ** -c.score)}x at the first step)",
+                    list(c.items), _time_advice(c, seq_len),
+                )
+            )
+    return events

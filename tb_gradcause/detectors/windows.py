@@ -1,0 +1,184 @@
+"""Step-window helpers shared by the detectors: persistent spans, baselines and the loss trend."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+from tb_gradcause.events import evidence
+
+# A condition must hold on this fraction of a series' logged samples in a row (bounded below).
+PERSIST_FRACTION = 0.1
+PERSIST_MIN, PERSIST_MAX = 2, 5
+# The run's own early baseline: the first BASELINE_FRACTION of its logged samples (at least 3).
+BASELINE_FRACTION = 0.1
+BASELINE_MIN = 3
+# Loss guards: "not converged" = the loss has not fallen to half its early baseline and is not
+# still falling (the second half of the window below 0.8 x the first half).
+CONVERGED_PROGRESS = 0.5
+STILL_FALLING = 0.8
+# "Rising": the smoothed loss sits RISE_FACTOR x above its best so far, by at least
+# RISE_MIN_OF_BASELINE of the early baseline (small noisy losses near 0 do not count).
+RISE_FACTOR = 2.0
+RISE_MIN_OF_BASELINE = 0.25
+SMOOTH_SAMPLES = 5
+
+
+def nanmedian(values: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """`np.nanmedian` without the all-NaN warning (all-NaN slices give NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=axis)
+
+
+def persistence(n_samples: int) -> int:
+    """Consecutive logged samples a condition must hold before a detector fires."""
+    if n_samples < PERSIST_MIN:
+        return 1
+    return int(min(PERSIST_MAX, max(PERSIST_MIN, math.ceil(PERSIST_FRACTION * n_samples))))
+
+
+def true_runs(mask: np.ndarray) -> np.ndarray:
+    """Maximal runs of True in a 1-D mask as an int array [n, 2] of inclusive (start, end) indices."""
+    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    edges = np.diff(padded.astype(np.int8))
+    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1], axis=1)
+
+
+def persistent_spans(mask: np.ndarray, min_len: int, terminal_ok: bool = False) -> list[tuple[int, int]]:
+    """Runs of True at least `min_len` long; with `terminal_ok` a run touching the end also counts
+    (the series stops there because training died)."""
+    runs = true_runs(mask)
+    n = len(mask)
+    keep = (runs[:, 1] - runs[:, 0] + 1 >= min_len) | (terminal_ok & (runs[:, 1] == n - 1))
+    return [(int(a), int(b)) for a, b in runs[keep]]
+
+
+def baseline_count(n_samples: int) -> int:
+    """How many leading samples form the run's early baseline."""
+    return max(BASELINE_MIN, math.ceil(BASELINE_FRACTION * n_samples))
+
+
+def baseline(values: np.ndarray) -> np.ndarray:
+    """Median over the first finite samples along axis 0 ([S, ...] -> [...]); NaN where none."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    # Rank of each finite sample among the finite ones of its column; keep the first few.
+    rank = np.cumsum(finite, axis=0)
+    keep = finite & (rank <= baseline_count(len(values)))
+    return nanmedian(np.where(keep, values, np.nan), axis=0)
+
+
+def rolling_median(values: np.ndarray, window: int = SMOOTH_SAMPLES) -> np.ndarray:
+    """Trailing rolling median of a 1-D array (shorter windows at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return values
+    window = max(1, min(window, len(values)))
+    padded = np.concatenate((np.full(window - 1, np.nan), values))
+    return nanmedian(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossTrend:
+    """The run's loss over steps, for the detectors' false-alarm guards."""
+
+    steps: np.ndarray  # int64 [S]
+    values: np.ndarray  # float64 [S], may hold NaN/Inf
+
+    @classmethod
+    def from_run(cls, run) -> "LossTrend | None":
+        """The trend of the run's `loss` series, or None when the loss was not logged."""
+        series = run.get("loss")
+        if series is None or len(series.steps) == 0 or not series.has("value"):
+            return None
+        return cls(np.asarray(series.steps), series.stat("value")[:, 0].astype(np.float64))
+
+    @property
+    def first_nonfinite_step(self) -> int | None:
+        """First step whose loss is NaN or Inf."""
+        bad = np.flatnonzero(~np.isfinite(self.values))
+        return int(self.steps[bad[0]]) if len(bad) else None
+
+    @property
+    def baseline(self) -> float:
+        """Median of the first finite losses of the run."""
+        return float(baseline(self.values))
+
+    def _window(self, first_step: int, last_step: int) -> np.ndarray:
+        sel = (self.steps >= first_step) & (self.steps <= last_step) & np.isfinite(self.values)
+        return self.values[sel]
+
+    def progress(self, first_step: int, last_step: int) -> float:
+        """Fraction of the early loss removed by the end of the window (NaN when not measurable)."""
+        window = self._window(first_step, last_step)
+        base = self.baseline
+        if len(window) == 0 or not np.isfinite(base) or base <= 0:
+            return math.nan
+        tail = window[len(window) // 2 :]
+        return float(1.0 - np.median(tail) / base)
+
+    def still_falling(self, first_step: int, last_step: int) -> bool:
+        """The second half of the window's losses sits clearly below the first half."""
+        window = self._window(first_step, last_step)
+        if len(window) < 4:
+            return False
+        half = len(window) // 2
+        head, tail = np.median(window[:half]), np.median(window[half:])
+        return bool(head > 0 and tail < STILL_FALLING * head)
+
+    def stalled(self, first_step: int, last_step: int) -> bool:
+        """Not converged: the loss neither reached half its early level nor is still falling.
+
+        Unmeasurable losses (none logged in the window, a non-positive baseline) count as not
+        stalled, so a guard never turns a weak signal into an alarm on missing data."""
+        progress = self.progress(first_step, last_step)
+        if not np.isfinite(progress):
+            return False
+        return progress < CONVERGED_PROGRESS and not self.still_falling(first_step, last_step)
+
+    def rise(self) -> np.ndarray:
+        """Per step: smoothed loss over its best smoothed value so far (1 = at its best).
+
+        NaN where the rise is below RISE_MIN_OF_BASELINE of the early loss (not significant)."""
+        finite = np.isfinite(self.values)
+        smooth = rolling_median(np.where(finite, self.values, np.nan))
+        best = np.fmin.accumulate(smooth)
+        base = self.baseline
+        with np.errstate(all="ignore"):
+            ratio = smooth / best
+            significant = (smooth - best) >= RISE_MIN_OF_BASELINE * abs(base)
+        return np.where(significant & (best > 0), ratio, np.where(np.isfinite(smooth), 1.0, np.nan))
+
+
+def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int) -> dict | None:
+    """Evidence that training is in trouble around [first_step, last_step], or None when it is fine.
+
+    Trouble: the loss turns NaN/Inf at or after the window start, rises RISE_FACTOR x above its
+    best inside the window, or has stalled (see `LossTrend.stalled`). Without a loss: None.
+    """
+    if trend is None:
+        return None
+    dies = trend.first_nonfinite_step
+    if dies is not None and dies >= first_step:
+        return evidence("loss_nonfinite_step", dies, first_step, ">=", dies, "the loss becomes NaN/Inf")
+    inside = (trend.steps >= first_step) & (trend.steps <= last_step)
+    rise = np.where(inside, trend.rise(), np.nan)
+    if np.any(rise >= RISE_FACTOR):
+        i = int(np.nanargmax(rise))
+        return evidence(
+            "loss_rise", rise[i], RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far"
+        )
+    if trend.stalled(first_step, last_step):
+        return evidence(
+            "loss_progress",
+            trend.progress(first_step, last_step),
+            CONVERGED_PROGRESS,
+            "<",
+            last_step,
+            "fraction of the early loss removed by then (and no longer falling): not converged",
+        )
+    return None
