@@ -1,0 +1,122 @@
+// The plugin's HTTP routes (docs/design.md, "Plugin routes"). TensorBoard serves the tab's page with
+// <base href="plugin/gradcause/">, so relative URLs resolve to /data/plugin/gradcause/<route>.
+
+export type Severity = "info" | "warning" | "error";
+
+export interface Evidence {
+  metric: string;
+  value: number;
+  threshold: number;
+  op: string;
+  step: number | null;
+  note: string;
+}
+
+export interface CauseEvent {
+  id: string;
+  kind: string;
+  severity: Severity;
+  layer: string | null;
+  first_step: number;
+  last_step: number;
+  title: string;
+  evidence: Evidence[];
+  advice: string;
+  caused_by: string[];
+}
+
+export interface EventsResponse {
+  events: CauseEvent[];
+  checked: string[];
+  skipped: Record<string, string>;
+}
+
+export interface Row {
+  name: string;
+  layer: string;
+  layer_class: string;
+  activation: string;
+  recurrent: boolean;
+  depth: number;
+}
+
+/** One kind of one run; `values[stat][row][i]` is the value at `steps[i]` (NaN/Inf decoded). */
+export interface Timeline {
+  run: string;
+  kind: string;
+  steps: number[];
+  rows: Row[];
+  stats: string[];
+  values: Record<string, number[][]>;
+}
+
+/** The kinds the tab draws, with the stat columns it reads from each. */
+export const TIMELINE_STATS = {
+  gradients: ["l2", "nan", "inf", "missing"],
+  activations: ["dead_frac", "saturated_frac", "nan", "inf"],
+  weights: ["norm", "update_norm", "nan", "inf"],
+  loss: ["value"],
+} as const;
+export type TimelineKind = keyof typeof TIMELINE_STATS;
+export const TIMELINE_KINDS = Object.keys(TIMELINE_STATS) as TimelineKind[];
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+
+/** The server sends NaN/Inf as the strings "NaN"/"Infinity"/"-Infinity": make them numbers again. */
+function decodeNumber(value: unknown): number {
+  return typeof value === "string" && value in NON_FINITE ? NON_FINITE[value] : (value as number);
+}
+
+function decodeRow(row: unknown[]): void {
+  for (let i = 0; i < row.length; i++) if (typeof row[i] !== "number") row[i] = decodeNumber(row[i]);
+}
+
+async function getJson<T>(route: string, params: Record<string, string | number> = {}): Promise<T> {
+  const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
+  const url = query.toString() ? `${route}?${query}` : route;
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const text = await response.text();
+  if (!response.ok) throw new HttpError(response.status, `${url}: HTTP ${response.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text) as T;
+}
+
+export async function fetchRuns(): Promise<string[]> {
+  return (await getJson<{ runs: string[] }>("runs")).runs;
+}
+
+export async function fetchEvents(run: string): Promise<EventsResponse> {
+  const result = await getJson<EventsResponse>("events", { run });
+  for (const event of result.events)
+    for (const ev of event.evidence) {
+      ev.value = decodeNumber(ev.value);
+      ev.threshold = decodeNumber(ev.threshold);
+    }
+  return result;
+}
+
+/**
+ * A kind's timeline with the stats the tab reads, or null when the run did not log that kind (404).
+ * A run whose metadata lacks one of those stats (400) gets all of its columns instead.
+ */
+export async function fetchTimeline(run: string, kind: TimelineKind, maxPoints: number): Promise<Timeline | null> {
+  const params = { run, kind, max_points: maxPoints };
+  try {
+    const timeline = await getJson<Timeline>("timeline", { ...params, stats: TIMELINE_STATS[kind].join(",") }).catch(
+      (err: unknown) => {
+        if (err instanceof HttpError && err.status === 400) return getJson<Timeline>("timeline", params);
+        throw err;
+      },
+    );
+    for (const rows of Object.values(timeline.values)) rows.forEach(decodeRow);
+    return timeline;
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 404) return null;
+    throw err;
+  }
+}

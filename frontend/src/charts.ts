@@ -1,0 +1,470 @@
+// Timelines on one shared step axis (uPlot): zoom by dragging, reset by double-click or the
+// group's reset, a synced cursor with exact values on hover, cause events as bands and NaN/Inf
+// steps as markers. Bands and markers are DOM elements over the plot, so they stay inspectable.
+
+import uPlot from "uplot";
+import type { CauseEvent } from "./api";
+import { el, formatNumber, formatSpan } from "./dom";
+import { Flag, lowerBound, type Region } from "./series";
+import { hexRgb, type Palette } from "./theme";
+
+/** One drawn line: a layer's values on the chart's steps. */
+export interface Line {
+  layer: string;
+  label: string;
+  values: Float64Array;
+  flags: Uint8Array;
+  color: string;
+  dash?: number[];
+}
+
+export interface LineChartSpec {
+  title: string;
+  steps: number[];
+  lines: Line[];
+  log: boolean;
+  /** Fixed y range, e.g. [0, 1] for fractions; otherwise from the data. */
+  range?: [number, number];
+  regions: Region[];
+}
+
+const FLAG_TEXT: Record<number, string> = { [Flag.NaN]: "NaN", [Flag.Inf]: "Inf", [Flag.Missing]: "no gradient" };
+
+/** What a chart adds to the shared step axis. */
+interface Member {
+  plot: uPlot;
+  /** Redraws the highlight of the focused layer. */
+  refocus(): void;
+}
+
+/** The charts of one run: one x range, one focused layer, one set of events. */
+export class StepGroup {
+  private readonly members: Member[] = [];
+  private syncing = false;
+  readonly syncKey: string;
+  focusLayer: string | null = null;
+  focusEvent: string | null = null;
+  /** The x range shown (set by zooms); null before the first chart is drawn. */
+  range: [number, number] | null = null;
+  /** Record each zoom's time to screen as a "gradcause:zoom" performance measure. */
+  measuring = false;
+  /** Row of each event's strip above the plots, so overlapping events stay apart. */
+  readonly lanes: Map<string, number>;
+
+  constructor(
+    readonly events: CauseEvent[],
+    readonly fullRange: [number, number],
+    readonly palette: Palette,
+    readonly onLayerClick: (layer: string) => void,
+  ) {
+    this.syncKey = `gradcause-${Math.random().toString(36).slice(2)}`;
+    this.lanes = assignLanes(events);
+  }
+
+  add(member: Member): void {
+    this.members.push(member);
+  }
+
+  /** Called from a chart's setScale hook: applies its x range to every other chart. */
+  rangeChanged(source: uPlot): void {
+    const { min, max } = source.scales.x;
+    if (this.syncing || min === undefined || max === undefined) return;
+    const started = performance.now();
+    this.range = [min, max];
+    this.syncing = true;
+    for (const { plot } of this.members) if (plot !== source) plot.setScale("x", { min, max });
+    this.syncing = false;
+    // Charts redraw in a microtask: the next frame is when the zoom is on screen.
+    if (this.measuring) requestAnimationFrame(() => performance.measure("gradcause:zoom", { start: started, end: performance.now() }));
+  }
+
+  zoom(min: number, max: number): void {
+    this.members[0]?.plot.setScale("x", { min, max });
+  }
+
+  reset(): void {
+    this.zoom(...this.fullRange);
+  }
+
+  focus(layer: string | null, event: string | null): void {
+    this.focusLayer = layer;
+    this.focusEvent = event;
+    for (const member of this.members) member.refocus();
+  }
+
+  resize(width: number): void {
+    for (const { plot } of this.members) plot.setSize({ width, height: plot.height });
+  }
+
+  destroy(): void {
+    for (const { plot } of this.members) plot.destroy();
+    this.members.length = 0;
+  }
+}
+
+/** Width of every chart's y axis, so that all charts' step axes line up. */
+const Y_AXIS_SIZE = 130;
+
+/** Decades (10^k) in [min, max], every n-th one so that labels are at least ~16 px apart. */
+function decadeSplits(u: uPlot, _axis: number, min: number, max: number): number[] {
+  const lo = Math.ceil(Math.log10(min) - 1e-9);
+  const hi = Math.floor(Math.log10(max) + 1e-9);
+  const every = Math.max(1, Math.ceil(((hi - lo + 1) * 16) / Math.max(1, u.bbox.height / uPlot.pxRatio)));
+  const splits: number[] = [];
+  for (let k = lo; k <= hi; k++) if ((k - lo) % every === 0) splits.push(10 ** k);
+  return splits;
+}
+
+const LOG_AXIS: Partial<uPlot.Axis> = {
+  splits: decadeSplits,
+  filter: (_u, splits) => splits,
+  values: (_u, splits) => splits.map((s) => formatNumber(s)),
+};
+
+/** Greedy interval colouring: each event gets the first lane free at its first step. */
+function assignLanes(events: CauseEvent[]): Map<string, number> {
+  const laneEnds: number[] = [];
+  const lanes = new Map<string, number>();
+  for (const event of [...events].sort((a, b) => a.first_step - b.first_step)) {
+    let lane = laneEnds.findIndex((end) => end < event.first_step);
+    if (lane < 0) lane = laneEnds.length;
+    laneEnds[lane] = event.last_step;
+    lanes.set(event.id, lane);
+  }
+  return lanes;
+}
+
+function axes(palette: Palette, y: Partial<uPlot.Axis> = {}): uPlot.Axis[] {
+  const style = { stroke: palette.muted, grid: { stroke: palette.grid, width: 1 }, ticks: { stroke: palette.grid } };
+  return [
+    { ...style, values: (_u, splits) => splits.map((s) => String(s)) },
+    { ...style, size: Y_AXIS_SIZE, ...y },
+  ];
+}
+
+/** Positions DOM bands (events) and markers (NaN/Inf regions) over the plot for the current x range. */
+function overlay(group: StepGroup, regions: Region[]): uPlot.Plugin {
+  let bands: { node: HTMLElement; from: number; to: number; id: string }[] = [];
+  let markers: { node: HTMLElement; region: Region }[] = [];
+  const place = (u: uPlot, node: HTMLElement, from: number, to: number, minWidth: number) => {
+    const left = u.valToPos(from, "x");
+    const right = u.valToPos(to, "x");
+    const width = Math.max(minWidth, right - left);
+    const visible = right >= -minWidth && left <= u.bbox.width / uPlot.pxRatio + minWidth;
+    node.style.display = visible ? "" : "none";
+    node.style.left = `${left - (right - left < minWidth ? minWidth / 2 : 0)}px`;
+    node.style.width = `${width}px`;
+  };
+  return {
+    hooks: {
+      init: (u) => {
+        bands = group.events.map((event) => {
+          const strip = el("div", { class: "gc-band-strip" });
+          strip.style.top = `${(group.lanes.get(event.id) ?? 0) * 5}px`;
+          const node = el("div", { class: `gc-band gc-${event.severity}`, attrs: { "data-event-id": event.id } }, [strip]);
+          u.under.append(node);
+          return { node, from: event.first_step, to: event.last_step, id: event.id };
+        });
+        markers = regions.map((region) => {
+          const text = FLAG_TEXT[region.flag];
+          const node = el("div", { class: "gc-marker", attrs: { "data-flag": text } }, [
+            el("span", { class: "gc-marker-label", text }),
+          ]);
+          u.over.append(node);
+          return { node, region };
+        });
+      },
+      draw: (u) => {
+        for (const band of bands) {
+          place(u, band.node, band.from, band.to, 3);
+          band.node.classList.toggle("gc-focused", band.id === group.focusEvent);
+        }
+        for (const { node, region } of markers) place(u, node, region.from, region.to, 2);
+      },
+    },
+  };
+}
+
+/** A hover box with the step, the exact value under the cursor and the events at that step. */
+function tooltip(group: StepGroup, describe: (u: uPlot, idx: number, top: number) => string[]): uPlot.Plugin {
+  let box: HTMLElement;
+  let hovered = false; // synced charts move their cursors too, but only the hovered one explains
+  return {
+    hooks: {
+      init: (u) => {
+        box = el("div", { class: "gc-tooltip" });
+        u.over.append(box);
+        u.over.addEventListener("mouseenter", () => (hovered = true));
+        u.over.addEventListener("mouseleave", () => (hovered = false));
+      },
+      setCursor: (u) => {
+        const { idx, left, top } = u.cursor;
+        if (!hovered || idx === null || idx === undefined || left === undefined || left < 0 || top === undefined) {
+          box.style.display = "none";
+          return;
+        }
+        const step = u.data[0][idx];
+        const lines = [`step ${step}`, ...describe(u, idx, top)];
+        for (const event of group.events)
+          if (event.first_step <= step && step <= event.last_step)
+            lines.push(`${event.severity}: ${event.kind} ${event.layer ?? "(run)"} ${formatSpan(event.first_step, event.last_step)}`);
+        box.replaceChildren(...lines.map((text) => el("div", { text })));
+        box.style.display = "block";
+        const width = u.over.clientWidth;
+        box.style.left = `${left + 12 + 220 > width ? Math.max(0, left - 232) : left + 12}px`;
+        box.style.top = `${Math.max(0, top - 10)}px`;
+      },
+    },
+  };
+}
+
+function describeValue(line: Line, i: number): string {
+  const flag = line.flags[i];
+  const value = formatNumber(line.values[i]);
+  return flag === Flag.None ? `${line.label}: ${value}` : `${line.label}: ${value} (${FLAG_TEXT[flag]})`;
+}
+
+/** y data for uPlot: non-finite values become gaps (the markers show them); on a log axis 0 sits at `floor`. */
+function plotValues(line: Line, log: boolean, floor: number): (number | null)[] {
+  const out = new Array<number | null>(line.values.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = line.values[i];
+    out[i] = !Number.isFinite(v) ? null : log && v <= 0 ? floor : v;
+  }
+  return out;
+}
+
+/** [lower, upper] decades around the lines' finite positive values. */
+function logRange(lines: Line[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const line of lines)
+    for (const v of line.values)
+      if (v > 0 && v < Infinity) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+  if (lo > hi) return [1e-3, 1];
+  const lower = 10 ** (Math.floor(Math.log10(lo)) - 1);
+  const upper = 10 ** Math.ceil(Math.log10(hi) + 1e-9);
+  return [lower, upper];
+}
+
+type BaseOptions = Pick<uPlot.Options, "width" | "height" | "legend" | "cursor"> & { hooks: uPlot.Hooks.Arrays };
+
+function baseOptions(group: StepGroup, width: number, height: number): BaseOptions {
+  return {
+    width,
+    height,
+    legend: { show: false },
+    cursor: {
+      sync: { key: group.syncKey, setSeries: false },
+      drag: { x: true, y: false, setScale: true },
+      points: { show: false },
+      focus: { prox: -1 },
+    },
+    hooks: { setScale: [(u, key) => key === "x" && group.rangeChanged(u)] },
+  };
+}
+
+/** A line per layer; the focused layer's line is drawn on top, thicker, and the others fade. */
+export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChartSpec, width: number): uPlot {
+  const [floor, ceiling] = spec.log ? logRange(spec.lines) : [0, 1];
+  const data = [spec.steps, ...spec.lines.map((line) => plotValues(line, spec.log, floor))] as uPlot.AlignedData;
+  const yRange: uPlot.Scale["range"] = spec.range ?? (spec.log ? [floor, ceiling] : undefined);
+  const highlight = (u: uPlot) => {
+    const ctx = u.ctx;
+    spec.lines.forEach((line, l) => {
+      if (line.layer !== group.focusLayer) return;
+      const ys = data[l + 1];
+      const [i0, i1] = [Math.max(0, lowerBound(spec.steps, u.scales.x.min!) - 1), Math.min(ys.length, lowerBound(spec.steps, u.scales.x.max!) + 1)];
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+      ctx.clip();
+      ctx.strokeStyle = line.color;
+      ctx.lineWidth = 3 * uPlot.pxRatio;
+      ctx.setLineDash((line.dash ?? []).map((d) => d * uPlot.pxRatio));
+      ctx.beginPath();
+      let pen = false;
+      for (let i = i0; i < i1; i++) {
+        const y = ys[i];
+        if (y === null || y === undefined) {
+          pen = false;
+          continue;
+        }
+        const px = u.valToPos(spec.steps[i], "x", true);
+        const py = u.valToPos(y, "y", true);
+        if (pen) ctx.lineTo(px, py);
+        else ctx.moveTo(px, py);
+        pen = true;
+      }
+      ctx.stroke();
+      ctx.restore();
+    });
+  };
+  const opts: uPlot.Options & BaseOptions = {
+    ...baseOptions(group, width, 170),
+    scales: { x: { time: false, range: () => group.fullRange }, y: { distr: spec.log ? 3 : 1, range: yRange } },
+    axes: axes(group.palette, spec.log ? LOG_AXIS : {}),
+    series: [
+      { label: "step" },
+      ...spec.lines.map((line) => ({ label: line.label, stroke: line.color, width: 1.25, dash: line.dash, spanGaps: false })),
+    ],
+    plugins: [
+      overlay(group, spec.regions),
+      tooltip(group, (u, idx, top) => {
+        const y = u.posToVal(top, "y");
+        let best = -1;
+        let bestDist = Infinity;
+        spec.lines.forEach((_line, l) => {
+          const v = data[l + 1][idx];
+          if (v === null || v === undefined) return;
+          const dist = Math.abs(u.valToPos(v, "y") - u.valToPos(y, "y"));
+          if (dist < bestDist) [best, bestDist] = [l, dist];
+        });
+        const out = best >= 0 ? [describeValue(spec.lines[best], idx)] : [];
+        spec.lines.forEach((line, l) => {
+          if (line.layer === group.focusLayer && l !== best) out.push(describeValue(line, idx));
+        });
+        if (best < 0) spec.lines.forEach((line) => line.flags[idx] !== Flag.None && out.push(describeValue(line, idx)));
+        return out;
+      }),
+    ],
+  };
+  opts.hooks.draw = [highlight];
+  const plot = new uPlot(opts, data, parent);
+  const refocus = () => {
+    const anyFocus = spec.lines.some((line) => line.layer === group.focusLayer);
+    plot.series.forEach((s, i) => {
+      if (i > 0) s.alpha = !anyFocus || spec.lines[i - 1].layer === group.focusLayer ? 1 : 0.25;
+    });
+    plot.redraw(false);
+  };
+  group.add({ plot, refocus });
+  refocus();
+  return plot;
+}
+
+export interface HeatmapSpec {
+  steps: number[];
+  layers: string[];
+  values: Float64Array[];
+  flags: Uint8Array[];
+  /** log10 of the value drawn darkest and brightest. */
+  logRange: [number, number];
+  regions: Region[];
+  color: (t: number) => Rgb;
+}
+
+/** Pixel colour of a layer over data indices [i0, i1): the largest value, or NaN/Inf/missing when present. */
+type Rgb = [number, number, number];
+
+function cellColor(spec: HeatmapSpec, l: number, i0: number, i1: number, nonFinite: Rgb, missing: Rgb): Rgb {
+  const values = spec.values[l];
+  const flags = spec.flags[l];
+  let best = -Infinity;
+  let allMissing = true;
+  for (let i = i0; i < i1; i++) {
+    const flag = flags[i];
+    if (flag === Flag.NaN || flag === Flag.Inf) return nonFinite;
+    if (flag === Flag.Missing) continue;
+    allMissing = false;
+    if (values[i] > best) best = values[i];
+  }
+  if (allMissing) return missing;
+  const [lo, hi] = spec.logRange;
+  const t = best > 0 ? (Math.log10(best) - lo) / (hi - lo || 1) : 0;
+  return spec.color(t);
+}
+
+/** Layers (rows, forward order, first at the top) x steps; colour = log10 of the value. */
+export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec, width: number): uPlot {
+  const count = spec.layers.length;
+  const height = Math.min(420, Math.max(120, 24 + count * 6));
+  const nonFinite = hexRgb(group.palette.nonFinite);
+  const missing = hexRgb(group.palette.missing);
+  const image = document.createElement("canvas");
+  const rowOf = (u: uPlot, top: number) => Math.floor(count - u.posToVal(top, "y"));
+  const paint = (u: uPlot) => {
+    const { left, top, width: w, height: h } = u.bbox;
+    const columns = Math.max(1, Math.round(w));
+    image.width = columns;
+    image.height = count;
+    const ictx = image.getContext("2d")!;
+    const pixels = ictx.createImageData(columns, count);
+    const [xmin, xmax] = [u.scales.x.min!, u.scales.x.max!];
+    const n = spec.steps.length;
+    for (let c = 0; c < columns; c++) {
+      const s0 = xmin + ((xmax - xmin) * c) / columns;
+      const s1 = xmin + ((xmax - xmin) * (c + 1)) / columns;
+      let i0 = lowerBound(spec.steps, s0);
+      let i1 = lowerBound(spec.steps, s1);
+      if (i1 === i0) {
+        // No logged step in this column: hold the previous logged value until the next one.
+        if (i0 === 0 || i0 >= n) continue;
+        i0 -= 1;
+        i1 = i0 + 1;
+      }
+      for (let l = 0; l < count; l++) {
+        const rgb = cellColor(spec, l, i0, i1, nonFinite, missing);
+        const p = (l * columns + c) * 4;
+        pixels.data[p] = rgb[0];
+        pixels.data[p + 1] = rgb[1];
+        pixels.data[p + 2] = rgb[2];
+        pixels.data[p + 3] = 255;
+      }
+    }
+    ictx.putImageData(pixels, 0, 0);
+    u.ctx.imageSmoothingEnabled = false;
+    u.ctx.drawImage(image, left, top, w, h);
+  };
+  const outline = (u: uPlot) => {
+    const l = spec.layers.indexOf(group.focusLayer ?? "");
+    if (l < 0) return;
+    const y0 = u.valToPos(count - l, "y", true);
+    const y1 = u.valToPos(count - l - 1, "y", true);
+    u.ctx.save();
+    u.ctx.strokeStyle = group.palette.text;
+    u.ctx.lineWidth = 2 * uPlot.pxRatio;
+    u.ctx.strokeRect(u.bbox.left, y0, u.bbox.width, Math.max(2, y1 - y0));
+    u.ctx.restore();
+  };
+  const labelEvery = (u: uPlot) => Math.max(1, Math.ceil((count * 14) / Math.max(1, u.bbox.height / uPlot.pxRatio)));
+  const opts: uPlot.Options & BaseOptions = {
+    ...baseOptions(group, width, height),
+    scales: { x: { time: false, range: () => group.fullRange }, y: { auto: false, range: [0, count] } },
+    axes: axes(group.palette, {
+      grid: { show: false },
+      splits: (u) => spec.layers.map((_l, r) => count - r - 0.5).filter((_y, r) => r % labelEvery(u) === 0),
+      values: (_u, splits) =>
+        splits.map((y) => {
+          const name = spec.layers[Math.floor(count - y)] ?? "";
+          return name.length > 20 ? `…${name.slice(-19)}` : name;
+        }),
+    }),
+    series: [{ label: "step" }],
+    plugins: [
+      overlay(group, spec.regions),
+      tooltip(group, (u, idx, top) => {
+        const l = rowOf(u, top);
+        if (l < 0 || l >= count) return [];
+        const flag = spec.flags[l][idx];
+        const value = `${spec.layers[l]}: ${formatNumber(spec.values[l][idx])}`;
+        return [flag === Flag.None ? value : `${value} (${FLAG_TEXT[flag]})`];
+      }),
+    ],
+  };
+  opts.hooks.drawClear = [paint];
+  opts.hooks.draw = [outline];
+  const plot = new uPlot(opts, [spec.steps], parent);
+  // A click (not the end of a zoom drag) on a row focuses that layer.
+  let downX = 0;
+  plot.over.addEventListener("mousedown", (e) => (downX = e.clientX));
+  plot.over.addEventListener("click", (e) => {
+    const l = rowOf(plot, plot.cursor.top ?? -1);
+    if (Math.abs(e.clientX - downX) < 3 && l >= 0 && l < count) group.onLayerClick(spec.layers[l]);
+  });
+  group.add({ plot, refocus: () => plot.redraw(false) });
+  return plot;
+}

@@ -1,0 +1,32 @@
+// DOM helpers. Names (runs, layers) come from users' code: they only ever go in as text, never as HTML.
+
+type Child = Node | string | null | undefined | false;
+
+/** `<tag class=...>` with `text` as textContent and the given children (strings become text nodes). */
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  options: { class?: string; text?: string; title?: string; attrs?: Record<string, string> } = {},
+  children: Child[] = [],
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (options.class) node.className = options.class;
+  if (options.text !== undefined) node.textContent = options.text;
+  if (options.title !== undefined) node.title = options.title;
+  for (const [name, value] of Object.entries(options.attrs ?? {})) node.setAttribute(name, value);
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+/** Numbers for people: exact enough to compare, NaN/Inf spelled out. */
+export function formatNumber(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  if (Number.isNaN(value)) return "NaN";
+  if (!Number.isFinite(value)) return value > 0 ? "Inf" : "-Inf";
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  return abs >= 1e5 || abs < 1e-3 ? value.toExponential(3).replace(/\.?0+e/, "e") : String(Number(value.toPrecision(4)));
+}
+
+export function formatSpan(first: number, last: number): string {
+  return first === last ? `step ${first}` : `steps ${first}–${last}`;
+}

@@ -1,0 +1,170 @@
+// Pure transforms from the routes' per-row timelines to the per-layer series the charts draw.
+
+import type { Timeline } from "./api";
+
+/** Why a point is not a plain finite number: drawn as a marker, never as a silent gap. */
+export enum Flag {
+  None = 0,
+  NaN = 1,
+  Inf = 2,
+  Missing = 3,
+}
+
+/** Per-layer values on a run kind's steps; `values[layer][i]` is at `steps[i]`. */
+export interface LayerMatrix {
+  steps: number[];
+  layers: string[];
+  values: Float64Array[];
+  flags: Uint8Array[];
+}
+
+/** Rows grouped by their layer, in forward order of each layer's first row. */
+function groupRows(timeline: Timeline): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  timeline.rows.forEach((row, r) => {
+    const layer = row.layer || row.name;
+    const rows = groups.get(layer);
+    if (rows) rows.push(r);
+    else groups.set(layer, [r]);
+  });
+  return groups;
+}
+
+function stat(timeline: Timeline, name: string): number[][] | undefined {
+  return timeline.values[name];
+}
+
+function flagOf(value: number, nan: number, inf: number): Flag {
+  if (Number.isNaN(value) || nan > 0) return Flag.NaN;
+  if (!Number.isFinite(value) || inf > 0) return Flag.Inf;
+  return Flag.None;
+}
+
+/**
+ * Combines each layer's rows into one value per step with `combine(rows, i)`, flagged NaN/Inf when
+ * a row's value or its `nan`/`inf` counts say so, and Missing when every row has `missing` = 1.
+ */
+function byLayer(timeline: Timeline, combine: (rows: number[], i: number) => number): LayerMatrix {
+  const nan = stat(timeline, "nan");
+  const inf = stat(timeline, "inf");
+  const missing = stat(timeline, "missing");
+  const n = timeline.steps.length;
+  const matrix: LayerMatrix = { steps: timeline.steps, layers: [], values: [], flags: [] };
+  for (const [layer, rows] of groupRows(timeline)) {
+    const values = new Float64Array(n);
+    const flags = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const value = combine(rows, i);
+      let nans = 0;
+      let infs = 0;
+      let missed = true;
+      for (const r of rows) {
+        nans += nan ? nan[r][i] : 0;
+        infs += inf ? inf[r][i] : 0;
+        missed &&= missing !== undefined && missing[r][i] >= 1;
+      }
+      values[i] = value;
+      flags[i] = missed ? Flag.Missing : flagOf(value, nans, infs);
+    }
+    matrix.layers.push(layer);
+    matrix.values.push(values);
+    matrix.flags.push(flags);
+  }
+  return matrix;
+}
+
+/** sqrt(sum of squares) of a stat over rows: the norm of the concatenated tensors. */
+function rootSumSquares(values: number[][], rows: number[], i: number): number {
+  let sum = 0;
+  for (const r of rows) sum += values[r][i] * values[r][i];
+  return Math.sqrt(sum);
+}
+
+/** Per-layer gradient L2 norm (all of the layer's variables together). */
+export function gradientNorms(timeline: Timeline): LayerMatrix | null {
+  const l2 = stat(timeline, "l2");
+  return l2 ? byLayer(timeline, (rows, i) => rootSumSquares(l2, rows, i)) : null;
+}
+
+/** Per-layer update ratio ‖Δw‖ / ‖w‖ over all of the layer's variables. */
+export function updateRatios(timeline: Timeline): LayerMatrix | null {
+  const update = stat(timeline, "update_norm");
+  const norm = stat(timeline, "norm");
+  if (!update || !norm) return null;
+  return byLayer(timeline, (rows, i) => rootSumSquares(update, rows, i) / rootSumSquares(norm, rows, i));
+}
+
+/** One activation stat per layer (activation rows are layers already). */
+export function activationStat(timeline: Timeline, name: string): LayerMatrix | null {
+  const values = stat(timeline, name);
+  return values ? byLayer(timeline, (rows, i) => values[rows[0]][i]) : null;
+}
+
+/** The loss value as a one-layer matrix. */
+export function lossValues(timeline: Timeline): LayerMatrix | null {
+  const values = stat(timeline, "value");
+  return values && values.length ? byLayer(timeline, (_rows, i) => values[0][i]) : null;
+}
+
+/** Layers whose series is not all zero: the ones worth a line (e.g. dead fraction of a sigmoid layer). */
+export function nonZeroLayers(matrix: LayerMatrix): number[] {
+  const keep: number[] = [];
+  matrix.values.forEach((values, l) => {
+    if (values.some((v, i) => v !== 0 || matrix.flags[l][i] !== Flag.None)) keep.push(l);
+  });
+  return keep;
+}
+
+/** A span of consecutive logged steps where some series is NaN or Inf. */
+export interface Region {
+  from: number;
+  to: number;
+  flag: Flag.NaN | Flag.Inf;
+}
+
+/** Spans of consecutive logged steps where any of `flags` is NaN or Inf (NaN wins over Inf). */
+export function nonFiniteRegions(steps: ArrayLike<number>, flags: Uint8Array[]): Region[] {
+  const regions: Region[] = [];
+  let open: Region | null = null;
+  for (let i = 0; i < steps.length; i++) {
+    let flag = Flag.None;
+    for (const f of flags) {
+      if (f[i] === Flag.NaN) {
+        flag = Flag.NaN;
+        break;
+      }
+      if (f[i] === Flag.Inf) flag = Flag.Inf;
+    }
+    if (flag === Flag.NaN || flag === Flag.Inf) {
+      if (open && open.flag === flag) open.to = steps[i];
+      else regions.push((open = { from: steps[i], to: steps[i], flag }));
+    } else open = null;
+  }
+  return regions;
+}
+
+/** Smallest and largest finite positive value (for log scales and the heatmap's colours). */
+export function positiveRange(matrices: LayerMatrix[]): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const m of matrices)
+    for (const values of m.values)
+      for (const v of values)
+        if (v > 0 && v < Infinity) {
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** Index of the first step >= `step` (binary search on sorted steps). */
+export function lowerBound(steps: ArrayLike<number>, step: number): number {
+  let lo = 0;
+  let hi = steps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (steps[mid] < step) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
