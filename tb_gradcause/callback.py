@@ -1,0 +1,197 @@
+"""`GradCauseCallback`: one line in `model.fit` logs tb_gradcause statistics.
+
+The callback hooks the model's layers, loss and optimizer (see `capture_hooks`) and replaces the
+model's train function once with one whose step records through `capture_step`. Logs go to
+`<log_dir>/train`, where `keras.callbacks.TensorBoard(log_dir)` writes, so both can share a run.
+Only the chief (replica 0 of the first worker) writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any, Iterable
+
+import keras
+import tensorflow as tf
+
+from tb_gradcause import metadata
+from tb_gradcause.capture_hooks import Recorder, hook_layer, hook_model, hook_optimizer, recording
+from tb_gradcause.capture_layers import walk
+from tb_gradcause.capture_step import CaptureConfig, StepCapture
+
+log = logging.getLogger("tb_gradcause")
+
+DEFAULT_EVERY_N_STEPS = 10
+
+
+class _OptimizerError(Exception):
+    """An exception raised by the optimizer itself (not by logging): re-raised as is."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+class GradCauseCallback(keras.callbacks.Callback):
+    """Log per-layer gradient, activation, backward-signal, weight, input and loss statistics.
+
+    Args:
+        log_dir: the run directory; events go to `<log_dir>/train`.
+        every_n_steps: log every kind in full on steps that are multiples of this. A step with a
+            non-finite loss or gradient is always logged in full and flushed to disk at once.
+        kinds: which kinds to log (default: all of `metadata.KINDS`).
+        loss_every_step: also log the loss row on every step (a cheap pulse).
+        max_input_features: features per input logged (first ones of the last axis).
+    """
+
+    def __init__(
+        self,
+        log_dir: str = "logs",
+        every_n_steps: int = DEFAULT_EVERY_N_STEPS,
+        kinds: Iterable[str] | None = None,
+        loss_every_step: bool = True,
+        max_input_features: int = metadata.MAX_INPUT_FEATURES,
+    ):
+        super().__init__()
+        kinds = frozenset(metadata.KINDS if kinds is None else kinds)
+        unknown = kinds - set(metadata.KINDS)
+        if unknown:
+            raise ValueError(f"unknown kinds {sorted(unknown)}; expected some of {metadata.KINDS}")
+        if int(every_n_steps) < 1:
+            raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
+        if int(max_input_features) < 1:
+            raise ValueError(f"max_input_features must be >= 1, got {max_input_features}")
+        self.log_dir = os.fspath(log_dir)
+        self.config = CaptureConfig(kinds, int(every_n_steps), bool(loss_every_step), int(max_input_features))
+        self._writer: Any = None
+        self._step: tf.Variable | None = None
+        self._train_function = None
+        self._capture: StepCapture | None = None
+        self._failed = False
+
+    @property
+    def train_dir(self) -> str:
+        return os.path.join(self.log_dir, "train")
+
+    # ---- Keras callback API -----------------------------------------------------------------
+
+    def on_train_begin(self, logs=None) -> None:
+        if self._failed or self.model.train_function is self._train_function:
+            return
+        try:
+            self._install()
+        except Exception as error:  # logging must never stop training
+            self._fail(error)
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if self._capture is not None and self._capture.stale and not self._failed:
+            # The first step built layers lazily: hook them too (one retrace, once).
+            try:
+                self._install()
+            except Exception as error:
+                self._fail(error)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self._flush()
+
+    def on_train_end(self, logs=None) -> None:
+        self._flush()
+
+    # ---- internals --------------------------------------------------------------------------
+
+    def _install(self) -> None:
+        model = self.model
+        if model.optimizer is None:
+            raise ValueError("the model has no optimizer: compile it before fit")
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.train_dir) if _is_chief(model) else tf.summary.create_noop_writer()
+        if self._step is None:
+            with tf.init_scope():
+                start = int(model.optimizer.iterations.numpy())
+                self._step = tf.Variable(start, dtype=tf.int64, trainable=False, name="gradcause_step")
+        entries = walk(model)
+        for entry in entries:
+            hook_layer(entry)
+        hook_model(model)
+        hook_optimizer(model.optimizer)
+        capture = StepCapture(model, self.config, self._step, self._writer)
+        self._capture = capture
+        train_step = model.train_step
+        config = self.config
+
+        def step_fn(data):
+            x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+            rec = Recorder(
+                on_apply=lambda original, grads, variables: self._safe_apply(capture, rec, x, original, grads, variables),
+                backward="backward" in config.kinds,
+                backward_time="backward_time" in config.kinds,
+            )
+            if rec.backward_time and any(e.recurrent for e in entries):
+                rec.watch_inputs(x)
+            try:
+                with recording(rec):
+                    outputs = train_step(data)
+            finally:
+                rec.stop_watching()
+            self._advance_step()
+            return outputs
+
+        self._train_function = model._make_function(step_fn)  # pylint: disable=protected-access
+        model.train_function = self._train_function
+
+    def _advance_step(self) -> None:
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            self._step.assign_add(1)
+        else:
+            tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: self._step.assign_add(1), tf.no_op)
+
+    def _safe_apply(self, capture: StepCapture, rec: Recorder, x, original, grads, variables):
+        """`capture.apply`, falling back to the bare optimizer (with one warning) if logging fails."""
+        state: dict[str, Any] = {"called": False}
+
+        def run_original(g, v):
+            state["called"] = True
+            try:
+                state["result"] = original(g, v)
+            except Exception as error:
+                raise _OptimizerError(error) from error
+            return state["result"]
+
+        if self._failed:
+            return original(grads, variables)
+        try:
+            return capture.apply(rec, x, run_original, grads, variables)
+        except _OptimizerError as wrapped:
+            raise wrapped.error
+        except Exception as error:  # logging must never stop training
+            self._fail(error)
+            return state["result"] if state["called"] else original(grads, variables)
+
+    def _fail(self, error: BaseException) -> None:
+        if self._failed:
+            return
+        self._failed = True
+        reason = (str(error).strip().splitlines() or [""])[0][:300]
+        message = f"tb_gradcause: logging disabled after an internal error, training continues: {type(error).__name__}: {reason}"
+        log.debug("tb_gradcause internal error", exc_info=error)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    def _flush(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.flush()
+            except Exception as error:
+                self._fail(error)
+
+
+def _is_chief(model: keras.Model) -> bool:
+    """True unless this process is a non-chief worker of a multi-worker strategy."""
+    resolver = getattr(model.distribute_strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type in (None, "chief"):
+        return True
+    has_chief = bool(resolver.cluster_spec().as_dict().get("chief"))
+    return task_type == "worker" and resolver.task_id == 0 and not has_chief

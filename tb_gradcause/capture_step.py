@@ -1,0 +1,257 @@
+"""The in-graph part of `GradCauseCallback`: what one training step records and when.
+
+Every step runs a cheap finite check (loss and the sum of every gradient). On a logging step
+(`step % every_n_steps == 0`) or a non-finite one, a `tf.cond` branch snapshots the weights,
+lets the optimizer apply, and writes one summary per kind; a non-finite step also flushes the
+writer so it is on disk even if training dies right after. Other steps write nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+from tb_gradcause import metadata, stats, summary
+from tb_gradcause.capture_hooks import Recorder, Slot, is_hooked
+from tb_gradcause.capture_layers import LayerEntry, walk
+from tb_gradcause.plugin_data_pb2 import RowInfo
+
+
+@dataclasses.dataclass
+class CaptureConfig:
+    kinds: frozenset[str]
+    every_n_steps: int
+    loss_every_step: bool
+    max_input_features: int
+
+
+def _shape(v) -> list[int]:
+    shape = tf.TensorShape(v.shape)
+    return [d if d is not None else -1 for d in shape.as_list()] if shape.rank is not None else []
+
+
+def _dtype(v) -> str:
+    return tf.as_dtype(v.dtype).name
+
+
+class StepCapture:
+    """Builds, at trace time, the capture ops of one training step of one model."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        config: CaptureConfig,
+        step: tf.Variable,
+        writer: tf.summary.SummaryWriter,
+    ):
+        self.model = model
+        self.config = config
+        self.step = step
+        self.writer = writer
+        self.owner: dict[int, LayerEntry] = {}
+        # Set when tracing found layers that were not hooked (built lazily by the first step):
+        # the callback then hooks them and rebuilds its train function once.
+        self.stale = False
+
+    # ---- rows -------------------------------------------------------------------------------
+
+    def _layer_row(self, slot: Slot, tensor) -> RowInfo:
+        e = slot.entry
+        return RowInfo(
+            name=e.path,
+            layer=e.path,
+            layer_class=type(e.layer).__name__,
+            activation=e.activation,
+            shape=_shape(tensor)[1:],
+            recurrent=e.recurrent,
+            role="output",
+            depth=slot.order,
+            facts={"dtype": _dtype(tensor)},
+        )
+
+    def _variable_rows(self, variables: Sequence, depth: dict[int, int]) -> list[RowInfo]:
+        rows, used = [], set()
+        for v in variables:
+            e = self.owner.get(id(v))
+            role = getattr(v, "name", "").split("/")[-1].split(":")[0]
+            name = f"{e.path}/{role}" if e is not None else summary.variable_name(v)
+            if name in used:
+                name = summary.variable_name(v)
+            used.add(name)
+            rows.append(
+                RowInfo(
+                    name=name,
+                    layer=e.path if e is not None else "",
+                    layer_class=type(e.layer).__name__ if e is not None else "",
+                    activation=e.activation if e is not None else "",
+                    shape=_shape(v),
+                    recurrent=e.recurrent if e is not None else False,
+                    role=role,
+                    depth=depth.get(id(e.layer), -1) if e is not None else -1,
+                    facts={"dtype": _dtype(v), "path": summary.variable_name(v)},
+                )
+            )
+        return rows
+
+    def _input_tensors(self, x) -> dict[str, tf.Tensor]:
+        """Numeric dense model inputs by name ("input" for a single one)."""
+        if isinstance(x, dict):
+            named = dict(x)
+        else:
+            flat = tf.nest.flatten(x)
+            names = [getattr(t, "name", "") for t in (getattr(self.model, "inputs", None) or [])]
+            if len(flat) == 1:
+                named = {"input": flat[0]}
+            else:
+                names = names if len(names) == len(flat) else [f"input_{i}" for i in range(len(flat))]
+                named = dict(zip(names, flat))
+        return {
+            k: t
+            for k, t in named.items()
+            if isinstance(t, tf.Tensor) and (t.dtype.is_floating or t.dtype.is_integer) and t.shape.rank is not None
+            and (t.shape.rank < 2 or t.shape[-1] is not None)
+        }
+
+    # ---- the step ---------------------------------------------------------------------------
+
+    def apply(self, rec: Recorder, x, original: Callable, grads: list, variables) -> Any:
+        """Run the optimizer's `apply` with this step's checks, snapshot and writes around it."""
+        entries = walk(self.model)
+        self.stale = self.stale or not all(is_hooked(e) for e in entries)
+        self.owner = {id(v): e for e in entries for v in e.own_variables}
+        opt = self.model.optimizer
+        variables = list(variables) if variables is not None else list(opt._trainable_variables)  # pylint: disable=protected-access
+        scaled = isinstance(opt, keras.optimizers.LossScaleOptimizer)
+        if scaled and not opt.built:
+            opt.build(variables)
+            opt.built = True
+        scale = tf.cast(tf.convert_to_tensor(opt.dynamic_scale), tf.float32) if scaled else None
+        loss = self._loss_value(rec.loss)
+        lr = tf.cast(tf.convert_to_tensor(opt.learning_rate), tf.float32)
+        grads_finite = _all_finite(grads)
+        loss_finite = tf.reduce_all(tf.math.is_finite(loss)) if loss is not None else tf.constant(True)
+        if scaled:  # non-finite scaled gradients are the scaler's business: the step is skipped
+            skipped = tf.logical_not(grads_finite)
+            bad = tf.logical_not(loss_finite)
+        else:
+            skipped = tf.constant(False)
+            bad = tf.logical_not(loss_finite & grads_finite)
+        step = tf.identity(self.step)
+        full = (tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)
+        full = (full | bad) & _is_chief_replica()
+        want_weights = "weights" in self.config.kinds
+        before = (
+            tf.cond(full, lambda: [tf.identity(_value(v)) for v in variables], lambda: [_empty_like(v) for v in variables])
+            if want_weights
+            else None
+        )
+        result = original(grads, variables)
+        unscaled = [None if g is None else _divide(g, scale) for g in grads] if scaled else grads
+
+        def write_full():
+            self._write_all(rec, x, step, unscaled, variables, before, loss, lr, scale, skipped)
+            tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
+            return tf.constant(True)
+
+        def write_loss():
+            if loss is not None and (self.config.loss_every_step or scaled):
+                record = tf.constant(True) if self.config.loss_every_step else skipped
+                tf.cond(record & _is_chief_replica(), lambda: self._write_loss(step, loss, lr, scale, skipped), tf.no_op)
+            return tf.constant(False)
+
+        with self.writer.as_default():
+            tf.cond(full, write_full, write_loss)
+        return result
+
+    def _loss_value(self, loss):
+        if loss is None:
+            return None
+        loss = tf.reduce_mean(tf.cast(loss, tf.float32))
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return loss * replicas if replicas > 1 else loss  # Keras divides it by the replica count
+
+    @staticmethod
+    def _input_grads_from_tape(rec: Recorder, slots: Sequence[Slot]) -> None:
+        """Fill d loss / d input of recurrent layers the training tape did not reach (fed by inputs)."""
+        missing = [s for s in slots if s.input is not None and s.input_grad is None]
+        if not missing or rec.input_tape is None or rec.loss is None:
+            return
+        grads = rec.input_tape.gradient(rec.loss, [s.input for s in missing])
+        for s, g in zip(missing, grads):
+            s.input_grad = g
+
+    def _write_loss(self, step, loss, lr, scale, skipped):
+        summary.loss(loss, step=step, learning_rate=lr, loss_scale=scale, step_skipped=tf.cast(skipped, tf.float32))
+        return tf.no_op()
+
+    def _write_all(self, rec: Recorder, x, step, grads, variables, before, loss, lr, scale, skipped) -> None:
+        kinds = self.config.kinds
+        slots = rec.called()
+        depth = {id(s.entry.layer): s.order for s in slots}
+        var_rows = self._variable_rows(variables, depth)
+        order = sorted(range(len(variables)), key=lambda i: (var_rows[i].depth < 0, var_rows[i].depth))
+        pick = lambda seq: [seq[i] for i in order]  # noqa: E731
+        if "loss" in kinds and loss is not None:
+            self._write_loss(step, loss, lr, scale, skipped)
+        if "inputs" in kinds:
+            named = self._input_tensors(x)
+            if named:
+                rows, blocks = [], []
+                for name, t in named.items():
+                    rows.extend(summary.input_rows(name, t, self.config.max_input_features))
+                    blocks.append(stats.input_stats(t, self.config.max_input_features))
+                summary.write("inputs", rows, tf.concat(blocks, 0), step)
+        if "activations" in kinds and slots:
+            rows = [self._layer_row(s, s.output) for s in slots]
+            values = tf.stack([stats.activation_stats(s.output, s.entry.activation) for s in slots])
+            summary.write("activations", rows, values, step)
+        if "backward" in kinds and slots:
+            summary.backward({s.entry.path: s.output_grad for s in slots}, step=step, rows=[self._layer_row(s, s.output) for s in slots])
+        if "backward_time" in kinds:
+            self._input_grads_from_tape(rec, slots)
+            timed = [s for s in slots if s.input_grad is not None]
+            if timed:
+                rows = [self._layer_row(s, s.output) for s in timed]
+                summary.backward_time({s.entry.path: s.input_grad for s in timed}, step=step, rows=rows)
+        if "gradients" in kinds and variables:
+            summary.gradients(pick(grads), pick(variables), step=step, rows=pick(var_rows))
+        if "weights" in kinds and variables:
+            after = [tf.convert_to_tensor(_value(v)) for v in variables]
+            updates = [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, before)]
+            summary.weights(pick(after), pick(updates), step=step, rows=pick(var_rows))
+
+
+def _value(v):
+    return v.value if isinstance(v, keras.Variable) else v
+
+
+def _empty_like(v) -> tf.Tensor:
+    return tf.zeros([0] * len(v.shape), dtype=v.dtype)
+
+
+def _divide(g, scale):
+    if isinstance(g, tf.IndexedSlices):
+        return tf.IndexedSlices(g.values / tf.cast(scale, g.values.dtype), g.indices, g.dense_shape)
+    return g / tf.cast(scale, g.dtype)
+
+
+def _all_finite(grads: Sequence) -> tf.Tensor:
+    """Cheap: the sum of each gradient's sum is finite iff no element is NaN/Inf (barring overflow)."""
+    sums = [
+        tf.reduce_sum(tf.cast(g.values if isinstance(g, tf.IndexedSlices) else g, tf.float32))
+        for g in grads
+        if g is not None and tf.as_dtype(g.dtype).is_floating
+    ]
+    if not sums:
+        return tf.constant(True)
+    return tf.math.is_finite(tf.add_n(sums))
+
+
+def _is_chief_replica() -> tf.Tensor:
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tf.constant(True)
+    return tf.equal(ctx.replica_id_in_sync_group, 0)

@@ -1,0 +1,242 @@
+"""Fused on-device statistics kernels: one float32 stat vector (or matrix) per tensor.
+
+Every function is plain TensorFlow (graph, eager and XLA compatible unless noted), computes all
+of its stats from one finite-masked copy of the tensor and never syncs with the host. Column
+order follows `tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every column.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tb_gradcause import metadata
+
+# (low, high) output bounds of activations that saturate; saturation = within
+# SATURATION_MARGIN of the output range from a bound.
+SATURATION_BOUNDS: dict[str, tuple[float, float]] = {
+    "sigmoid": (0.0, 1.0),
+    "hard_sigmoid": (0.0, 1.0),
+    "hard_silu_gate": (0.0, 1.0),
+    "softmax": (0.0, 1.0),
+    "log_sigmoid": (float("-inf"), 0.0),
+    "tanh": (-1.0, 1.0),
+    "hard_tanh": (-1.0, 1.0),
+    "soft_sign": (-1.0, 1.0),
+    "softsign": (-1.0, 1.0),
+}
+SATURATION_MARGIN = 0.005
+
+N_TIME_POSITIONS = 8
+
+_NAN = float("nan")
+
+
+def _as_float(x: tf.Tensor) -> tf.Tensor:
+    x = tf.convert_to_tensor(x)
+    return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
+
+
+def _masked_moments(x: tf.Tensor, axis=None):
+    """Finite mask, finite-zeroed values, count, mean, std, min, max over `axis` (NaN when no finite element)."""
+    finite = tf.math.is_finite(x)
+    xf = tf.where(finite, x, 0.0)
+    count = tf.reduce_sum(tf.cast(finite, tf.float32), axis=axis)
+    has = count > 0
+    safe = tf.maximum(count, 1.0)
+    mean = tf.reduce_sum(xf, axis=axis) / safe
+    mean_b = mean if axis is None else tf.expand_dims(mean, axis)
+    centered = tf.where(finite, x - mean_b, 0.0)
+    std = tf.sqrt(tf.reduce_sum(tf.square(centered), axis=axis) / safe)
+    big = tf.constant(float("inf"), tf.float32)
+    vmin = tf.reduce_min(tf.where(finite, x, big), axis=axis)
+    vmax = tf.reduce_max(tf.where(finite, x, -big), axis=axis)
+    nan = tf.fill(tf.shape(mean), _NAN)
+    pick = lambda v: tf.where(has, v, nan)  # noqa: E731
+    return finite, xf, count, pick(mean), pick(std), pick(vmin), pick(vmax)
+
+
+def tensor_stats(x: tf.Tensor) -> tf.Tensor:
+    """`metadata.TENSOR_STATS` of all elements of `x`: float32 [9]."""
+    x = tf.reshape(_as_float(x), [-1])
+    finite, xf, _, mean, std, vmin, vmax = _masked_moments(x)
+    n = tf.cast(tf.size(x), tf.float32)
+    is_nan = tf.math.is_nan(x)
+    return tf.stack(
+        [
+            tf.norm(xf),
+            mean,
+            std,
+            vmin,
+            vmax,
+            tf.where(tf.math.is_nan(vmin), _NAN, tf.maximum(tf.abs(vmin), tf.abs(vmax))),
+            tf.reduce_sum(tf.cast(tf.equal(x, 0.0), tf.float32)) / tf.maximum(n, 1.0),
+            tf.reduce_sum(tf.cast(is_nan, tf.float32)),
+            tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
+        ]
+    )
+
+
+def merge_indexed_slices(g: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
+    """(merged rows with duplicate indices summed, number of untouched rows). Not XLA-compatible."""
+    unique, position = tf.unique(tf.reshape(g.indices, [-1]))
+    values = tf.reshape(_as_float(g.values), tf.concat([[-1], tf.shape(g.values)[1:]], 0))
+    merged = tf.math.unsorted_segment_sum(values, position, tf.size(unique))
+    total_rows = tf.cast(g.dense_shape[0], tf.int32) if g.dense_shape is not None else tf.size(unique)
+    return merged, tf.cast(total_rows - tf.size(unique), tf.float32)
+
+
+def indexed_slices_stats(g: tf.IndexedSlices) -> tf.Tensor:
+    """Exact `TENSOR_STATS` of the dense gradient an `IndexedSlices` stands for, without densifying."""
+    merged, untouched_rows = merge_indexed_slices(g)
+    x = tf.reshape(merged, [-1])
+    row_size = tf.cast(tf.reduce_prod(tf.shape(merged)[1:]), tf.float32)
+    zeros = untouched_rows * row_size  # implicit zero elements
+    finite = tf.math.is_finite(x)
+    is_nan = tf.math.is_nan(x)
+    xf = tf.where(finite, x, 0.0)
+    count = tf.reduce_sum(tf.cast(finite, tf.float32)) + zeros
+    n = tf.cast(tf.size(x), tf.float32) + zeros
+    safe = tf.maximum(count, 1.0)
+    mean = tf.reduce_sum(xf) / safe
+    var = (tf.reduce_sum(tf.where(finite, tf.square(x - mean), 0.0)) + zeros * tf.square(mean)) / safe
+    big = tf.constant(float("inf"), tf.float32)
+    vmin = tf.reduce_min(tf.where(finite, x, big))
+    vmax = tf.reduce_max(tf.where(finite, x, -big))
+    vmin = tf.where(zeros > 0, tf.minimum(vmin, 0.0), vmin)
+    vmax = tf.where(zeros > 0, tf.maximum(vmax, 0.0), vmax)
+    has = count > 0
+    pick = lambda v: tf.where(has, v, _NAN)  # noqa: E731
+    return tf.stack(
+        [
+            tf.norm(xf),
+            pick(mean),
+            pick(tf.sqrt(var)),
+            pick(vmin),
+            pick(vmax),
+            pick(tf.maximum(tf.abs(vmin), tf.abs(vmax))),
+            (tf.reduce_sum(tf.cast(tf.equal(x, 0.0), tf.float32)) + zeros) / tf.maximum(n, 1.0),
+            tf.reduce_sum(tf.cast(is_nan, tf.float32)),
+            tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
+        ]
+    )
+
+
+def gradient_stats(grad, dense_slices: bool = False) -> tf.Tensor:
+    """`KIND_STATS["gradients"]` of one gradient: float32 [10]. `None` = all-zero stats, missing = 1.
+
+    `dense_slices` densifies `IndexedSlices` instead of merging them (for XLA, where `tf.unique`
+    does not compile); both are exact.
+    """
+    if grad is None:
+        zero = [0.0] * 6
+        return tf.constant(zero + [1.0, 0.0, 0.0, 1.0], tf.float32)
+    if isinstance(grad, tf.IndexedSlices):
+        base = tensor_stats(tf.convert_to_tensor(grad)) if dense_slices else indexed_slices_stats(grad)
+    else:
+        base = tensor_stats(grad)
+    return tf.concat([base, [0.0]], 0)
+
+
+def activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
+    """`KIND_STATS["activations"]` of a layer output [batch, ...]: float32 [12]."""
+    x = _as_float(x)
+    base = tensor_stats(x)
+    if x.shape.rank is None or x.shape.rank < 1:
+        return tf.concat([base, [0.0, 0.0, 0.0]], 0)
+    if x.shape.rank == 1:  # one unit per sample
+        units = tf.reshape(x, [-1, 1])
+    else:
+        units = tf.reshape(x, [tf.shape(x)[0], -1])
+    finite = tf.math.is_finite(units)
+    # A unit is dead when it is <= 0 (or not finite) for every sample of the batch.
+    alive = tf.reduce_any(finite & (units > 0.0), axis=0)
+    dead_frac = 1.0 - tf.reduce_mean(tf.cast(alive, tf.float32))
+    _, _, _, _, unit_std, _, _ = _masked_moments(units, axis=0)
+    batch_std = tf.reduce_mean(tf.where(tf.math.is_nan(unit_std), 0.0, unit_std))
+    return tf.concat([base, tf.stack([dead_frac, saturated_fraction(x, activation), batch_std])], 0)
+
+
+def saturated_fraction(x: tf.Tensor, activation: str) -> tf.Tensor:
+    """Fraction of elements within `SATURATION_MARGIN` of the range from the activation's bounds (0 if none)."""
+    bounds = SATURATION_BOUNDS.get(activation)
+    if bounds is None:
+        return tf.constant(0.0)
+    low, high = bounds
+    if low == float("-inf"):  # log_sigmoid: saturates only at its upper bound, use its output scale 1
+        near = x >= high - SATURATION_MARGIN
+    else:
+        margin = SATURATION_MARGIN * (high - low)
+        near = (x <= low + margin) | (x >= high - margin)
+    return tf.reduce_mean(tf.cast(near, tf.float32))
+
+
+def weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of a variable value and the update applied to it: float32 [6].
+
+    Without `update` the update columns are NaN (unknown).
+    """
+    w = tf.reshape(_as_float(weight), [-1])
+    finite = tf.math.is_finite(w)
+    is_nan = tf.math.is_nan(w)
+    wf = tf.where(finite, w, 0.0)
+    norm = tf.norm(wf)
+    if update is None:
+        update_norm = tf.constant(_NAN)
+        ratio = tf.constant(_NAN)
+    else:
+        u = _as_float(update)
+        update_norm = tf.norm(u)
+        ratio = tf.math.divide_no_nan(update_norm, norm)
+        ratio = tf.where((norm == 0.0) & (update_norm > 0.0), float("inf"), ratio)
+    return tf.stack(
+        [
+            norm,
+            tf.reduce_max(tf.abs(wf)) if w.shape.num_elements() != 0 else tf.constant(0.0),
+            tf.reduce_sum(tf.cast(is_nan, tf.float32)),
+            tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
+            update_norm,
+            ratio,
+        ]
+    )
+
+
+def input_stats(x: tf.Tensor, max_features: int = metadata.MAX_INPUT_FEATURES) -> tf.Tensor:
+    """`KIND_STATS["inputs"]` per feature (last axis, first `max_features`): float32 [F, 7].
+
+    A rank-0/1 input is one feature per sample.
+    """
+    x = _as_float(x)
+    if x.shape.rank is None:
+        raise ValueError("input_stats needs a tensor of known rank")
+    if x.shape.rank <= 1:
+        x = tf.reshape(x, [-1, 1])
+    x = x[..., :max_features]
+    feats = tf.reshape(x, [-1, tf.shape(x)[-1]])
+    finite, _, count, mean, std, vmin, vmax = _masked_moments(feats, axis=0)
+    is_nan = tf.math.is_nan(feats)
+    nan = tf.reduce_sum(tf.cast(is_nan, tf.float32), axis=0)
+    inf = tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32), axis=0)
+    dev = tf.where(finite, tf.abs(feats - mean), 0.0)
+    max_z = tf.math.divide_no_nan(tf.reduce_max(dev, axis=0), tf.where(std > 0, std, 0.0))
+    max_z = tf.where(count > 0, max_z, _NAN)
+    return tf.stack([mean, std, vmin, vmax, nan, inf, max_z], axis=1)
+
+
+def time_positions(seq_len: tf.Tensor, n: int = N_TIME_POSITIONS) -> tf.Tensor:
+    """`n` time indices spaced evenly from the last step (seq_len-1) to the first (0), int32."""
+    last = tf.cast(seq_len - 1, tf.float32)
+    return tf.cast(tf.round(tf.linspace(last, 0.0, n)), tf.int32)
+
+
+def time_grad_stats(grad: tf.Tensor) -> tf.Tensor:
+    """`KIND_STATS["backward_time"]` of d loss / d input [batch, time, ...]: float32 [9].
+
+    L2 norm over batch and features of the gradient at `N_TIME_POSITIONS` time steps (last
+    to first), then the sequence length.
+    """
+    g = _as_float(grad)
+    g = tf.reshape(g, tf.concat([tf.shape(g)[:2], [-1]], 0))
+    seq_len = tf.shape(g)[1]
+    per_t = tf.norm(g, axis=[0, 2]) if g.shape.rank == 3 else tf.norm(g)
+    picked = tf.gather(per_t, time_positions(seq_len))
+    return tf.concat([picked, [tf.cast(seq_len, tf.float32)]], 0)

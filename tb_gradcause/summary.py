@@ -1,0 +1,208 @@
+"""`tf.summary`-style ops writing tb_gradcause summaries to the default summary writer.
+
+Usable eagerly and inside `tf.function` (custom training loops)::
+
+    with writer.as_default(step=step):
+        tb_gradcause.summary.gradients(grads, model.trainable_variables)
+        tb_gradcause.summary.loss(loss, learning_rate=optimizer.learning_rate)
+
+Each op computes its stats on the device (`tb_gradcause.stats`) and writes one tensor summary
+`[rows, stats]` under `metadata.tag_for(kind, row names)`; the metadata goes into the first
+event of each tag per writer only. Every op returns the boolean `tf.summary.write` returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Mapping, Sequence
+
+import tensorflow as tf
+from tensorflow.python.ops import control_flow_util, summary_ops_v2
+
+from tb_gradcause import metadata, stats
+from tb_gradcause.plugin_data_pb2 import RowInfo
+
+__all__ = [
+    "write",
+    "gradients",
+    "activations",
+    "backward",
+    "backward_time",
+    "weights",
+    "inputs",
+    "loss",
+    "variable_name",
+]
+
+_lock = threading.Lock()
+# writer -> {tag: tf.Variable(bool) "metadata already written"}.
+_metadata_written: "weakref.WeakKeyDictionary[object, dict[str, tf.Variable]]" = weakref.WeakKeyDictionary()
+
+
+def _written_flag(tag: str) -> tf.Variable | None:
+    """Per (default writer, tag) flag recording that the tag's metadata is on disk."""
+    # The default writer has no public getter; it keys the flags so a new writer (a new event
+    # file, maybe a new run) gets the metadata again.
+    writer = summary_ops_v2._summary_state.writer  # pylint: disable=protected-access
+    if writer is None:
+        return None
+    with _lock:
+        flags = _metadata_written.setdefault(writer, {})
+        if tag not in flags:
+            with tf.init_scope():
+                flags[tag] = tf.Variable(False, trainable=False, name="gradcause_metadata_written")
+        return flags[tag]
+
+
+def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None) -> tf.Tensor:
+    """Write a `[len(rows), stats]` float32 matrix of `kind` (metadata once per tag and writer)."""
+    names = [r.name for r in rows]
+    tag = metadata.tag_for(kind, names)
+    flag = _written_flag(tag)
+    if flag is None:
+        return tf.constant(False)
+    serialized = metadata.create_summary_metadata(kind, rows).SerializeToString()
+    meta = tf.where(flag, tf.constant(b""), tf.constant(serialized))
+    values = tf.ensure_shape(tf.cast(values, tf.float32), [len(rows), len(metadata.KIND_STATS[kind])])
+    ok = tf.summary.write(tag, values, step=step, metadata=meta)
+    with tf.control_dependencies([ok]):
+        return tf.identity(flag.assign(flag | ok, read_value=True))
+
+
+def variable_name(variable) -> str:
+    """A variable's path ("dense_1/kernel"), falling back to its name."""
+    name = getattr(variable, "path", None) or variable.name
+    return name[:-2] if name.endswith(":0") else name
+
+
+def _shape(x) -> list[int]:
+    return [d if d is not None else -1 for d in tf.TensorShape(x.shape).as_list()] if x.shape.rank is not None else []
+
+
+def _default_rows(names: Sequence[str], tensors: Sequence, batch_axis: bool) -> list[RowInfo]:
+    rows = []
+    for name, t in zip(names, tensors):
+        shape = _shape(t) if t is not None else []
+        rows.append(RowInfo(name=name, shape=shape[1:] if batch_axis else shape, depth=-1))
+    return rows
+
+
+def gradients(grads: Sequence, variables: Sequence, step=None, rows: Sequence[RowInfo] | None = None):
+    """Stats of each variable's gradient (`None` = missing; `tf.IndexedSlices` merged exactly)."""
+    if len(grads) != len(variables):
+        raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
+    if rows is None:
+        rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
+    dense_slices = _in_xla()
+    return write("gradients", rows, tf.stack([stats.gradient_stats(g, dense_slices) for g in grads]), step)
+
+
+def activations(
+    outputs: Mapping[str, tf.Tensor],
+    step=None,
+    activation_names: Mapping[str, str] | None = None,
+    rows: Sequence[RowInfo] | None = None,
+):
+    """Stats of layer outputs `{layer name: [batch, ...] tensor}`; `activation_names` gives each
+    layer's activation function ("relu", "sigmoid", ...) for the saturation stat."""
+    names = list(outputs)
+    acts = dict(activation_names or {})
+    if rows is None:
+        rows = _default_rows(names, [outputs[n] for n in names], batch_axis=True)
+        for r in rows:
+            r.layer, r.activation = r.name, acts.get(r.name, "")
+    values = tf.stack([stats.activation_stats(outputs[n], acts.get(n, "")) for n in names])
+    return write("activations", rows, values, step)
+
+
+def backward(
+    output_grads: Mapping[str, tf.Tensor | None], step=None, rows: Sequence[RowInfo] | None = None
+):
+    """Stats of d loss / d (layer output) per layer; `None` (no signal reaches it) counts as zeros."""
+    names = list(output_grads)
+    if rows is None:
+        rows = _default_rows(names, [output_grads[n] for n in names], batch_axis=True)
+        for r in rows:
+            r.layer = r.name
+    zero = tf.constant([0.0] * 6 + [1.0, 0.0, 0.0], tf.float32)
+    values = tf.stack(
+        [zero if output_grads[n] is None else stats.tensor_stats(output_grads[n]) for n in names]
+    )
+    return write("backward", rows, values, step)
+
+
+def backward_time(
+    input_grads: Mapping[str, tf.Tensor], step=None, rows: Sequence[RowInfo] | None = None
+):
+    """Per-time-step norms of d loss / d (recurrent layer input [batch, time, ...]) per layer."""
+    names = list(input_grads)
+    if rows is None:
+        rows = _default_rows(names, [input_grads[n] for n in names], batch_axis=True)
+        for r in rows:
+            r.layer, r.recurrent = r.name, True
+    values = tf.stack([stats.time_grad_stats(input_grads[n]) for n in names])
+    return write("backward_time", rows, values, step)
+
+
+def weights(
+    variables: Sequence,
+    updates: Sequence | None = None,
+    step=None,
+    rows: Sequence[RowInfo] | None = None,
+):
+    """Norm of each variable and of the update applied to it (`updates[i]` = new - old value)."""
+    if updates is not None and len(updates) != len(variables):
+        raise ValueError(f"got {len(updates)} updates for {len(variables)} variables")
+    if rows is None:
+        rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
+    ups = updates if updates is not None else [None] * len(variables)
+    values = tf.stack([stats.weight_stats(tf.convert_to_tensor(v), u) for v, u in zip(variables, ups)])
+    return write("weights", rows, values, step)
+
+
+def input_rows(name: str, x: tf.Tensor, max_features: int = metadata.MAX_INPUT_FEATURES) -> list[RowInfo]:
+    """Rows of one input's features: "<name>/feature_<i>" for the first `max_features` of the last axis."""
+    shape = _shape(x)
+    n = shape[-1] if len(shape) >= 2 else 1
+    if n < 0:
+        raise ValueError(f"input {name!r} needs a static last dimension, got shape {shape}")
+    return [
+        RowInfo(name=f"{name}/feature_{i}", role=name, shape=shape[1:], depth=-1)
+        for i in range(min(n, max_features))
+    ]
+
+
+def inputs(x, step=None, name: str = "input", max_features: int = metadata.MAX_INPUT_FEATURES):
+    """Per-feature stats of a model input (tensor, or `{name: tensor}`), capped at `max_features` each."""
+    named = dict(x) if isinstance(x, Mapping) else {name: x}
+    rows: list[RowInfo] = []
+    blocks = []
+    for key, t in named.items():
+        t = tf.convert_to_tensor(t)
+        rows.extend(input_rows(key, t, max_features))
+        blocks.append(stats.input_stats(t, max_features))
+    return write("inputs", rows, tf.concat(blocks, 0), step)
+
+
+def loss(value, step=None, learning_rate=None, loss_scale=None, step_skipped=None):
+    """The loss of a step, with the learning rate, loss scale (1 without one) and whether a loss
+    scaler skipped the update (NaN learning rate when unknown)."""
+
+    def f(v, default):
+        return tf.cast(tf.reshape(v if v is not None else default, []), tf.float32)
+
+    row = tf.stack(
+        [
+            f(tf.reduce_mean(tf.cast(value, tf.float32)), None),
+            f(learning_rate, float("nan")),
+            f(loss_scale, 1.0),
+            f(step_skipped, 0.0),
+        ]
+    )
+    return write("loss", [RowInfo(name="loss", depth=-1)], row[None, :], step)
+
+
+def _in_xla() -> bool:
+    """True while tracing inside an XLA-compiled function."""
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())

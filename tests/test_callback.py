@@ -1,0 +1,172 @@
+"""GradCauseCallback on real `model.fit`: every kind, every model style, the step semantics."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing import event_file_loader
+
+from callback_logs import read_kinds, read_tags
+from tb_gradcause import GradCauseCallback, metadata
+
+ALL_KINDS = set(metadata.KINDS)
+
+
+class IgnoresInput(keras.layers.Layer):
+    """A custom layer with its own weight and an inner Dense built lazily."""
+
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1], 4), name="w")
+        self.inner = keras.layers.Dense(4, activation="tanh", name="inner")
+
+    def call(self, x):
+        return self.inner(x) + x @ self.w
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.first = keras.layers.Dense(8, activation="relu", name="first")
+        self.custom = IgnoresInput(name="custom")
+        self.out = keras.layers.Dense(1, name="out")
+
+    def call(self, x):
+        return self.out(self.custom(self.first(x)))
+
+
+def sequential():
+    return keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+    )
+
+
+def functional():
+    i = keras.Input((6,))
+    h = keras.layers.Dense(8, activation="elu")(i)
+    return keras.Model(i, keras.layers.Dense(1)(h))
+
+
+def nested():
+    encoder = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(8)], name="encoder")
+    return keras.Sequential([keras.Input((6,)), encoder, keras.layers.Dense(1)])
+
+
+def fit(model, log_dir, x=None, y=None, epochs=2, **kwargs):
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype("float32") if x is None else x
+    y = np.random.default_rng(1).normal(size=(len(x), 1)).astype("float32") if y is None else y
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    cb = GradCauseCallback(str(log_dir), **kwargs)
+    model.fit(x, y, batch_size=16, epochs=epochs, verbose=0, callbacks=[cb])
+    return cb
+
+
+@pytest.mark.parametrize(
+    "make, layers",
+    [
+        (sequential, ["dense", "dense_1"]),
+        (functional, ["dense", "dense_1"]),
+        (nested, ["encoder/dense", "encoder/dense_1", "dense_2"]),
+        (Subclassed, ["first", "custom", "custom/inner", "out"]),
+    ],
+)
+def test_every_kind_logged_with_layer_paths_in_forward_order(tmp_path, make, layers):
+    keras.utils.clear_session()
+    fit(make(), tmp_path, every_n_steps=3)
+    kinds = read_kinds(str(tmp_path))
+    assert set(kinds) == ALL_KINDS - {"backward_time"}  # no recurrent layer
+    acts = kinds["activations"]
+    assert acts.names == layers
+    assert [r.depth for r in acts.rows] == list(range(len(layers)))
+    assert kinds["backward"].names == layers
+    grads = kinds["gradients"]
+    assert [r.depth for r in grads.rows] == sorted(r.depth for r in grads.rows)
+    assert {r.layer for r in grads.rows} <= set(layers)
+    assert all(r.role in ("kernel", "bias", "w") for r in grads.rows)
+    assert grads.names == kinds["weights"].names
+    # 8 batches: full stats at steps 0, 3, 6 (a lazily built model's step 0 has fewer rows,
+    # hence another tag); the loss at every step.
+    steps = sorted(s for t in read_tags(str(tmp_path)) if t.kind == "gradients" for s in t.steps)
+    assert steps == [0, 3, 6]
+    assert kinds["loss"].steps == list(range(8))
+    assert kinds["inputs"].names == [f"input/feature_{i}" for i in range(6)]
+    assert np.isfinite(grads.values).all()
+
+
+def test_row_facts(tmp_path):
+    keras.utils.clear_session()
+    fit(sequential(), tmp_path)
+    kinds = read_kinds(str(tmp_path))
+    first, last = kinds["activations"].rows
+    assert (first.layer_class, first.activation, list(first.shape)) == ("Dense", "relu", [8])
+    assert last.activation == "sigmoid" and not last.recurrent
+    kernel = kinds["gradients"].rows[0]
+    assert (kernel.name, kernel.layer, kernel.role, list(kernel.shape)) == ("dense/kernel", "dense", "kernel", [6, 8])
+    assert kernel.facts["dtype"] == "float32"
+    loss = kinds["loss"]
+    assert loss.stat("learning_rate")[0, 0] == pytest.approx(0.01)
+    assert loss.stat("loss_scale")[0, 0] == 1.0 and loss.stat("step_skipped").max() == 0.0
+
+
+def test_recurrent_layers_log_backward_time(tmp_path):
+    keras.utils.clear_session()
+    rng = np.random.default_rng(0)
+    raw = keras.Sequential([keras.Input((12, 3)), keras.layers.SimpleRNN(8), keras.layers.Dense(1)])
+    fit(raw, tmp_path / "raw", x=rng.normal(size=(64, 12, 3)).astype("float32"), every_n_steps=4)
+    embedded = keras.Sequential(
+        [keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 8), keras.layers.LSTM(8), keras.layers.Dense(1)]
+    )
+    fit(embedded, tmp_path / "emb", x=rng.integers(0, 50, size=(64, 12)).astype("int32"), every_n_steps=4)
+    for run, layer, cls in [("raw", "simple_rnn", "SimpleRNN"), ("emb", "lstm", "LSTM")]:
+        kinds = read_kinds(str(tmp_path / run))
+        bt = kinds["backward_time"]
+        assert bt.names == [layer] and bt.rows[0].recurrent and bt.rows[0].layer_class == cls
+        assert bt.steps == [0, 4]
+        assert (bt.stat("seq_len") == 12).all()
+        norms = bt.values[:, 0, :8]
+        assert np.isfinite(norms).all() and (norms > 0).all()
+        acts = kinds["activations"]
+        assert acts.rows[acts.names.index(layer)].activation == "tanh"
+
+
+def test_metadata_only_in_first_event_of_each_tag(tmp_path):
+    keras.utils.clear_session()
+    fit(sequential(), tmp_path, every_n_steps=2)
+    (path,) = glob.glob(os.path.join(tmp_path, "train", "events.out.tfevents.*"))
+    seen: dict[str, list[bool]] = {}
+    for event in event_file_loader.EventFileLoader(path).Load():
+        for value in event.summary.value:
+            seen.setdefault(value.tag, []).append(value.HasField("metadata"))
+    assert set(seen) == {t.tag for t in read_tags(str(tmp_path))}
+    for flags in seen.values():
+        assert flags[0] and not any(flags[1:])
+
+
+def test_steps_continue_across_fit_calls_and_tensorboard_shares_the_run(tmp_path):
+    keras.utils.clear_session()
+    model = sequential()
+    model.compile("adam", "mse")
+    x = np.zeros((32, 6), "float32")
+    y = np.zeros((32, 1), "float32")
+    cb = GradCauseCallback(str(tmp_path), every_n_steps=1)
+    tb = keras.callbacks.TensorBoard(str(tmp_path))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[cb, tb])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[cb, tb])
+    assert read_kinds(str(tmp_path))["gradients"].steps == [0, 1, 2, 3]
+    assert len(glob.glob(os.path.join(tmp_path, "train", "events.out.tfevents.*"))) >= 2
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown kinds"):
+        GradCauseCallback("x", kinds=["gradients", "histograms"])
+    with pytest.raises(ValueError, match="every_n_steps"):
+        GradCauseCallback("x", every_n_steps=0)
+
+
+def test_kinds_can_be_chosen(tmp_path):
+    keras.utils.clear_session()
+    fit(sequential(), tmp_path, kinds=["gradients", "loss"])
+    assert set(read_kinds(str(tmp_path))) == {"gradients", "loss"}
