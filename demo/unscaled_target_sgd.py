@@ -1,8 +1,8 @@
 """House prices in thousands of dollars regressed with plain SGD at its default learning rate.
 
 The targets (100-500) were not scaled, so the first errors are in the hundreds; each SGD step
-overshoots further and the gradient norms grow by orders of magnitude per step until they overflow
-and the weights turn NaN a few batches in.
+overshoots further (gradient norms ~350, ~3e4, ~1e10, then Inf) and the weights turn NaN within
+six batches, before a second regular logging step: the loss, logged every step, shows the blow-up.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 
 from tb_gradcause.demo import _common
 
-NAME = "exploding_unscaled_target"
-EXPECTED = [{"kind": "exploding_gradient", "layer": None}, {"kind": "nan_inf", "layer": None}]
+NAME = "unscaled_target_sgd"
+EXPECTED = [{"kind": "nan_inf", "layer": None}]
 
 
 def run(logdir: str) -> None:

@@ -1,0 +1,34 @@
+"""A deep ReLU regressor initialised with N(0, 1) weights (an init copied from a from-scratch tutorial).
+
+Each 64-wide layer multiplies the signal by about sqrt(64 / 2) = 5.7 on the way forward and again on
+the way back, so the error signal reaching the first layer is thousands of times larger than at the
+output, and the predictions are off by orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from tb_gradcause.demo import _common
+
+NAME = "exploding_deep_init"
+EXPECTED = [{"kind": "exploding_gradient", "layer": "dense_1"}]
+DEPTH = 6
+
+
+def run(logdir: str) -> None:
+    rng = _common.start(13)
+    x = rng.normal(size=(2048, 16)).astype("float32")
+    y = (x[:, :4] ** 2).sum(axis=1, keepdims=True).astype("float32") - 4.0
+    init = keras.initializers.RandomNormal(stddev=1.0)
+    model = keras.Sequential(
+        [keras.Input((16,))]
+        + [keras.layers.Dense(64, activation="relu", kernel_initializer=init, name=f"dense_{i}") for i in range(1, DEPTH)]
+        + [keras.layers.Dense(1, kernel_initializer=init, name="output")]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    _common.fit(model, x, y, logdir=logdir, name=NAME, epochs=4, batch_size=32)
+
+
+if __name__ == "__main__":
+    _common.main(run, __doc__)

@@ -1,0 +1,147 @@
+"""Every demo scenario through the real callback, reader and engine.
+
+Buggy scenarios must have each expected cause found at the expected layer; healthy controls must
+raise no warning or error. A precision/recall table is printed for the whole set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tb_gradcause import demo, engine, reader
+from tb_gradcause.events import KINDS
+
+SEVERE = ("warning", "error")
+SCENARIO_IDS = [scenario.NAME for scenario in demo.SCENARIOS]
+
+
+def layer_matches(expected: str | None, actual: str | None) -> bool:
+    """`None` expects no particular layer; otherwise the layer path must end with the expected name."""
+    if expected is None:
+        return True
+    return actual is not None and (actual == expected or actual.endswith("/" + expected))
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What the engine said about one scenario, judged against its `EXPECTED`."""
+
+    scenario: ModuleType
+    seconds: float
+    events: list[dict]
+
+    @property
+    def severe(self) -> list[dict]:
+        return [event for event in self.events if event["severity"] in SEVERE]
+
+    def found(self, expected: dict) -> bool:
+        """An event of the expected kind at the expected layer, at any severity (info is still reported)."""
+        return any(
+            event["kind"] == expected["kind"] and layer_matches(expected["layer"], event["layer"])
+            for event in self.events
+        )
+
+    def layers_of(self, kind: str) -> list[str | None]:
+        return [event["layer"] for event in self.events if event["kind"] == kind]
+
+    def problems(self) -> list[str]:
+        """Why this scenario fails: missed causes, wrong layers, alarms on a healthy control."""
+        if not self.scenario.EXPECTED:
+            return [f"false alarm {e['kind']} at {e['layer']}: {e['title']}" for e in self.severe]
+        problems = []
+        for expected in self.scenario.EXPECTED:
+            if self.found(expected):
+                continue
+            layers = self.layers_of(expected["kind"])
+            what = f"wrong layer {layers}" if layers else "missed"
+            problems.append(f"{expected['kind']} at {expected['layer']}: {what}")
+        return problems
+
+    def true_positives(self) -> int:
+        """Warning/error events whose kind the scenario expects (secondary symptoms count as false)."""
+        kinds = {expected["kind"] for expected in self.scenario.EXPECTED}
+        return sum(event["kind"] in kinds for event in self.severe)
+
+
+def describe(event: dict) -> str:
+    return f"{event['kind']}@{event['layer']}[{event['first_step']}-{event['last_step']}]/{event['severity'][0]}"
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """Per scenario: expected causes, found events, verdict; then overall precision and recall."""
+    lines = [f"{'scenario':30} {'sec':>5}  {'expected':42} {'verdict':8} found: kind@layer[steps]/severity"]
+    for outcome in outcomes:
+        expected = ", ".join(f"{e['kind']}@{e['layer']}" for e in outcome.scenario.EXPECTED) or "(healthy)"
+        verdict = "FAIL" if outcome.problems() else "ok"
+        found = ", ".join(describe(event) for event in outcome.events) or "-"
+        lines.append(f"{outcome.scenario.NAME:30} {outcome.seconds:5.1f}  {expected:42} {verdict:8} {found}")
+    wanted = [(o, e) for o in outcomes for e in o.scenario.EXPECTED]
+    recall = sum(o.found(e) for o, e in wanted) / len(wanted)
+    reported = sum(len(o.severe) for o in outcomes)
+    precision = sum(o.true_positives() for o in outcomes) / reported if reported else 1.0
+    alarms = sum(len(o.severe) for o in outcomes if not o.scenario.EXPECTED)
+    lines.append(
+        f"recall {recall:.2f} ({len(wanted)} expected causes), precision {precision:.2f} "
+        f"({reported} warning/error events), false alarms on healthy controls: {alarms}"
+    )
+    return "\n".join(lines)
+
+
+def events_of(runs: dict[str, reader.RunData], name: str) -> list[dict]:
+    """Events of the scenario's runs (the callback may write into a subdirectory such as `NAME/train`)."""
+    mine = [run for key, run in runs.items() if key == name or key.startswith(name + "/")]
+    assert mine, f"scenario {name} wrote no gradcause run; runs: {sorted(runs)}"
+    return [event for run in mine for event in engine.analyze(run)["events"]]
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    logdir = str(tmp_path_factory.mktemp("demo_logs"))
+    seconds = {}
+    for name in SCENARIO_IDS:
+        start = time.perf_counter()
+        demo.write_all(logdir, [name])
+        seconds[name] = time.perf_counter() - start
+    runs = reader.read_logdir(logdir)
+    return {s.NAME: Outcome(s, seconds[s.NAME], events_of(runs, s.NAME)) for s in demo.SCENARIOS}
+
+
+def test_precision_recall_table(outcomes: dict[str, Outcome], capsys: pytest.CaptureFixture) -> None:
+    with capsys.disabled():
+        print("\n" + table(list(outcomes.values())))
+
+
+@pytest.mark.parametrize("name", SCENARIO_IDS)
+def test_scenario_diagnosis(outcomes: dict[str, Outcome], name: str) -> None:
+    outcome = outcomes[name]
+    assert not outcome.problems(), f"{name}: {outcome.problems()}\n{table([outcome])}"
+
+
+def test_every_kind_has_a_scenario_and_there_are_healthy_controls() -> None:
+    for scenario in demo.SCENARIOS:
+        assert {tuple(expected) for expected in scenario.EXPECTED} <= {("kind", "layer")}, scenario.NAME
+        assert {expected["kind"] for expected in scenario.EXPECTED} <= set(KINDS), scenario.NAME
+    covered = {expected["kind"] for scenario in demo.SCENARIOS for expected in scenario.EXPECTED}
+    assert covered == set(KINDS)
+    assert sum(not scenario.EXPECTED for scenario in demo.SCENARIOS) >= 3
+    assert len(set(SCENARIO_IDS)) == len(SCENARIO_IDS)
+
+
+def test_write_all_rejects_unknown_names_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no_such_scenario"):
+        demo.write_all(str(tmp_path), ["healthy_mlp_adam", "no_such_scenario"])
+    assert not any(tmp_path.iterdir())
+
+
+def test_scenario_runs_as_a_script(tmp_path: Path) -> None:
+    script = Path(demo.__file__).parent / "dead_relu_bias.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, timeout=300)
+    runs = list(reader.read_logdir(str(tmp_path)))
+    assert runs and all(run == "dead_relu_bias" or run.startswith("dead_relu_bias/") for run in runs), runs
