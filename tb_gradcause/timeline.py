@@ -46,20 +46,24 @@ def decimate(
     kept_values = [values[bad]]
     if len(good):
         buckets = max(1, (max_points - int(bad.sum())) // 2)
-        good_steps = steps[good]
+        good_steps, good_values = steps[good], values[good]
         span = int(good_steps[-1] - good_steps[0]) + 1
         bucket = (good_steps - good_steps[0]) * buckets // span
         edges = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1, [len(good)]))
-        for start, end in zip(edges[:-1], edges[1:]):
-            block = values[good[start:end]]
-            if end - start == 1:
-                kept_steps.append(good_steps[start:end])
-                kept_values.append(block)
+        starts, sizes = edges[:-1], np.diff(edges)
+        for size in np.unique(sizes):  # buckets of one size at once: [buckets, size, R, K]
+            first = starts[sizes == size]
+            block = good_values[first[:, None] + np.arange(size)]
+            if size == 1:
+                kept_steps.append(good_steps[first])
+                kept_values.append(block[:, 0])
                 continue
-            first_is_min = block.argmin(axis=0) <= block.argmax(axis=0)
-            low, high = block.min(axis=0), block.max(axis=0)
-            kept_steps.append(good_steps[[start, end - 1]])
-            kept_values.append(np.stack([np.where(first_is_min, low, high), np.where(first_is_min, high, low)]))
+            at_min, at_max = block.argmin(axis=1)[:, None], block.argmax(axis=1)[:, None]
+            low = np.take_along_axis(block, at_min, axis=1)[:, 0]
+            high = np.take_along_axis(block, at_max, axis=1)[:, 0]
+            min_first = at_min[:, 0] <= at_max[:, 0]
+            kept_steps += [good_steps[first], good_steps[first + size - 1]]
+            kept_values += [np.where(min_first, low, high), np.where(min_first, high, low)]
     out_steps = np.concatenate(kept_steps)
     order = np.argsort(out_steps, kind="stable")
     return out_steps[order], np.concatenate(kept_values)[order]
@@ -83,14 +87,21 @@ def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> n
 
 
 def json_columns(values: np.ndarray) -> list:
-    """Nested lists of `values` with NaN/Inf as the JSON strings "NaN"/"Infinity"/"-Infinity"."""
-    rounded = round_significant(values)
-    if np.isfinite(rounded).all():
-        return rounded.tolist()
-    cells = rounded.astype(object)
-    cells[np.isnan(rounded)] = _NONFINITE_JSON["nan"]
-    cells[np.isposinf(rounded)] = _NONFINITE_JSON["inf"]
-    cells[np.isneginf(rounded)] = _NONFINITE_JSON["-inf"]
+    """`values` [K, ...] as nested lists, one per stat: integral stats (counts, flags) as ints, the
+    others rounded by `round_significant`; NaN/Inf as the JSON strings "NaN"/"Infinity"/"-Infinity"."""
+    return [_json_column(column) for column in values]
+
+
+def _json_column(column: np.ndarray) -> list:
+    finite = np.isfinite(column)
+    if finite.all():
+        if (column == np.round(column)).all() and np.abs(column).max(initial=0) < 2**53:
+            return column.astype(np.int64).tolist()
+        return round_significant(column).tolist()
+    cells = round_significant(column).astype(object)
+    cells[np.isnan(column)] = _NONFINITE_JSON["nan"]
+    cells[np.isposinf(column)] = _NONFINITE_JSON["inf"]
+    cells[np.isneginf(column)] = _NONFINITE_JSON["-inf"]
     return cells.tolist()
 
 

@@ -117,3 +117,12 @@ def test_json_subset_of_stats_and_decimation_uses_all_stats_for_nonfinite_steps(
     payload = json.loads(timeline.timeline_json("r", _series(steps, values), max_points=20, stats=("l2",)))
     assert payload["stats"] == ["l2"] and list(payload["values"]) == ["l2"]
     assert int(steps[123]) in payload["steps"] and len(payload["steps"]) <= 20
+
+
+def test_integral_stats_are_json_integers():
+    steps, values = _random(4, 1)
+    values[2, 0, STATS.index("missing")] = 1
+    payload = json.loads(timeline.timeline_json("r", _series(steps, values), stats=("nan", "missing", "l2")))
+    assert payload["values"]["nan"] == [[0, 0, 0, 0]] and payload["values"]["missing"] == [[0, 0, 1, 0]]
+    assert all(isinstance(v, int) for v in payload["values"]["missing"][0])
+    assert all(isinstance(v, float) for v in payload["values"]["l2"][0])
