@@ -2,6 +2,7 @@
 
 import glob
 import os
+import time
 
 import numpy as np
 import pytest
@@ -62,14 +63,18 @@ def test_nan_and_inf_are_kept(tmp_path):
     assert np.isfinite(run.get("loss").stat("value")).sum() == 9
 
 
-def test_a_rewound_step_replaces_what_was_written_from_that_step_on(tmp_path):
+def _write_rewound(path):
+    """Loss at steps 0..9 (value = step), then a restart from step 5 that writes 5..7 (value = -step)."""
     rows = synthetic.layer_rows("loss", LAYERS)
-    path = str(tmp_path / "run")
-    with synthetic.RunWriter(path) as writer:
-        for step in range(10):  # first attempt: steps 0..9, value = step
+    with synthetic.RunWriter(str(path)) as writer:
+        for step in range(10):
             writer.write("loss", step, rows, np.full((1, 4), step), wall_time=100.0 + step)
-        for step in range(5, 8):  # restarted from a checkpoint at step 5: value = -step
+        for step in range(5, 8):
             writer.write("loss", step, rows, np.full((1, 4), -step), wall_time=200.0 + step)
+
+
+def test_a_rewound_step_replaces_what_was_written_from_that_step_on(tmp_path):
+    _write_rewound(tmp_path / "run")
     series = reader.read_logdir(str(tmp_path))["run"].get("loss")
     np.testing.assert_array_equal(series.steps, np.arange(8))
     np.testing.assert_array_equal(series.stat("value")[:, 0], [0, 1, 2, 3, 4, -5, -6, -7])
@@ -152,3 +157,51 @@ def test_a_corrupt_event_file_costs_only_what_it_holds(tmp_path):
     loss_steps = runs["truncated"].get("loss").steps
     assert 5 < np.sum(loss_steps < 20) < 20  # the first half of the truncated file
     np.testing.assert_array_equal(loss_steps[loss_steps >= 20], np.arange(20, 30))  # the later file in full
+
+
+def _rustboard(logdir, expected_tags):
+    """RustBoard's data provider over `logdir` (started as TensorBoard starts it), once it holds `expected_tags`."""
+    from tensorboard.data import server_ingester
+    from tensorboard.util import grpc_util
+
+    ingester = server_ingester.SubprocessServerDataIngester(
+        server_ingester.get_server_binary(),
+        logdir,
+        reload_interval=0,
+        channel_creds_type=grpc_util.ChannelCredsType.LOCAL,
+        samples_per_plugin={metadata.PLUGIN_NAME: 0},
+    )
+    ingester.start()
+    provider, ctx = ingester.data_provider, context.RequestContext()
+    for _ in range(100):
+        listing = provider.list_tensors(ctx, experiment_id="", plugin_name=metadata.PLUGIN_NAME)
+        if {(run, tag, ts.max_wall_time) for run, tags in listing.items() for tag, ts in tags.items()} >= expected_tags:
+            return ingester
+        time.sleep(0.1)
+    raise TimeoutError(f"RustBoard did not load {logdir}")
+
+
+def test_both_tensorboard_loaders_give_the_same_run_data(tmp_path):
+    _write(tmp_path, "run", n_steps=120, every=1)
+    _write_rewound(tmp_path / "rewound" / "run")
+    python = reader.logdir_provider(str(tmp_path))
+    ctx = context.RequestContext()
+    expected = {
+        (run, tag, ts.max_wall_time)
+        for run, tags in python.list_tensors(ctx, experiment_id="", plugin_name=metadata.PLUGIN_NAME).items()
+        for tag, ts in tags.items()
+    }
+    ingester = _rustboard(str(tmp_path), expected)
+    try:
+        rust = ingester.data_provider
+        assert reader.list_runs(rust, ctx, "") == reader.list_runs(python, ctx, "") == ["rewound/run", "run"]
+        for name in ("run", "rewound/run"):
+            a, b = reader.read_run(python, ctx, "", name), reader.read_run(rust, ctx, "", name)
+            assert set(a.series) == set(b.series)
+            for kind, series in a.series.items():
+                other = b.get(kind)
+                assert (series.rows, series.stats) == (other.rows, other.stats)
+                for field in ("steps", "wall_times", "values"):
+                    np.testing.assert_array_equal(getattr(series, field), getattr(other, field))
+    finally:
+        ingester._stdin_handle.close()  # the data server exits when its stdin closes (--die-after-stdin)

@@ -1,0 +1,123 @@
+"""Benchmark: the reader and every detector on a synthetic run of 10,000 logged steps x 200 layers.
+
+    python benchmarks/detect.py [--logdir DIR] [--repeats N]
+
+Writes the run with `tb_gradcause.synthetic` (plausible healthy statistics of every kind at every
+step, plus a few injected problems), loads it with TensorBoard's own loader once per repeat
+(reference), then times `reader.read_run` (TensorBoard's `read_tensors` shown apart) and
+`engine.analyze` separately. Prints medians and the events found. Target: reader + detectors
+< 0.5 s. An existing run in --logdir is reused (writing takes about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+from tensorboard import context
+from tensorboard.data import provider as tb_provider
+
+from tb_gradcause import engine, metadata, reader, synthetic
+
+RUN = "bench"
+N_STEPS = 10_000
+N_FEATURES = 32
+
+
+def layers() -> list[synthetic.Layer]:
+    """200 layers: an LSTM, 198 ReLU Dense layers and a sigmoid output (400 variables)."""
+    lstm = synthetic.Layer("lstm", 32, "tanh", "LSTM", recurrent=True)
+    return [lstm] + synthetic.mlp(199, units=32)
+
+
+def inject_problems(data: dict[str, synthetic.KindData]) -> None:
+    """Badly scaled input features, a layer of ReLUs dying at step 2000, gradients exploding
+    from step 8000 in the upper layers and turning NaN at step 8500 (then the loss)."""
+    inputs = data["inputs"]
+    for stat in ("mean", "std", "min", "max"):
+        inputs.stat(stat)[:, 5:10] *= 300.0
+    acts = data["activations"]
+    dead = acts.rows_of("dense_60")
+    later = acts.steps >= 2000
+    acts.stat("dead_frac")[np.ix_(later, dead)] = 0.95
+    acts.stat("zero_frac")[np.ix_(later, dead)] = 0.97
+    for kind in ("gradients", "backward"):
+        kd = data[kind]
+        upper = [i for i, row in enumerate(kd.rows) if row.depth >= 120]
+        growth = 10.0 ** np.clip((kd.steps - 8000) / 100.0, 0.0, 30.0)[:, None]
+        for stat in ("l2", "std", "min", "max", "max_abs", "mean"):
+            kd.stat(stat)[:, upper] *= growth
+        broken = np.ix_(kd.steps >= 8500, kd.rows_of("dense_150"))
+        kd.stat("nan")[broken] = 7
+    data["loss"].stat("value")[8501:] = np.nan
+
+
+def write_benchmark_run(logdir: str) -> None:
+    data = synthetic.healthy_run(layers(), N_STEPS, n_features=N_FEATURES, seed=7)
+    inject_problems(data)
+    synthetic.write_run(logdir, RUN, data)
+
+
+class Timing:
+    """Median wall and CPU seconds of `repeats` calls of `fn`, and its last result."""
+
+    def __init__(self, fn, repeats: int) -> None:
+        walls, cpus = [], []
+        for _ in range(repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            self.result = fn()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+        self.wall, self.cpu = statistics.median(walls), statistics.median(cpus)
+
+    def __str__(self) -> str:
+        return f"{self.wall:6.3f} s wall, {self.cpu:6.3f} s CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--logdir", default=os.path.join(tempfile.gettempdir(), "tb_gradcause_detect_bench"))
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    if not os.path.isdir(os.path.join(args.logdir, RUN)):
+        start = time.perf_counter()
+        write_benchmark_run(args.logdir)
+        print(f"wrote {args.logdir}/{RUN} in {time.perf_counter() - start:.1f} s")
+    size = sum(entry.stat().st_size for entry in os.scandir(os.path.join(args.logdir, RUN)))
+
+    load = Timing(lambda: reader.logdir_provider(args.logdir), max(1, args.repeats // 2))
+    provider, ctx = load.result, context.RequestContext()
+    read_tensors = Timing(
+        lambda: provider.read_tensors(
+            ctx,
+            experiment_id="",
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=reader.ALL_SAMPLES,
+            run_tag_filter=tb_provider.RunTagFilter(runs=[RUN]),
+        ),
+        args.repeats,
+    )
+    read = Timing(lambda: reader.read_run(provider, ctx, "", RUN), args.repeats)
+    detect = Timing(lambda: engine.analyze(read.result), args.repeats)
+
+    shapes = ", ".join(f"{kind} {series.values.shape}" for kind, series in read.result.series.items())
+    print(f"run: {shapes}; {size / 1e6:.0f} MB of event files; load average {os.getloadavg()[0]:.1f}")
+    print(f"medians of {args.repeats} (load: of {max(1, args.repeats // 2)}):")
+    print(f"  TensorBoard loads the event files (reference): {load}")
+    print(f"  reader.read_run:                               {read}")
+    print(f"    TensorBoard's read_tensors alone:            {read_tensors}")
+    print(f"  engine.analyze (all detectors):                {detect}")
+    print(f"  reader + detectors:                            {read.wall + detect.wall:6.3f} s wall (target < 0.5 s)")
+    for event in detect.result["events"]:
+        span = f"steps {event['first_step']}-{event['last_step']}"
+        print(f"  {event['severity']:7} {event['kind']:24} {event['layer'] or 'run':10} {span}")
+    for kind, why in detect.result["skipped"].items():
+        print(f"  skipped {kind}: {why}")
+
+
+if __name__ == "__main__":
+    main()
