@@ -3,10 +3,12 @@
 
 import { fetchRuns } from "./api";
 import { el } from "./dom";
+import { onHostReload } from "./host";
 import { loadRun, probeRun, RunView } from "./runview";
 import { isDark, watchTheme } from "./theme";
 
-const POLL_MS = 30_000; // TensorBoard's own reload interval
+// TensorBoard tells the tab when it reloads (host.ts); polling covers a host that does not.
+const POLL_MS = 30_000;
 const STORAGE_KEY = "gradcause.runs";
 
 /** Server-side decimation budget: about two points per pixel of the widest chart. */
@@ -38,6 +40,7 @@ export class App {
   private readonly panels = el("div", { class: "gc-runs" });
   private readonly status = el("div", { class: "gc-status", attrs: { role: "status" } });
   private loading = false;
+  private reloadAgain = false;
 
   constructor(readonly root: HTMLElement) {
     root.replaceChildren(
@@ -51,6 +54,7 @@ export class App {
       this.applyTheme();
       for (const { view } of this.views.values()) view.render();
     });
+    onHostReload(() => void this.refresh());
     window.setInterval(() => void this.refresh(), POLL_MS);
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && void this.refresh());
   }
@@ -69,8 +73,12 @@ export class App {
 
   /** Fetches the run list and every picked run; re-renders only the runs whose data changed. */
   async refresh(): Promise<void> {
-    if (this.loading) return;
+    if (this.loading) {
+      this.reloadAgain = true; // new data arrived during this load: load once more after it
+      return;
+    }
     this.loading = true;
+    this.root.dataset.state = "loading";
     try {
       this.runs = await fetchRuns();
       this.selected = this.selected.filter((r) => this.runs.includes(r));
@@ -87,6 +95,11 @@ export class App {
       this.status.textContent = `Could not load gradcause data: ${err instanceof Error ? err.message : String(err)}`;
     } finally {
       this.loading = false;
+      this.root.dataset.state = "ready";
+    }
+    if (this.reloadAgain) {
+      this.reloadAgain = false;
+      await this.refresh();
     }
   }
 
@@ -123,17 +136,18 @@ export class App {
     const dataLoaded = performance.now();
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
     const changed = loaded.map((data) => {
-      this.views.get(data.run)?.view.destroy();
-      const view = new RunView(data);
+      const previous = this.views.get(data.run)?.view;
+      const view = new RunView(data, previous?.snapshot());
+      previous?.destroy();
       this.views.set(data.run, { view, signature: signatures[this.selected.indexOf(data.run)] });
       return view;
     });
     this.panels.classList.toggle("gc-side-by-side", this.selected.length > 1);
     this.panels.replaceChildren(...this.selected.map((run) => this.views.get(run)!.view.node));
+    if (!changed.length) return;
     for (const view of changed) view.render();
-    if (changed.length) await afterPaint();
+    await afterPaint();
     performance.measure("gradcause:render", { start: dataLoaded, end: performance.now() });
-    this.root.dataset.state = "ready";
   }
 }
 

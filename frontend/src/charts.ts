@@ -250,6 +250,20 @@ function logRange(lines: Line[]): [number, number] {
   return [lower, upper];
 }
 
+/**
+ * The shared step axis. uPlot auto-ranges x (at start, on double-click) to the chart's own steps;
+ * that becomes the run's full range, so that kinds logged at different steps line up. Zooms pass.
+ */
+function xScale(group: StepGroup): uPlot.Scale {
+  return {
+    time: false,
+    range: (u, min, max) => {
+      const steps = u.data[0];
+      return min === steps[0] && max === steps[steps.length - 1] ? group.fullRange : [min, max];
+    },
+  };
+}
+
 type BaseOptions = Pick<uPlot.Options, "width" | "height" | "legend" | "cursor"> & { hooks: uPlot.Hooks.Arrays };
 
 function baseOptions(group: StepGroup, width: number, height: number): BaseOptions {
@@ -305,7 +319,7 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
   };
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, 170),
-    scales: { x: { time: false, range: () => group.fullRange }, y: { distr: spec.log ? 3 : 1, range: yRange } },
+    scales: { x: xScale(group), y: { distr: spec.log ? 3 : 1, range: yRange } },
     axes: axes(group.palette, spec.log ? LOG_AXIS : {}),
     series: [
       { label: "step" },
@@ -433,7 +447,7 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
   const labelEvery = (u: uPlot) => Math.max(1, Math.ceil((count * 14) / Math.max(1, u.bbox.height / uPlot.pxRatio)));
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, height),
-    scales: { x: { time: false, range: () => group.fullRange }, y: { auto: false, range: [0, count] } },
+    scales: { x: xScale(group), y: { auto: false, range: [0, count] } },
     axes: axes(group.palette, {
       grid: { show: false },
       splits: (u) => spec.layers.map((_l, r) => count - r - 0.5).filter((_y, r) => r % labelEvery(u) === 0),

@@ -83,21 +83,32 @@ function section(title: string, note?: string): { node: HTMLElement; plot: HTMLE
   return { node: el("section", { class: "gc-chart" }, [el("h3", { text: title }), note ? el("p", { class: "gc-muted", text: note }) : plot]), plot };
 }
 
+export interface ViewState {
+  layer: string | null;
+  eventId: string | null;
+  range: [number, number] | null;
+}
+
 export class RunView {
   readonly node: HTMLElement;
   private group: StepGroup | null = null;
   private cards: CardList | null = null;
   private resizer: ResizeObserver | null = null;
   private focusLabel: HTMLElement | null = null;
-  /** Focus and zoom, kept across re-renders (theme changes). */
-  private view: { layer: string | null; eventId: string | null; range: [number, number] | null } = {
-    layer: null,
-    eventId: null,
-    range: null,
-  };
+  /** Focus and zoom, kept across re-renders (theme changes) and reloads (`snapshot`). */
+  private view: ViewState;
 
-  constructor(readonly data: RunData) {
+  constructor(readonly data: RunData, view: ViewState = { layer: null, eventId: null, range: null }) {
     this.node = el("div", { class: "gc-run", attrs: { "data-run": data.run } });
+    this.view = view;
+  }
+
+  /** The focus and zoom to carry over to this run's next view; an unzoomed view follows new steps. */
+  snapshot(): ViewState {
+    const range = this.group?.range ?? null;
+    const full = this.group?.fullRange;
+    const zoomed = range !== null && full !== undefined && (range[0] !== full[0] || range[1] !== full[1]);
+    return { layer: this.view.layer, eventId: this.view.eventId, range: zoomed ? range : null };
   }
 
   /** Builds the panel; call once `node` is in the document (charts take their width from it). */
@@ -200,7 +211,7 @@ export class RunView {
   }
 
   private destroyCharts(): void {
-    this.view.range = this.group?.range ?? null;
+    this.view = this.snapshot();
     this.resizer?.disconnect();
     this.group?.destroy();
   }
