@@ -121,6 +121,7 @@ def test_json_subset_of_stats_and_decimation_uses_all_stats_for_nonfinite_steps(
 
 def test_integral_stats_are_json_integers():
     steps, values = _random(4, 1)
+    values[..., STATS.index("missing")] = 0
     values[2, 0, STATS.index("missing")] = 1
     payload = json.loads(timeline.timeline_json("r", _series(steps, values), stats=("nan", "missing", "l2")))
     assert payload["values"]["nan"] == [[0, 0, 0, 0]] and payload["values"]["missing"] == [[0, 0, 1, 0]]
