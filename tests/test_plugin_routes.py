@@ -23,12 +23,8 @@ from plugin_logdir import (
     STEPS,
     write_logdir,
 )
-from tb_gradcause import cli, plugin, synthetic
-from tb_gradcause.loader import GradCauseLoader
+from tb_gradcause import cli, plugin, synthetic, tb_process
 from tb_gradcause.metadata import KIND_STATS
-from tensorboard import program
-from tensorboard.backend import application
-from tensorboard.plugins.core import core_plugin
 
 ROUTE = "/data/plugin/gradcause"
 
@@ -46,15 +42,7 @@ class Client:
     """A TensorBoard WSGI app over a logdir, as `tensorboard --load_fast=MODE` would build it."""
 
     def __init__(self, logdir: Path, load_fast: str) -> None:
-        self.tensorboard = program.TensorBoard(plugins=[core_plugin.CorePluginLoader(), GradCauseLoader()])
-        self.tensorboard.configure(
-            ["", "--logdir", str(logdir), "--load_fast", load_fast, "--reload_interval", "0", "--reload_task", "blocking"]
-        )
-        provider, multiplexer = self.tensorboard._make_data_provider()
-        self.multiplexer = multiplexer
-        app = application.TensorBoardWSGIApp(
-            self.tensorboard.flags, self.tensorboard.plugin_loaders, provider, None, multiplexer
-        )
+        app, self.multiplexer = tb_process.wsgi_app(logdir, load_fast)
         self.client = werkzeug_test.Client(app)
 
     def get(self, path: str):
