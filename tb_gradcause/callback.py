@@ -19,7 +19,7 @@ import tensorflow as tf
 from tb_gradcause import metadata
 from tb_gradcause.capture_hooks import Recorder, hook_layer, hook_model, hook_optimizer, recording
 from tb_gradcause.capture_layers import walk
-from tb_gradcause.capture_step import CaptureConfig, StepCapture
+from tb_gradcause.capture_step import CaptureConfig, Pending, StepCapture, write_pending
 
 log = logging.getLogger("tb_gradcause")
 
@@ -120,26 +120,64 @@ class GradCauseCallback(keras.callbacks.Callback):
         self._capture = capture
         train_step = model.train_step
         config = self.config
+        watch = "backward_time" in config.kinds and any(e.recurrent for e in entries)
 
-        def step_fn(data):
+        def recorded_step(data) -> tuple[Any, Recorder]:
             x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
             rec = Recorder(
                 on_apply=lambda original, grads, variables: self._safe_apply(capture, rec, x, original, grads, variables),
                 backward="backward" in config.kinds,
                 backward_time="backward_time" in config.kinds,
             )
-            if rec.backward_time and any(e.recurrent for e in entries):
+            if watch:
                 rec.watch_inputs(x)
             try:
                 with recording(rec):
                     outputs = train_step(data)
             finally:
                 rec.stop_watching()
+            return outputs, rec
+
+        if model.jit_compile:
+            step_fn = self._xla_step(recorded_step)
+            model.jit_compile = False  # the step compiles its own XLA part; writing runs outside
+            try:
+                self._train_function = model._make_function(step_fn)  # pylint: disable=protected-access
+            finally:
+                model.jit_compile = True
+        else:
+
+            def step_fn(data):
+                outputs, _ = recorded_step(data)
+                self._advance_step()
+                return outputs
+
+            self._train_function = model._make_function(step_fn)  # pylint: disable=protected-access
+        model.train_function = self._train_function
+
+    def _xla_step(self, recorded_step):
+        """A step whose training (and stats) compile with XLA; the summaries are written after it."""
+        template: dict[str, Pending] = {}
+
+        @tf.function(jit_compile=True)
+        def compiled(data):
+            outputs, rec = recorded_step(data)
+            if rec.pending is None:
+                template.pop("pending", None)
+                return outputs, []
+            template["pending"] = rec.pending
+            return outputs, rec.pending.tensors()
+
+        def step_fn(data):
+            outputs, tensors = compiled(data)
+            if "pending" in template and not self._failed:
+                p = template["pending"].with_tensors(tensors)
+                with self._writer.as_default():
+                    write_pending(lambda: p.records, p.full, p.bad, p.record_pulse, p.pulse, p.step)
             self._advance_step()
             return outputs
 
-        self._train_function = model._make_function(step_fn)  # pylint: disable=protected-access
-        model.train_function = self._train_function
+        return step_fn
 
     def _advance_step(self) -> None:
         ctx = tf.distribute.get_replica_context()

@@ -44,6 +44,7 @@ class Recorder:
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
         self.applied = False
+        self.pending: Any = None  # capture_step.Pending when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
         # Watches the step's inputs: d loss / d (a recurrent layer's input) when no trainable
         # variable precedes that layer, so the training tape never asks for it.

@@ -118,7 +118,11 @@ class StepCapture:
     # ---- the step ---------------------------------------------------------------------------
 
     def apply(self, rec: Recorder, x, original: Callable, grads: list, variables) -> Any:
-        """Run the optimizer's `apply` with this step's checks, snapshot and writes around it."""
+        """Run the optimizer's `apply` with this step's checks, snapshot and records around it.
+
+        Outside XLA the records are written here; inside XLA (no summary kernels) they go to
+        `rec.pending` and the caller writes them after the compiled step.
+        """
         entries = walk(self.model)
         self.stale = self.stale or not all(is_hooked(e) for e in entries)
         self.owner = {id(v): e for e in entries for v in e.own_variables}
@@ -142,28 +146,27 @@ class StepCapture:
         step = tf.identity(self.step)
         full = (tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)
         full = (full | bad) & _is_chief_replica()
-        want_weights = "weights" in self.config.kinds
-        before = (
-            tf.cond(full, lambda: [tf.identity(_value(v)) for v in variables], lambda: [_empty_like(v) for v in variables])
-            if want_weights
-            else None
-        )
+        xla = summary.in_xla_context()
+        before = None
+        if "weights" in self.config.kinds:
+            snapshot = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
+            before = snapshot() if xla else tf.cond(full, snapshot, lambda: [_empty_like(v) for v in variables])
         result = original(grads, variables)
-        unscaled = [None if g is None else _divide(g, scale) for g in grads] if scaled else grads
+        if scaled:
+            grads = [None if g is None else _divide(g, scale) for g in grads]
+        pulse = None
+        if loss is not None and "loss" in self.config.kinds:
+            pulse = summary.loss_record(loss, lr, scale, tf.cast(skipped, tf.float32))
+        record_pulse = tf.constant(self.config.loss_every_step) | skipped
 
-        def write_full():
-            self._write_all(rec, x, step, unscaled, variables, before, loss, lr, scale, skipped)
-            tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
-            return tf.constant(True)
+        def records() -> list[summary.Record]:
+            return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, before, scale)
 
-        def write_loss():
-            if loss is not None and (self.config.loss_every_step or scaled):
-                record = tf.constant(True) if self.config.loss_every_step else skipped
-                tf.cond(record & _is_chief_replica(), lambda: self._write_loss(step, loss, lr, scale, skipped), tf.no_op)
-            return tf.constant(False)
-
-        with self.writer.as_default():
-            tf.cond(full, write_full, write_loss)
+        if xla:
+            rec.pending = pending_records(records, full, bad, record_pulse, pulse, step)
+        else:
+            with self.writer.as_default():
+                write_pending(records, full, bad, record_pulse, pulse, step)
         return result
 
     def _loss_value(self, loss):
@@ -183,45 +186,100 @@ class StepCapture:
         for s, g in zip(missing, grads):
             s.input_grad = g
 
-    def _write_loss(self, step, loss, lr, scale, skipped):
-        summary.loss(loss, step=step, learning_rate=lr, loss_scale=scale, step_skipped=tf.cast(skipped, tf.float32))
-        return tf.no_op()
-
-    def _write_all(self, rec: Recorder, x, step, grads, variables, before, loss, lr, scale, skipped) -> None:
+    def _records(self, rec: Recorder, x, grads, variables, before, scale) -> list[summary.Record]:
+        """Every kind but the loss, from what the step recorded (trace time, in the capture branch)."""
         kinds = self.config.kinds
         slots = rec.called()
-        depth = {id(s.entry.layer): s.order for s in slots}
-        var_rows = self._variable_rows(variables, depth)
-        order = sorted(range(len(variables)), key=lambda i: (var_rows[i].depth < 0, var_rows[i].depth))
-        pick = lambda seq: [seq[i] for i in order]  # noqa: E731
-        if "loss" in kinds and loss is not None:
-            self._write_loss(step, loss, lr, scale, skipped)
+        out: list[summary.Record] = []
+        unscale = (lambda g: g) if scale is None else (lambda g: None if g is None else _divide(g, scale))  # noqa: E731
         if "inputs" in kinds:
             named = self._input_tensors(x)
             if named:
-                rows, blocks = [], []
-                for name, t in named.items():
-                    rows.extend(summary.input_rows(name, t, self.config.max_input_features))
-                    blocks.append(stats.input_stats(t, self.config.max_input_features))
-                summary.write("inputs", rows, tf.concat(blocks, 0), step)
+                out.append(summary.inputs_record(named, max_features=self.config.max_input_features))
         if "activations" in kinds and slots:
             rows = [self._layer_row(s, s.output) for s in slots]
             values = tf.stack([stats.activation_stats(s.output, s.entry.activation) for s in slots])
-            summary.write("activations", rows, values, step)
+            out.append(summary.Record("activations", rows, values))
         if "backward" in kinds and slots:
-            summary.backward({s.entry.path: s.output_grad for s in slots}, step=step, rows=[self._layer_row(s, s.output) for s in slots])
+            grads_out = {s.entry.path: unscale(s.output_grad) for s in slots}
+            out.append(summary.backward_record(grads_out, rows=[self._layer_row(s, s.output) for s in slots]))
         if "backward_time" in kinds:
-            self._input_grads_from_tape(rec, slots)
+            for s in slots:
+                s.input_grad = unscale(s.input_grad)
+            self._input_grads_from_tape(rec, slots)  # from the unscaled loss
             timed = [s for s in slots if s.input_grad is not None]
             if timed:
                 rows = [self._layer_row(s, s.output) for s in timed]
-                summary.backward_time({s.entry.path: s.input_grad for s in timed}, step=step, rows=rows)
-        if "gradients" in kinds and variables:
-            summary.gradients(pick(grads), pick(variables), step=step, rows=pick(var_rows))
-        if "weights" in kinds and variables:
-            after = [tf.convert_to_tensor(_value(v)) for v in variables]
-            updates = [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, before)]
-            summary.weights(pick(after), pick(updates), step=step, rows=pick(var_rows))
+                out.append(summary.backward_time_record({s.entry.path: s.input_grad for s in timed}, rows=rows))
+        if variables and {"gradients", "weights"} & kinds:
+            depth = {id(s.entry.layer): s.order for s in slots}
+            var_rows = self._variable_rows(variables, depth)
+            order = sorted(range(len(variables)), key=lambda i: (var_rows[i].depth < 0, var_rows[i].depth))
+            pick = lambda seq: [seq[i] for i in order]  # noqa: E731
+            if "gradients" in kinds:
+                out.append(summary.gradients_record(pick(grads), pick(variables), rows=pick(var_rows)))
+            if "weights" in kinds:
+                after = [tf.convert_to_tensor(_value(v)) for v in variables]
+                updates = [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, before)]
+                out.append(summary.weights_record(pick(after), pick(updates), rows=pick(var_rows)))
+        return out
+
+
+@dataclasses.dataclass
+class Pending:
+    """Records computed inside an XLA step, to be written after it (`write_pending`)."""
+
+    records: list[summary.Record]
+    full: tf.Tensor
+    bad: tf.Tensor
+    record_pulse: tf.Tensor
+    pulse: summary.Record | None
+    step: tf.Tensor
+
+    def tensors(self) -> list[tf.Tensor]:
+        return [r.values for r in self.records] + [self.full, self.bad, self.record_pulse, self.step]
+
+    def with_tensors(self, tensors: Sequence[tf.Tensor]) -> "Pending":
+        """The same records carried by `tensors` (e.g. a compiled function's outputs)."""
+        n = len(self.records)
+        records = [summary.Record(r.kind, r.rows, t) for r, t in zip(self.records, tensors[:n])]
+        pulse = next((r for r in records if r.kind == "loss"), None)
+        return Pending(records, *tensors[n : n + 3], pulse, tensors[n + 3])
+
+
+def pending_records(records_fn: Callable, full, bad, record_pulse, pulse, step) -> Pending:
+    """Compute the records under `full` (zeros otherwise; fixed shapes for XLA)."""
+    built: list[summary.Record] = []
+
+    def compute():
+        built[:] = records_fn()
+        return [r.values for r in built]
+
+    def skip():
+        values = [tf.zeros([len(r.rows), len(metadata.KIND_STATS[r.kind])]) for r in built]
+        if pulse is not None:
+            values[0] = pulse.values  # the loss pulse is always computed
+        return values
+
+    values = tf.cond(full, compute, skip)
+    return Pending([summary.Record(r.kind, r.rows, v) for r, v in zip(built, values)], full, bad, record_pulse, pulse, step)
+
+
+def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step) -> None:
+    """Write all records when `full` (and flush when `bad`), else only the loss pulse if asked."""
+
+    def write_full():
+        for record in records_fn():
+            summary.write_record(record, step)
+        tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
+        return tf.constant(True)
+
+    def write_pulse():
+        if pulse is not None:
+            tf.cond(record_pulse & _is_chief_replica(), lambda: summary.write_record(pulse, step), lambda: tf.constant(False))
+        return tf.constant(False)
+
+    tf.cond(full, write_full, write_pulse)
 
 
 def _value(v):

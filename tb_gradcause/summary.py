@@ -13,6 +13,7 @@ event of each tag per writer only. Every op returns the boolean `tf.summary.writ
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from typing import Mapping, Sequence
@@ -24,7 +25,9 @@ from tb_gradcause import metadata, stats
 from tb_gradcause.plugin_data_pb2 import RowInfo
 
 __all__ = [
+    "Record",
     "write",
+    "write_record",
     "gradients",
     "activations",
     "backward",
@@ -70,6 +73,19 @@ def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None) -> t
         return tf.identity(flag.assign(flag | ok, read_value=True))
 
 
+@dataclasses.dataclass
+class Record:
+    """One kind's rows and its `[rows, stats]` float32 values, ready to `write`."""
+
+    kind: str
+    rows: list[RowInfo]
+    values: tf.Tensor
+
+
+def write_record(record: Record, step=None) -> tf.Tensor:
+    return write(record.kind, record.rows, record.values, step)
+
+
 def variable_name(variable) -> str:
     """A variable's path ("dense_1/kernel"), falling back to its name."""
     name = getattr(variable, "path", None) or variable.name
@@ -77,35 +93,32 @@ def variable_name(variable) -> str:
 
 
 def _shape(x) -> list[int]:
-    return [d if d is not None else -1 for d in tf.TensorShape(x.shape).as_list()] if x.shape.rank is not None else []
+    shape = tf.TensorShape(x.shape)
+    return [d if d is not None else -1 for d in shape.as_list()] if shape.rank is not None else []
 
 
-def _default_rows(names: Sequence[str], tensors: Sequence, batch_axis: bool) -> list[RowInfo]:
+def _default_rows(names: Sequence[str], tensors: Sequence, batch_axis: bool, **facts) -> list[RowInfo]:
     rows = []
     for name, t in zip(names, tensors):
         shape = _shape(t) if t is not None else []
-        rows.append(RowInfo(name=name, shape=shape[1:] if batch_axis else shape, depth=-1))
+        rows.append(RowInfo(name=name, shape=shape[1:] if batch_axis else shape, depth=-1, **facts))
     return rows
 
 
-def gradients(grads: Sequence, variables: Sequence, step=None, rows: Sequence[RowInfo] | None = None):
-    """Stats of each variable's gradient (`None` = missing; `tf.IndexedSlices` merged exactly)."""
+def gradients_record(grads: Sequence, variables: Sequence, rows: Sequence[RowInfo] | None = None) -> Record:
     if len(grads) != len(variables):
         raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
     if rows is None:
         rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
-    dense_slices = _in_xla()
-    return write("gradients", rows, tf.stack([stats.gradient_stats(g, dense_slices) for g in grads]), step)
+    dense_slices = in_xla_context()
+    return Record("gradients", list(rows), tf.stack([stats.gradient_stats(g, dense_slices) for g in grads]))
 
 
-def activations(
+def activations_record(
     outputs: Mapping[str, tf.Tensor],
-    step=None,
     activation_names: Mapping[str, str] | None = None,
     rows: Sequence[RowInfo] | None = None,
-):
-    """Stats of layer outputs `{layer name: [batch, ...] tensor}`; `activation_names` gives each
-    layer's activation function ("relu", "sigmoid", ...) for the saturation stat."""
+) -> Record:
     names = list(outputs)
     acts = dict(activation_names or {})
     if rows is None:
@@ -113,52 +126,37 @@ def activations(
         for r in rows:
             r.layer, r.activation = r.name, acts.get(r.name, "")
     values = tf.stack([stats.activation_stats(outputs[n], acts.get(n, "")) for n in names])
-    return write("activations", rows, values, step)
+    return Record("activations", list(rows), values)
 
 
-def backward(
-    output_grads: Mapping[str, tf.Tensor | None], step=None, rows: Sequence[RowInfo] | None = None
-):
-    """Stats of d loss / d (layer output) per layer; `None` (no signal reaches it) counts as zeros."""
+def backward_record(output_grads: Mapping[str, tf.Tensor | None], rows: Sequence[RowInfo] | None = None) -> Record:
     names = list(output_grads)
     if rows is None:
         rows = _default_rows(names, [output_grads[n] for n in names], batch_axis=True)
         for r in rows:
             r.layer = r.name
     zero = tf.constant([0.0] * 6 + [1.0, 0.0, 0.0], tf.float32)
-    values = tf.stack(
-        [zero if output_grads[n] is None else stats.tensor_stats(output_grads[n]) for n in names]
-    )
-    return write("backward", rows, values, step)
+    values = tf.stack([zero if output_grads[n] is None else stats.tensor_stats(output_grads[n]) for n in names])
+    return Record("backward", list(rows), values)
 
 
-def backward_time(
-    input_grads: Mapping[str, tf.Tensor], step=None, rows: Sequence[RowInfo] | None = None
-):
-    """Per-time-step norms of d loss / d (recurrent layer input [batch, time, ...]) per layer."""
+def backward_time_record(input_grads: Mapping[str, tf.Tensor], rows: Sequence[RowInfo] | None = None) -> Record:
     names = list(input_grads)
     if rows is None:
-        rows = _default_rows(names, [input_grads[n] for n in names], batch_axis=True)
+        rows = _default_rows(names, [input_grads[n] for n in names], batch_axis=True, recurrent=True)
         for r in rows:
-            r.layer, r.recurrent = r.name, True
-    values = tf.stack([stats.time_grad_stats(input_grads[n]) for n in names])
-    return write("backward_time", rows, values, step)
+            r.layer = r.name
+    return Record("backward_time", list(rows), tf.stack([stats.time_grad_stats(input_grads[n]) for n in names]))
 
 
-def weights(
-    variables: Sequence,
-    updates: Sequence | None = None,
-    step=None,
-    rows: Sequence[RowInfo] | None = None,
-):
-    """Norm of each variable and of the update applied to it (`updates[i]` = new - old value)."""
+def weights_record(variables: Sequence, updates: Sequence | None = None, rows: Sequence[RowInfo] | None = None) -> Record:
     if updates is not None and len(updates) != len(variables):
         raise ValueError(f"got {len(updates)} updates for {len(variables)} variables")
     if rows is None:
         rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
     ups = updates if updates is not None else [None] * len(variables)
     values = tf.stack([stats.weight_stats(tf.convert_to_tensor(v), u) for v, u in zip(variables, ups)])
-    return write("weights", rows, values, step)
+    return Record("weights", list(rows), values)
 
 
 def input_rows(name: str, x: tf.Tensor, max_features: int = metadata.MAX_INPUT_FEATURES) -> list[RowInfo]:
@@ -167,14 +165,14 @@ def input_rows(name: str, x: tf.Tensor, max_features: int = metadata.MAX_INPUT_F
     n = shape[-1] if len(shape) >= 2 else 1
     if n < 0:
         raise ValueError(f"input {name!r} needs a static last dimension, got shape {shape}")
+    facts = {"features": str(n), "dtype": tf.as_dtype(x.dtype).name}
     return [
-        RowInfo(name=f"{name}/feature_{i}", role=name, shape=shape[1:], depth=-1)
+        RowInfo(name=f"{name}/feature_{i}", role=name, shape=shape[1:], depth=-1, facts=facts)
         for i in range(min(n, max_features))
     ]
 
 
-def inputs(x, step=None, name: str = "input", max_features: int = metadata.MAX_INPUT_FEATURES):
-    """Per-feature stats of a model input (tensor, or `{name: tensor}`), capped at `max_features` each."""
+def inputs_record(x, name: str = "input", max_features: int = metadata.MAX_INPUT_FEATURES) -> Record:
     named = dict(x) if isinstance(x, Mapping) else {name: x}
     rows: list[RowInfo] = []
     blocks = []
@@ -182,13 +180,10 @@ def inputs(x, step=None, name: str = "input", max_features: int = metadata.MAX_I
         t = tf.convert_to_tensor(t)
         rows.extend(input_rows(key, t, max_features))
         blocks.append(stats.input_stats(t, max_features))
-    return write("inputs", rows, tf.concat(blocks, 0), step)
+    return Record("inputs", rows, tf.concat(blocks, 0))
 
 
-def loss(value, step=None, learning_rate=None, loss_scale=None, step_skipped=None):
-    """The loss of a step, with the learning rate, loss scale (1 without one) and whether a loss
-    scaler skipped the update (NaN learning rate when unknown)."""
-
+def loss_record(value, learning_rate=None, loss_scale=None, step_skipped=None) -> Record:
     def f(v, default):
         return tf.cast(tf.reshape(v if v is not None else default, []), tf.float32)
 
@@ -200,9 +195,51 @@ def loss(value, step=None, learning_rate=None, loss_scale=None, step_skipped=Non
             f(step_skipped, 0.0),
         ]
     )
-    return write("loss", [RowInfo(name="loss", depth=-1)], row[None, :], step)
+    return Record("loss", [RowInfo(name="loss", depth=-1)], row[None, :])
 
 
-def _in_xla() -> bool:
+def gradients(grads: Sequence, variables: Sequence, step=None, rows: Sequence[RowInfo] | None = None):
+    """Stats of each variable's gradient (`None` = missing; `tf.IndexedSlices` merged exactly)."""
+    return write_record(gradients_record(grads, variables, rows), step)
+
+
+def activations(
+    outputs: Mapping[str, tf.Tensor],
+    step=None,
+    activation_names: Mapping[str, str] | None = None,
+    rows: Sequence[RowInfo] | None = None,
+):
+    """Stats of layer outputs `{layer name: [batch, ...] tensor}`; `activation_names` gives each
+    layer's activation function ("relu", "sigmoid", ...) for the saturation stat."""
+    return write_record(activations_record(outputs, activation_names, rows), step)
+
+
+def backward(output_grads: Mapping[str, tf.Tensor | None], step=None, rows: Sequence[RowInfo] | None = None):
+    """Stats of d loss / d (layer output) per layer; `None` (no signal reaches it) counts as zeros."""
+    return write_record(backward_record(output_grads, rows), step)
+
+
+def backward_time(input_grads: Mapping[str, tf.Tensor], step=None, rows: Sequence[RowInfo] | None = None):
+    """Per-time-step norms of d loss / d (recurrent layer input [batch, time, ...]) per layer."""
+    return write_record(backward_time_record(input_grads, rows), step)
+
+
+def weights(variables: Sequence, updates: Sequence | None = None, step=None, rows: Sequence[RowInfo] | None = None):
+    """Norm of each variable and of the update applied to it (`updates[i]` = new - old value)."""
+    return write_record(weights_record(variables, updates, rows), step)
+
+
+def inputs(x, step=None, name: str = "input", max_features: int = metadata.MAX_INPUT_FEATURES):
+    """Per-feature stats of a model input (tensor, or `{name: tensor}`), capped at `max_features` each."""
+    return write_record(inputs_record(x, name, max_features), step)
+
+
+def loss(value, step=None, learning_rate=None, loss_scale=None, step_skipped=None):
+    """The loss of a step, with the learning rate (NaN when unknown), loss scale (1 without one)
+    and whether a loss scaler skipped the update."""
+    return write_record(loss_record(value, learning_rate, loss_scale, step_skipped), step)
+
+
+def in_xla_context() -> bool:
     """True while tracing inside an XLA-compiled function."""
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
