@@ -3,6 +3,8 @@
 import argparse
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -141,3 +143,13 @@ def test_the_real_engine_finds_an_injected_nan_and_stays_quiet_on_a_healthy_run(
     nan = [e for e in runs["broken"]["events"] if e["kind"] == "nan_inf"]
     assert [(e["layer"], e["first_step"], e["severity"]) for e in nan] == [("dense_1", 200, "error")]
     assert _report([str(tmp_path), "--run", "healthy", "--fail-on", "warning"], capsys)[0] == 0
+
+
+def test_the_console_command_dispatches_to_report(tmp_path):
+    synthetic.write_run(str(tmp_path), "run", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
+    command = [sys.executable, "-m", "tb_gradcause.cli", "report"]
+    done = subprocess.run([*command, str(tmp_path), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["runs"]["run"]) == {"events", "checked", "skipped"}
+    done = subprocess.run([*command, str(tmp_path / "missing")], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, "") and "does not exist" in done.stderr
