@@ -24,6 +24,9 @@ REQUIRES: tuple[str, ...] = ("gradients",)
 CONSTANT_RELATIVE = 1e-6
 # A layer counts as fully dead / saturated (its constant output is another detector's cause).
 FULLY = 0.99
+# The layer feeding a constant one must vary by at least this much relative to its size: a
+# collapse spread over many layers (a deep sigmoid stack) is not a cut in the graph.
+VARYING = 1e-3
 
 
 def _no_gradient(grads: Any, n: int) -> np.ndarray:
@@ -44,28 +47,45 @@ def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
     return max((row.depth for row, d in zip(acts.rows, dead) if d and L.is_relu(row)), default=-1)
 
 
-def _constant_layer(run: Any, trend: Any) -> tuple[Any, int, int, float] | None:
-    """The first layer (forward order) whose output is the same for every sample although it is
-    neither all-zero nor saturated; with its span and relative spread."""
+def _relative_spread(acts: Any, n: int) -> np.ndarray:
+    """[n, R] across-batch spread over output size; 0 for all-zero outputs."""
+    spread = acts.stat("batch_std")[:n].astype(np.float64)
+    size = acts.stat("max_abs")[:n].astype(np.float64)
+    with np.errstate(all="ignore"):
+        return np.where(size > 0, spread / size, 0.0)
+
+
+def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | None:
+    """The first layer (forward order) whose output is the same for every sample at every logged
+    step while the layer feeding it varies; with its span and largest relative spread.
+
+    A fully dead ReLU layer (dead_relu's) and everything after it, and saturated layers
+    (saturated_activation's) are left out; so is a gradual collapse over many layers (each
+    layer's predecessor must still vary by VARYING)."""
     acts = run.get("activations")
     if acts is None or not all(acts.has(s) for s in ("batch_std", "max_abs")):
         return None
     n = L.finite_prefix(acts)
     if n < 2:
         return None
-    spread = acts.stat("batch_std")[:n].astype(np.float64)
-    size = acts.stat("max_abs")[:n].astype(np.float64)
-    # size > 0 leaves out all-zero (dead) outputs; saturated ones are saturated_activation's.
-    constant = (size > 0) & (spread <= CONSTANT_RELATIVE * size)
+    rel = _relative_spread(acts, n)
+    constant = np.all(rel <= CONSTANT_RELATIVE, axis=0)
     if acts.has("saturated_frac"):
-        constant &= acts.stat("saturated_frac")[:n] < FULLY
-    always = np.all(constant, axis=0)
-    order = sorted(np.flatnonzero(always), key=lambda r: acts.rows[r].depth)
-    if not order:
-        return None
-    r = order[0]
-    rel = float(np.max(spread[:, r] / size[:, r]))
-    return acts.rows[r], int(acts.steps[0]), int(acts.steps[n - 1]), rel
+        constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0)
+    typical = np.median(rel, axis=0)
+    depths = np.array([row.depth for row in acts.rows])
+    for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
+        if dead_depth >= 0 and depths[r] >= dead_depth:
+            continue
+        before = np.flatnonzero(depths < depths[r])
+        if len(before):
+            feeds_varying = typical[before[np.argmax(depths[before])]] >= VARYING
+        else:
+            inputs = run.get("inputs")
+            feeds_varying = inputs is None or not inputs.has("std") or bool(np.nanmax(inputs.stat("std")[:n]) > 0)
+        if feeds_varying:
+            return acts.rows[r], int(acts.steps[0]), int(acts.steps[n - 1]), float(np.max(rel[:, r]))
+    return None
 
 
 def detect(run: Any) -> list[Event]:
@@ -80,22 +100,23 @@ def detect(run: Any) -> list[Event]:
     by_layer: dict[str, list[int]] = {}
     for r in np.flatnonzero(none):
         row = grads.rows[r]
-        if 0 <= row.depth <= dead_depth:
-            continue  # a fully dead layer at or after it blocks every gradient: dead_relu's event
+        if dead_depth >= 0 and 0 <= row.depth <= dead_depth + 1:
+            continue  # a fully dead layer blocks the gradient before it and zeroes the next kernel's
         by_layer.setdefault(L.row_layer(row), []).append(r)
     events = []
-    cut = _constant_layer(run, trend)
+    cut = _constant_layer(run, dead_depth)
     if cut is not None:
         row, first, last, rel = cut
         layer = L.row_layer(row)
-        upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth < row.depth}
+        upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth <= row.depth}
         trouble = windows.loss_trouble(trend, first, last)
         if upstream or trouble is not None:
             for name in upstream:
                 del by_layer[name]
             items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
             if upstream:
-                items.append(evidence("upstream_without_gradient", len(upstream), 0, ">", None, "no gradient reaches: " + text.names(sorted(upstream))))
+                variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
+                items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + text.names(variables)))
             if trouble is not None:
                 items.append(trouble)
             cls = f" ({row.layer_class})" if row.layer_class else ""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tb_gradcause.detectors import flow, text, windows
 from tb_gradcause.events import Event, evidence
 
@@ -24,6 +26,9 @@ DEPTH_DECADES = 2.0
 DEPTH_DECADES_KERNELS = 3.0
 # Recurrent: d loss / d input at the first time position 100x above that at the last one.
 TIME_DECADES = 2.0
+# Between logged gradient samples: the per-step loss 100x above its best so far and above its
+# starting level (an explosion too fast for the gradient cadence; gradients drive the loss there).
+LOSS_DECADES = 2.0
 
 
 def _advice(best: flow.Candidate) -> str:
@@ -48,6 +53,38 @@ def _advice(best: flow.Candidate) -> str:
     )
 
 
+def _loss_explosion(trend: windows.LossTrend | None, dies: bool) -> Event | None:
+    """A run-wide event when the per-step loss grows by orders of magnitude and stays there."""
+    if trend is None:
+        return None
+    values = trend.values
+    n = int(np.argmax(~np.isfinite(values))) if not np.all(np.isfinite(values)) else len(values)
+    if n == 0:
+        return None
+    best = np.fmin.accumulate(values[:n])
+    with np.errstate(all="ignore"):
+        decades = np.log10(values[:n] / best)
+    mask = (decades >= LOSS_DECADES) & (values[:n] > trend.baseline) & (best > 0)
+    spans = windows.persistent_spans(mask, 2, terminal_ok=dies)
+    if not spans:
+        return None
+    a, b = spans[0]
+    peak = a + int(np.argmax(decades[a : b + 1]))
+    first, last = int(trend.steps[a]), int(trend.steps[-1] if dies else trend.steps[b])
+    items = [
+        evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best value so far"),
+        evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
+    ]
+    return Event.create(
+        KIND, "error" if dies else "warning", None, first, last,
+        f"Gradients explode from step {first}: the loss grows {text.num(10 ** decades[peak])}x within a few steps",
+        items,
+        "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
+        "single layer can be named. Lower the learning rate, clip gradients (`clipnorm=1.0`), and "
+        f"scale inputs and targets (the loss starts at {text.num(trend.baseline)}).",
+    )
+
+
 def detect(run: Any) -> list[Event]:
     dies = flow.run_dies(run)
     grads = flow.kernel_gradients(run.get("gradients"))
@@ -67,9 +104,11 @@ def detect(run: Any) -> list[Event]:
             timed, timed.log, TIME_DECADES, dies, "along_time", "backward_time_ratio",
             "d loss / d input at the first time position over that at the last",
         )
-    confirmed = flow.confirm(candidates, windows.LossTrend.from_run(run))
+    trend = windows.LossTrend.from_run(run)
+    confirmed = flow.confirm(candidates, trend)
     if not confirmed:
-        return []
+        fallback = _loss_explosion(trend, dies)
+        return [fallback] if fallback is not None else []
     start = min(c.first for c in confirmed)
     best = max((c for c in confirmed if c.first == start), key=lambda c: c.score)
     items = list(best.items)

@@ -54,12 +54,22 @@ def kernel_gradients(grads: Any) -> Profile:
 
 
 def depth_signal(run: Any) -> Profile:
-    """The backward signal (d loss / d layer output) per layer when logged, else kernel gradients."""
+    """The backward signal (d loss / d layer output) per layer when logged, else kernel gradients.
+
+    The backward signal is compared by its total L2 norm, which Glorot/He-initialized layers keep
+    within ~2x and pooling shrinks only by sqrt(positions) (the RMS per element shrinks by the
+    number of positions). Only layers with trainable variables count: a parameter-free layer's
+    signal is its neighbour's, reshaped."""
     back = run.get("backward")
+    grads = run.get("gradients")
     if back is None or not len(back.steps):
-        return kernel_gradients(run.get("gradients"))
+        return kernel_gradients(grads)
     n = L.finite_prefix(back)
-    layers, v = L.rms(back, nonzero=False)
+    layers, v = L.norm(back)
+    trainable = {L.row_layer(row) for row in grads.rows} if grads is not None else set()
+    keep = np.array([name in trainable for name in layers.names])
+    if keep.any():
+        v = np.where(keep[None, :], v, np.nan)
     return Profile(back.steps[:n], layers, log10(v[:n]), "backward signal")
 
 

@@ -3,6 +3,7 @@ trouble, and outlier batches that coincide with gradient spikes.
 
 A feature's magnitude is the median over logged batches of its largest |value|; features that
 are exactly 0 throughout (padding) are left out. Features are compared within one model input.
+Integer-valued inputs of a model with an Embedding-like layer are ids, not magnitudes: skipped.
 """
 
 from __future__ import annotations
@@ -25,18 +26,34 @@ GAP_DECADES = 2.0
 LARGE_MAGNITUDE = 10.0
 # All features far outside the unit range: flagged only while training is in trouble.
 UNSCALED_MAGNITUDE = 100.0
+# Layers that take integer ids (their inputs' magnitudes mean nothing).
+ID_LAYERS = frozenset({"Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing"})
 # Outlier batch: a value this many usual batch-stds from the feature's usual mean...
 OUTLIER_SIGMA = 10.0
 # ...in the same step as a gradient RMS this many times the layer's median (first layer).
 SPIKE_FACTOR = 10.0
 
 
+def _input_name(row: Any) -> str:
+    return row.role or row.name.split("/")[0]
+
+
 def _per_input(series: Any) -> dict[str, np.ndarray]:
     """Input name -> row indices of its features."""
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(series.rows):
-        groups.setdefault(row.role or row.name.split("/")[0], []).append(i)
+        groups.setdefault(_input_name(row), []).append(i)
     return {name: np.array(rows) for name, rows in groups.items()}
+
+
+def _id_inputs(run: Any, series: Any, n: int) -> set[str]:
+    """Inputs holding only integers in a model that embeds ids."""
+    classes = {row.layer_class for kind in ("activations", "gradients") if run.get(kind) for row in run.get(kind).rows}
+    if not classes & ID_LAYERS or not (series.has("min") and series.has("max")):
+        return set()
+    bounds = np.concatenate([series.stat("min")[:n], series.stat("max")[:n]]).astype(np.float64)
+    integral = np.all(~np.isfinite(bounds) | (bounds == np.round(bounds)), axis=0)
+    return {name for name, rows in _per_input(series).items() if integral[rows].all()}
 
 
 def _feature_labels(series: Any, rows: np.ndarray) -> str:
@@ -48,9 +65,11 @@ def _feature_labels(series: Any, rows: np.ndarray) -> str:
     return text.names([series.rows[r].name for r in rows])
 
 
-def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray) -> list[Event]:
+def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray, skip: set[str]) -> list[Event]:
     events = []
     for name, rows in _per_input(series).items():
+        if name in skip:
+            continue
         mags = magnitude[rows]
         used = rows[mags > 0]
         if len(used) < 2:
@@ -76,7 +95,7 @@ def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndar
         events.append(
             Event.create(
                 KIND,
-                "warning" if trouble is not None else "info",
+                "warning",
                 "input",
                 first,
                 last,
@@ -90,8 +109,9 @@ def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndar
     return events
 
 
-def _unscaled(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray) -> list[Event]:
-    used = magnitude[magnitude > 0]
+def _unscaled(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray, skip: set[str]) -> list[Event]:
+    ids = np.array([_input_name(row) in skip for row in series.rows], dtype=bool)
+    used = magnitude[(magnitude > 0) & ~ids]
     if not len(used) or np.min(used) < UNSCALED_MAGNITUDE:
         return []
     first, last = int(steps[0]), int(steps[-1])
@@ -153,15 +173,16 @@ def _outlier_spikes(run: Any, series: Any, n: int) -> list[Event]:
 def detect(run: Any) -> list[Event]:
     series = run.get("inputs")
     n = L.finite_prefix(series)
-    if n == 0:
+    if n == 0 or not (series.has("min") and series.has("max")):
         return []
     steps = series.steps[:n]
-    if series.has("min") and series.has("max"):
-        magnitude = windows.nanmedian(
-            np.fmax(np.abs(series.stat("min")[:n]), np.abs(series.stat("max")[:n])).astype(np.float64), axis=0
-        )
-    else:
-        return []
+    extreme = np.fmax(np.abs(series.stat("min")[:n]), np.abs(series.stat("max")[:n])).astype(np.float64)
+    magnitude = windows.nanmedian(extreme, axis=0)
     trend = windows.LossTrend.from_run(run)
     magnitude = np.nan_to_num(magnitude, nan=0.0)
-    return _mixed_scales(series, magnitude, trend, steps) + _unscaled(series, magnitude, trend, steps) + _outlier_spikes(run, series, n)
+    ids = _id_inputs(run, series, n)
+    return (
+        _mixed_scales(series, magnitude, trend, steps, ids)
+        + _unscaled(series, magnitude, trend, steps, ids)
+        + _outlier_spikes(run, series, n)
+    )

@@ -102,6 +102,13 @@ def rms(series: Any, nonzero: bool = True, roles: Sequence[str] | None = None) -
         return layers, np.where(n > 0, np.sqrt(sumsq / np.maximum(n, 1e-300)), np.nan)
 
 
+def norm(series: Any) -> tuple[Layers, np.ndarray]:
+    """Per-layer L2 norm [S, L] of a tensor-stats series (the rows' `l2` combined)."""
+    layers = Layers.of(series.rows)
+    l2 = series.stat("l2").astype(np.float64)
+    return layers, np.sqrt(layers.total(l2 * l2))
+
+
 def nonfinite(series: Any) -> np.ndarray:
     """[S, R] True where a row holds NaN/Inf elements (or a non-finite stat when no counts)."""
     if series.has("nan") and series.has("inf"):

@@ -98,7 +98,7 @@ def detect(run: Any) -> list[Event]:
     need = windows.persistence(len(steps))
     for a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, need):
         first, last = int(steps[a]), int(steps[b])
-        if not trend.stalled(first, last) or b - a + 1 < len(steps) // 2:
+        if not trend.stalled(first) or b - a + 1 < len(steps) // 2:
             continue
         level = float(np.median(ratio[a : b + 1]))
         return [
@@ -107,7 +107,7 @@ def detect(run: Any) -> list[Event]:
                 f"Learning rate too high{lr_note}: every step changes the weights by {text.num(100 * level)} % and the loss does not improve",
                 [
                     evidence("update_ratio", level, UPDATE_RATIO, ">=", None, f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||"),
-                    evidence("loss_progress", trend.progress(first, last), windows.CONVERGED_PROGRESS, "<", last, "fraction of the early loss removed"),
+                    evidence("loss_progress", trend.progress(first, trend.last_step), windows.CONVERGED_PROGRESS, "<", trend.last_step, "fraction of the early loss removed by the end"),
                 ],
                 _advice(lr),
             )

@@ -3,7 +3,9 @@
 `saturated_frac` is the fraction of a layer's outputs within 0.5 % of the output range from a
 bound (sigmoid beyond |x| ~ 5.3, tanh beyond |x| ~ 3.3): there the slope is < 1 % of its
 maximum, so almost no gradient flows back. Confident outputs that are right are fine, hence
-the loss guard.
+the loss guard on output layers. A hidden layer saturated from its first steps is flagged
+without it: saturation at initialization is no learned confidence but a scale error (weights
+or inputs), and it keeps the layers before it from learning.
 """
 
 from __future__ import annotations
@@ -58,18 +60,20 @@ def detect(run: Any) -> list[Event]:
         mask = sat[:, r] >= SATURATED
         if row.activation == "softmax":
             mask &= sat[:, r] >= start[r] + SOFTMAX_RISE
+        is_output = row.depth == deepest and row.depth >= 0
         for a, b in windows.persistent_spans(mask, need):
             first, last = int(steps[a]), int(steps[b])
-            trouble = windows.loss_trouble(trend, first, last)
-            if trouble is None:
-                continue
             level = float(np.median(sat[a : b + 1, r]))
+            items = [evidence("saturated_frac", level, SATURATED, ">=", None, f"median over steps {first}–{last}")]
+            trouble = windows.loss_trouble(trend, first, last)
+            if trouble is not None:
+                items.append(trouble)
+            elif not is_output and a == 0 and start[r] >= SATURATED:
+                items.append(evidence("early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"))
+            else:
+                continue
             layer = L.row_layer(row)
             activation = row.activation or "saturating"
-            items = [
-                evidence("saturated_frac", level, SATURATED, ">=", None, f"median over steps {first}–{last}"),
-                trouble,
-            ]
             events.append(
                 Event.create(
                     KIND,
@@ -79,7 +83,7 @@ def detect(run: Any) -> list[Event]:
                     last,
                     f"{text.num(100 * level)} % of {layer}'s {activation} outputs are saturated from step {first}",
                     items,
-                    _advice(layer, activation, row.depth == deepest and row.depth >= 0),
+                    _advice(layer, activation, is_output),
                 )
             )
     return events

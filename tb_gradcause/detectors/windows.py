@@ -17,9 +17,9 @@ PERSIST_MIN, PERSIST_MAX = 2, 5
 BASELINE_FRACTION = 0.1
 BASELINE_MIN = 3
 # Loss guards: "not converged" = the loss has not fallen to half its early baseline and is not
-# still falling (the second half of the window below 0.8 x the first half).
+# still falling (the last third of the window below 0.9 x its first third).
 CONVERGED_PROGRESS = 0.5
-STILL_FALLING = 0.8
+STILL_FALLING = 0.9
 # "Rising": the smoothed loss sits RISE_FACTOR x above its best so far, by at least
 # RISE_MIN_OF_BASELINE of the early baseline (small noisy losses near 0 do not count).
 RISE_FACTOR = 2.0
@@ -122,23 +122,28 @@ class LossTrend:
         return float(1.0 - np.median(tail) / base)
 
     def still_falling(self, first_step: int, last_step: int) -> bool:
-        """The second half of the window's losses sits clearly below the first half."""
+        """The last third of the window's losses sits clearly below its first third."""
         window = self._window(first_step, last_step)
-        if len(window) < 4:
+        if len(window) < 6:
             return False
-        half = len(window) // 2
-        head, tail = np.median(window[:half]), np.median(window[half:])
+        third = len(window) // 3
+        head, tail = np.median(window[:third]), np.median(window[-third:])
         return bool(head > 0 and tail < STILL_FALLING * head)
 
-    def stalled(self, first_step: int, last_step: int) -> bool:
-        """Not converged: the loss neither reached half its early level nor is still falling.
+    @property
+    def last_step(self) -> int:
+        return int(self.steps[-1])
 
-        Unmeasurable losses (none logged in the window, a non-positive baseline) count as not
-        stalled, so a guard never turns a weak signal into an alarm on missing data."""
-        progress = self.progress(first_step, last_step)
+    def stalled(self, first_step: int) -> bool:
+        """Not converged: from `first_step` to the end of the run the loss neither reached half its
+        early level nor kept falling (a plateau the run later leaves is not a stall).
+
+        Unmeasurable losses (none logged, a non-positive baseline) count as not stalled, so a
+        guard never turns a weak signal into an alarm on missing data."""
+        progress = self.progress(first_step, self.last_step)
         if not np.isfinite(progress):
             return False
-        return progress < CONVERGED_PROGRESS and not self.still_falling(first_step, last_step)
+        return progress < CONVERGED_PROGRESS and not self.still_falling(first_step, self.last_step)
 
     def rise(self) -> np.ndarray:
         """Per step: smoothed loss over its best smoothed value so far (1 = at its best).
@@ -158,7 +163,8 @@ def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int) -> di
     """Evidence that training is in trouble around [first_step, last_step], or None when it is fine.
 
     Trouble: the loss turns NaN/Inf at or after the window start, rises RISE_FACTOR x above its
-    best inside the window, or has stalled (see `LossTrend.stalled`). Without a loss: None.
+    best inside the window, or has stalled since the window start (`LossTrend.stalled`).
+    Without a loss: None.
     """
     if trend is None:
         return None
@@ -172,13 +178,13 @@ def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int) -> di
         return evidence(
             "loss_rise", rise[i], RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far"
         )
-    if trend.stalled(first_step, last_step):
+    if trend.stalled(first_step):
         return evidence(
             "loss_progress",
-            trend.progress(first_step, last_step),
+            trend.progress(first_step, trend.last_step),
             CONVERGED_PROGRESS,
             "<",
-            last_step,
-            "fraction of the early loss removed by then (and no longer falling): not converged",
+            trend.last_step,
+            "fraction of the early loss removed by the end of the run (and no longer falling): not converged",
         )
     return None
