@@ -1,0 +1,133 @@
+"""The stats kernels against numpy on known tensors (NaN/Inf, None, IndexedSlices, ints)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tb_gradcause import metadata, stats
+
+
+def np_tensor_stats(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64).ravel()
+    f = x[np.isfinite(x)]
+    if f.size:
+        core = [np.sqrt((f**2).sum()), f.mean(), f.std(), f.min(), f.max(), np.abs(f).max()]
+    else:
+        core = [0.0] + [np.nan] * 5
+    return np.array(core + [(x == 0).mean(), np.isnan(x).sum(), np.isinf(x).sum()])
+
+
+def col(kind: str, name: str) -> int:
+    return metadata.KIND_STATS[kind].index(name)
+
+
+CASES = {
+    "normal": np.random.default_rng(0).normal(3.0, 2.0, size=(17, 5)),
+    "with_nan_inf": np.array([[1.0, np.nan, -2.0], [np.inf, 0.0, -np.inf], [0.0, 4.0, np.nan]]),
+    "all_nan": np.full((2, 3), np.nan),
+    "large_offset": 1e4 + np.random.default_rng(1).normal(size=200),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_tensor_stats_match_numpy(name):
+    x = CASES[name]
+    got = stats.tensor_stats(tf.constant(x, tf.float32)).numpy()
+    assert got.shape == (len(metadata.TENSOR_STATS),)
+    np.testing.assert_allclose(got, np_tensor_stats(x.astype(np.float32)), rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
+def test_gradient_stats_none_and_int():
+    missing = stats.gradient_stats(None).numpy()
+    assert missing[col("gradients", "missing")] == 1.0
+    assert missing[col("gradients", "l2")] == 0.0 and missing[col("gradients", "nan")] == 0.0
+    ints = np.array([[3, -4], [0, 0]], np.int32)
+    got = stats.gradient_stats(tf.constant(ints)).numpy()
+    np.testing.assert_allclose(got[:-1], np_tensor_stats(ints), rtol=1e-6)
+    assert got[-1] == 0.0
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_indexed_slices_exact_with_duplicates(dense):
+    values = np.array([[1.0, -2.0], [3.0, 0.5], [np.nan, 1.0], [-1.0, 2.0]], np.float32)
+    indices = np.array([4, 1, 7, 4])  # row 4 twice: merged by summing
+    slices = tf.IndexedSlices(tf.constant(values), tf.constant(indices), tf.constant([10, 2]))
+    dense_np = np.zeros((10, 2), np.float32)
+    np.add.at(dense_np, indices, values)
+    got = stats.gradient_stats(slices, dense_slices=dense).numpy()
+    np.testing.assert_allclose(got[:-1], np_tensor_stats(dense_np), rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+def test_activation_stats_dead_saturated_batch_std():
+    x = np.array(
+        [[-1.0, 0.5, 0.0, 0.999], [-2.0, 0.7, 0.0, 0.001], [-0.5, 0.1, 0.0, 0.5]], np.float32
+    )  # unit 0 and 2 dead (<= 0 for every sample)
+    got = stats.activation_stats(tf.constant(x), "sigmoid").numpy()
+    np.testing.assert_allclose(got[: len(metadata.TENSOR_STATS)], np_tensor_stats(x), rtol=1e-5, atol=1e-6)
+    assert got[col("activations", "dead_frac")] == pytest.approx(0.5)
+    margin = stats.SATURATION_MARGIN
+    expected_sat = ((x <= margin) | (x >= 1 - margin)).mean()
+    assert got[col("activations", "saturated_frac")] == pytest.approx(expected_sat)
+    assert got[col("activations", "batch_std")] == pytest.approx(x.std(axis=0).mean(), rel=1e-5)
+    # tanh bounds are -1/1; an unknown activation never saturates.
+    t = np.array([[-0.999, 0.0], [0.9999, 0.2]], np.float32)
+    assert stats.activation_stats(tf.constant(t), "tanh").numpy()[col("activations", "saturated_frac")] == 0.5
+    assert stats.activation_stats(tf.constant(x), "my_fn").numpy()[col("activations", "saturated_frac")] == 0.0
+
+
+def test_activation_stats_conv_units_are_positions_and_channels():
+    x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype(np.float32)
+    x[:, 0, 0, 1] = -1.0  # one dead unit of 18
+    got = stats.activation_stats(tf.constant(x), "relu").numpy()
+    units = x.reshape(4, -1)
+    assert got[col("activations", "dead_frac")] == pytest.approx((units.max(axis=0) <= 0).mean())
+    assert got[col("activations", "batch_std")] == pytest.approx(units.std(axis=0).mean(), rel=1e-5)
+
+
+def test_weight_stats():
+    w = np.array([[3.0, -4.0], [np.nan, 0.0]], np.float32)
+    u = np.array([[0.3, 0.0], [0.0, -0.4]], np.float32)
+    got = stats.weight_stats(tf.constant(w), tf.constant(u)).numpy()
+    expected = [5.0, 4.0, 1.0, 0.0, 0.5, 0.1]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    ints = stats.weight_stats(tf.constant([[1, 2], [2, 4]], tf.int64), tf.constant([[0, 0], [0, 1]])).numpy()
+    np.testing.assert_allclose(ints, [5.0, 4.0, 0.0, 0.0, 1.0, 0.2], rtol=1e-6)
+
+
+def test_input_stats_per_feature_capped():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5, 6)).astype(np.float32) * np.arange(1, 7, dtype=np.float32)
+    x[0, 0, 2] = np.inf
+    got = stats.input_stats(tf.constant(x), max_features=4).numpy()
+    assert got.shape == (4, len(metadata.KIND_STATS["inputs"]))
+    feats = x.reshape(-1, 6)[:, :4].astype(np.float64)
+    for j in range(4):
+        f = feats[:, j][np.isfinite(feats[:, j])]
+        z = np.abs(f - f.mean()).max() / f.std()
+        expected = [f.mean(), f.std(), f.min(), f.max(), 0, np.isinf(feats[:, j]).sum(), z]
+        np.testing.assert_allclose(got[j], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_time_grad_stats_positions_last_to_first():
+    g = np.zeros((2, 20, 3), np.float32)
+    for t in range(20):
+        g[:, t, :] = t + 1  # norm at time t = (t+1) * sqrt(6)
+    got = stats.time_grad_stats(tf.constant(g)).numpy()
+    positions = np.round(np.linspace(19, 0, 8)).astype(int)
+    np.testing.assert_allclose(got[:8], (positions + 1) * np.sqrt(6), rtol=1e-5)
+    assert got[8] == 20
+    short = stats.time_grad_stats(tf.ones((1, 3, 2))).numpy()
+    assert short[8] == 3 and np.allclose(short[:8], np.sqrt(2))
+
+
+def test_stats_compile_with_xla():
+    @tf.function(jit_compile=True)
+    def f(x):
+        return stats.activation_stats(x, "tanh"), stats.input_stats(x), stats.tensor_stats(x)
+
+    x = tf.constant(CASES["with_nan_inf"], tf.float32)
+    act, _, base = f(x)
+    np.testing.assert_allclose(base.numpy(), np_tensor_stats(CASES["with_nan_inf"]), rtol=1e-5, equal_nan=True)
+    assert act.shape == (len(metadata.KIND_STATS["activations"]),)
