@@ -16,7 +16,7 @@ from tensorboard import context as tb_context
 from tensorboard import errors
 from tensorboard.data import provider as tb_provider
 
-from tb_gradcause import metadata
+from tb_gradcause import metadata, plugin_data_pb2
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class RowInfo:
     facts: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_proto(cls, row) -> RowInfo:
+    def from_proto(cls, row: plugin_data_pb2.RowInfo) -> RowInfo:
         return cls(
             name=row.name,
             layer=row.layer,
@@ -92,13 +92,15 @@ class RunData:
         return self.series.get(kind)
 
 
-def list_runs(provider: tb_provider.DataProvider, ctx, experiment_id: str) -> list[str]:
+def list_runs(provider: tb_provider.DataProvider, ctx: tb_context.RequestContext, experiment_id: str) -> list[str]:
     """Names of the runs that hold gradcause data, sorted."""
     listing = provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME)
     return sorted(run for run, tags in listing.items() if tags)
 
 
-def read_run(provider: tb_provider.DataProvider, ctx, experiment_id: str, run: str) -> RunData:
+def read_run(
+    provider: tb_provider.DataProvider, ctx: tb_context.RequestContext, experiment_id: str, run: str
+) -> RunData:
     """Every logged step of every kind of `run`.
 
     Raises `tensorboard.errors.NotFoundError` for a run without gradcause data and
@@ -147,9 +149,11 @@ def read_logdir(logdir: str, run: str | None = None) -> dict[str, RunData]:
     return {name: read_run(provider, ctx, "", name) for name in runs}
 
 
-def _latest_tag_per_kind(run: str, listing: Mapping[str, tb_provider.TensorTimeSeries]) -> dict:
+def _latest_tag_per_kind(
+    run: str, listing: Mapping[str, tb_provider.TensorTimeSeries]
+) -> dict[str, tuple[str, plugin_data_pb2.GradCausePluginData]]:
     """kind -> (tag, parsed metadata) of the kind's tag with the latest step (row sets may change)."""
-    best: dict[str, tuple] = {}
+    best: dict[str, tuple[tuple[int, float], str, plugin_data_pb2.GradCausePluginData]] = {}
     for tag, series in listing.items():
         try:
             plugin_data = metadata.parse_plugin_metadata(series.plugin_content)
@@ -164,7 +168,9 @@ def _latest_tag_per_kind(run: str, listing: Mapping[str, tb_provider.TensorTimeS
     return {kind: (tag, plugin_data) for kind, (_, tag, plugin_data) in best.items()}
 
 
-def _series(kind: str, plugin_data, data: list, where: str) -> Series | None:
+def _series(
+    kind: str, plugin_data: plugin_data_pb2.GradCausePluginData, data: list[tb_provider.TensorDatum], where: str
+) -> Series | None:
     """Stack one tag's samples; drop samples whose shape disagrees with the metadata."""
     rows = tuple(RowInfo.from_proto(row) for row in plugin_data.rows)
     stats = tuple(plugin_data.stats)

@@ -75,7 +75,9 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
                 shapes["recurrent_kernel"] = [layer.units, layer.units]
             if layer.bias:
                 shapes["bias"] = [layer.units]
-            rows += [_row(f"{layer.name}/{role}", layer, depth, shape=shape, role=role) for role, shape in shapes.items()]
+            rows += [
+                _row(f"{layer.name}/{role}", layer, depth, shape=shape, role=role) for role, shape in shapes.items()
+            ]
         return rows
     if kind in ("activations", "backward"):
         return [_row(layer.name, layer, depth, shape=[layer.units]) for depth, layer in enumerate(layers)]
@@ -204,7 +206,9 @@ def _tensor_proto(value: np.ndarray) -> tensor_pb2.TensorProto:
     return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape, tensor_content=array.tobytes())
 
 
-def _row(name: str, layer: Layer, depth: int, *, shape: list[int], role: str = "", facts: dict | None = None) -> RowInfo:
+def _row(
+    name: str, layer: Layer, depth: int, *, shape: list[int], role: str = "", facts: dict | None = None
+) -> RowInfo:
     return RowInfo(
         name=name,
         layer=layer.name,

@@ -23,7 +23,9 @@ def _event(kind, severity, layer, first, last, caused_by=(), value=12.5):
         "first_step": first,
         "last_step": last,
         "title": f"{kind} title",
-        "evidence": [{"metric": f"{kind}.metric", "value": value, "threshold": 10.0, "op": ">", "step": first, "note": "why"}],
+        "evidence": [
+            {"metric": f"{kind}.metric", "value": value, "threshold": 10.0, "op": ">", "step": first, "note": "why"}
+        ],
         "advice": f"{kind} advice",
         "caused_by": list(caused_by),
     }
@@ -32,15 +34,20 @@ def _event(kind, severity, layer, first, last, caused_by=(), value=12.5):
 CHAIN = [
     _event("learning_rate_too_high", "warning", None, 3, 40),
     _event("exploding_gradient", "warning", "dense_1", 5, 9, ["learning_rate_too_high:run:3"]),
-    _event("nan_inf", "error", "dense_1", 9, 40, ["exploding_gradient:dense_1:5", "learning_rate_too_high:run:3"], math.nan),
+    _event(
+        "nan_inf", "error", "dense_1", 9, 40, ["exploding_gradient:dense_1:5", "learning_rate_too_high:run:3"], math.nan
+    ),
 ]
+
+
+NOT_EVENTS = {"checked": ["nan_inf", "dead_relu"], "skipped": {"input_scale": "inputs not logged"}}
 
 
 def stand_in_analyze(run):
     """Events chosen by the run's name, so the CLI is tested apart from the detectors' judgement."""
     found = {"chain": CHAIN, "warn": [_event("dead_relu", "warning", "dense_0", 2, 30)]}.get(run.run, [])
     assert run.get("loss") is not None  # the CLI hands the engine what the reader read
-    return {"events": found, "checked": ["nan_inf", "dead_relu"], "skipped": {"input_scale": "inputs not logged"}}
+    return {"events": found, **NOT_EVENTS}
 
 
 def _report(argv, capsys):
@@ -64,7 +71,8 @@ def test_text_report_shows_events_in_order_with_evidence_chain_and_advice(logdir
     status, out, err = _report([logdir, "--run", "chain"], capsys)
     assert status == 0 and err == ""
     assert out.startswith("== chain: 3 event(s)") and "== warn" not in out
-    assert out.index("learning_rate_too_high in the run, steps 3-40") < out.index("ERROR   nan_inf in dense_1, steps 9-40")
+    cause = out.index("learning_rate_too_high in the run, steps 3-40")
+    assert cause < out.index("ERROR   nan_inf in dense_1, steps 9-40")
     assert "evidence: nan_inf.metric = nan > 10 at step 9 (why)" in out
     assert (
         "cause chain: learning_rate_too_high (run, step 3) -> exploding_gradient (dense_1, step 5)"
@@ -80,7 +88,7 @@ def test_json_is_exactly_the_engine_result_per_run_with_nan_as_a_string(logdir, 
     assert status == 0
     parsed = json.loads(out)
     assert list(parsed) == ["runs"] and sorted(parsed["runs"]) == ["chain", "quiet", "warn"]
-    assert parsed["runs"]["quiet"] == {"events": [], "checked": ["nan_inf", "dead_relu"], "skipped": {"input_scale": "inputs not logged"}}
+    assert parsed["runs"]["quiet"] == {"events": [], **NOT_EVENTS}
     assert parsed["runs"]["chain"]["events"][:2] == CHAIN[:2]
     assert parsed["runs"]["chain"]["events"][2]["evidence"][0]["value"] == "NaN"
 
