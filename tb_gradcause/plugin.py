@@ -9,6 +9,7 @@ static files from `STATIC_FILES`. Data comes only through `reader` and causes on
 from __future__ import annotations
 
 import collections
+import gzip
 import threading
 from pathlib import Path
 from typing import Any, Callable, Hashable
@@ -116,7 +117,7 @@ class GradCausePlugin(base_plugin.TBPlugin):
         stats = _stats_arg(request)
         fingerprint = self._fingerprint(ctx, experiment, run)
 
-        def compute() -> str:
+        def compute() -> bytes:
             series = self._run_data(ctx, experiment, run, fingerprint).get(kind)
             if series is None:
                 raise errors.NotFoundError(f"run {run!r} has no {kind!r} data")
@@ -125,10 +126,12 @@ class GradCausePlugin(base_plugin.TBPlugin):
                 raise errors.InvalidArgumentError(
                     f"unknown {kind} stats {unknown}; this run has {', '.join(series.stats)}"
                 )
-            return timeline.timeline_json(run, series, max_points, stats)
+            # Compressed once here rather than by Respond on every request (timelines reach MBs).
+            return gzip.compress(timeline.timeline_json(run, series, max_points, stats).encode(), 3, mtime=0)
 
         key = (experiment, run, kind, max_points, stats)
-        return http_util.Respond(request, self._timelines.get(key, fingerprint, compute), _JSON)
+        body = self._timelines.get(key, fingerprint, compute)
+        return http_util.Respond(request, body, _JSON, content_encoding="gzip")
 
     @wrappers.Request.application
     def _serve_events(self, request: wrappers.Request) -> wrappers.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -133,6 +134,15 @@ def test_step_rewind_keeps_the_latest_write(client):
     values = data["values"]["value"][0]
     assert values[60:90] == [REWOUND_LOSS] * 30
     assert REWOUND_LOSS not in values[:60]
+
+
+def test_timeline_is_gzipped_for_clients_that_accept_it(client):
+    url = f"{ROUTE}/timeline?run={HEALTHY}&kind=gradients&max_points=50"
+    plain = client.get(url)
+    zipped = client.client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers and zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    assert int(plain.headers["Content-Length"]) == len(plain.get_data())
 
 
 def test_hostile_layer_name_is_returned_as_plain_json_data(client):
