@@ -45,26 +45,35 @@ _JSON = "application/json"
 
 
 class _Cache:
-    """A thread-safe LRU of values tagged with the data fingerprint they were computed from."""
+    """A thread-safe LRU of values tagged with the data fingerprint they were computed from.
+
+    Concurrent requests for one key compute it once (the tab asks for a run's events and
+    timelines in parallel, and all of them need the run's data).
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: collections.OrderedDict[Hashable, tuple[Hashable, Any]] = collections.OrderedDict()
+        self._key_locks: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, fingerprint: Hashable, compute: Callable[[], Any]) -> Any:
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] == fingerprint:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None and hit[0] == fingerprint:
+                    self._items.move_to_end(key)
+                    return hit[1]
+            value = compute()
+            with self._lock:
+                self._items[key] = (fingerprint, value)
                 self._items.move_to_end(key)
-                return hit[1]
-        value = compute()
-        with self._lock:
-            self._items[key] = (fingerprint, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
+                while len(self._items) > self._size:
+                    evicted, _ = self._items.popitem(last=False)
+                    self._key_locks.pop(evicted, None)
+            return value
 
 
 class GradCausePlugin(base_plugin.TBPlugin):

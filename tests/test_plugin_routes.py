@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import json
 import time
@@ -233,6 +234,19 @@ def test_static_files_come_only_from_the_allow_list(tmp_path, monkeypatch):
     assert app.get(f"{ROUTE}/index.js.map").status_code == 404  # allowed, but not built
     assert app.json("/data/plugins_listing")["gradcause"]["enabled"] is False
     assert app.json(f"{ROUTE}/runs") == {"runs": []}
+
+
+def test_parallel_first_requests_read_the_run_once(logdir, monkeypatch):
+    reads = []
+    read_run = plugin.reader.read_run
+    monkeypatch.setattr(plugin.reader, "read_run", lambda *args: reads.append(args[-1]) or read_run(*args))
+    app = Client(logdir, "false")
+    urls = [f"{ROUTE}/events?run={HEALTHY}"] + [f"{ROUTE}/timeline?run={HEALTHY}&kind={kind}" for kind in KIND_STATS]
+    with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
+        statuses = list(pool.map(lambda url: app.get(url).status_code, urls))
+    expected = [200] + [404 if kind == "backward_time" else 200 for kind in KIND_STATS]  # an MLP: no RNN rows
+    assert statuses == expected
+    assert reads == [HEALTHY]
 
 
 def test_results_follow_new_data_after_a_reload(tmp_path):
