@@ -25,8 +25,9 @@ from plugin_logdir import (
     STEPS,
     write_logdir,
 )
-from tb_gradcause import cli, plugin, synthetic, tb_process
+from tb_gradcause import cli, plugin, reader, synthetic, tb_process
 from tb_gradcause.metadata import KIND_STATS
+from tensorboard.plugins import base_plugin
 
 ROUTE = "/data/plugin/gradcause"
 
@@ -269,3 +270,13 @@ def test_results_follow_new_data_after_a_reload(tmp_path):
 
     assert app.json(f"{ROUTE}/timeline?run=live&kind=loss")["steps"] == list(range(40))
     assert any(event["kind"] == "nan_inf" for event in app.json(f"{ROUTE}/events?run=live")["events"])
+
+
+def test_is_active_only_with_gradcause_data(logdir, tmp_path):
+    def active(path) -> bool:
+        context = base_plugin.TBContext(data_provider=reader.logdir_provider(str(path)))
+        return plugin.GradCausePlugin(context).is_active()
+
+    (tmp_path / "other").mkdir()
+    assert active(logdir) is True
+    assert active(tmp_path / "other") is False
