@@ -16,6 +16,7 @@ from tb_gradcause.demo import (
     exploding_deep_init,
     healthy_cnn_batchnorm,
     healthy_confident_classifier,
+    healthy_dense_batchnorm_sgd,
     healthy_embedding_text,
     healthy_lstm_short,
     healthy_mlp_adam,
@@ -48,6 +49,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     healthy_cnn_batchnorm,
     healthy_lstm_short,
     healthy_confident_classifier,
+    healthy_dense_batchnorm_sgd,
     healthy_embedding_text,
 )
 
