@@ -112,17 +112,17 @@ def read_run(
     ).get(run)
     if not listing:
         raise errors.NotFoundError(f"run {run!r} has no gradcause data")
-    chosen = _latest_tag_per_kind(run, listing)
-    data = provider.read_tensors(
-        ctx,
-        experiment_id=experiment_id,
-        plugin_name=metadata.PLUGIN_NAME,
-        downsample=ALL_SAMPLES,
-        run_tag_filter=tb_provider.RunTagFilter(runs=[run], tags=[tag for tag, _ in chosen.values()]),
-    ).get(run, {})
     series = {}
-    for kind, (tag, plugin_data) in chosen.items():
-        result = _series(kind, plugin_data, data.get(tag, []), f"{run}/{tag}")
+    for kind, (tag, plugin_data) in _latest_tag_per_kind(run, listing).items():
+        # One tag per request: RustBoard answers in one gRPC message of at most 256 MB.
+        data = provider.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=ALL_SAMPLES,
+            run_tag_filter=tb_provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        result = _series(kind, plugin_data, data.get(run, {}).get(tag, []), f"{run}/{tag}")
         if result is not None:
             series[kind] = result
     return RunData(run=run, series=series)

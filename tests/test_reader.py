@@ -205,3 +205,21 @@ def test_both_tensorboard_loaders_give_the_same_run_data(tmp_path):
                     np.testing.assert_array_equal(getattr(series, field), getattr(other, field))
     finally:
         ingester._stdin_handle.close()  # the data server exits when its stdin closes (--die-after-stdin)
+
+
+def test_each_request_reads_one_tag_to_stay_under_rustboards_message_limit(tmp_path):
+    """RustBoard answers `read_tensors` in one gRPC message of at most 256 MB: a 10,000-step run of
+    400 variables (440 MB over all kinds) fails in one request and passes one kind at a time."""
+    _write(tmp_path, "run")
+    provider = reader.logdir_provider(str(tmp_path))
+    requested = []
+    read_tensors = provider.read_tensors
+
+    def spy(ctx, **kwargs):
+        requested.append(kwargs["run_tag_filter"].tags)
+        return read_tensors(ctx, **kwargs)
+
+    provider.read_tensors = spy
+    run = reader.read_run(provider, context.RequestContext(), "", "run")
+    assert len(requested) == len(run.series) == len(metadata.KINDS)
+    assert all(len(tags) == 1 for tags in requested)
