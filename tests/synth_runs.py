@@ -47,3 +47,25 @@ def events(data: Mapping[str, synthetic.KindData], kind: str | None = None) -> l
 def at(kd: synthetic.KindData, first_step: int) -> np.ndarray:
     """Mask of the samples of `kd` at or after `first_step`."""
     return kd.steps >= first_step
+
+
+def flat_loss(data: Mapping[str, synthetic.KindData], level: float = 0.69, seed: int = 0) -> None:
+    """Make the loss stall at `level` (with 2 % noise): training is not converging."""
+    loss = data["loss"].stat("value")
+    loss[:] = level * (1 + 0.02 * np.random.default_rng(seed).standard_normal(loss.shape))
+
+
+def layer_rows(kd: synthetic.KindData, layer: str, role: str | None = None) -> list[int]:
+    """Rows of `layer` (optionally only those with `role`)."""
+    return [i for i in kd.rows_of(layer) if role is None or kd.rows[i].role == role]
+
+
+def scale(kd: synthetic.KindData, layer: str, factor: np.ndarray | float, stats=("l2", "mean", "std", "min", "max", "max_abs"), from_step: int = 0) -> None:
+    """Multiply a layer's tensor stats by `factor` (per sample [S] or scalar) from `from_step` on."""
+    sel = at(kd, from_step)
+    factor = np.broadcast_to(np.asarray(factor, dtype=np.float64), kd.steps.shape)[sel]
+    for name in stats:
+        if kd.kind in ("backward_time",) or name in kd.stats:
+            view = kd.stat(name)
+            for r in layer_rows(kd, layer):
+                view[sel, r] = view[sel, r] * factor

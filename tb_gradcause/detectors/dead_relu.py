@@ -64,39 +64,37 @@ def detect(run: Any) -> list[Event]:
         return []
     steps = acts.steps[:n]
     dead = acts.stat("dead_frac")[:n].astype(np.float64)
-    start = windows.baseline(dead)
     trend = windows.LossTrend.from_run(run)
     need = windows.persistence(n)
     events = []
-    for r, row in enumerate(acts.rows):
-        if not L.is_relu(row):
-            continue
-        for a, b in windows.persistent_spans(dead[:, r] >= MAJORITY, need):
-            first, last = int(steps[a]), int(steps[b])
-            level = float(np.median(dead[a : b + 1, r]))
-            items = [evidence("dead_frac", level, MAJORITY, ">=", None, f"median over steps {first}–{last}")]
-            if level < SEVERE:
-                trouble = windows.loss_trouble(trend, first, last)
-                if trouble is None:
-                    continue
-                items.append(trouble)
-            else:
-                items[0]["threshold"] = SEVERE
-            zero = _kernel_zero_frac(run, L.row_layer(row), first, last)
-            if zero is not None:
-                items.append(evidence("kernel_grad_zero_frac", zero, 0, ">", None, "kernel gradient entries exactly 0"))
-            from_start = bool(start[r] >= MAJORITY)
-            events.append(
-                Event.create(
-                    KIND,
-                    "error" if level >= ALL_DEAD else "warning",
-                    L.row_layer(row),
-                    first,
-                    last,
-                    f"{text.num(100 * level)} % of {L.row_layer(row)}'s ReLU units are dead "
-                    + ("from the start" if from_start else f"from step {first}"),
-                    items,
-                    _advice(L.row_layer(row), from_start, zero),
-                )
+    relu = np.array([L.is_relu(row) for row in acts.rows])
+    for r, a, b in windows.persistent_spans((dead >= MAJORITY) & relu[None, :], need):
+        row = acts.rows[r]
+        first, last = int(steps[a]), int(steps[b])
+        level = float(np.median(dead[a : b + 1, r]))
+        items = [evidence("dead_frac", level, MAJORITY, ">=", None, f"median over steps {first}–{last}")]
+        if level < SEVERE:
+            trouble = windows.loss_trouble(trend, first, last)
+            if trouble is None:
+                continue
+            items.append(trouble)
+        else:
+            items[0]["threshold"] = SEVERE
+        zero = _kernel_zero_frac(run, L.row_layer(row), first, last)
+        if zero is not None:
+            items.append(evidence("kernel_grad_zero_frac", zero, 0, ">", None, "kernel gradient entries exactly 0"))
+        from_start = a == 0 and bool(dead[0, r] >= MAJORITY)
+        events.append(
+            Event.create(
+                KIND,
+                "error" if level >= ALL_DEAD else "warning",
+                L.row_layer(row),
+                first,
+                last,
+                f"{text.num(100 * level)} % of {L.row_layer(row)}'s ReLU units are dead "
+                + ("from the start" if from_start else f"from step {first}"),
+                items,
+                _advice(L.row_layer(row), from_start, zero),
             )
+        )
     return events

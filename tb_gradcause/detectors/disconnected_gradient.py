@@ -72,7 +72,7 @@ def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | 
     constant = np.all(rel <= CONSTANT_RELATIVE, axis=0)
     if acts.has("saturated_frac"):
         constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0)
-    typical = np.median(rel, axis=0)
+    typical = windows.typical(rel)
     depths = np.array([row.depth for row in acts.rows])
     for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
         if dead_depth >= 0 and depths[r] >= dead_depth:

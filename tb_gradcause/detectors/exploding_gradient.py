@@ -68,7 +68,7 @@ def _loss_explosion(trend: windows.LossTrend | None, dies: bool) -> Event | None
     spans = windows.persistent_spans(mask, 2, terminal_ok=dies)
     if not spans:
         return None
-    a, b = spans[0]
+    _, a, b = spans[0]
     peak = a + int(np.argmax(decades[a : b + 1]))
     first, last = int(trend.steps[a]), int(trend.steps[-1] if dies else trend.steps[b])
     items = [

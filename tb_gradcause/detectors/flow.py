@@ -16,6 +16,12 @@ from tb_gradcause.detectors import windows
 from tb_gradcause.events import evidence
 
 
+# Layers that rescale the signal flowing back through them by their input's spread.
+NORMALIZATION = frozenset(
+    {"BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization", "SyncBatchNormalization"}
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Profile:
     """log10 of a per-layer quantity [n, L] at `steps` [n], and what it measures."""
@@ -96,14 +102,13 @@ def spans(
     result = []
     need = windows.persistence(len(profile.steps))
     sign = 1.0 if op == ">=" else -1.0
-    for j, name in enumerate(profile.layers.names):
-        for a, b in windows.persistent_spans(excess[:, j] >= threshold, need, terminal_ok=dies):
-            peak = a + int(np.nanargmax(excess[a : b + 1, j]))
-            score = float(excess[peak, j])
-            item = evidence(metric, 10 ** (sign * score), 10 ** (sign * threshold), op, int(profile.steps[peak]), note)
-            result.append(
-                Candidate(name, profile.layers.rows[j], int(profile.steps[a]), int(profile.steps[b]), score, (item,), how)
-            )
+    for j, a, b in windows.persistent_spans(excess >= threshold, need, terminal_ok=dies):
+        peak = a + int(np.nanargmax(excess[a : b + 1, j]))
+        score = float(excess[peak, j])
+        item = evidence(metric, 10 ** (sign * score), 10 ** (sign * threshold), op, int(profile.steps[peak]), note)
+        result.append(
+            Candidate(profile.layers.names[j], profile.layers.rows[j], int(profile.steps[a]), int(profile.steps[b]), score, (item,), how)
+        )
     return result
 
 
@@ -112,18 +117,36 @@ def growth(profile: Profile) -> np.ndarray:
     return profile.log - windows.baseline(profile.log)[None, :]
 
 
+def _segments(layers: L.Layers) -> np.ndarray:
+    """Per layer: how many normalization layers come at or before it. A normalization layer
+    divides the signal flowing back through it by its input's spread, so depth is compared
+    only between layers of the same segment."""
+    return np.cumsum([row.layer_class in NORMALIZATION for row in layers.rows])
+
+
+def _beyond_later(profile: Profile, sign: float) -> np.ndarray:
+    """Decades above (sign 1) / below (sign -1) the extreme at this or any later layer of the same
+    normalization segment [n, L]; NaN where unknown."""
+    log = sign * profile.log
+    result = np.full(log.shape, np.nan)
+    segments = _segments(profile.layers)
+    for segment in np.unique(segments):
+        cols = np.flatnonzero(segments == segment)
+        part = log[:, cols]
+        filled = np.where(np.isfinite(part), part, np.inf)
+        later_min = np.minimum.accumulate(filled[:, ::-1], axis=1)[:, ::-1]
+        result[:, cols] = np.where(np.isfinite(part) & np.isfinite(later_min), part - later_min, np.nan)
+    return result
+
+
 def above_later(profile: Profile) -> np.ndarray:
-    """Decades above the smallest value at this or any later layer [n, L] (NaN where unknown)."""
-    filled = np.where(np.isfinite(profile.log), profile.log, np.inf)
-    later_min = np.minimum.accumulate(filled[:, ::-1], axis=1)[:, ::-1]
-    return np.where(np.isfinite(profile.log) & np.isfinite(later_min), profile.log - later_min, np.nan)
+    """Decades above the smallest value at this or any later layer (same segment) [n, L]."""
+    return _beyond_later(profile, 1.0)
 
 
 def below_later(profile: Profile) -> np.ndarray:
-    """Decades below the largest value at this or any later layer [n, L] (NaN where unknown)."""
-    filled = np.where(np.isfinite(profile.log), profile.log, -np.inf)
-    later_max = np.maximum.accumulate(filled[:, ::-1], axis=1)[:, ::-1]
-    return np.where(np.isfinite(profile.log) & np.isfinite(later_max), later_max - profile.log, np.nan)
+    """Decades below the largest value at this or any later layer (same segment) [n, L]."""
+    return _beyond_later(profile, -1.0)
 
 
 def confirm(candidates: list[Candidate], trend: windows.LossTrend | None) -> list[Candidate]:

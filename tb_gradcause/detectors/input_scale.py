@@ -138,15 +138,15 @@ def _outlier_spikes(run: Any, series: Any, n: int) -> list[Event]:
     steps = series.steps[:n]
     mean, std = (series.stat(s)[:n].astype(np.float64) for s in ("mean", "std"))
     lo, hi = (series.stat(s)[:n].astype(np.float64) for s in ("min", "max"))
-    mu, sigma = windows.nanmedian(mean, axis=0), windows.nanmedian(std, axis=0)
+    mu, sigma = windows.typical(mean), windows.typical(std)
     with np.errstate(all="ignore"):
         z = np.fmax(np.abs(hi - mu), np.abs(lo - mu)) / np.where(sigma > 0, sigma, np.nan)
     outlier = np.nanmax(np.where(np.isfinite(z), z, np.nan), axis=1, initial=0.0) >= OUTLIER_SIGMA
     g = flow.kernel_gradients(grads)
     if not g.log.shape[1]:
         return []
-    first_layer = g.log[:, 0]
-    spike = first_layer - windows.nanmedian(first_layer) >= np.log10(SPIKE_FACTOR)
+    first_layer = g.log[:, 0] - windows.typical(g.log[:, 0])
+    spike = first_layer >= np.log10(SPIKE_FACTOR)
     spike_steps = g.steps[spike]
     hits = np.flatnonzero(outlier & np.isin(steps, spike_steps))
     if not len(hits):
@@ -161,7 +161,7 @@ def _outlier_spikes(run: Any, series: Any, n: int) -> list[Event]:
             f"Outlier input batches drive gradient spikes (steps {shown})",
             [
                 evidence("outlier_sigma", float(z[h, f]), OUTLIER_SIGMA, ">=", int(steps[h]), f"{series.rows[f].name}: distance from its usual mean in usual batch stds"),
-                evidence("gradient_spike", float(10 ** (first_layer[np.searchsorted(g.steps, steps[h])] - windows.nanmedian(first_layer))), SPIKE_FACTOR, ">=", int(steps[h]), f"{g.layers.names[0]} gradient RMS over its median"),
+                evidence("gradient_spike", float(10 ** first_layer[np.searchsorted(g.steps, steps[h])]), SPIKE_FACTOR, ">=", int(steps[h]), f"{g.layers.names[0]} gradient RMS over its median"),
             ],
             f"Batches at steps {shown} carry extreme values ({series.rows[f].name} {text.num(float(z[h, f]))} stds from its "
             "mean) and the gradients spike with them. Clip or winsorize outliers, fix corrupt records, or use a "
@@ -177,7 +177,7 @@ def detect(run: Any) -> list[Event]:
         return []
     steps = series.steps[:n]
     extreme = np.fmax(np.abs(series.stat("min")[:n]), np.abs(series.stat("max")[:n])).astype(np.float64)
-    magnitude = windows.nanmedian(extreme, axis=0)
+    magnitude = windows.typical(extreme)
     trend = windows.LossTrend.from_run(run)
     magnitude = np.nan_to_num(magnitude, nan=0.0)
     ids = _id_inputs(run, series, n)

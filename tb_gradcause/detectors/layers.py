@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+import functools
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+# Series-derived arrays kept by `memo` (the detectors of one run share them).
+MEMO_SIZE = 16
 # Roles of the variables that carry a layer's weight scale (biases and norm offsets start at 0).
 KERNEL_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
 
@@ -40,15 +43,16 @@ class Layers:
 
     @classmethod
     def of(cls, rows: Sequence[Any]) -> "Layers":
-        names: list[str] = []
+        position: dict[str, int] = {}
         first: list[Any] = []
         index = np.zeros(len(rows), dtype=np.int64)
         for i, row in enumerate(rows):
             name = row_layer(row)
-            if name not in names:
-                names.append(name)
+            if name not in position:
+                position[name] = len(first)
                 first.append(row)
-            index[i] = names.index(name)
+            index[i] = position[name]
+        names = list(position)
         depth = np.array(
             [row.depth if row.depth >= 0 else 10_000 + i for i, row in enumerate(first)], dtype=np.int64
         )
@@ -62,20 +66,46 @@ class Layers:
             tuple(first[i] for i in order),
         )
 
-    @property
-    def onehot(self) -> np.ndarray:
-        """[R, L] membership matrix."""
-        return (self.index[:, None] == np.arange(len(self.names))[None, :]).astype(np.float64)
-
     def total(self, values: np.ndarray) -> np.ndarray:
-        """Sum of a [S, R] array per layer -> [S, L]; NaN rows count as 0, any +Inf gives +Inf."""
-        values = np.asarray(values, dtype=np.float64)
-        onehot = self.onehot
-        sums = np.where(np.isfinite(values), values, 0.0) @ onehot
-        return np.where(np.isposinf(values).astype(np.float64) @ onehot > 0, np.inf, sums)
+        """Sum of a [S, R] array per layer -> float64 [S, L]; NaN counts as 0, +Inf stays +Inf."""
+        values = np.asarray(values)
+        if not len(self.names):
+            return np.zeros((values.shape[0], 0))
+        order = np.argsort(self.index, kind="stable")
+        grouped = values if np.array_equal(order, np.arange(len(order))) else values[:, order]
+        starts = np.flatnonzero(np.diff(self.index[order], prepend=-1))
+        grouped = np.where(np.isnan(grouped), 0.0, grouped).astype(np.float64, copy=False)
+        return np.add.reduceat(grouped, starts, axis=1)
+
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        """Per layer: any True among its rows [S, R] -> [S, L]."""
+        return self.total(np.asarray(mask, dtype=np.float32)) > 0
 
 
-def rms(series: Any, nonzero: bool = True, roles: Sequence[str] | None = None) -> tuple[Layers, np.ndarray]:
+def memo(fn: Callable) -> Callable:
+    """Cache a pure function of a series (and hashable options) for the few series analysed at once.
+
+    Keyed by the series' identity; the cache holds the series itself, so an id is never reused
+    while its entry lives."""
+    cache: dict[tuple, tuple[Any, Any]] = {}
+
+    @functools.wraps(fn)
+    def wrapper(series: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (id(series), args, tuple(sorted(kwargs.items())))
+        hit = cache.get(key)
+        if hit is not None and hit[0] is series:
+            return hit[1]
+        result = fn(series, *args, **kwargs)
+        if len(cache) >= MEMO_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = (series, result)
+        return result
+
+    return wrapper
+
+
+@memo
+def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None) -> tuple[Layers, np.ndarray]:
     """Per-layer root mean square [S, L] of a tensor-stats series (gradients, backward).
 
     Combines the rows' L2 norms; `nonzero` averages over the elements that are not exactly 0
@@ -84,24 +114,24 @@ def rms(series: Any, nonzero: bool = True, roles: Sequence[str] | None = None) -
     layer has no element to average.
     """
     layers = Layers.of(series.rows)
-    sizes = np.array([row_size(r) for r in series.rows], dtype=np.float64)
-    used = np.ones((len(series.steps), len(series.rows)), dtype=bool)
-    if series.has("missing"):
-        used &= ~(series.stat("missing") > 0)
+    sizes = np.array([row_size(r) for r in series.rows], dtype=np.float32)
     if roles is not None:
         chosen = np.array([r.role in roles for r in series.rows])
-        has_chosen = (chosen.astype(np.float64) @ layers.onehot) > 0
-        used &= chosen | ~has_chosen[layers.index]
-    counts = np.where(used, sizes, 0.0)
+        has_chosen = layers.any(chosen[None, :])[0]
+        sizes = np.where(chosen | ~has_chosen[layers.index], sizes, 0.0).astype(np.float32)
+    counts = np.broadcast_to(sizes, (len(series.steps), len(sizes)))
+    if series.has("missing"):
+        counts = np.where(series.stat("missing") > 0, np.float32(0), counts)
     if nonzero and series.has("zero_frac"):
         counts = counts * np.clip(1.0 - np.nan_to_num(series.stat("zero_frac"), nan=1.0), 0.0, 1.0)
     l2 = series.stat("l2").astype(np.float64)
-    sumsq = layers.total(np.where(used, l2 * l2, 0.0))
+    sumsq = layers.total(np.where(counts > 0, l2 * l2, 0.0))
     n = layers.total(counts)
     with np.errstate(all="ignore"):
         return layers, np.where(n > 0, np.sqrt(sumsq / np.maximum(n, 1e-300)), np.nan)
 
 
+@memo
 def norm(series: Any) -> tuple[Layers, np.ndarray]:
     """Per-layer L2 norm [S, L] of a tensor-stats series (the rows' `l2` combined)."""
     layers = Layers.of(series.rows)
@@ -109,14 +139,15 @@ def norm(series: Any) -> tuple[Layers, np.ndarray]:
     return layers, np.sqrt(layers.total(l2 * l2))
 
 
+@memo
 def nonfinite(series: Any) -> np.ndarray:
     """[S, R] True where a row holds NaN/Inf elements (or a non-finite stat when no counts)."""
     if series.has("nan") and series.has("inf"):
-        counts = series.stat("nan").astype(np.float64) + series.stat("inf").astype(np.float64)
-        return ~(counts == 0)
+        return (series.stat("nan") != 0) | (series.stat("inf") != 0)
     return ~np.all(np.isfinite(series.values), axis=2)
 
 
+@memo
 def finite_prefix(series: Any) -> int:
     """Number of leading samples before the first one holding NaN/Inf anywhere."""
     bad = np.flatnonzero(nonfinite(series).any(axis=1))

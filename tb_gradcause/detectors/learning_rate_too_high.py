@@ -96,7 +96,7 @@ def detect(run: Any) -> list[Event]:
             ]
     # No progress while every update is large: oscillating around instead of descending.
     need = windows.persistence(len(steps))
-    for a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, need):
+    for _, a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, need):
         first, last = int(steps[a]), int(steps[b])
         if not trend.stalled(first) or b - a + 1 < len(steps) // 2:
             continue

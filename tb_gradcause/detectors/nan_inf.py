@@ -185,7 +185,7 @@ def detect(run: Any) -> list[Event]:
         bad[np.searchsorted(all_steps, steps[mask.any(axis=1)])] = True
     # Episodes: runs of logged steps with non-finite values; same place, same event.
     grouped: dict[tuple[str, str], list] = {}
-    for start, end in windows.true_runs(bad):
+    for _, start, end in windows.true_runs(bad):
         first, last = int(all_steps[start]), int(all_steps[end])
         hit, not_logged = _locate(run, masks, first)
         if hit is None:

@@ -55,35 +55,34 @@ def detect(run: Any) -> list[Event]:
     trend = windows.LossTrend.from_run(run)
     need = windows.persistence(n)
     deepest = max(row.depth for row in acts.rows)
+    softmax = np.array([row.activation == "softmax" for row in acts.rows])
+    mask = (sat >= SATURATED) & (~softmax[None, :] | (sat >= start[None, :] + SOFTMAX_RISE))
     events = []
-    for r, row in enumerate(acts.rows):
-        mask = sat[:, r] >= SATURATED
-        if row.activation == "softmax":
-            mask &= sat[:, r] >= start[r] + SOFTMAX_RISE
+    for r, a, b in windows.persistent_spans(mask, need):
+        row = acts.rows[r]
         is_output = row.depth == deepest and row.depth >= 0
-        for a, b in windows.persistent_spans(mask, need):
-            first, last = int(steps[a]), int(steps[b])
-            level = float(np.median(sat[a : b + 1, r]))
-            items = [evidence("saturated_frac", level, SATURATED, ">=", None, f"median over steps {first}–{last}")]
-            trouble = windows.loss_trouble(trend, first, last)
-            if trouble is not None:
-                items.append(trouble)
-            elif not is_output and a == 0 and start[r] >= SATURATED:
-                items.append(evidence("early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"))
-            else:
-                continue
-            layer = L.row_layer(row)
-            activation = row.activation or "saturating"
-            events.append(
-                Event.create(
-                    KIND,
-                    "warning",
-                    layer,
-                    first,
-                    last,
-                    f"{text.num(100 * level)} % of {layer}'s {activation} outputs are saturated from step {first}",
-                    items,
-                    _advice(layer, activation, is_output),
-                )
+        first, last = int(steps[a]), int(steps[b])
+        level = float(np.median(sat[a : b + 1, r]))
+        items = [evidence("saturated_frac", level, SATURATED, ">=", None, f"median over steps {first}–{last}")]
+        trouble = windows.loss_trouble(trend, first, last)
+        if trouble is not None:
+            items.append(trouble)
+        elif not is_output and a == 0 and start[r] >= SATURATED:
+            items.append(evidence("early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"))
+        else:
+            continue
+        layer = L.row_layer(row)
+        activation = row.activation or "saturating"
+        events.append(
+            Event.create(
+                KIND,
+                "warning",
+                layer,
+                first,
+                last,
+                f"{text.num(100 * level)} % of {layer}'s {activation} outputs are saturated from step {first}",
+                items,
+                _advice(layer, activation, is_output),
             )
+        )
     return events

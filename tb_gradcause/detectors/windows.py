@@ -25,6 +25,8 @@ STILL_FALLING = 0.9
 RISE_FACTOR = 2.0
 RISE_MIN_OF_BASELINE = 0.25
 SMOOTH_SAMPLES = 5
+# A run's typical level (a median over steps) is estimated from this many evenly spaced samples.
+TYPICAL_SAMPLES = 1024
 
 
 def nanmedian(values: np.ndarray, axis: int | None = None) -> np.ndarray:
@@ -42,19 +44,23 @@ def persistence(n_samples: int) -> int:
 
 
 def true_runs(mask: np.ndarray) -> np.ndarray:
-    """Maximal runs of True in a 1-D mask as an int array [n, 2] of inclusive (start, end) indices."""
-    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
-    edges = np.diff(padded.astype(np.int8))
-    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1], axis=1)
+    """Maximal runs of True down axis 0 of a [S] or [S, C] mask, as int [n, 3] rows of
+    (column, start, end) with inclusive indices, ordered by column then start."""
+    mask = np.asarray(mask, dtype=bool)
+    grid = mask.reshape(len(mask), -1)
+    edges = np.diff(np.pad(grid, ((1, 1), (0, 0))).astype(np.int8), axis=0).T  # [C, S+1]
+    cols, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return np.stack([cols, starts, ends - 1], axis=1)
 
 
-def persistent_spans(mask: np.ndarray, min_len: int, terminal_ok: bool = False) -> list[tuple[int, int]]:
-    """Runs of True at least `min_len` long; with `terminal_ok` a run touching the end also counts
-    (the series stops there because training died)."""
+def persistent_spans(mask: np.ndarray, min_len: int, terminal_ok: bool = False) -> list[tuple[int, int, int]]:
+    """(column, start, end) of the runs of True down axis 0 at least `min_len` long; with
+    `terminal_ok` a run touching the last sample also counts (the series stops there because
+    training died). A 1-D mask has the single column 0."""
     runs = true_runs(mask)
-    n = len(mask)
-    keep = (runs[:, 1] - runs[:, 0] + 1 >= min_len) | (terminal_ok & (runs[:, 1] == n - 1))
-    return [(int(a), int(b)) for a, b in runs[keep]]
+    keep = (runs[:, 2] - runs[:, 1] + 1 >= min_len) | (terminal_ok & (runs[:, 2] == len(mask) - 1))
+    return [(int(c), int(a), int(b)) for c, a, b in runs[keep]]
 
 
 def baseline_count(n_samples: int) -> int:
@@ -65,11 +71,24 @@ def baseline_count(n_samples: int) -> int:
 def baseline(values: np.ndarray) -> np.ndarray:
     """Median over the first finite samples along axis 0 ([S, ...] -> [...]); NaN where none."""
     values = np.asarray(values, dtype=np.float64)
+    count = baseline_count(len(values))
+    if np.isfinite(values[:count]).all():
+        return np.median(values[:count], axis=0)
     finite = np.isfinite(values)
-    # Rank of each finite sample among the finite ones of its column; keep the first few.
-    rank = np.cumsum(finite, axis=0)
-    keep = finite & (rank <= baseline_count(len(values)))
-    return nanmedian(np.where(keep, values, np.nan), axis=0)
+    # The shortest prefix holding `count` finite samples in every column (usually just `count`).
+    enough = np.flatnonzero(np.all(np.cumsum(finite, axis=0) >= count, axis=tuple(range(1, values.ndim))))
+    prefix = int(enough[0]) + 1 if len(enough) else len(values)
+    head, ok = values[:prefix], finite[:prefix]
+    keep = ok & (np.cumsum(ok, axis=0) <= count)
+    return nanmedian(np.where(keep, head, np.nan), axis=0)
+
+
+def typical(values: np.ndarray) -> np.ndarray:
+    """Median along axis 0, ignoring NaN, estimated from at most TYPICAL_SAMPLES evenly spaced samples."""
+    values = np.asarray(values)
+    if len(values) > TYPICAL_SAMPLES:
+        values = values[np.linspace(0, len(values) - 1, TYPICAL_SAMPLES).astype(np.int64)]
+    return nanmedian(values.astype(np.float64, copy=False), axis=0)
 
 
 def rolling_median(values: np.ndarray, window: int = SMOOTH_SAMPLES) -> np.ndarray:
