@@ -79,5 +79,5 @@ def serve(logdir: str, port: int, *, open_browser: bool) -> int:
         except KeyboardInterrupt:
             print("\nstopping TensorBoard", flush=True)
             return 0
-    print(f"tb-gradcause demo: TensorBoard exited with {code}\n{server.log()}", file=sys.stderr)
-    return code or 1
+        print(f"tb-gradcause demo: TensorBoard exited with {code}\n{server.log()}", file=sys.stderr)
+        return code or 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,11 +36,13 @@ class TensorBoardStartError(RuntimeError):
 
 @dataclass
 class TensorBoardProcess:
-    """A running TensorBoard; `log_path` collects its stdout and stderr."""
+    """A running TensorBoard; `log_path` collects its stdout and stderr (removed by `stop` when
+    it lives in a temporary directory of ours)."""
 
     process: subprocess.Popen
     port: int
     log_path: Path
+    temporary_log: bool = False
 
     @property
     def url(self) -> str:
@@ -93,6 +96,8 @@ class TensorBoardProcess:
                 self.process.wait(timeout)
             except ProcessLookupError:
                 pass
+        if self.temporary_log:
+            shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
     def __enter__(self) -> TensorBoardProcess:
         return self
@@ -134,7 +139,7 @@ def start_tensorboard(
 ) -> TensorBoardProcess:
     """Start `tensorboard --logdir LOGDIR --host 127.0.0.1 --port PORT --load_fast MODE` and wait
     until it answers HTTP. `port=0` lets the OS choose a free port; `log_dir` keeps the log file
-    (default: a new temporary directory)."""
+    (default: a temporary directory, removed by `stop`)."""
     log_path = Path(log_dir or tempfile.mkdtemp(prefix="tb_gradcause_tensorboard_")) / "tensorboard.log"
     command = [
         sys.executable, "-m", "tensorboard.main",
@@ -153,7 +158,7 @@ def start_tensorboard(
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-    server = TensorBoardProcess(process, 0, log_path)
+    server = TensorBoardProcess(process, 0, log_path, temporary_log=log_dir is None)
     try:
         server.port = _wait_for_port(server, timeout)
         _wait_until_serving(server, timeout)
