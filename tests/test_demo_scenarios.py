@@ -36,6 +36,7 @@ class Outcome:
     scenario: ModuleType
     seconds: float
     events: list[dict]
+    error: str | None = None  # the scenario itself failed to train or to write its run
 
     @property
     def severe(self) -> list[dict]:
@@ -52,7 +53,9 @@ class Outcome:
         return [event["layer"] for event in self.events if event["kind"] == kind]
 
     def problems(self) -> list[str]:
-        """Why this scenario fails: missed causes, wrong layers, alarms on a healthy control."""
+        """Why this scenario fails: its own crash, missed causes, wrong layers, alarms on a healthy control."""
+        if self.error:
+            return [self.error]
         if not self.scenario.EXPECTED:
             return [f"false alarm {e['kind']} at {e['layer']}: {e['title']}" for e in self.severe]
         problems = []
@@ -94,23 +97,36 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def events_of(runs: dict[str, reader.RunData], name: str) -> list[dict]:
-    """Events of the scenario's runs (the callback may write into a subdirectory such as `NAME/train`)."""
-    mine = [run for key, run in runs.items() if key == name or key.startswith(name + "/")]
-    assert mine, f"scenario {name} wrote no gradcause run; runs: {sorted(runs)}"
-    return [event for run in mine for event in engine.analyze(run)["events"]]
+def runs_of(runs: dict[str, reader.RunData], name: str) -> list[reader.RunData]:
+    """The scenario's runs (the callback may write into a subdirectory such as `NAME/train`)."""
+    return [run for key, run in runs.items() if key == name or key.startswith(name + "/")]
+
+
+def diagnose(runs: dict[str, reader.RunData], scenario: ModuleType, seconds: float, error: str | None) -> Outcome:
+    mine = runs_of(runs, scenario.NAME)
+    if error is None and not mine:
+        error = f"wrote no gradcause run; runs: {sorted(runs)}"
+    return Outcome(scenario, seconds, [event for run in mine for event in engine.analyze(run)["events"]], error)
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
-    logdir = str(tmp_path_factory.mktemp("demo_logs"))
-    seconds = {}
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("demo_logs"))
+
+
+@pytest.fixture(scope="module")
+def outcomes(logdir: str) -> dict[str, Outcome]:
+    """Every scenario written once; one that crashes fails only its own test."""
+    seconds, errors = {}, {}
     for name in SCENARIO_IDS:
         start = time.perf_counter()
-        demo.write_all(logdir, [name])
+        try:
+            demo.write_all(logdir, [name])
+        except Exception as error:  # reported by test_scenario_diagnosis[name]
+            errors[name] = f"scenario crashed: {type(error).__name__}: {error}"
         seconds[name] = time.perf_counter() - start
     runs = reader.read_logdir(logdir)
-    return {s.NAME: Outcome(s, seconds[s.NAME], events_of(runs, s.NAME)) for s in demo.SCENARIOS}
+    return {s.NAME: diagnose(runs, s, seconds[s.NAME], errors.get(s.NAME)) for s in demo.SCENARIOS}
 
 
 def test_precision_recall_table(outcomes: dict[str, Outcome], capsys: pytest.CaptureFixture) -> None:
@@ -140,8 +156,19 @@ def test_write_all_rejects_unknown_names_before_training(tmp_path: Path) -> None
     assert not any(tmp_path.iterdir())
 
 
+def loss_curve(logdir: str, name: str) -> list[float]:
+    (run,) = runs_of(reader.read_logdir(logdir), name)
+    return run.get("loss").stat("value")[:, 0].tolist()
+
+
+def test_scenarios_are_deterministic(outcomes: dict[str, Outcome], logdir: str, tmp_path: Path) -> None:
+    name = "sigmoid_bce_saturation"  # the fastest; every scenario seeds the same way through _common.start
+    demo.write_all(str(tmp_path), [name])
+    assert loss_curve(str(tmp_path), name) == loss_curve(logdir, name)
+
+
 def test_scenario_runs_as_a_script(tmp_path: Path) -> None:
     script = Path(demo.__file__).parent / "dead_relu_bias.py"
     subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, timeout=300)
-    runs = list(reader.read_logdir(str(tmp_path)))
-    assert runs and all(run == "dead_relu_bias" or run.startswith("dead_relu_bias/") for run in runs), runs
+    runs = reader.read_logdir(str(tmp_path))
+    assert len(runs_of(runs, "dead_relu_bias")) == len(runs) == 1, sorted(runs)
