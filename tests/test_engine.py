@@ -117,3 +117,19 @@ def test_speed_10000_steps_200_layers():
     elapsed = time.perf_counter() - start
     print(f"engine.analyze on 10,000 steps x 200 layers: {elapsed:.3f} s")
     assert elapsed < 2.0  # target 0.5 s on an idle core; generous for shared CI machines
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 3])
+def test_tiny_runs_do_not_break_any_detector(n_steps):
+    result = engine.analyze(sr.to_run(sr.healthy(n_steps=n_steps, every=1)))
+    assert result["skipped"] == {} and result["events"] == []
+
+
+def test_a_run_that_is_non_finite_from_its_first_step():
+    data = sr.healthy()
+    for kind in ("activations", "backward", "gradients", "weights"):
+        data[kind].stat("nan")[:] = 1
+    data["loss"].stat("value")[:] = np.nan
+    result = engine.analyze(sr.to_run(data))
+    assert result["skipped"] == {}
+    assert [(e["kind"], e["layer"], e["first_step"]) for e in result["events"]] == [("nan_inf", "dense_0", 0)]

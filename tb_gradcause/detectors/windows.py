@@ -47,7 +47,7 @@ def true_runs(mask: np.ndarray) -> np.ndarray:
     """Maximal runs of True down axis 0 of a [S] or [S, C] mask, as int [n, 3] rows of
     (column, start, end) with inclusive indices, ordered by column then start."""
     mask = np.asarray(mask, dtype=bool)
-    grid = mask.reshape(len(mask), -1)
+    grid = mask[:, None] if mask.ndim == 1 else mask
     edges = np.diff(np.pad(grid, ((1, 1), (0, 0))).astype(np.int8), axis=0).T  # [C, S+1]
     cols, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)
@@ -71,6 +71,8 @@ def baseline_count(n_samples: int) -> int:
 def baseline(values: np.ndarray) -> np.ndarray:
     """Median over the first finite samples along axis 0 ([S, ...] -> [...]); NaN where none."""
     values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return np.full(values.shape[1:], np.nan)
     count = baseline_count(len(values))
     if np.isfinite(values[:count]).all():
         return np.median(values[:count], axis=0)
