@@ -1,9 +1,10 @@
 """The `timeline` route's payload: one kind of one run as columnar JSON, decimated to a point budget.
 
 Decimation splits the step axis into equal-width buckets and keeps, per bucket and per column
-(row x stat), the bucket's minimum and maximum, placed at the bucket's first and last step in the
-order they occurred (a series monotonic within a bucket is kept exactly at those steps). Every
-step holding a NaN/Inf value, or a non-zero `nan`/`inf` count, is kept as it is.
+(row x stat), the bucket's minimum and maximum at the bucket's first and last step: the minimum
+first where the column ends the bucket at least as high as it began, else the maximum first (a
+column monotonic within a bucket is kept exactly at those steps). Every step holding a NaN/Inf
+value, or a non-zero `nan`/`inf` count, is kept as it is.
 """
 
 from __future__ import annotations
@@ -46,24 +47,18 @@ def decimate(
     kept_values = [values[bad]]
     if len(good):
         buckets = max(1, (max_points - int(bad.sum())) // 2)
-        good_steps, good_values = steps[good], values[good]
+        good_steps = steps[good]
+        good_values = values if len(good) == len(steps) else values[good]
         span = int(good_steps[-1] - good_steps[0]) + 1
         bucket = (good_steps - good_steps[0]) * buckets // span
-        edges = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1, [len(good)]))
-        starts, sizes = edges[:-1], np.diff(edges)
-        for size in np.unique(sizes):  # buckets of one size at once: [buckets, size, R, K]
-            first = starts[sizes == size]
-            block = good_values[first[:, None] + np.arange(size)]
-            if size == 1:
-                kept_steps.append(good_steps[first])
-                kept_values.append(block[:, 0])
-                continue
-            at_min, at_max = block.argmin(axis=1)[:, None], block.argmax(axis=1)[:, None]
-            low = np.take_along_axis(block, at_min, axis=1)[:, 0]
-            high = np.take_along_axis(block, at_max, axis=1)[:, 0]
-            min_first = at_min[:, 0] <= at_max[:, 0]
-            kept_steps += [good_steps[first], good_steps[first + size - 1]]
-            kept_values += [np.where(min_first, low, high), np.where(min_first, high, low)]
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1))
+        ends = np.append(starts[1:], len(good)) - 1
+        low = np.minimum.reduceat(good_values, starts, axis=0)
+        high = np.maximum.reduceat(good_values, starts, axis=0)
+        rising = good_values[ends] >= good_values[starts]
+        several = ends > starts  # a one-step bucket keeps just that step
+        kept_steps += [good_steps[starts], good_steps[ends[several]]]
+        kept_values += [np.where(rising, low, high), np.where(rising, high, low)[several]]
     out_steps = np.concatenate(kept_steps)
     order = np.argsort(out_steps, kind="stable")
     return out_steps[order], np.concatenate(kept_values)[order]
