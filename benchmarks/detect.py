@@ -1,6 +1,6 @@
 """Benchmark: the reader and every detector on a synthetic run of 10,000 logged steps x 200 layers.
 
-    python benchmarks/detect.py [--logdir DIR] [--repeats N]
+    python benchmarks/detect.py [--steps 10000] [--logdir DIR] [--repeats N]
 
 Writes the run with `tb_gradcause.synthetic` (plausible healthy statistics of every kind at every
 step, plus a few injected problems), loads it with TensorBoard's own loader once per repeat
@@ -18,13 +18,13 @@ import tempfile
 import time
 
 import numpy as np
+from tensorboard import compat as tensorboard_compat
 from tensorboard import context
 from tensorboard.data import provider as tb_provider
 
 from tb_gradcause import engine, metadata, reader, synthetic
 
 RUN = "bench"
-N_STEPS = 10_000
 N_FEATURES = 32
 
 
@@ -34,31 +34,32 @@ def layers() -> list[synthetic.Layer]:
     return [lstm] + synthetic.mlp(199, units=32)
 
 
-def inject_problems(data: dict[str, synthetic.KindData]) -> None:
-    """Badly scaled input features, a layer of ReLUs dying at step 2000, gradients exploding
-    from step 8000 in the upper layers and turning NaN at step 8500 (then the loss)."""
+def inject_problems(data: dict[str, synthetic.KindData], n_steps: int) -> None:
+    """Badly scaled input features, a layer of ReLUs dying at 20 % of the run, gradients exploding
+    from 80 % in the upper layers (x10 per 1 % of the run) and turning NaN at 85 % (then the loss)."""
+    dying, exploding, nan = (int(n_steps * f) for f in (0.2, 0.8, 0.85))
     inputs = data["inputs"]
     for stat in ("mean", "std", "min", "max"):
         inputs.stat(stat)[:, 5:10] *= 300.0
     acts = data["activations"]
     dead = acts.rows_of("dense_60")
-    later = acts.steps >= 2000
+    later = acts.steps >= dying
     acts.stat("dead_frac")[np.ix_(later, dead)] = 0.95
     acts.stat("zero_frac")[np.ix_(later, dead)] = 0.97
     for kind in ("gradients", "backward"):
         kd = data[kind]
         upper = [i for i, row in enumerate(kd.rows) if row.depth >= 120]
-        growth = 10.0 ** np.clip((kd.steps - 8000) / 100.0, 0.0, 30.0)[:, None]
+        growth = 10.0 ** np.clip((kd.steps - exploding) / (n_steps / 100), 0.0, 30.0)[:, None]
         for stat in ("l2", "std", "min", "max", "max_abs", "mean"):
             kd.stat(stat)[:, upper] *= growth
-        broken = np.ix_(kd.steps >= 8500, kd.rows_of("dense_150"))
+        broken = np.ix_(kd.steps >= nan, kd.rows_of("dense_150"))
         kd.stat("nan")[broken] = 7
-    data["loss"].stat("value")[8501:] = np.nan
+    data["loss"].stat("value")[nan + 1 :] = np.nan
 
 
-def write_benchmark_run(logdir: str) -> None:
-    data = synthetic.healthy_run(layers(), N_STEPS, n_features=N_FEATURES, seed=7)
-    inject_problems(data)
+def write_benchmark_run(logdir: str, n_steps: int) -> None:
+    data = synthetic.healthy_run(layers(), n_steps, n_features=N_FEATURES, seed=7)
+    inject_problems(data, n_steps)
     synthetic.write_run(logdir, RUN, data)
 
 
@@ -80,15 +81,18 @@ class Timing:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--logdir", default=os.path.join(tempfile.gettempdir(), "tb_gradcause_detect_bench"))
+    parser.add_argument("--steps", type=int, default=10_000, help="logged steps (every kind at every step)")
+    parser.add_argument("--logdir", help="where the run is written and reused (default: a folder in the temp dir)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    args.logdir = args.logdir or os.path.join(tempfile.gettempdir(), f"tb_gradcause_detect_bench_{args.steps}")
     if not os.path.isdir(os.path.join(args.logdir, RUN)):
         start = time.perf_counter()
-        write_benchmark_run(args.logdir)
+        write_benchmark_run(args.logdir, args.steps)
         print(f"wrote {args.logdir}/{RUN} in {time.perf_counter() - start:.1f} s")
     size = sum(entry.stat().st_size for entry in os.scandir(os.path.join(args.logdir, RUN)))
 
+    tensorboard_compat.tf.__version__  # TensorBoard's loader imports TensorFlow when installed: not timed
     load = Timing(lambda: reader.logdir_provider(args.logdir), max(1, args.repeats // 2))
     provider, ctx = load.result, context.RequestContext()
     read_tensors = Timing(
