@@ -182,16 +182,19 @@ def test_events_are_exactly_the_cli_report(client, logdir, capsys):
         ("timeline?run=healthy&kind=loss&stats=,,", 400),
         ("timeline?run=no_such_run&kind=loss", 404),
         ("timeline?run=../../etc/passwd&kind=loss", 404),
+        ("timeline?run=%ff%00&kind=loss", 404),
+        ("timeline?run=healthy&kind=%ff", 400),
+        ("timeline?run=healthy&kind=loss&max_points=99999999999999999999999", 200),
         ("timeline?run=healthy&kind=backward_time", 404),  # a kind this run did not log
         ("events", 400),
         ("events?run=", 400),
         ("events?run=no_such_run", 404),
     ],
 )
-def test_bad_arguments_get_a_clear_client_error(client, query, status):
+def test_arguments_are_validated_with_a_clear_status(client, query, status):
     response = client.get(f"{ROUTE}/{query}")
     assert response.status_code == status, response.get_data()
-    assert response.get_data().strip(), "an error needs a message"
+    assert response.get_data().strip(), "every answer, also an error, has a body"
 
 
 @pytest.mark.parametrize(
