@@ -27,6 +27,11 @@ class UnusableInput(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Explain what went wrong in each run of LOGDIR that holds tb_gradcause data."
+    parser.epilog = (
+        "exit status: 0 reported; 1 --fail-on found an event that severe or worse; 2 the logdir is missing, "
+        "unreadable or holds no gradcause data, --run is unknown, or a run could not be read"
+    )
     parser.add_argument("logdir", help="directory of runs, as given to `tensorboard --logdir`")
     parser.add_argument("--run", help="report only this run (its path relative to LOGDIR, as TensorBoard names it)")
     parser.add_argument(
