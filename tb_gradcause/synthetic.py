@@ -3,7 +3,7 @@
 `healthy_run` builds plausible statistics of every kind for a stack of layers as numpy arrays
 ([steps, rows, stats] per kind, like `reader.Series`); a test edits them to inject a problem
 (`KindData.stat`, `KindData.rows_of`) and `write_run` writes them as TensorBoard event files
-with TensorBoard's own TF-free event writer, one tensor summary per kind and step, metadata
+with TensorBoard's own TF-free record writer, one tensor summary per kind and step, metadata
 once per tag, in step order. `RunWriter` writes single events (rewinds, odd shapes, versions).
 """
 
@@ -149,7 +149,8 @@ class RunWriter:
 
     Uses TensorBoard's record writer directly (what its `EventFileWriter` wraps): that writer
     imports TensorFlow whenever it is installed, and names files so that two written in the
-    same second by one process may sort in the wrong order. Files here sort in creation order.
+    same second by one process may sort in the wrong order. Files here sort by `wall_time`,
+    then in creation order, and loaders read a run's files in that order.
     """
 
     def __init__(
@@ -183,7 +184,9 @@ class RunWriter:
     def _add(self, event: event_pb2.Event) -> None:
         self._writer.write(event.SerializeToString())
 
-    def _metadata(self, kind: str, rows: Sequence[RowInfo], stats: Sequence[str] | None) -> summary_pb2.SummaryMetadata:
+    def _metadata(
+        self, kind: str, rows: Sequence[RowInfo], stats: Sequence[str] | None
+    ) -> summary_pb2.SummaryMetadata:
         result = metadata.create_summary_metadata(kind, rows, stats)
         content = plugin_data_pb2.GradCausePluginData.FromString(result.plugin_data.content)
         content.version = self._version
