@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import webbrowser
 from typing import Sequence
@@ -69,6 +70,9 @@ def serve(logdir: str, port: int, *, open_browser: bool) -> int:
         print(f"tb-gradcause demo: {e}", file=sys.stderr)
         return 1
     with server:
+        # `kill` or a closed terminal must stop TensorBoard too: leave through `with server`.
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, lambda number, frame: sys.exit(128 + number))
         print(f"TensorBoard on {logdir} at {server.url}/ (pid {server.process.pid})")
         print(f"Gradient Causes tab: {server.tab_url}")
         print("Press Ctrl-C to stop.", flush=True)

@@ -4,8 +4,7 @@ same WSGI app in this process (route tests, benchmarks).
     with start_tensorboard(logdir, load_fast="true") as tb:
         status, headers, body = tb.get("/data/plugin/gradcause/runs")
 
-The process runs in its own session, so Ctrl-C in a terminal reaches only the caller, and
-`stop` ends it together with its RustBoard data server.
+`stop` ends the process; its RustBoard data server (`--load_fast=true`) exits with it.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -88,14 +86,12 @@ class TensorBoardProcess:
     def stop(self, timeout: float = 20.0) -> None:
         """End TensorBoard (and its data server) and wait for it."""
         if self.process.poll() is None:
+            self.process.terminate()
             try:
-                os.killpg(self.process.pid, signal.SIGTERM)
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
                 self.process.wait(timeout)
-            except ProcessLookupError:
-                pass
         if self.temporary_log:
             shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
@@ -155,7 +151,6 @@ def start_tensorboard(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     server = TensorBoardProcess(process, 0, log_path, temporary_log=log_dir is None)

@@ -63,7 +63,8 @@ def test_unknown_scenario_is_refused_before_training(tmp_path, quick_scenario, c
 
 
 @pytest.mark.slow
-def test_demo_serves_the_tab_until_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop_signal, exit_code", [(signal.SIGINT, 0), (signal.SIGTERM, 128 + signal.SIGTERM)])
+def test_demo_serves_the_tab_until_stopped(tmp_path, stop_signal, exit_code):
     script = tmp_path / "stand_in_demo.py"
     script.write_text(STAND_IN)
     logdir = tmp_path / "logs"
@@ -88,8 +89,8 @@ def test_demo_serves_the_tab_until_ctrl_c(tmp_path):
             time.sleep(0.25)
         assert (logdir / "quick" / demo_command.COMPLETE_MARKER).exists()
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        process.send_signal(stop_signal)
+        assert process.wait(timeout=30) == exit_code
         with pytest.raises(urllib.error.URLError):
             urllib.request.urlopen(base + "/data/plugins_listing", timeout=5)
     finally:
