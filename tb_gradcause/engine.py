@@ -10,6 +10,7 @@ from tb_gradcause.detectors import (
     disconnected_gradient,
     exploding_gradient,
     input_scale,
+    layers,
     learning_rate_too_high,
     nan_inf,
     saturated_activation,
@@ -44,6 +45,13 @@ BACKWARD_EFFECTS = frozenset({"exploding_gradient", "vanishing_gradient"})
 
 def analyze(run: Any) -> dict[str, Any]:
     """`{"events": [...], "checked": [kinds that ran], "skipped": {kind: why}}` for one `RunData`."""
+    try:
+        return _analyze(run)
+    finally:
+        layers.clear_memos()  # the arrays shared by the detectors of this run
+
+
+def _analyze(run: Any) -> dict[str, Any]:
     events: list[Event] = []
     checked: list[str] = []
     skipped: dict[str, str] = {}

@@ -31,9 +31,14 @@ VARYING = 1e-3
 
 def _no_gradient(grads: Any, n: int) -> np.ndarray:
     """[R] True for variables whose gradient was missing or exactly zero at every logged step."""
-    missing = grads.stat("missing")[:n] > 0 if grads.has("missing") else np.zeros((n, len(grads.rows)), bool)
-    zero = (grads.stat("l2")[:n] == 0) & (grads.stat("zero_frac")[:n] >= 1.0) if grads.has("zero_frac") else grads.stat("l2")[:n] == 0
-    return np.all(missing | zero, axis=0) if n >= 2 else np.zeros(len(grads.rows), bool)
+    if n < 2:
+        return np.zeros(len(grads.rows), bool)
+    none = L.column(grads, "l2")[:n] == 0
+    if grads.has("zero_frac"):
+        none &= L.column(grads, "zero_frac")[:n] >= 1.0
+    if grads.has("missing"):
+        none |= L.column(grads, "missing")[:n] > 0
+    return np.all(none, axis=0)
 
 
 def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:

@@ -47,9 +47,10 @@ class Candidate:
 
 def log10(x: np.ndarray) -> np.ndarray:
     """log10 with NaN for non-positive or non-finite values."""
-    x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
-        return np.where((x > 0) & np.isfinite(x), np.log10(np.where(x > 0, x, 1.0)), np.nan)
+        result = np.log10(np.asarray(x, dtype=np.float64))
+    result[~np.isfinite(result)] = np.nan
+    return result
 
 
 def kernel_gradients(grads: Any) -> Profile:
@@ -132,10 +133,11 @@ def _beyond_later(profile: Profile, sign: float) -> np.ndarray:
     segments = _segments(profile.layers)
     for segment in np.unique(segments):
         cols = np.flatnonzero(segments == segment)
-        part = log[:, cols]
-        filled = np.where(np.isfinite(part), part, np.inf)
-        later_min = np.minimum.accumulate(filled[:, ::-1], axis=1)[:, ::-1]
-        result[:, cols] = np.where(np.isfinite(part) & np.isfinite(later_min), part - later_min, np.nan)
+        part = log[:, cols[0] : cols[-1] + 1]  # a segment is a run of consecutive layers
+        # Running minimum from the last layer backwards, on a [layers, steps] copy (fast rows).
+        filled = np.where(np.isfinite(part), part, np.inf).T[::-1].copy()
+        later_min = np.minimum.accumulate(filled, axis=0)[::-1].T
+        result[:, cols[0] : cols[-1] + 1] = np.where(np.isfinite(part) & np.isfinite(later_min), part - later_min, np.nan)
     return result
 
 

@@ -8,8 +8,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-# Series-derived arrays kept by `memo` (the detectors of one run share them).
-MEMO_SIZE = 16
+# Series-derived arrays kept by `memo` per function (the detectors of one run share them).
+MEMO_SIZE = 32
 # Roles of the variables that carry a layer's weight scale (biases and norm offsets start at 0).
 KERNEL_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
 
@@ -74,20 +74,31 @@ class Layers:
         order = np.argsort(self.index, kind="stable")
         grouped = values if np.array_equal(order, np.arange(len(order))) else values[:, order]
         starts = np.flatnonzero(np.diff(self.index[order], prepend=-1))
-        grouped = np.where(np.isnan(grouped), 0.0, grouped).astype(np.float64, copy=False)
-        return np.add.reduceat(grouped, starts, axis=1)
+        if grouped.dtype.kind == "f" and np.isnan(grouped).any():
+            grouped = np.where(np.isnan(grouped), 0.0, grouped)
+        return np.add.reduceat(grouped, starts, axis=1, dtype=np.float64)
 
     def any(self, mask: np.ndarray) -> np.ndarray:
         """Per layer: any True among its rows [S, R] -> [S, L]."""
         return self.total(np.asarray(mask, dtype=np.float32)) > 0
 
 
+_CACHES: list[dict] = []
+
+
+def clear_memos() -> None:
+    """Drop every `memo` cache (the engine calls this after each run)."""
+    for cache in _CACHES:
+        cache.clear()
+
+
 def memo(fn: Callable) -> Callable:
-    """Cache a pure function of a series (and hashable options) for the few series analysed at once.
+    """Cache a pure function of a series (and hashable options) while one run is analysed.
 
     Keyed by the series' identity; the cache holds the series itself, so an id is never reused
-    while its entry lives."""
+    while its entry lives. `clear_memos` empties it."""
     cache: dict[tuple, tuple[Any, Any]] = {}
+    _CACHES.append(cache)
 
     @functools.wraps(fn)
     def wrapper(series: Any, *args: Any, **kwargs: Any) -> Any:
@@ -102,6 +113,12 @@ def memo(fn: Callable) -> Callable:
         return result
 
     return wrapper
+
+
+@memo
+def column(series: Any, name: str) -> np.ndarray:
+    """One stat of a series as a C-contiguous [S, R] array (`Series.stat` is a strided view)."""
+    return np.ascontiguousarray(series.stat(name))
 
 
 @memo
@@ -120,11 +137,12 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
         has_chosen = layers.any(chosen[None, :])[0]
         sizes = np.where(chosen | ~has_chosen[layers.index], sizes, 0.0).astype(np.float32)
     counts = np.broadcast_to(sizes, (len(series.steps), len(sizes)))
-    if series.has("missing"):
-        counts = np.where(series.stat("missing") > 0, np.float32(0), counts)
     if nonzero and series.has("zero_frac"):
-        counts = counts * np.clip(1.0 - np.nan_to_num(series.stat("zero_frac"), nan=1.0), 0.0, 1.0)
-    l2 = series.stat("l2").astype(np.float64)
+        nonzero_frac = 1.0 - column(series, "zero_frac")
+        counts = counts * np.where(nonzero_frac > 0, nonzero_frac, np.float32(0))  # NaN -> 0
+    if series.has("missing"):
+        counts = np.where(column(series, "missing") > 0, np.float32(0), counts)
+    l2 = column(series, "l2").astype(np.float64)
     sumsq = layers.total(np.where(counts > 0, l2 * l2, 0.0))
     n = layers.total(counts)
     with np.errstate(all="ignore"):
@@ -135,7 +153,7 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
 def norm(series: Any) -> tuple[Layers, np.ndarray]:
     """Per-layer L2 norm [S, L] of a tensor-stats series (the rows' `l2` combined)."""
     layers = Layers.of(series.rows)
-    l2 = series.stat("l2").astype(np.float64)
+    l2 = column(series, "l2").astype(np.float64)
     return layers, np.sqrt(layers.total(l2 * l2))
 
 
@@ -143,7 +161,7 @@ def norm(series: Any) -> tuple[Layers, np.ndarray]:
 def nonfinite(series: Any) -> np.ndarray:
     """[S, R] True where a row holds NaN/Inf elements (or a non-finite stat when no counts)."""
     if series.has("nan") and series.has("inf"):
-        return (series.stat("nan") != 0) | (series.stat("inf") != 0)
+        return (column(series, "nan") != 0) | (column(series, "inf") != 0)
     return ~np.all(np.isfinite(series.values), axis=2)
 
 

@@ -28,17 +28,18 @@ WEIGHT_GROWTH = 10.0
 
 def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
     """Median over layers of the kernel update ratio [S], and the total kernel norm [S]."""
-    layers = L.Layers.of(weights.rows)
     kernel = np.array([r.role in L.KERNEL_ROLES for r in weights.rows])
     if not kernel.any():
         kernel = np.ones(len(weights.rows), dtype=bool)
-    norm = weights.stat("norm").astype(np.float64)
-    update = weights.stat("update_norm").astype(np.float64)
-    w2 = layers.total(np.where(kernel, norm * norm, 0.0))
-    u2 = layers.total(np.where(kernel, update * update, 0.0))
+    rows = [r for r, k in zip(weights.rows, kernel) if k]
+    layers = L.Layers.of(rows)
+    norm = L.column(weights, "norm")[:, kernel].astype(np.float64)
+    update = L.column(weights, "update_norm")[:, kernel].astype(np.float64)
+    w2 = layers.total(norm * norm)
+    u2 = layers.total(update * update)
     with np.errstate(all="ignore"):
         ratio = np.sqrt(u2 / np.where(w2 > 0, w2, np.nan))
-    total = np.sqrt(np.where(kernel, norm * norm, 0.0).sum(axis=1))
+    total = np.sqrt(w2.sum(axis=1))
     return windows.nanmedian(np.where(np.isfinite(ratio), ratio, np.nan), axis=1), total
 
 
