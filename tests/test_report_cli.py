@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -161,3 +162,14 @@ def test_the_console_command_dispatches_to_report(tmp_path):
     assert set(json.loads(done.stdout)["runs"]["run"]) == {"events", "checked", "skipped"}
     done = subprocess.run([*command, str(tmp_path / "missing")], capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (2, "") and "does not exist" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any directory")
+def test_an_unreadable_logdir_exits_2(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0)
+    try:
+        status, _, err = _report([str(locked)], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert status == 2 and "not readable" in err
