@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import warnings
 from typing import Any, Iterable
 
@@ -69,6 +71,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         self._step: tf.Variable | None = None
         self._train_function = None
         self._capture: StepCapture | None = None
+        self._scratch_dir: str | None = None
         self._failed = False
 
     @property
@@ -98,6 +101,8 @@ class GradCauseCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None) -> None:
         self._flush()
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
     # ---- internals --------------------------------------------------------------------------
 
@@ -106,7 +111,11 @@ class GradCauseCallback(keras.callbacks.Callback):
         if model.optimizer is None:
             raise ValueError("the model has no optimizer: compile it before fit")
         if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.train_dir) if _is_chief(model) else tf.summary.create_noop_writer()
+            # Non-chief workers trace the same graph (collectives must match) into a writer
+            # nothing reaches: only replica 0 of the chief writes.
+            if not _is_chief(model):
+                self._scratch_dir = tempfile.mkdtemp(prefix="gradcause_worker_")
+            self._writer = tf.summary.create_file_writer(self._scratch_dir or self.train_dir)
         if self._step is None:
             with tf.init_scope():
                 start = int(model.optimizer.iterations.numpy())
@@ -184,7 +193,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         if ctx is None or ctx.num_replicas_in_sync == 1:
             self._step.assign_add(1)
         else:
-            tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: self._step.assign_add(1), tf.no_op)
+            tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: tf.group(self._step.assign_add(1)), tf.no_op)
 
     def _safe_apply(self, capture: StepCapture, rec: Recorder, x, original, grads, variables):
         """`capture.apply`, falling back to the bare optimizer (with one warning) if logging fails."""

@@ -44,6 +44,7 @@ class Recorder:
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
         self.applied = False
+        self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
         self.pending: Any = None  # capture_step.Pending when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
         # Watches the step's inputs: d loss / d (a recurrent layer's input) when no trainable
@@ -180,3 +181,15 @@ def hook_optimizer(optimizer) -> None:
 
     optimizer._gradcause_apply = original  # pylint: disable=protected-access
     optimizer.apply = apply
+    reduce = getattr(optimizer, "_all_reduce_sum_gradients", None)
+    if reduce is not None:  # Keras' private all-reduce (TF backend): the global gradient
+        # Keras 3.15 sums the replicas' gradients here before updating; record the sums.
+
+        def all_reduce_sum_gradients(grads_and_vars):
+            result = reduce(grads_and_vars)
+            rec = current()
+            if rec is not None:
+                rec.reduced_grads.update({id(v): g for g, v in result})
+            return result
+
+        optimizer._all_reduce_sum_gradients = all_reduce_sum_gradients  # pylint: disable=protected-access

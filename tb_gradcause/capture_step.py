@@ -143,6 +143,13 @@ class StepCapture:
         else:
             skipped = tf.constant(False)
             bad = tf.logical_not(loss_finite & grads_finite)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:  # one collective: any replica non-finite, and the global mean loss
+            summed = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, tf.stack([tf.cast(bad, tf.float32), loss if loss is not None else 0.0])
+            )
+            bad = summed[0] > 0
+            loss = summed[1] if loss is not None else None
         step = tf.identity(self.step)
         full = (tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)
         full = (full | bad) & _is_chief_replica()
@@ -152,6 +159,8 @@ class StepCapture:
             snapshot = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
             before = snapshot() if xla else tf.cond(full, snapshot, lambda: [_empty_like(v) for v in variables])
         result = original(grads, variables)
+        if replicas > 1:
+            grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
         if scaled:
             grads = [None if g is None else _divide(g, scale) for g in grads]
         pulse = None
@@ -169,12 +178,10 @@ class StepCapture:
                 write_pending(records, full, bad, record_pulse, pulse, step)
         return result
 
-    def _loss_value(self, loss):
-        if loss is None:
-            return None
-        loss = tf.reduce_mean(tf.cast(loss, tf.float32))
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return loss * replicas if replicas > 1 else loss  # Keras divides it by the replica count
+    @staticmethod
+    def _loss_value(loss):
+        """This replica's loss (Keras divides it by the replica count: replicas sum to the mean)."""
+        return None if loss is None else tf.reduce_mean(tf.cast(loss, tf.float32))
 
     @staticmethod
     def _input_grads_from_tape(rec: Recorder, slots: Sequence[Slot]) -> None:
