@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
+import urllib.parse
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from tb_gradcause import synthetic
+from tb_gradcause.metadata import KIND_STATS
 
 HOSTILE = "x<img src=x onerror=alert(1)>"
 
@@ -25,10 +29,11 @@ GOOD_RUNS = (HEALTHY, NAN, REWIND, HOSTILE_RUN)
 BROKEN_RUNS = (TRUNCATED, CORRUPT)
 
 
-def write_logdir(logdir: str | os.PathLike) -> None:
-    """Write every run above under `logdir`."""
+def write_logdir(logdir: str | os.PathLike) -> dict[str, dict[str, int]]:
+    """Write every run above under `logdir`; return the last step of each kind of each good run."""
     logdir = os.fspath(logdir)
-    synthetic.write_run(logdir, HEALTHY, synthetic.healthy_run(synthetic.mlp(3), STEPS))
+    healthy = synthetic.healthy_run(synthetic.mlp(3), STEPS)
+    synthetic.write_run(logdir, HEALTHY, healthy)
 
     nan = synthetic.healthy_run(synthetic.mlp(3), STEPS, seed=1)
     nan["gradients"].stat("l2")[NAN_STEP, 0] = np.nan
@@ -45,10 +50,33 @@ def write_logdir(logdir: str | os.PathLike) -> None:
             writer.write("loss", step, rows, value, wall_time=1.7e9 + 1000 + step)
 
     layers = [synthetic.Layer(HOSTILE, 16), synthetic.Layer("dense_out", 1, "sigmoid")]
-    synthetic.write_run(logdir, HOSTILE_RUN, synthetic.healthy_run(layers, 30))
+    hostile = synthetic.healthy_run(layers, 30)
+    synthetic.write_run(logdir, HOSTILE_RUN, hostile)
 
     _damage(synthetic.write_run(logdir, TRUNCATED, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=True)
     _damage(synthetic.write_run(logdir, CORRUPT, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=False)
+
+    last = {run: {kind: int(kd.steps[-1]) for kind, kd in data.items()} for run, data in
+            [(HEALTHY, healthy), (NAN, nan), (HOSTILE_RUN, hostile)]}
+    return {**last, REWIND: {"loss": 89}}
+
+
+def wait_until_served(get_json: Callable[[str], dict], last_steps: dict[str, dict[str, int]], timeout: float = 120) -> None:
+    """Wait until the plugin serves every run's last step of every kind (RustBoard loads in the
+    background). `get_json(path)` returns a route's JSON, RuntimeError unless status 200."""
+    deadline = time.monotonic() + timeout
+    for run, kinds in last_steps.items():
+        for kind, step in kinds.items():
+            while True:
+                if run in get_json("/data/plugin/gradcause/runs")["runs"]:
+                    query = urllib.parse.urlencode({"run": run, "kind": kind, "max_points": 2, "stats": KIND_STATS[kind][0]})
+                    try:
+                        if get_json(f"/data/plugin/gradcause/timeline?{query}")["steps"][-1] == step:
+                            break
+                    except RuntimeError:  # 404 until the kind's first event is loaded
+                        pass
+                assert time.monotonic() < deadline, f"{run}/{kind} not loaded up to step {step}"
+                time.sleep(0.2)
 
 
 def _damage(run_dir: str, truncate: bool) -> None:

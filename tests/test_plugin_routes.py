@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from plugin_logdir import (
     REWIND,
     REWOUND_LOSS,
     STEPS,
+    wait_until_served,
     write_logdir,
 )
 from tb_gradcause import cli, plugin, reader, synthetic, tb_process
@@ -52,36 +52,30 @@ class Client:
         return self.client.get(path)
 
     def json(self, path: str):
+        """The route's JSON; RuntimeError unless status 200 (like `TensorBoardProcess.get_json`)."""
         response = self.get(path)
-        assert response.status_code == 200, (path, response.status_code, response.get_data()[:300])
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} -> {response.status_code}: {response.get_data()[:300]!r}")
         assert response.headers["Content-Type"].startswith("application/json")
         return _strict_json(response.get_data())
 
-    def wait_until_loaded(self, timeout: float = 60.0) -> None:
-        """RustBoard loads in the background: wait for every run and the last step of the big one."""
-        deadline = time.monotonic() + timeout
-        while True:
-            runs = self.json(f"{ROUTE}/runs")["runs"]
-            if set(GOOD_RUNS) <= set(runs):
-                steps = self.json(f"{ROUTE}/timeline?run={HEALTHY}&kind=gradients&stats=l2")["steps"]
-                if steps and steps[-1] == STEPS - 1:
-                    return
-            assert time.monotonic() < deadline, f"runs not loaded: {runs}"
-            time.sleep(0.2)
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("logs")
+    return path, write_logdir(path)
 
 
 @pytest.fixture(scope="module")
-def logdir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("logs")
-    write_logdir(path)
-    return path
+def logdir(written) -> Path:
+    return written[0]
 
 
 @pytest.fixture(scope="module", params=["false", "true"], ids=["python_loader", "rustboard"])
-def client(request, logdir) -> Client:
-    result = Client(logdir, request.param)
+def client(request, written) -> Client:
+    result = Client(written[0], request.param)
     assert (result.multiplexer is None) == (request.param == "true")  # RustBoard has no multiplexer
-    result.wait_until_loaded()
+    wait_until_served(result.json, written[1])
     return result
 
 

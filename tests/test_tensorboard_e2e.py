@@ -8,7 +8,18 @@ import time
 import numpy as np
 import pytest
 
-from plugin_logdir import BROKEN_RUNS, GOOD_RUNS, HEALTHY, HOSTILE, HOSTILE_RUN, NAN, NAN_STEP, STEPS, write_logdir
+from plugin_logdir import (
+    BROKEN_RUNS,
+    GOOD_RUNS,
+    HEALTHY,
+    HOSTILE,
+    HOSTILE_RUN,
+    NAN,
+    NAN_STEP,
+    STEPS,
+    wait_until_served,
+    write_logdir,
+)
 from tb_gradcause import cli, plugin, synthetic
 from tb_gradcause.metadata import KIND_STATS
 from tensorboard_server import tensorboard_server
@@ -19,15 +30,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def logdir(tmp_path_factory):
+def written(tmp_path_factory):
     path = tmp_path_factory.mktemp("logs")
-    write_logdir(path)
-    return path
+    return path, write_logdir(path)
+
+
+@pytest.fixture(scope="module")
+def logdir(written):
+    return written[0]
 
 
 @pytest.fixture(scope="module", params=["false", "true"], ids=["python_loader", "rustboard"])
-def tb(request, logdir):
-    with tensorboard_server(logdir, load_fast=request.param, runs=GOOD_RUNS) as server:
+def tb(request, written):
+    with tensorboard_server(written[0], load_fast=request.param) as server:
+        wait_until_served(server.get_json, written[1])
         yield server
 
 
@@ -51,9 +67,7 @@ def test_the_tab_is_registered_and_its_module_served(tb):
 
 
 def test_every_logged_step_is_served(tb):
-    url = f"{ROUTE}/timeline?run={HEALTHY}&kind=activations"
-    _wait_for(lambda: len(tb.get_json(url)["steps"]) == STEPS, "all steps")  # RustBoard loads in the background
-    data = tb.get_json(url)
+    data = tb.get_json(f"{ROUTE}/timeline?run={HEALTHY}&kind=activations")
     assert data["steps"] == list(range(STEPS))
     assert all(len(row) == STEPS for row in data["values"]["dead_frac"])
 
