@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from typing import Any
 
 from tensorboard import context
@@ -20,6 +21,7 @@ from tb_gradcause import engine, events, reader
 
 EXIT_FAIL_ON = 1
 EXIT_UNUSABLE = 2
+WIDTH = 100  # columns of the text report
 
 
 class UnusableInput(Exception):
@@ -100,16 +102,29 @@ def format_run(run: str, result: dict[str, Any]) -> str:
         if event["last_step"] != event["first_step"]:
             steps = f"steps {event['first_step']}-{event['last_step']}"
         lines.append(f"\n{event['severity'].upper():7} {event['kind']} in {event['layer'] or 'the run'}, {steps}")
-        lines.append(f"  {event['title']}")
-        lines += [f"  evidence: {_evidence(item)}" for item in event["evidence"]]
+        lines.append(_field("", event["title"]))
+        lines += [_field("evidence: ", _evidence(item)) for item in event["evidence"]]
         chain = _chain(event, by_id)
         if len(chain) > 1:
-            lines.append("  cause chain: " + " -> ".join(_short(e) for e in chain))
-        lines += [f"  also caused by: {_short(by_id[c])}" for c in event["caused_by"][1:] if c in by_id]
-        lines.append(f"  advice: {event['advice']}")
-    lines.append(f"\n  checked: {', '.join(result['checked']) or 'nothing'}")
-    lines += [f"  not checked: {kind}: {why}" for kind, why in result["skipped"].items()]
+            lines.append(_field("cause chain: ", " -> ".join(_short(e) for e in chain)))
+        lines += [_field("also caused by: ", _short(by_id[c])) for c in event["caused_by"][1:] if c in by_id]
+        lines.append(_field("advice: ", event["advice"]))
+    lines.append("\n" + _field("checked: ", ", ".join(result["checked"]) or "nothing"))
+    lines += [_field("not checked: ", f"{kind}: {why}") for kind, why in result["skipped"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _field(label: str, text: str) -> str:
+    """`  label: text`, wrapped to 100 columns under the text's start."""
+    indent = " " * (2 + len(label))
+    return textwrap.fill(
+        text,
+        WIDTH,
+        initial_indent="  " + label,
+        subsequent_indent=indent,
+        break_long_words=False,  # keep ids, paths and numbers whole
+        break_on_hyphens=False,
+    )
 
 
 def _chain(event: dict, by_id: dict[str, dict]) -> list[dict]:
