@@ -18,7 +18,7 @@ HOSTILE = "x<img src=x onerror=alert(1)>"
 HEALTHY = "healthy"  # every kind at every one of STEPS steps (more than either loader keeps by default)
 NAN = "nan_at_120"  # gradients NaN / loss Inf at NAN_STEP
 REWIND = "rewind"  # loss at steps 0..119, then a restart writes 60..89 again with REWOUND_LOSS
-HOSTILE_RUN = "hostile"  # a layer named HOSTILE
+HOSTILE_RUN = "hostile"  # a layer named HOSTILE, whose ReLUs die
 TRUNCATED = "truncated"  # its event file ends mid-record
 CORRUPT = "corrupt"  # bytes in the middle of its event file are garbage
 
@@ -51,6 +51,9 @@ def write_logdir(logdir: str | os.PathLike) -> dict[str, dict[str, int]]:
 
     layers = [synthetic.Layer(HOSTILE, 16), synthetic.Layer("dense_out", 1, "sigmoid")]
     hostile = synthetic.healthy_run(layers, 30)
+    dead = hostile["activations"].rows_of(HOSTILE)  # most of its ReLUs die: an event names the layer
+    hostile["activations"].stat("dead_frac")[5:, dead] = 0.95
+    hostile["activations"].stat("zero_frac")[5:, dead] = 0.97
     synthetic.write_run(logdir, HOSTILE_RUN, hostile)
 
     _damage(synthetic.write_run(logdir, TRUNCATED, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=True)

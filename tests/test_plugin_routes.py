@@ -148,6 +148,8 @@ def test_hostile_layer_name_is_returned_as_plain_json_data(client):
     data = _strict_json(response.get_data())
     assert data["rows"][0]["name"] == HOSTILE and data["rows"][0]["layer"] == HOSTILE
     assert client.json(f"{ROUTE}/timeline?run={HOSTILE_RUN}&kind=gradients")["rows"][0]["name"] == f"{HOSTILE}/kernel"
+    events = client.json(f"{ROUTE}/events?run={HOSTILE_RUN}")["events"]
+    assert [event["layer"] for event in events if event["kind"] == "dead_relu"] == [HOSTILE]
 
 
 def test_events_are_exactly_the_cli_report(client, logdir, capsys):

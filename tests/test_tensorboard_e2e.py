@@ -89,6 +89,9 @@ def test_hostile_layer_name_is_json_data(tb):
     status, headers, body = tb.get(f"{ROUTE}/timeline?run={HOSTILE_RUN}&kind=backward")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body)["rows"][0]["layer"] == HOSTILE
+    status, headers, body = tb.get(f"{ROUTE}/events?run={HOSTILE_RUN}")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert HOSTILE in [event["layer"] for event in json.loads(body)["events"]]
 
 
 @pytest.mark.parametrize(
