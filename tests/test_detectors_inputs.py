@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 import synth_runs as sr
 from tb_gradcause import synthetic
 
