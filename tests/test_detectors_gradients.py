@@ -138,3 +138,12 @@ def test_recurrent_decay_along_time_is_fine_when_the_loss_converges():
     for i in range(8):
         data["backward_time"].stat(f"t_{i}")[:] *= 0.1**i
     assert sr.events(data, "vanishing_gradient") == []
+
+
+def test_a_norm_that_overflowed_float32_counts_as_exploding():
+    data = sr.healthy()
+    _rising_loss(data, 200)
+    kd = data["gradients"]
+    kd.stat("l2")[sr.at(kd, 250), :] = np.inf  # finite elements, norm beyond 3.4e38
+    [event] = sr.events(data, "exploding_gradient")
+    assert event["first_step"] == 250 and event["evidence"][0]["value"] >= 1e30

@@ -45,10 +45,15 @@ class Candidate:
     how: str  # "time" | "depth" | "along_time"
 
 
+# log10 of a norm that overflowed float32 (+Inf from finite elements): beyond its 3.4e38 maximum.
+OVERFLOW_LOG10 = 39.0
+
+
 def log10(x: np.ndarray) -> np.ndarray:
-    """log10 with NaN for non-positive or non-finite values."""
+    """log10 with NaN for zero, negative or NaN values and OVERFLOW_LOG10 for +Inf."""
     with np.errstate(all="ignore"):
         result = np.log10(np.asarray(x, dtype=np.float64))
+    result[np.isposinf(result)] = OVERFLOW_LOG10
     result[~np.isfinite(result)] = np.nan
     return result
 
