@@ -29,7 +29,14 @@ def run(logdir: str) -> None:
     )
     model.compile(optimizer=keras.optimizers.SGD(0.2), loss="poisson")
     _common.fit(
-        model, x, counts, logdir=logdir, name=NAME, epochs=2, batch_size=32, callbacks=[keras.callbacks.TerminateOnNaN()]
+        model,
+        x,
+        counts,
+        logdir=logdir,
+        name=NAME,
+        epochs=2,
+        batch_size=32,
+        callbacks=[keras.callbacks.TerminateOnNaN()],
     )
 
 

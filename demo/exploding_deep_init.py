@@ -21,11 +21,10 @@ def run(logdir: str) -> None:
     x = rng.normal(size=(2048, 16)).astype("float32")
     y = (x[:, :4] ** 2).sum(axis=1, keepdims=True).astype("float32") - 4.0
     init = keras.initializers.RandomNormal(stddev=1.0)
-    model = keras.Sequential(
-        [keras.Input((16,))]
-        + [keras.layers.Dense(64, activation="relu", kernel_initializer=init, name=f"dense_{i}") for i in range(1, DEPTH)]
-        + [keras.layers.Dense(1, kernel_initializer=init, name="output")]
-    )
+    hidden = [
+        keras.layers.Dense(64, activation="relu", kernel_initializer=init, name=f"dense_{i}") for i in range(1, DEPTH)
+    ]
+    model = keras.Sequential([keras.Input((16,)), *hidden, keras.layers.Dense(1, kernel_initializer=init, name="output")])
     model.compile(optimizer="sgd", loss="mse")
     _common.fit(
         model, x, y, logdir=logdir, name=NAME, epochs=2, batch_size=32, callbacks=[keras.callbacks.TerminateOnNaN()]

@@ -8,7 +8,6 @@ the gradients spike by orders of magnitude.
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from tb_gradcause.demo import _common
 

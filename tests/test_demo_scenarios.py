@@ -18,6 +18,9 @@ import pytest
 from tb_gradcause import demo, engine, reader
 from tb_gradcause.events import KINDS
 
+# Training every scenario takes ~3-4 minutes on 2 busy cores; the first test to use the fixture pays it.
+pytestmark = pytest.mark.timeout(1800)
+
 SEVERE = ("warning", "error")
 SCENARIO_IDS = [scenario.NAME for scenario in demo.SCENARIOS]
 
@@ -129,15 +132,34 @@ def outcomes(logdir: str) -> dict[str, Outcome]:
     return {s.NAME: diagnose(runs, s, seconds[s.NAME], errors.get(s.NAME)) for s in demo.SCENARIOS}
 
 
+@pytest.mark.slow
 def test_precision_recall_table(outcomes: dict[str, Outcome], capsys: pytest.CaptureFixture) -> None:
     with capsys.disabled():
         print("\n" + table(list(outcomes.values())))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SCENARIO_IDS)
 def test_scenario_diagnosis(outcomes: dict[str, Outcome], name: str) -> None:
     outcome = outcomes[name]
     assert not outcome.problems(), f"{name}: {outcome.problems()}\n{table([outcome])}"
+
+
+def causes_of_nan(scenario: ModuleType) -> set[str]:
+    """The kinds a scenario expects besides `nan_inf`, if it expects a NaN at all."""
+    kinds = {expected["kind"] for expected in scenario.EXPECTED}
+    return kinds - {"nan_inf"} if "nan_inf" in kinds else set()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s.NAME for s in demo.SCENARIOS if causes_of_nan(s)])
+def test_nan_is_linked_to_its_expected_cause(outcomes: dict[str, Outcome], name: str) -> None:
+    """Where a scenario expects a cause besides its NaN, the NaN event names it in `caused_by`."""
+    outcome = outcomes[name]
+    causes = causes_of_nan(outcome.scenario)
+    ids = {event["id"] for event in outcome.events if event["kind"] in causes}
+    nans = [event for event in outcome.events if event["kind"] == "nan_inf"]
+    assert nans and all(ids & set(event["caused_by"]) for event in nans), [describe(e) for e in outcome.events]
 
 
 def test_every_kind_has_a_scenario_and_there_are_healthy_controls() -> None:
@@ -161,12 +183,14 @@ def loss_curve(logdir: str, name: str) -> list[float]:
     return run.get("loss").stat("value")[:, 0].tolist()
 
 
+@pytest.mark.slow
 def test_scenarios_are_deterministic(outcomes: dict[str, Outcome], logdir: str, tmp_path: Path) -> None:
     name = "sigmoid_bce_saturation"  # the fastest; every scenario seeds the same way through _common.start
     demo.write_all(str(tmp_path), [name])
     assert loss_curve(str(tmp_path), name) == loss_curve(logdir, name)
 
 
+@pytest.mark.slow
 def test_scenario_runs_as_a_script(tmp_path: Path) -> None:
     script = Path(demo.__file__).parent / "dead_relu_bias.py"
     subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, timeout=300)
