@@ -147,3 +147,13 @@ def test_a_norm_that_overflowed_float32_counts_as_exploding():
     kd.stat("l2")[sr.at(kd, 250), :] = np.inf  # finite elements, norm beyond 3.4e38
     [event] = sr.events(data, "exploding_gradient")
     assert event["first_step"] == 250 and event["evidence"][0]["value"] >= 1e30
+
+
+def test_layers_below_an_explosion_do_not_look_vanished():
+    data = sr.healthy()
+    _rising_loss(data, 200)
+    for kind in ("gradients", "backward"):
+        _grow(data, kind, ["dense_2", "dense_3"], 200, 3.0)
+    found = sr.events(data)
+    assert [e["kind"] for e in found] == ["exploding_gradient"]
+    assert found[0]["layer"] in ("dense_2", "dense_3")

@@ -45,6 +45,8 @@ class Candidate:
     how: str  # "time" | "depth" | "along_time"
 
 
+# Depth comparisons let a later layer drift this many decades (10x) from its own early level.
+REFERENCE_DRIFT = 1.0
 # log10 of a norm that overflowed float32 (+Inf from finite elements): beyond its 3.4e38 maximum.
 OVERFLOW_LOG10 = 39.0
 
@@ -132,17 +134,23 @@ def _segments(layers: L.Layers) -> np.ndarray:
 
 def _beyond_later(profile: Profile, sign: float) -> np.ndarray:
     """Decades above (sign 1) / below (sign -1) the extreme at this or any later layer of the same
-    normalization segment [n, L]; NaN where unknown."""
+    normalization segment [n, L]; NaN where unknown.
+
+    The later layers count at most REFERENCE_DRIFT decades beyond their own early level in the
+    direction that would inflate the result: layers exploding above do not make the layers
+    below look vanished, nor do collapsing layers above make the ones below look exploding."""
     log = sign * profile.log
+    reference = np.fmax(log, sign * windows.baseline(profile.log)[None, :] - REFERENCE_DRIFT)
     result = np.full(log.shape, np.nan)
     segments = _segments(profile.layers)
     for segment in np.unique(segments):
         cols = np.flatnonzero(segments == segment)
-        part = log[:, cols[0] : cols[-1] + 1]  # a segment is a run of consecutive layers
+        span = slice(cols[0], cols[-1] + 1)  # a segment is a run of consecutive layers
+        part = log[:, span]
         # Running minimum from the last layer backwards, on a [layers, steps] copy (fast rows).
-        filled = np.where(np.isfinite(part), part, np.inf).T[::-1].copy()
+        filled = np.where(np.isfinite(reference[:, span]), reference[:, span], np.inf).T[::-1].copy()
         later_min = np.minimum.accumulate(filled, axis=0)[::-1].T
-        result[:, cols[0] : cols[-1] + 1] = np.where(np.isfinite(part) & np.isfinite(later_min), part - later_min, np.nan)
+        result[:, span] = np.where(np.isfinite(part) & np.isfinite(later_min), part - later_min, np.nan)
     return result
 
 
