@@ -89,7 +89,7 @@ def table(outcomes: list[Outcome]) -> str:
         found = ", ".join(describe(event) for event in outcome.events) or "-"
         lines.append(f"{outcome.scenario.NAME:30} {outcome.seconds:5.1f}  {expected:42} {verdict:8} {found}")
     wanted = [(o, e) for o in outcomes for e in o.scenario.EXPECTED]
-    recall = sum(o.found(e) for o, e in wanted) / len(wanted)
+    recall = sum(o.found(e) for o, e in wanted) / len(wanted) if wanted else 1.0
     reported = sum(len(o.severe) for o in outcomes)
     precision = sum(o.true_positives() for o in outcomes) / reported if reported else 1.0
     alarms = sum(len(o.severe) for o in outcomes if not o.scenario.EXPECTED)
@@ -170,6 +170,25 @@ def test_every_kind_has_a_scenario_and_there_are_healthy_controls() -> None:
     assert covered == set(KINDS)
     assert sum(not scenario.EXPECTED for scenario in demo.SCENARIOS) >= 3
     assert len(set(SCENARIO_IDS)) == len(SCENARIO_IDS)
+
+
+def test_the_judge_can_fail() -> None:
+    """Outcome flags a missed cause, a wrong layer and a false alarm; info on a healthy control is fine."""
+    buggy = next(s for s in demo.SCENARIOS if any(e["layer"] for e in s.EXPECTED))
+    healthy = next(s for s in demo.SCENARIOS if not s.EXPECTED)
+    expected = next(e for e in buggy.EXPECTED if e["layer"])
+
+    def event(kind: str, layer: str | None, severity: str = "warning") -> dict:
+        return {"id": f"{kind}:{layer}:0", "kind": kind, "layer": layer, "severity": severity,
+                "first_step": 0, "last_step": 9, "title": "t", "caused_by": []}
+
+    assert Outcome(buggy, 0.0, []).problems()
+    assert "wrong layer" in Outcome(buggy, 0.0, [event(expected["kind"], "elsewhere")]).problems()[0]
+    right = [event(e["kind"], f"model/{e['layer']}" if e["layer"] else None, "info") for e in buggy.EXPECTED]
+    assert not Outcome(buggy, 0.0, right).problems()
+    assert Outcome(healthy, 0.0, [event("dead_relu", "dense")]).problems()
+    assert not Outcome(healthy, 0.0, [event("dead_relu", "dense", "info")]).problems()
+    assert Outcome(healthy, 0.0, [], "scenario crashed: boom").problems() == ["scenario crashed: boom"]
 
 
 def test_write_all_rejects_unknown_names_before_training(tmp_path: Path) -> None:
