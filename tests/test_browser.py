@@ -74,6 +74,7 @@ RUNS = {
     "chain": _chain_run,
     "hostile": _hostile_run,
     "healthy": lambda: synthetic.healthy_run(synthetic.mlp(5), STEPS, seed=4),
+    "deep": lambda: synthetic.healthy_run(synthetic.mlp(40), 30, seed=7),
 }
 
 
@@ -267,6 +268,17 @@ def test_runs_side_by_side(tb, page):
     assert "No causes found" in healthy.query_selector(".gc-healthy").text_content()
 
 
+def test_deep_model_gets_summary_lines_and_a_clickable_heatmap(tb, page):
+    frame = _open(page, tb, ["deep"])
+    titles = [h.text_content() for h in frame.query_selector_all(".gc-chart h3")]
+    assert sum("40 layers: max, median and min over layers" in t for t in titles) == 3, titles
+    heat = frame.query_selector_all(".gc-chart")[2].query_selector(".u-over")
+    box = heat.bounding_box()
+    # Rows are layers in forward order, first at the top: the bottom row is the output layer.
+    heat.click(position={"x": box["width"] * 0.5, "y": box["height"] - 1})
+    assert frame.query_selector(".gc-focus").text_content() == "focused: dense_39"
+
+
 def test_tab_follows_tensorboard_reload(tb, logdir, page):
     frame = _open(page, tb, ["healthy"])
     synthetic.write_run(str(logdir), "late", synthetic.healthy_run(synthetic.mlp(3), 20, seed=6))
@@ -306,12 +318,22 @@ def test_screenshots_follow_tensorboard_theme(tb, browser, scheme):
     context.close()
 
 
+def _committed_bundle() -> bytes:
+    """The bundle as committed (tests/setup.sh rebuilds it in place), or as on disk outside git."""
+    shown = subprocess.run(
+        ["git", "show", f"HEAD:{BUNDLE.relative_to(ROOT).as_posix()}"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    return shown.stdout if shown.returncode == 0 else BUNDLE.read_bytes()
+
+
 def test_bundle_rebuilds_byte_for_byte(tmp_path):
     if not (FRONTEND / "node_modules").is_dir():
         pytest.fail("frontend/node_modules is missing: run `bash tests/setup.sh` first")
     rebuilt = tmp_path / "index.js"
     subprocess.run(["node", "build.mjs", str(rebuilt)], cwd=FRONTEND, check=True, timeout=120)
-    assert rebuilt.read_bytes() == BUNDLE.read_bytes(), "tb_gradcause/static/index.js is stale: `cd frontend && npm run build`"
+    assert rebuilt.read_bytes() == BUNDLE.read_bytes() == _committed_bundle(), (
+        "tb_gradcause/static/index.js differs from a fresh build of frontend/: `cd frontend && npm run build` and commit it"
+    )
 
 
 def test_frontend_typechecks():

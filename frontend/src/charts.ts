@@ -19,9 +19,11 @@ export interface Line {
 }
 
 export interface LineChartSpec {
-  title: string;
   steps: number[];
+  /** The lines uPlot draws. */
   lines: Line[];
+  /** Every layer's line, for the focus highlight and hover (a superset of `lines`, or equal). */
+  all: Line[];
   log: boolean;
   /** Fixed y range, e.g. [0, 1] for fractions; otherwise from the data. */
   range?: [number, number];
@@ -40,7 +42,6 @@ interface Member {
 /** The charts of one run: one x range, one focused layer, one set of events. */
 export class StepGroup {
   private readonly members: Member[] = [];
-  private syncing = false;
   readonly syncKey: string;
   focusLayer: string | null = null;
   focusEvent: string | null = null;
@@ -68,12 +69,11 @@ export class StepGroup {
   /** Called from a chart's setScale hook: applies its x range to every other chart. */
   rangeChanged(source: uPlot): void {
     const { min, max } = source.scales.x;
-    if (this.syncing || min === undefined || max === undefined) return;
+    // The other charts' own setScale hooks call back here with the same range: stop there.
+    if (min === undefined || max === undefined || (this.range?.[0] === min && this.range[1] === max)) return;
     const started = performance.now();
     this.range = [min, max];
-    this.syncing = true;
     for (const { plot } of this.members) if (plot !== source) plot.setScale("x", { min, max });
-    this.syncing = false;
     // Charts redraw in a microtask: the next frame is when the zoom is on screen.
     if (this.measuring) requestAnimationFrame(() => performance.measure("gradcause:zoom", { start: started, end: performance.now() }));
   }
@@ -281,42 +281,46 @@ function baseOptions(group: StepGroup, width: number, height: number): BaseOptio
   };
 }
 
-/** A line per layer; the focused layer's line is drawn on top, thicker, and the others fade. */
+/** Strokes `ys` (plot values on `steps`) over the visible x range, clipped to the plot. */
+function strokeLine(u: uPlot, steps: number[], ys: (number | null)[], color: string, dash: number[] = []): void {
+  const ctx = u.ctx;
+  const i0 = Math.max(0, lowerBound(steps, u.scales.x.min!) - 1);
+  const i1 = Math.min(ys.length, lowerBound(steps, u.scales.x.max!) + 1);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip();
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 3 * uPlot.pxRatio;
+  ctx.setLineDash(dash.map((d) => d * uPlot.pxRatio));
+  ctx.beginPath();
+  let pen = false;
+  for (let i = i0; i < i1; i++) {
+    const y = ys[i];
+    if (y === null) {
+      pen = false;
+      continue;
+    }
+    const px = u.valToPos(steps[i], "x", true);
+    const py = u.valToPos(y, "y", true);
+    if (pen) ctx.lineTo(px, py);
+    else ctx.moveTo(px, py);
+    pen = true;
+  }
+  ctx.stroke();
+  ctx.restore();
+}
+
+/**
+ * uPlot draws `spec.lines`; the focused layer (any of `spec.all`) is drawn on top, thicker, while
+ * the other lines fade. Hover names the nearest drawn line and the focused layer's value.
+ */
 export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChartSpec, width: number): uPlot {
   const [floor, ceiling] = spec.log ? logRange(spec.lines) : [0, 1];
   const data = [spec.steps, ...spec.lines.map((line) => plotValues(line, spec.log, floor))] as uPlot.AlignedData;
   const yRange: uPlot.Scale["range"] = spec.range ?? (spec.log ? [floor, ceiling] : undefined);
-  const highlight = (u: uPlot) => {
-    const ctx = u.ctx;
-    spec.lines.forEach((line, l) => {
-      if (line.layer !== group.focusLayer) return;
-      const ys = data[l + 1];
-      const [i0, i1] = [Math.max(0, lowerBound(spec.steps, u.scales.x.min!) - 1), Math.min(ys.length, lowerBound(spec.steps, u.scales.x.max!) + 1)];
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
-      ctx.clip();
-      ctx.strokeStyle = line.color;
-      ctx.lineWidth = 3 * uPlot.pxRatio;
-      ctx.setLineDash((line.dash ?? []).map((d) => d * uPlot.pxRatio));
-      ctx.beginPath();
-      let pen = false;
-      for (let i = i0; i < i1; i++) {
-        const y = ys[i];
-        if (y === null || y === undefined) {
-          pen = false;
-          continue;
-        }
-        const px = u.valToPos(spec.steps[i], "x", true);
-        const py = u.valToPos(y, "y", true);
-        if (pen) ctx.lineTo(px, py);
-        else ctx.moveTo(px, py);
-        pen = true;
-      }
-      ctx.stroke();
-      ctx.restore();
-    });
-  };
+  const focused = () => spec.all.filter((line) => line.layer === group.focusLayer);
+  let highlighted: { line: Line; ys: (number | null)[] }[] = [];
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, 170),
     scales: { x: xScale(group), y: { distr: spec.log ? 3 : 1, range: yRange } },
@@ -328,30 +332,27 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
     plugins: [
       overlay(group, spec.regions),
       tooltip(group, (u, idx, top) => {
-        const y = u.posToVal(top, "y");
+        const y = u.valToPos(u.posToVal(top, "y"), "y");
         let best = -1;
         let bestDist = Infinity;
         spec.lines.forEach((_line, l) => {
           const v = data[l + 1][idx];
           if (v === null || v === undefined) return;
-          const dist = Math.abs(u.valToPos(v, "y") - u.valToPos(y, "y"));
+          const dist = Math.abs(u.valToPos(v, "y") - y);
           if (dist < bestDist) [best, bestDist] = [l, dist];
         });
-        const out = best >= 0 ? [describeValue(spec.lines[best], idx)] : [];
-        spec.lines.forEach((line, l) => {
-          if (line.layer === group.focusLayer && l !== best) out.push(describeValue(line, idx));
-        });
-        if (best < 0) spec.lines.forEach((line) => line.flags[idx] !== Flag.None && out.push(describeValue(line, idx)));
-        return out;
+        const shown = best >= 0 ? [spec.lines[best]] : spec.lines.filter((line) => line.flags[idx] !== Flag.None);
+        for (const line of focused()) if (!shown.includes(line)) shown.push(line);
+        return shown.map((line) => describeValue(line, idx));
       }),
     ],
   };
-  opts.hooks.draw = [highlight];
+  opts.hooks.draw = [(u) => highlighted.forEach(({ line, ys }) => strokeLine(u, spec.steps, ys, line.color, line.dash))];
   const plot = new uPlot(opts, data, parent);
   const refocus = () => {
-    const anyFocus = spec.lines.some((line) => line.layer === group.focusLayer);
+    highlighted = focused().map((line) => ({ line, ys: plotValues(line, spec.log, floor) }));
     plot.series.forEach((s, i) => {
-      if (i > 0) s.alpha = !anyFocus || spec.lines[i - 1].layer === group.focusLayer ? 1 : 0.25;
+      if (i > 0) s.alpha = !highlighted.length || spec.lines[i - 1].layer === group.focusLayer ? 1 : 0.25;
     });
     plot.redraw(false);
   };

@@ -2,14 +2,15 @@
 
 import { fetchEvents, fetchTimeline, TIMELINE_KINDS, type CauseEvent, type EventsResponse, type Timeline, type TimelineKind } from "./api";
 import { cardList, type CardList } from "./cards";
-import { heatmap, lineChart, StepGroup, type Line } from "./charts";
+import { heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
 import { el } from "./dom";
 import {
   activationStat,
+  envelope,
   gradientNorms,
   lossValues,
   nonFiniteRegions,
-  nonZeroLayers,
+  hasSignal,
   positiveRange,
   updateRatios,
   type LayerMatrix,
@@ -37,17 +38,13 @@ export async function loadRun(run: string, maxPoints: number): Promise<RunData> 
 }
 
 /**
- * A cheap fingerprint of a run's data: its events and the newest logged loss and gradient steps.
- * The tab reloads a run's timelines only when this changes.
+ * A cheap fingerprint of a run's data: its events and its newest logged step (of the loss, or
+ * of the gradients when no loss is logged). The tab reloads a run's timelines only when it changes.
  */
 export async function probeRun(run: string): Promise<string> {
-  const [events, loss, gradients] = await Promise.all([
-    fetchEvents(run),
-    fetchTimeline(run, "loss", 2),
-    fetchTimeline(run, "gradients", 2),
-  ]);
-  const last = (t: Timeline | null) => (t && t.steps.length ? t.steps[t.steps.length - 1] : null);
-  return JSON.stringify([events, last(loss), last(gradients)]);
+  const [events, loss] = await Promise.all([fetchEvents(run), fetchTimeline(run, "loss", 2)]);
+  const latest = loss ?? (await fetchTimeline(run, "gradients", 2));
+  return JSON.stringify([events, latest ? latest.steps[latest.steps.length - 1] : null]);
 }
 
 /** Step range covered by any of the run's timelines and events. */
@@ -77,10 +74,19 @@ function linesOf(matrix: LayerMatrix, layers: number[], colors: Palette, suffix 
 
 const allLayers = (m: LayerMatrix) => m.layers.map((_l, i) => i);
 
-/** A titled box for one chart, or a line saying why it is not there. */
-function section(title: string, note?: string): { node: HTMLElement; plot: HTMLElement } {
-  const plot = el("div", { class: "gc-plot" });
-  return { node: el("section", { class: "gc-chart" }, [el("h3", { text: title }), note ? el("p", { class: "gc-muted", text: note }) : plot]), plot };
+/** Up to this many layers, a chart draws a line per layer; deeper models get a summary. */
+const MAX_LAYER_LINES = 24;
+
+/**
+ * A chart's lines for one per-layer stat: every layer of a shallow model; for a deep one the
+ * max/median/min over layers plus the layers that have causes (the heatmap shows the rest).
+ */
+function layerLines(matrix: LayerMatrix, colors: Palette, causeLayers: Set<string>, suffix = "", dash?: number[]): { lines: Line[]; all: Line[] } {
+  const all = linesOf(matrix, allLayers(matrix), colors, suffix, dash);
+  if (matrix.layers.length <= MAX_LAYER_LINES) return { lines: all, all };
+  const summary = envelope(matrix);
+  const summaryLines = linesOf(summary, allLayers(summary), colors, suffix, dash).map((line) => ({ ...line, color: colors.muted }));
+  return { lines: [...summaryLines, ...all.filter((line) => causeLayers.has(line.layer))], all };
 }
 
 export interface ViewState {
@@ -157,40 +163,52 @@ export class RunView {
 
   private addCharts(charts: HTMLElement, group: StepGroup, colors: Palette, width: number): void {
     const { gradients, activations, weights, loss } = this.data.timelines;
-    const notLogged = (kind: string) => `${kind} were not logged for this run`;
+    const causeLayers = new Set(this.data.events.events.map((e) => e.layer ?? ""));
+    /** A titled chart drawn by `draw`, or a note that its kind was not logged. */
+    const chart = (title: string, what: string, draw: ((plot: HTMLElement) => void) | null | undefined) => {
+      const plot = el("div", { class: "gc-plot" });
+      const body = draw ? plot : el("p", { class: "gc-muted", text: `${what} were not logged for this run` });
+      charts.append(el("section", { class: "gc-chart" }, [el("h3", { text: title }), body]));
+      draw?.(plot);
+    };
+    const spec = (matrix: LayerMatrix, log: boolean, lines: { lines: Line[]; all: Line[] }, range?: [number, number]): LineChartSpec => ({
+      ...lines,
+      steps: matrix.steps,
+      log,
+      range,
+      regions: nonFiniteRegions(matrix.steps, matrix.flags),
+    });
+    const deep = (matrix: LayerMatrix) =>
+      matrix.layers.length > MAX_LAYER_LINES ? ` — ${matrix.layers.length} layers: max, median and min over layers, and the layers with causes` : "";
 
-    const norms = gradients ? gradientNorms(gradients) : null;
-    const normSection = section("Gradient norm per layer (log scale)", norms ? undefined : notLogged("gradients"));
-    const heatSection = section("Gradient norm, layers × steps (colour: log₁₀ norm; magenta: NaN/Inf; grey: no gradient)", norms ? undefined : notLogged("gradients"));
-    const dead = activations ? activationStat(activations, "dead_frac") : null;
-    const saturated = activations ? activationStat(activations, "saturated_frac") : null;
-    const actSection = section("Activation health: dead (solid) and saturated (dashed) fraction", dead && saturated ? undefined : notLogged("activations"));
-    const ratios = weights ? updateRatios(weights) : null;
-    const ratioSection = section("Update ratio ‖Δw‖ / ‖w‖ per layer (log scale)", ratios ? undefined : notLogged("weight updates"));
-    const lossMatrix = loss ? lossValues(loss) : null;
-    const lossSection = section("Loss", lossMatrix ? undefined : notLogged("loss values"));
-    charts.replaceChildren(lossSection.node, normSection.node, heatSection.node, actSection.node, ratioSection.node);
-
-    if (lossMatrix) {
-      const lines = linesOf(lossMatrix, [0], colors);
-      lines[0].color = colors.text;
-      lineChart(lossSection.plot, group, { title: "loss", steps: lossMatrix.steps, lines, log: false, regions: nonFiniteRegions(lossMatrix.steps, lossMatrix.flags) }, width);
-    }
-    if (norms) {
+    charts.replaceChildren();
+    const lossValue = loss && lossValues(loss);
+    chart("Loss", "loss values", lossValue && ((plot) => {
+      const line = { ...linesOf(lossValue, [0], colors)[0], color: colors.text };
+      lineChart(plot, group, spec(lossValue, false, { lines: [line], all: [line] }), width);
+    }));
+    const norms = gradients && gradientNorms(gradients);
+    chart(`Gradient norm per layer (log scale)${norms ? deep(norms) : ""}`, "gradients", norms && ((plot) => {
+      lineChart(plot, group, spec(norms, true, layerLines(norms, colors, causeLayers)), width);
+    }));
+    chart("Gradient norm, layers × steps (colour: log₁₀ norm; magenta: NaN/Inf; grey: no gradient)", "gradients", norms && ((plot) => {
+      const [lo, hi] = positiveRange([norms]) ?? [1, 10];
       const regions = nonFiniteRegions(norms.steps, norms.flags);
-      lineChart(normSection.plot, group, { title: "gradient norm", steps: norms.steps, lines: linesOf(norms, allLayers(norms), colors), log: true, regions }, width);
-      const positive = positiveRange([norms]) ?? [1, 10];
-      heatmap(heatSection.plot, group, { ...norms, logRange: [Math.log10(positive[0]), Math.log10(positive[1])], regions, color: viridis }, width);
-    }
-    if (dead && saturated) {
-      const lines = [...linesOf(dead, nonZeroLayers(dead), colors, " dead"), ...linesOf(saturated, nonZeroLayers(saturated), colors, " saturated", [5, 4])];
-      const regions = nonFiniteRegions(dead.steps, dead.flags);
-      lineChart(actSection.plot, group, { title: "activation health", steps: dead.steps, lines, log: false, range: [0, 1], regions }, width);
-    }
-    if (ratios) {
-      const regions = nonFiniteRegions(ratios.steps, ratios.flags);
-      lineChart(ratioSection.plot, group, { title: "update ratio", steps: ratios.steps, lines: linesOf(ratios, allLayers(ratios), colors), log: true, regions }, width);
-    }
+      heatmap(plot, group, { ...norms, logRange: [Math.log10(lo), Math.log10(hi)], regions, color: viridis }, width);
+    }));
+    const dead = activations && activationStat(activations, "dead_frac");
+    const saturated = activations && activationStat(activations, "saturated_frac");
+    const healthTitle = `Activation health: dead (solid) and saturated (dashed) fraction${dead ? deep(dead) : ""}`;
+    chart(healthTitle, "activations", dead && saturated && ((plot) => {
+      const d = layerLines(dead, colors, causeLayers, " dead");
+      const s = layerLines(saturated, colors, causeLayers, " saturated", [5, 4]);
+      const lines = [...d.lines, ...s.lines].filter((line) => hasSignal(line.values, line.flags));
+      lineChart(plot, group, spec(dead, false, { lines, all: [...d.all, ...s.all] }, [0, 1]), width);
+    }));
+    const ratios = weights && updateRatios(weights);
+    chart(`Update ratio ‖Δw‖ / ‖w‖ per layer (log scale)${ratios ? deep(ratios) : ""}`, "weight updates", ratios && ((plot) => {
+      lineChart(plot, group, spec(ratios, true, layerLines(ratios, colors, causeLayers)), width);
+    }));
   }
 
   /** Focuses a card's layer and zooms every chart to its steps. */

@@ -106,13 +106,9 @@ export function lossValues(timeline: Timeline): LayerMatrix | null {
   return values && values.length ? byLayer(timeline, (_rows, i) => values[0][i]) : null;
 }
 
-/** Layers whose series is not all zero: the ones worth a line (e.g. dead fraction of a sigmoid layer). */
-export function nonZeroLayers(matrix: LayerMatrix): number[] {
-  const keep: number[] = [];
-  matrix.values.forEach((values, l) => {
-    if (values.some((v, i) => v !== 0 || matrix.flags[l][i] !== Flag.None)) keep.push(l);
-  });
-  return keep;
+/** False for an all-zero series (e.g. the dead fraction of a sigmoid layer): not worth a line. */
+export function hasSignal(values: Float64Array, flags: Uint8Array): boolean {
+  return values.some((v, i) => v !== 0 || flags[i] !== Flag.None);
 }
 
 /** A span of consecutive logged steps where some series is NaN or Inf. */
@@ -167,4 +163,29 @@ export function lowerBound(steps: ArrayLike<number>, step: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** Per step, the largest, median and smallest finite value over layers (a deep model's summary). */
+export function envelope(matrix: LayerMatrix): LayerMatrix {
+  const n = matrix.steps.length;
+  const [max, median, min] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+  const column = new Float64Array(matrix.layers.length);
+  for (let i = 0; i < n; i++) {
+    let k = 0;
+    for (let l = 0; l < matrix.values.length; l++) {
+      const v = matrix.values[l][i];
+      if (Number.isFinite(v) && matrix.flags[l][i] !== Flag.Missing) column[k++] = v;
+    }
+    const sorted = column.subarray(0, k).sort();
+    max[i] = k ? sorted[k - 1] : NaN;
+    median[i] = k ? sorted[k >> 1] : NaN;
+    min[i] = k ? sorted[0] : NaN;
+  }
+  const flags = () => new Uint8Array(n);
+  return {
+    steps: matrix.steps,
+    layers: ["max over layers", "median over layers", "min over layers"],
+    values: [max, median, min],
+    flags: [flags(), flags(), flags()],
+  };
 }

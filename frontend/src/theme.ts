@@ -1,37 +1,16 @@
 // Follows TensorBoard's dark mode: the host page toggles `dark-mode` on its <body> (same origin).
 
+/** Colours for canvas drawing, read from the stylesheet's custom properties (styles.css). */
 export interface Palette {
   dark: boolean;
   text: string;
   muted: string;
   grid: string;
-  background: string;
-  severity: Record<string, string>;
+  /** "#rrggbb" (the heatmap needs its bytes) */
   nonFinite: string;
+  /** "#rrggbb" */
   missing: string;
 }
-
-const LIGHT: Palette = {
-  dark: false,
-  text: "#202124",
-  muted: "#5f6368",
-  grid: "rgba(0,0,0,0.08)",
-  background: "#ffffff",
-  severity: { error: "#d93025", warning: "#e37400", info: "#1a73e8" },
-  nonFinite: "#d01c8b",
-  missing: "#bdbdbd",
-};
-
-const DARK: Palette = {
-  dark: true,
-  text: "#e8eaed",
-  muted: "#9aa0a6",
-  grid: "rgba(255,255,255,0.1)",
-  background: "#303030",
-  severity: { error: "#f28b82", warning: "#fdd663", info: "#8ab4f8" },
-  nonFinite: "#ff6ec7",
-  missing: "#5f6368",
-};
 
 function hostBody(): HTMLElement | null {
   try {
@@ -45,8 +24,18 @@ export function isDark(): boolean {
   return hostBody()?.classList.contains("dark-mode") ?? false;
 }
 
+/** The current theme's colours; call after the root's `gc-dark` class is up to date. */
 export function palette(): Palette {
-  return isDark() ? DARK : LIGHT;
+  const css = getComputedStyle(document.documentElement);
+  const value = (name: string) => css.getPropertyValue(name).trim();
+  return {
+    dark: document.documentElement.classList.contains("gc-dark"),
+    text: value("--gc-text"),
+    muted: value("--gc-muted"),
+    grid: value("--gc-grid"),
+    nonFinite: value("--gc-nonfinite"),
+    missing: value("--gc-missing"),
+  };
 }
 
 /** Calls `onChange` whenever the host switches between light and dark. */
