@@ -24,7 +24,10 @@ STILL_FALLING = 0.9
 # RISE_MIN_OF_BASELINE of the early baseline (small noisy losses near 0 do not count).
 RISE_FACTOR = 2.0
 RISE_MIN_OF_BASELINE = 0.25
-SMOOTH_SAMPLES = 5
+# The loss is smoothed by a trailing rolling median over 5 % of its samples (5 to 50): one
+# noisy minibatch, or a lucky one setting the "best so far", moves nothing.
+SMOOTH_FRACTION = 0.05
+SMOOTH_MIN, SMOOTH_MAX = 5, 50
 # A run's typical level (a median over steps) is estimated from this many evenly spaced samples.
 TYPICAL_SAMPLES = 1024
 
@@ -93,7 +96,12 @@ def typical(values: np.ndarray) -> np.ndarray:
     return nanmedian(values.astype(np.float64, copy=False), axis=0)
 
 
-def rolling_median(values: np.ndarray, window: int = SMOOTH_SAMPLES) -> np.ndarray:
+def smoothing_window(n_samples: int) -> int:
+    """Samples in the loss's rolling median."""
+    return int(min(SMOOTH_MAX, max(SMOOTH_MIN, math.ceil(SMOOTH_FRACTION * n_samples))))
+
+
+def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing rolling median of a 1-D array (shorter windows at the start)."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
@@ -171,7 +179,7 @@ class LossTrend:
 
         NaN where the rise is below RISE_MIN_OF_BASELINE of the early loss (not significant)."""
         finite = np.isfinite(self.values)
-        smooth = rolling_median(np.where(finite, self.values, np.nan))
+        smooth = rolling_median(np.where(finite, self.values, np.nan), smoothing_window(len(self.values)))
         best = np.fmin.accumulate(smooth)
         base = self.baseline
         with np.errstate(all="ignore"):
