@@ -82,3 +82,11 @@ def test_wide_softmax_near_zero_from_the_start_is_not_saturation():
     sr.flat_loss(data, 6.9)  # a hard 1000-class task early in training
     _set(data, "saturated_frac", "probs", 0.999)  # 1/1000 is within 0.5 % of 0
     assert sr.events(data, "saturated_activation") == []
+
+
+def test_a_noisy_small_batch_loss_is_not_trouble_for_a_half_dead_layer():
+    data = sr.healthy(n_steps=600)
+    loss = data["loss"].stat("value")
+    loss[:] = loss * np.exp(np.random.default_rng(3).normal(0.0, 0.7, loss.shape))  # batch of 16
+    _set(data, "dead_frac", "dense_1", 0.55, from_step=300)
+    assert sr.events(data) == []
