@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tb_gradcause.detectors import layers as layers_mod
-from tb_gradcause.detectors import windows
+from tb_gradcause.detectors import text, windows
 from tb_gradcause.events import Event, evidence
 
 KIND = "nan_inf"
@@ -47,7 +47,7 @@ class _Hit:
     kind: str
     layer: str
     rows: tuple[str, ...]  # the non-finite rows of that layer / the input features
-    count: float  # NaN + Inf elements in them (NaN when not counted)
+    count: float  # NaN + Inf elements in them (1 for the loss, NaN when not counted)
 
 
 def _masks(run: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -98,7 +98,7 @@ def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
             names = tuple(series.rows[r].name for r in rows)
             return _Hit(phase, kind, "input", names, _count(series, i, rows)), not_logged
         if kind == "loss":
-            return _Hit(phase, kind, "", (), float("nan")), not_logged
+            return _Hit(phase, kind, "", (), 1.0), not_logged
         view = layers_mod.Layers.of(series.rows)
         bad_layers = np.unique(view.index[mask[i]])
         layer = int(bad_layers[0] if order == "forward" else bad_layers[-1])
@@ -123,9 +123,8 @@ def _advice(run: Any, hit: _Hit) -> str:
     cls = f" ({row.layer_class})" if row is not None and row.layer_class else ""
     act = row.activation if row is not None else ""
     if hit.phase == "input":
-        shown = ", ".join(hit.rows[:5]) + (" ..." if len(hit.rows) > 5 else "")
         return (
-            f"The input batch already holds NaN/Inf ({shown}). Clean the data before training "
+            f"The input batch already holds NaN/Inf ({text.names(hit.rows, 5)}). Clean the data before training "
             "(drop or impute missing values, check divisions and logs in preprocessing; "
             "`np.isfinite(x).all()` on the dataset finds the rows)."
         )
@@ -196,6 +195,7 @@ def detect(run: Any) -> list[Event]:
         first, _, hit, not_logged = episodes[0]
         last = episodes[-1][1]
         where = PHASE_TEXT[phase].format(layer=layer)
+        parts = [name for name in hit.rows if name != layer]
         items = [
             evidence(
                 f"{hit.kind}.nan+inf",
@@ -203,7 +203,7 @@ def detect(run: Any) -> list[Event]:
                 0,
                 ">",
                 first,
-                f"non-finite {where}" + (f": {', '.join(hit.rows[:8])}" if hit.rows else ""),
+                f"NaN/Inf elements {where}" + (f": {text.names(parts, 8)}" if parts else ""),
             )
         ]
         if len(episodes) > 1:
