@@ -18,7 +18,7 @@ REQUIRES: tuple[str, ...] = ("gradients",)
 
 # A layer's kernel-gradient RMS 100x above its own early level (healthy runs drift within ~10x).
 GROWTH_DECADES = 2.0
-# A layer's backward signal (d loss / d output, per element) 100x above that of every later layer:
+# A layer's backward signal (d loss / d output, L2 norm) 100x above that of every later layer:
 # Glorot/He-initialized layers change it by at most ~sqrt(2) per layer.
 DEPTH_DECADES = 2.0
 # Without the backward signal, kernel gradients also scale with the layer's input and (for conv
@@ -93,10 +93,10 @@ def detect(run: Any) -> list[Event]:
         "kernel-gradient RMS over the layer's own early level",
     )
     depth = flow.depth_signal(run)
-    threshold = DEPTH_DECADES if depth.what == "backward signal" else DEPTH_DECADES_KERNELS
+    threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
     candidates += flow.spans(
-        depth, flow.above_later(depth), threshold, dies, "depth", f"{depth.what.replace(' ', '_')}_depth_ratio",
-        f"{depth.what} RMS over the smallest at any later layer",
+        depth, flow.above_later(depth), threshold, dies, "depth", depth.metric,
+        f"{depth.what} over the smallest at a later layer",
     )
     timed = flow.along_time(run)
     if timed is not None:

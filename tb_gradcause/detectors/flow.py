@@ -29,7 +29,12 @@ class Profile:
     steps: np.ndarray
     layers: L.Layers
     log: np.ndarray
-    what: str  # "gradient" | "backward signal" | "time"
+    what: str  # "kernel-gradient RMS" | "backward-signal norm" | "time"
+
+    @property
+    def metric(self) -> str:
+        """Evidence metric name of a depth ratio on this profile."""
+        return self.what.split()[0].replace("-", "_") + "_depth_ratio"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +50,8 @@ class Candidate:
     how: str  # "time" | "depth" | "along_time"
 
 
+KERNEL_RMS = "kernel-gradient RMS"
+BACKWARD_NORM = "backward-signal norm"
 # Depth comparisons let a later layer drift this many decades (10x) from its own early level.
 REFERENCE_DRIFT = 1.0
 # log10 of a norm that overflowed float32 (+Inf from finite elements): beyond its 3.4e38 maximum.
@@ -64,7 +71,7 @@ def kernel_gradients(grads: Any) -> Profile:
     """log10 per-layer RMS of the non-zero kernel gradients."""
     n = L.finite_prefix(grads)
     layers, g = L.rms(grads, roles=L.KERNEL_ROLES)
-    return Profile(grads.steps[:n], layers, log10(g[:n]), "gradient")
+    return Profile(grads.steps[:n], layers, log10(g[:n]), KERNEL_RMS)
 
 
 def depth_signal(run: Any) -> Profile:
@@ -84,7 +91,7 @@ def depth_signal(run: Any) -> Profile:
     keep = np.array([name in trainable for name in layers.names])
     if keep.any():
         v = np.where(keep[None, :], v, np.nan)
-    return Profile(back.steps[:n], layers, log10(v[:n]), "backward signal")
+    return Profile(back.steps[:n], layers, log10(v[:n]), BACKWARD_NORM)
 
 
 def along_time(run: Any) -> Profile | None:

@@ -31,9 +31,10 @@ SOFTMAX_RISE = 0.5
 def _advice(layer: str, activation: str, is_output: bool) -> str:
     if is_output:
         return (
-            f"The {activation} outputs of {layer} are pinned at 0/1 and wrong, so the loss is stuck: the "
-            "logits are huge. Output logits (`activation=None`) and use the loss with `from_logits=True`; "
-            "standardize the inputs, lower the learning rate, and check the labels' range."
+            f"The {activation} outputs of {layer} are pinned at their bounds while the loss is not "
+            "improving: its inputs (the logits) are huge, so almost no gradient comes back and a log of "
+            "the output can reach log(0). Output logits (`activation=None`) and use the loss with "
+            "`from_logits=True`; standardize the inputs, lower the learning rate, and check the labels' range."
         )
     return (
         f"{layer}'s {activation} units sit on their flat ends, so almost no gradient passes through them: "

@@ -29,12 +29,22 @@ COLLAPSE_DECADES = 3.0
 TIME_DECADES = 2.0
 
 
-def _depth_advice(best: flow.Candidate, affected: list[str]) -> str:
-    acts = best.row.activation or "its activation"
+# Activations whose slope is small over most of their range: they shrink the signal passing back.
+SQUASHING = frozenset({"sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "soft_sign", "softmax"})
+
+
+def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[str]) -> str:
+    later: dict[str, list[str]] = {}
+    for name, row in zip(profile.layers.names, profile.layers.rows):
+        if row.depth > best.row.depth and row.activation in SQUASHING:
+            later.setdefault(row.activation, []).append(name)
+    parts = [f"{act} in {names[0]}" if len(names) == 1 else f"{len(names)} {act} layers" for act, names in later.items()]
+    shrink = f" ({', '.join(parts)})" if parts else ""
     return (
-        f"Almost no error signal reaches {text.names(affected)}: the layers after them shrink it ({acts} "
-        f"in {best.layer}). Use ReLU-family activations in hidden layers with He initialization, add "
-        "BatchNormalization or residual connections, or make the network shallower."
+        f"Almost no error signal reaches {text.names(affected)}: it shrinks on its way back through the "
+        f"layers after them{shrink}. Use ReLU-family activations in hidden layers with He initialization, "
+        "keep sigmoid/softmax for the output only (with `from_logits=True` losses), add BatchNormalization "
+        "or residual connections, or make the network shallower."
     )
 
 
@@ -51,10 +61,10 @@ def _time_advice(c: flow.Candidate, seq_len: str) -> str:
 def detect(run: Any) -> list[Event]:
     trend = windows.LossTrend.from_run(run)
     depth = flow.depth_signal(run)
-    threshold = DEPTH_DECADES if depth.what == "backward signal" else DEPTH_DECADES_KERNELS
+    threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
     candidates = flow.spans(
-        depth, flow.below_later(depth), threshold, False, "depth", f"{depth.what.replace(' ', '_')}_depth_ratio",
-        f"{depth.what} RMS over the largest at any later layer", op="<=",
+        depth, flow.below_later(depth), threshold, False, "depth", depth.metric,
+        f"{depth.what} over the largest at a later layer", op="<=",
     )
     grads = flow.kernel_gradients(run.get("gradients"))
     candidates += flow.spans(
@@ -75,7 +85,7 @@ def detect(run: Any) -> list[Event]:
                 f"Gradients vanish in {best.layer} ({text.num(10 ** -best.score)}x the later layers')"
                 if best.how == "depth"
                 else f"Gradients of {best.layer} collapse to {text.num(10 ** -best.score)}x their early level",
-                items, _depth_advice(best, affected),
+                items, _depth_advice(depth, best, affected),
             )
         )
     timed = flow.along_time(run)
