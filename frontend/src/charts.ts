@@ -142,8 +142,11 @@ function axes(palette: Palette, y: Partial<uPlot.Axis> = {}): uPlot.Axis[] {
   ];
 }
 
-/** Positions DOM bands (events) and markers (NaN/Inf regions) over the plot for the current x range. */
-function overlay(group: StepGroup, regions: Region[]): uPlot.Plugin {
+/**
+ * Positions DOM bands (events) and markers (NaN/Inf regions) over the plot for the current x range.
+ * `shadeRegions` false: markers are only an edge and a label (the heatmap colours its own cells).
+ */
+function overlay(group: StepGroup, regions: Region[], shadeRegions = true): uPlot.Plugin {
   let bands: { node: HTMLElement; from: number; to: number; id: string }[] = [];
   let markers: { node: HTMLElement; region: Region }[] = [];
   const place = (u: uPlot, node: HTMLElement, from: number, to: number, minWidth: number) => {
@@ -167,7 +170,7 @@ function overlay(group: StepGroup, regions: Region[]): uPlot.Plugin {
         });
         markers = regions.map((region) => {
           const text = FLAG_TEXT[region.flag];
-          const node = el("div", { class: "gc-marker", attrs: { "data-flag": text } }, [
+          const node = el("div", { class: shadeRegions ? "gc-marker" : "gc-marker gc-edge", attrs: { "data-flag": text } }, [
             el("span", { class: "gc-marker-label", text }),
           ]);
           u.over.append(node);
@@ -460,7 +463,7 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     }),
     series: [{ label: "step" }],
     plugins: [
-      overlay(group, spec.regions),
+      overlay(group, spec.regions, false),
       tooltip(group, (u, idx, top) => {
         const l = rowOf(u, top);
         if (l < 0 || l >= count) return [];

@@ -3,7 +3,7 @@
 import { fetchEvents, fetchTimeline, TIMELINE_KINDS, type CauseEvent, type EventsResponse, type Timeline, type TimelineKind } from "./api";
 import { cardList, type CardList } from "./cards";
 import { heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
-import { el } from "./dom";
+import { el, formatNumber } from "./dom";
 import {
   activationStat,
   envelope,
@@ -11,7 +11,7 @@ import {
   lossValues,
   nonFiniteRegions,
   hasSignal,
-  positiveRange,
+  logColorRange,
   updateRatios,
   type LayerMatrix,
 } from "./series";
@@ -191,10 +191,14 @@ export class RunView {
     chart(`Gradient norm per layer (log scale)${norms ? deep(norms) : ""}`, "gradients", norms && ((plot) => {
       lineChart(plot, group, spec(norms, true, layerLines(norms, colors, causeLayers)), width);
     }));
-    chart("Gradient norm, layers × steps (colour: log₁₀ norm; magenta: NaN/Inf; grey: no gradient)", "gradients", norms && ((plot) => {
-      const [lo, hi] = positiveRange([norms]) ?? [1, 10];
+    const colorRange = norms && (logColorRange(norms) ?? [0, 1]);
+    const heatTitle = colorRange
+      ? `Gradient norm, layers × steps (colour: log₁₀ norm from ${formatNumber(10 ** colorRange[0])} dark to ` +
+        `${formatNumber(10 ** colorRange[1])} bright; magenta: NaN/Inf; grey: no gradient)`
+      : "Gradient norm, layers × steps";
+    chart(heatTitle, "gradients", norms && colorRange && ((plot) => {
       const regions = nonFiniteRegions(norms.steps, norms.flags);
-      heatmap(plot, group, { ...norms, logRange: [Math.log10(lo), Math.log10(hi)], regions, color: viridis }, width);
+      heatmap(plot, group, { ...norms, logRange: colorRange, regions, color: viridis }, width);
     }));
     const dead = activations && activationStat(activations, "dead_frac");
     const saturated = activations && activationStat(activations, "saturated_frac");

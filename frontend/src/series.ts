@@ -139,18 +139,30 @@ export function nonFiniteRegions(steps: ArrayLike<number>, flags: Uint8Array[]):
   return regions;
 }
 
-/** Smallest and largest finite positive value (for log scales and the heatmap's colours). */
-export function positiveRange(matrices: LayerMatrix[]): [number, number] | null {
+/**
+ * log10 colour range of a heatmap: the run's median log10 value ± `decades`, cut to the data's own
+ * range. The typical layer sits mid-scale, a layer orders of magnitude below it is dark and an
+ * explosion bright, however far apart the extremes are. Null without a finite positive value.
+ */
+export function logColorRange(matrix: LayerMatrix, decades = 4): [number, number] | null {
+  const total = matrix.values.length * matrix.steps.length;
+  const stride = Math.max(1, Math.floor(total / 50_000)); // a sample is enough for a median
+  const logs: number[] = [];
   let lo = Infinity;
   let hi = -Infinity;
-  for (const m of matrices)
-    for (const values of m.values)
-      for (const v of values)
-        if (v > 0 && v < Infinity) {
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
-  return lo <= hi ? [lo, hi] : null;
+  for (const values of matrix.values)
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (!(v > 0 && v < Infinity)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      if (i % stride === 0) logs.push(Math.log10(v));
+    }
+  if (!logs.length) return null;
+  const median = new Float64Array(logs).sort()[logs.length >> 1];
+  const [min, max] = [Math.log10(lo), Math.log10(hi)];
+  const range: [number, number] = [Math.max(min, median - decades), Math.min(max, median + decades)];
+  return range[0] < range[1] ? range : [range[0] - 0.5, range[1] + 0.5];
 }
 
 /** Index of the first step >= `step` (binary search on sorted steps). */
