@@ -1,9 +1,9 @@
 """A hand-written binary cross-entropy without an epsilon, on a task the model learns to certainty.
 
-Adam at 0.03 drives the logits of easy samples past ~17 within two epochs; there the float32 sigmoid
-returns exactly 1.0, `log(1 - p)` is -Inf, `0 * -Inf` is NaN, and the loss and every gradient turn
-NaN although no layer output is ever non-finite. Keras' own `binary_crossentropy` clips `p` (or
-uses the logits) for exactly this reason.
+Adam at 0.03 drives the logits of easy samples past ~17 (after 33-736 steps over five seeds; step 78
+with this one); there the float32 sigmoid returns exactly 1.0, `log(1 - p)` is -Inf, `0 * -Inf` is
+NaN, and the loss and every gradient turn NaN although no layer output is ever non-finite. Keras' own
+`binary_crossentropy` clips `p` (or uses the logits) for exactly this reason.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def run(logdir: str) -> None:
     )
     model.compile(optimizer=keras.optimizers.Adam(0.03), loss=bce)
     _common.fit(
-        model, x, y, logdir=logdir, name=NAME, epochs=6, batch_size=32, callbacks=[keras.callbacks.TerminateOnNaN()]
+        model, x, y, logdir=logdir, name=NAME, epochs=15, batch_size=32, callbacks=[keras.callbacks.TerminateOnNaN()]
     )
 
 
