@@ -112,11 +112,11 @@ def test_speed_10000_steps_200_layers():
     data = sr.healthy(layers, 10_000, every=1, kinds=("gradients", "activations", "backward", "weights", "loss", "inputs"))
     run = sr.to_run(data)
     engine.analyze(run)  # warm up
-    start = time.perf_counter()
+    start = time.process_time()
     engine.analyze(run)
-    elapsed = time.perf_counter() - start
-    print(f"engine.analyze on 10,000 steps x 200 layers: {elapsed:.3f} s")
-    assert elapsed < 2.0  # target 0.5 s on an idle core; generous for shared CI machines
+    cpu = time.process_time() - start
+    print(f"engine.analyze on 10,000 steps x 200 layers: {cpu:.3f} s CPU")
+    assert cpu < 2.0  # target 0.5 s on an idle core; CPU time, and generous, for shared CI machines
 
 
 @pytest.mark.parametrize("n_steps", [1, 2, 3])

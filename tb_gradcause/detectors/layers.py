@@ -142,7 +142,7 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
         counts = counts * np.where(nonzero_frac > 0, nonzero_frac, np.float32(0))  # NaN -> 0
     if series.has("missing"):
         counts = np.where(column(series, "missing") > 0, np.float32(0), counts)
-    l2 = column(series, "l2").astype(np.float64)
+    l2 = series.stat("l2").astype(np.float64)
     sumsq = layers.total(np.where(counts > 0, l2 * l2, 0.0))
     n = layers.total(counts)
     with np.errstate(all="ignore"):
@@ -153,7 +153,7 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
 def norm(series: Any) -> tuple[Layers, np.ndarray]:
     """Per-layer L2 norm [S, L] of a tensor-stats series (the rows' `l2` combined)."""
     layers = Layers.of(series.rows)
-    l2 = column(series, "l2").astype(np.float64)
+    l2 = series.stat("l2").astype(np.float64)
     return layers, np.sqrt(layers.total(l2 * l2))
 
 
@@ -161,7 +161,7 @@ def norm(series: Any) -> tuple[Layers, np.ndarray]:
 def nonfinite(series: Any) -> np.ndarray:
     """[S, R] True where a row holds NaN/Inf elements (or a non-finite stat when no counts)."""
     if series.has("nan") and series.has("inf"):
-        return (column(series, "nan") != 0) | (column(series, "inf") != 0)
+        return (series.stat("nan") != 0) | (series.stat("inf") != 0)
     return ~np.all(np.isfinite(series.values), axis=2)
 
 

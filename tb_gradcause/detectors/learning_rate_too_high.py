@@ -33,14 +33,14 @@ def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
         kernel = np.ones(len(weights.rows), dtype=bool)
     rows = [r for r, k in zip(weights.rows, kernel) if k]
     layers = L.Layers.of(rows)
-    norm = L.column(weights, "norm")[:, kernel].astype(np.float64)
-    update = L.column(weights, "update_norm")[:, kernel].astype(np.float64)
+    norm = weights.stat("norm")[:, kernel].astype(np.float64)
+    update = weights.stat("update_norm")[:, kernel].astype(np.float64)
     w2 = layers.total(norm * norm)
     u2 = layers.total(update * update)
     with np.errstate(all="ignore"):
         ratio = np.sqrt(u2 / np.where(w2 > 0, w2, np.nan))
     total = np.sqrt(w2.sum(axis=1))
-    return windows.nanmedian(np.where(np.isfinite(ratio), ratio, np.nan), axis=1), total
+    return windows.row_median(np.where(np.isfinite(ratio), ratio, np.nan)), total
 
 
 def _lr_text(run: Any) -> tuple[str, float | None]:

@@ -39,6 +39,16 @@ def nanmedian(values: np.ndarray, axis: int | None = None) -> np.ndarray:
         return np.nanmedian(values, axis=axis)
 
 
+def row_median(values: np.ndarray) -> np.ndarray:
+    """Median of each row of a 2-D array ignoring NaN (NaN for all-NaN rows), by one sort."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64), axis=1)  # NaN sort last
+    count = np.sum(~np.isnan(ordered), axis=1)
+    rows = np.arange(len(ordered))
+    low = ordered[rows, np.maximum((count - 1) // 2, 0)]
+    high = ordered[rows, np.maximum(count // 2, 0)]
+    return np.where(count > 0, (low + high) / 2, np.nan)
+
+
 def persistence(n_samples: int) -> int:
     """Consecutive logged samples a condition must hold before a detector fires."""
     if n_samples < PERSIST_MIN:
