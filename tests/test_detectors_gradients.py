@@ -157,3 +157,12 @@ def test_layers_below_an_explosion_do_not_look_vanished():
     found = sr.events(data)
     assert [e["kind"] for e in found] == ["exploding_gradient"]
     assert found[0]["layer"] in ("dense_2", "dense_3")
+
+
+def test_vanishing_in_a_recurrent_layer_gets_recurrent_advice():
+    layers = [synthetic.Layer("rnn", 16, "tanh", "SimpleRNN", recurrent=True)] + sr.mlp(3, "sigmoid")
+    data = sr.healthy(layers)
+    sr.flat_loss(data)
+    sr.scale(data["backward"], "rnn", 1e-4)
+    [event] = sr.events(data, "vanishing_gradient")
+    assert event["layer"] == "rnn" and "LSTM" in event["advice"]

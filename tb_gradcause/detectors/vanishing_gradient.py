@@ -40,6 +40,12 @@ def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[st
             later.setdefault(row.activation, []).append(name)
     parts = [f"{act} in {names[0]}" if len(names) == 1 else f"{len(names)} {act} layers" for act, names in later.items()]
     shrink = f" ({', '.join(parts)})" if parts else ""
+    if best.row.recurrent:
+        return (
+            f"Almost no error signal reaches {text.names(affected)}{shrink}; {best.layer} is recurrent: "
+            "use LSTM/GRU rather than SimpleRNN, keep sequences short (or truncate backpropagation "
+            "through time), and check that the loss reads the outputs that need the early steps."
+        )
     return (
         f"Almost no error signal reaches {text.names(affected)}: it shrinks on its way back through the "
         f"layers after them{shrink}. Use ReLU-family activations in hidden layers with He initialization, "
