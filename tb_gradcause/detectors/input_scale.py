@@ -95,7 +95,7 @@ def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndar
         events.append(
             Event.create(
                 KIND,
-                "warning",
+                "warning" if trouble is not None else "info",  # a model that converges anyway: a note
                 "input",
                 first,
                 last,
