@@ -130,16 +130,18 @@ export class App {
         this.views.delete(run);
       }
     const started = performance.now();
-    const signatures = await Promise.all(this.selected.map(probeRun));
-    const stale = this.selected.filter((run, i) => this.views.get(run)?.signature !== signatures[i]);
-    const loaded = await Promise.all(stale.map((run) => loadRun(run, maxPoints())));
+    const probes = await Promise.all(this.selected.map(probeRun));
+    const stale = this.selected.filter((run, i) => this.views.get(run)?.signature !== probes[i].signature);
+    const loaded = await Promise.all(
+      stale.map((run) => loadRun(run, probes[this.selected.indexOf(run)].events, maxPoints())),
+    );
     const dataLoaded = performance.now();
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
     const changed = loaded.map((data) => {
       const previous = this.views.get(data.run)?.view;
       const view = new RunView(data, previous?.snapshot());
       previous?.destroy();
-      this.views.set(data.run, { view, signature: signatures[this.selected.indexOf(data.run)] });
+      this.views.set(data.run, { view, signature: probes[this.selected.indexOf(data.run)].signature });
       return view;
     });
     this.panels.classList.toggle("gc-side-by-side", this.selected.length > 1);

@@ -1,6 +1,14 @@
 // One run's panel: its cause cards beside its timelines on one shared step axis.
 
-import { fetchEvents, fetchTimeline, TIMELINE_KINDS, type CauseEvent, type EventsResponse, type Timeline, type TimelineKind } from "./api";
+import {
+  fetchEvents,
+  fetchTimeline,
+  TIMELINE_KINDS,
+  type CauseEvent,
+  type EventsResponse,
+  type Timeline,
+  type TimelineKind,
+} from "./api";
 import { cardList, type CardList } from "./cards";
 import { heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
 import { el, formatNumber } from "./dom";
@@ -23,12 +31,9 @@ export interface RunData {
   timelines: Partial<Record<TimelineKind, Timeline>>;
 }
 
-/** Fetches a run's events and timelines, decimated server-side to about `maxPoints` steps. */
-export async function loadRun(run: string, maxPoints: number): Promise<RunData> {
-  const [events, ...timelines] = await Promise.all([
-    fetchEvents(run),
-    ...TIMELINE_KINDS.map((kind) => fetchTimeline(run, kind, maxPoints)),
-  ]);
+/** Fetches a run's timelines, decimated server-side to about `maxPoints` steps. */
+export async function loadRun(run: string, events: EventsResponse, maxPoints: number): Promise<RunData> {
+  const timelines = await Promise.all(TIMELINE_KINDS.map((kind) => fetchTimeline(run, kind, maxPoints)));
   const data: RunData = { run, events, timelines: {} };
   TIMELINE_KINDS.forEach((kind, k) => {
     const timeline = timelines[k];
@@ -41,10 +46,10 @@ export async function loadRun(run: string, maxPoints: number): Promise<RunData> 
  * A cheap fingerprint of a run's data: its events and its newest logged step (of the loss, or
  * of the gradients when no loss is logged). The tab reloads a run's timelines only when it changes.
  */
-export async function probeRun(run: string): Promise<string> {
+export async function probeRun(run: string): Promise<{ events: EventsResponse; signature: string }> {
   const [events, loss] = await Promise.all([fetchEvents(run), fetchTimeline(run, "loss", 2)]);
   const latest = loss ?? (await fetchTimeline(run, "gradients", 2));
-  return JSON.stringify([events, latest ? latest.steps[latest.steps.length - 1] : null]);
+  return { events, signature: JSON.stringify([events, latest ? latest.steps[latest.steps.length - 1] : null]) };
 }
 
 /** Step range covered by any of the run's timelines and events. */

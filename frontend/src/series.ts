@@ -30,7 +30,7 @@ function groupRows(timeline: Timeline): Map<string, number[]> {
   return groups;
 }
 
-function stat(timeline: Timeline, name: string): number[][] | undefined {
+function stat(timeline: Timeline, name: string): Float64Array[] | undefined {
   return timeline.values[name];
 }
 
@@ -74,7 +74,7 @@ function byLayer(timeline: Timeline, combine: (rows: number[], i: number) => num
 }
 
 /** sqrt(sum of squares) of a stat over rows: the norm of the concatenated tensors. */
-function rootSumSquares(values: number[][], rows: number[], i: number): number {
+function rootSumSquares(values: Float64Array[], rows: number[], i: number): number {
   let sum = 0;
   for (const r of rows) sum += values[r][i] * values[r][i];
   return Math.sqrt(sum);
