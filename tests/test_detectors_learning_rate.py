@@ -58,3 +58,9 @@ def test_large_early_adam_steps_in_a_converging_run_are_fine():
     _update_ratio(data, 0.3)
     _update_ratio(data, 1e-3, from_step=60)
     assert sr.events(data, "learning_rate_too_high") == []
+
+
+def test_a_single_logged_step_is_no_evidence_of_a_stall():
+    data = sr.healthy(n_steps=1, every=1)
+    _update_ratio(data, 0.9)
+    assert sr.events(data, "learning_rate_too_high") == []

@@ -20,6 +20,8 @@ BASELINE_MIN = 3
 # still falling (the last third of the window below 0.9 x its first third).
 CONVERGED_PROGRESS = 0.5
 STILL_FALLING = 0.9
+# Fewer finite losses than this from the span start to the end say nothing about a stall.
+TREND_MIN_SAMPLES = 6
 # "Rising": the smoothed loss sits RISE_FACTOR x above its best so far, by at least
 # RISE_MIN_OF_BASELINE of the early baseline (small noisy losses near 0 do not count).
 RISE_FACTOR = 2.0
@@ -177,10 +179,10 @@ class LossTrend:
         """Not converged: from `first_step` to the end of the run the loss neither reached half its
         early level nor kept falling (a plateau the run later leaves is not a stall).
 
-        Unmeasurable losses (none logged, a non-positive baseline) count as not stalled, so a
-        guard never turns a weak signal into an alarm on missing data."""
+        Unmeasurable losses (fewer than TREND_MIN_SAMPLES, a non-positive baseline) count as not
+        stalled, so a guard never turns a weak signal into an alarm on missing data."""
         progress = self.progress(first_step, self.last_step)
-        if not np.isfinite(progress):
+        if not np.isfinite(progress) or len(self._window(first_step, self.last_step)) < TREND_MIN_SAMPLES:
             return False
         return progress < CONVERGED_PROGRESS and not self.still_falling(first_step, self.last_step)
 
