@@ -166,3 +166,11 @@ def test_vanishing_in_a_recurrent_layer_gets_recurrent_advice():
     sr.scale(data["backward"], "rnn", 1e-4)
     [event] = sr.events(data, "vanishing_gradient")
     assert event["layer"] == "rnn" and "LSTM" in event["advice"]
+
+
+def test_a_lucky_batch_does_not_make_a_high_plateau_an_explosion():
+    data = sr.healthy()
+    sr.flat_loss(data, 8.0)
+    data["loss"].stat("value")[30, 0] = 0.05  # one batch the model got right by chance
+    data["loss"].stat("value")[31:, 0] *= 2  # then clipped log(eps) losses around 16
+    assert sr.events(data, "exploding_gradient") == []

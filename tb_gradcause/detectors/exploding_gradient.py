@@ -26,8 +26,8 @@ DEPTH_DECADES = 2.0
 DEPTH_DECADES_KERNELS = 3.0
 # Recurrent: d loss / d input at the first time position 100x above that at the last one.
 TIME_DECADES = 2.0
-# Between logged gradient samples: the per-step loss 100x above its best so far and above its
-# starting level (an explosion too fast for the gradient cadence; gradients drive the loss there).
+# Between logged gradient samples: the per-step loss 100x above its best smoothed level so far and
+# above its starting level (an explosion too fast for the gradient cadence).
 LOSS_DECADES = 2.0
 
 
@@ -61,7 +61,8 @@ def _loss_explosion(trend: windows.LossTrend | None, dies: bool) -> Event | None
     n = int(np.argmax(~np.isfinite(values))) if not np.all(np.isfinite(values)) else len(values)
     if n == 0:
         return None
-    best = np.fmin.accumulate(values[:n])
+    # Best so far of the smoothed loss: one lucky batch does not set the reference.
+    best = np.fmin.accumulate(windows.rolling_median(values[:n], windows.smoothing_window(n)))
     with np.errstate(all="ignore"):
         decades = np.log10(values[:n] / best)
     mask = (decades >= LOSS_DECADES) & (values[:n] > trend.baseline) & (best > 0)
@@ -72,7 +73,7 @@ def _loss_explosion(trend: windows.LossTrend | None, dies: bool) -> Event | None
     peak = a + int(np.argmax(decades[a : b + 1]))
     first, last = int(trend.steps[a]), int(trend.steps[-1] if dies else trend.steps[b])
     items = [
-        evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best value so far"),
+        evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best (smoothed) value so far"),
         evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
     ]
     return Event.create(
