@@ -38,6 +38,8 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "vanishing_gradient": ("saturated_activation", "dead_relu"),
     "dead_relu": ("learning_rate_too_high", "input_scale", "dead_relu"),
     "saturated_activation": ("learning_rate_too_high", "input_scale"),
+    # large inputs make any step size effectively too large for the first layer
+    "learning_rate_too_high": ("input_scale",),
 }
 # Effects measured on the backward pass: their causes sit at the same or a later layer.
 BACKWARD_EFFECTS = frozenset({"exploding_gradient", "vanishing_gradient"})
