@@ -86,7 +86,7 @@ def _unique_ids(events: list[Event]) -> None:
 
 def _logged(run: Any, kind: str) -> bool:
     series = run.get(kind)
-    return series is not None and len(series.steps) > 0
+    return series is not None and len(series.steps) > 0 and len(series.rows) > 0
 
 
 def layer_depths(run: Any) -> dict[str, int]:

@@ -133,3 +133,13 @@ def test_a_run_that_is_non_finite_from_its_first_step():
     result = engine.analyze(sr.to_run(data))
     assert result["skipped"] == {}
     assert [(e["kind"], e["layer"], e["first_step"]) for e in result["events"]] == [("nan_inf", "dense_0", 0)]
+
+
+@pytest.mark.parametrize("empty", ["activations", "backward", "weights", "inputs", "gradients", "backward_time"])
+def test_a_kind_logged_without_rows_counts_as_not_logged_and_breaks_nothing(empty):
+    run = sr.to_run(sr.healthy([sr.synthetic.Layer("rnn", 8, "tanh", "LSTM", True)] + sr.mlp(2)))
+    v = run.series[empty]
+    run.series[empty] = sr.reader.Series(empty, v.steps, v.wall_times, v.values[:, :0, :], (), v.stats)
+    result = engine.analyze(run)
+    assert not any("failed" in why for why in result["skipped"].values())
+    assert result["events"] == []

@@ -67,7 +67,7 @@ def detect(run: Any) -> list[Event]:
     trend = windows.LossTrend.from_run(run)
     need = windows.persistence(n)
     events = []
-    relu = np.array([L.is_relu(row) for row in acts.rows])
+    relu = np.array([L.is_relu(row) for row in acts.rows], dtype=bool)
     for r, a, b in windows.persistent_spans((dead >= MAJORITY) & relu[None, :], need):
         row = acts.rows[r]
         first, last = int(steps[a]), int(steps[b])

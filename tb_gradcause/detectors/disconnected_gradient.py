@@ -78,7 +78,7 @@ def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | 
     if acts.has("saturated_frac"):
         constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0)
     typical = windows.typical(rel)
-    depths = np.array([row.depth for row in acts.rows])
+    depths = np.array([row.depth for row in acts.rows], dtype=np.int64)
     for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
         if dead_depth >= 0 and depths[r] >= dead_depth:
             continue

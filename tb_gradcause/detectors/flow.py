@@ -88,7 +88,7 @@ def depth_signal(run: Any) -> Profile:
     n = L.finite_prefix(back)
     layers, v = L.norm(back)
     trainable = {L.row_layer(row) for row in grads.rows} if grads is not None else set()
-    keep = np.array([name in trainable for name in layers.names])
+    keep = np.array([name in trainable for name in layers.names], dtype=bool)
     if keep.any():
         v = np.where(keep[None, :], v, np.nan)
     return Profile(back.steps[:n], layers, log10(v[:n]), BACKWARD_NORM)

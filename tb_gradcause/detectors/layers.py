@@ -133,7 +133,7 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
     layers = Layers.of(series.rows)
     sizes = np.array([row_size(r) for r in series.rows], dtype=np.float32)
     if roles is not None:
-        chosen = np.array([r.role in roles for r in series.rows])
+        chosen = np.array([r.role in roles for r in series.rows], dtype=bool)
         has_chosen = layers.any(chosen[None, :])[0]
         sizes = np.where(chosen | ~has_chosen[layers.index], sizes, 0.0).astype(np.float32)
     counts = np.broadcast_to(sizes, (len(series.steps), len(sizes)))

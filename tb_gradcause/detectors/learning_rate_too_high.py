@@ -28,7 +28,7 @@ WEIGHT_GROWTH = 10.0
 
 def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
     """Median over layers of the kernel update ratio [S], and the total kernel norm [S]."""
-    kernel = np.array([r.role in L.KERNEL_ROLES for r in weights.rows])
+    kernel = np.array([r.role in L.KERNEL_ROLES for r in weights.rows], dtype=bool)
     if not kernel.any():
         kernel = np.ones(len(weights.rows), dtype=bool)
     rows = [r for r, k in zip(weights.rows, kernel) if k]

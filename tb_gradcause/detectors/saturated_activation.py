@@ -55,8 +55,8 @@ def detect(run: Any) -> list[Event]:
     start = windows.baseline(sat)
     trend = windows.LossTrend.from_run(run)
     need = windows.persistence(n)
-    deepest = max(row.depth for row in acts.rows)
-    softmax = np.array([row.activation == "softmax" for row in acts.rows])
+    deepest = max((row.depth for row in acts.rows), default=-1)
+    softmax = np.array([row.activation == "softmax" for row in acts.rows], dtype=bool)
     mask = (sat >= SATURATED) & (~softmax[None, :] | (sat >= start[None, :] + SOFTMAX_RISE))
     events = []
     for r, a, b in windows.persistent_spans(mask, need):

@@ -44,6 +44,8 @@ def nanmedian(values: np.ndarray, axis: int | None = None) -> np.ndarray:
 def row_median(values: np.ndarray) -> np.ndarray:
     """Median of each row of a 2-D array ignoring NaN (NaN for all-NaN rows), by one sort."""
     ordered = np.sort(np.asarray(values, dtype=np.float64), axis=1)  # NaN sort last
+    if ordered.shape[1] == 0:
+        return np.full(len(ordered), np.nan)
     count = np.sum(~np.isnan(ordered), axis=1)
     rows = np.arange(len(ordered))
     low = ordered[rows, np.maximum((count - 1) // 2, 0)]
