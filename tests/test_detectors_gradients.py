@@ -174,3 +174,9 @@ def test_a_lucky_batch_does_not_make_a_high_plateau_an_explosion():
     data["loss"].stat("value")[30, 0] = 0.05  # one batch the model got right by chance
     data["loss"].stat("value")[31:, 0] *= 2  # then clipped log(eps) losses around 16
     assert sr.events(data, "exploding_gradient") == []
+
+
+def test_a_loss_jump_that_the_run_survives_is_left_to_the_gradient_statistics():
+    data = sr.healthy()
+    data["loss"].stat("value")[20:, 0] *= 1000  # e.g. saturated logits: huge but bounded gradients
+    assert sr.events(data, "exploding_gradient") == []

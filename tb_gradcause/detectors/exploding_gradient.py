@@ -27,7 +27,7 @@ DEPTH_DECADES_KERNELS = 3.0
 # Recurrent: d loss / d input at the first time position 100x above that at the last one.
 TIME_DECADES = 2.0
 # Between logged gradient samples: the per-step loss 100x above its best smoothed level so far and
-# above its starting level (an explosion too fast for the gradient cadence).
+# above its starting level, up to the step it turns NaN/Inf (too fast for the gradient cadence).
 LOSS_DECADES = 2.0
 
 
@@ -53,12 +53,15 @@ def _advice(best: flow.Candidate) -> str:
     )
 
 
-def _loss_explosion(trend: windows.LossTrend | None, dies: bool) -> Event | None:
-    """A run-wide event when the per-step loss grows by orders of magnitude and stays there."""
-    if trend is None:
+def _loss_explosion(trend: windows.LossTrend | None) -> Event | None:
+    """A run-wide event when the per-step loss grows by orders of magnitude right into NaN/Inf.
+
+    Only for runs that die: a run that survives is sampled again by the gradient statistics,
+    which then show (or refute) the explosion themselves."""
+    if trend is None or trend.first_nonfinite_step is None:
         return None
     values = trend.values
-    n = int(np.argmax(~np.isfinite(values))) if not np.all(np.isfinite(values)) else len(values)
+    n = int(np.argmax(~np.isfinite(values)))
     if n == 0:
         return None
     # Best so far of the smoothed loss: one lucky batch does not set the reference.
@@ -66,18 +69,18 @@ def _loss_explosion(trend: windows.LossTrend | None, dies: bool) -> Event | None
     with np.errstate(all="ignore"):
         decades = np.log10(values[:n] / best)
     mask = (decades >= LOSS_DECADES) & (values[:n] > trend.baseline) & (best > 0)
-    spans = windows.persistent_spans(mask, 2, terminal_ok=dies)
+    spans = [span for span in windows.persistent_spans(mask, 1) if span[2] == n - 1]
     if not spans:
         return None
     _, a, b = spans[0]
     peak = a + int(np.argmax(decades[a : b + 1]))
-    first, last = int(trend.steps[a]), int(trend.steps[-1] if dies else trend.steps[b])
+    first, last = int(trend.steps[a]), int(trend.steps[-1])
     items = [
         evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best (smoothed) value so far"),
         evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
     ]
     return Event.create(
-        KIND, "error" if dies else "warning", None, first, last,
+        KIND, "error", None, first, last,
         f"Gradients explode from step {first}: the loss grows {text.num(10 ** decades[peak])}x within a few steps",
         items,
         "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
@@ -108,7 +111,7 @@ def detect(run: Any) -> list[Event]:
     trend = windows.LossTrend.from_run(run)
     confirmed = flow.confirm(candidates, trend)
     if not confirmed:
-        fallback = _loss_explosion(trend, dies)
+        fallback = _loss_explosion(trend)
         return [fallback] if fallback is not None else []
     start = min(c.first for c in confirmed)
     best = max((c for c in confirmed if c.first == start), key=lambda c: c.score)
