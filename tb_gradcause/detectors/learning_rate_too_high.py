@@ -60,6 +60,52 @@ def _advice(lr: float | None) -> str:
     )
 
 
+def _diverging(trend: windows.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, lr: float | None, lr_note: str) -> Event | None:
+    """The loss rises or turns NaN/Inf, confirmed by large updates or growing weights up to then."""
+    trouble = _first_trouble(trend)
+    if trouble is None:
+        return None
+    start, item = trouble
+    near = np.flatnonzero(steps <= start)
+    window = (steps >= (steps[near[-1]] if len(near) else steps[0])) & np.isfinite(ratio)
+    big = window & (ratio >= UPDATE_RATIO)
+    grown = (steps >= start) & (growth >= WEIGHT_GROWTH)
+    items = [item]
+    if big.any():
+        i = int(np.flatnonzero(big)[np.argmax(ratio[big])])
+        items.append(evidence("update_ratio", ratio[i], UPDATE_RATIO, ">=", int(steps[i]), "median over layers of ||update|| / ||kernel||"))
+    if grown.any():
+        i = int(np.flatnonzero(grown)[np.argmax(growth[grown])])
+        items.append(evidence("weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "kernel norm over its early level"))
+    if len(items) == 1:
+        return None
+    dies = trend.first_nonfinite_step is not None
+    return Event.create(
+        KIND, "error" if dies else "warning", None, start, trend.last_step,
+        f"Learning rate too high{lr_note}: the loss " + ("diverges to NaN/Inf" if dies else "rises") + f" from step {start}",
+        items, _advice(lr),
+    )
+
+
+def _oscillating(trend: windows.LossTrend, steps: np.ndarray, ratio: np.ndarray, lr: float | None, lr_note: str) -> Event | None:
+    """No progress while every update is large, over at least half the run."""
+    for _, a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, windows.persistence(len(steps))):
+        first, last = int(steps[a]), int(steps[b])
+        if not trend.stalled(first) or b - a + 1 < len(steps) // 2:
+            continue
+        level = float(np.median(ratio[a : b + 1]))
+        return Event.create(
+            KIND, "warning", None, first, last,
+            f"Learning rate too high{lr_note}: every step changes the weights by {text.num(100 * level)} % and the loss does not improve",
+            [
+                evidence("update_ratio", level, UPDATE_RATIO, ">=", None, f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||"),
+                evidence("loss_progress", trend.progress(first, trend.last_step), windows.CONVERGED_PROGRESS, "<", trend.last_step, "fraction of the early loss removed by the end"),
+            ],
+            _advice(lr),
+        )
+    return None
+
+
 def detect(run: Any) -> list[Event]:
     weights = run.get("weights")
     trend = windows.LossTrend.from_run(run)
@@ -67,53 +113,9 @@ def detect(run: Any) -> list[Event]:
         return []
     ratio, norm = _layer_ratio(weights)
     growth = norm / windows.baseline(norm)
-    steps = weights.steps
     lr_note, lr = _lr_text(run)
-    first_rise = _first_trouble(trend)
-    if first_rise is not None:
-        # Diverging or rising loss: confirmed by large updates or growing weights up to then.
-        start, item = first_rise
-        near = np.flatnonzero(steps <= start)
-        window = (steps >= (steps[near[-1]] if len(near) else steps[0])) & np.isfinite(ratio)
-        big = window & (ratio >= UPDATE_RATIO)
-        grown = (steps >= start) & (growth >= WEIGHT_GROWTH)
-        items = [item]
-        if big.any():
-            i = int(np.flatnonzero(big)[np.argmax(ratio[big])])
-            items.append(evidence("update_ratio", ratio[i], UPDATE_RATIO, ">=", int(steps[i]), "median over layers of ||update|| / ||kernel||"))
-        if grown.any():
-            i = int(np.flatnonzero(grown)[np.argmax(growth[grown])])
-            items.append(evidence("weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "kernel norm over its early level"))
-        if len(items) > 1:
-            dies = trend.first_nonfinite_step is not None
-            last = int(trend.steps[-1])
-            return [
-                Event.create(
-                    KIND, "error" if dies else "warning", None, start, last,
-                    f"Learning rate too high{lr_note}: the loss "
-                    + ("diverges to NaN/Inf" if dies else "rises") + f" from step {start}",
-                    items, _advice(lr),
-                )
-            ]
-    # No progress while every update is large: oscillating around instead of descending.
-    need = windows.persistence(len(steps))
-    for _, a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, need):
-        first, last = int(steps[a]), int(steps[b])
-        if not trend.stalled(first) or b - a + 1 < len(steps) // 2:
-            continue
-        level = float(np.median(ratio[a : b + 1]))
-        return [
-            Event.create(
-                KIND, "warning", None, first, last,
-                f"Learning rate too high{lr_note}: every step changes the weights by {text.num(100 * level)} % and the loss does not improve",
-                [
-                    evidence("update_ratio", level, UPDATE_RATIO, ">=", None, f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||"),
-                    evidence("loss_progress", trend.progress(first, trend.last_step), windows.CONVERGED_PROGRESS, "<", trend.last_step, "fraction of the early loss removed by the end"),
-                ],
-                _advice(lr),
-            )
-        ]
-    return []
+    event = _diverging(trend, weights.steps, ratio, growth, lr, lr_note) or _oscillating(trend, weights.steps, ratio, lr, lr_note)
+    return [event] if event is not None else []
 
 
 def _first_trouble(trend: windows.LossTrend) -> tuple[int, dict] | None:
