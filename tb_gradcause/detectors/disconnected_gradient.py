@@ -93,17 +93,48 @@ def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | 
     return None
 
 
+def _cut_event(row: Any, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Any, trouble: dict | None) -> Event:
+    layer = L.row_layer(row)
+    items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
+    if upstream:
+        variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
+        items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + text.names(variables)))
+    if trouble is not None:
+        items.append(trouble)
+    cls = f" ({row.layer_class})" if row.layer_class else ""
+    return Event.create(
+        KIND, "warning", layer, first, last,
+        f"{layer}'s output does not depend on its input",
+        items,
+        f"{layer}{cls} returns the same value for every sample: its `call` does not use `inputs` "
+        "(e.g. it returns a weight, or a constant of the input's shape). Compute the output from "
+        "`inputs`; everything before this layer gets no gradient and cannot learn.",
+    )
+
+
+def _no_gradient_event(layer: str, rows: list[int], grads: Any, n: int) -> Event:
+    variables = [grads.rows[r].name for r in rows]
+    missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
+    what = "no gradient (None)" if missing else "only exact-zero gradients"
+    return Event.create(
+        KIND, "warning", layer, int(grads.steps[0]), int(grads.steps[n - 1]),
+        f"{layer} gets {what} at every step",
+        [evidence("steps_without_gradient", n, n, "==", None, f"{text.names(variables)}: {what} in all {n} logged steps")],
+        f"{text.names(variables)} never change: the loss does not depend on {layer}. Check that its "
+        "output reaches the model's output (an unused branch, a layer built but not called, a "
+        "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "
+        "`trainable=False` if that is intended.",
+    )
+
+
 def detect(run: Any) -> list[Event]:
     grads = run.get("gradients")
     n = L.finite_prefix(grads)
     if n == 0:
         return []
-    trend = windows.LossTrend.from_run(run)
-    steps = grads.steps[:n]
-    none = _no_gradient(grads, n)
-    dead_depth = _deepest_dead(run.get("activations"), steps)
+    dead_depth = _deepest_dead(run.get("activations"), grads.steps[:n])
     by_layer: dict[str, list[int]] = {}
-    for r in np.flatnonzero(none):
+    for r in np.flatnonzero(_no_gradient(grads, n)):
         row = grads.rows[r]
         if dead_depth >= 0 and 0 <= row.depth <= dead_depth + 1:
             continue  # a fully dead layer blocks the gradient before it and zeroes the next kernel's
@@ -112,42 +143,9 @@ def detect(run: Any) -> list[Event]:
     cut = _constant_layer(run, dead_depth)
     if cut is not None:
         row, first, last, rel = cut
-        layer = L.row_layer(row)
         upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth <= row.depth}
-        trouble = windows.loss_trouble(trend, first, last)
+        trouble = windows.loss_trouble(windows.LossTrend.from_run(run), first, last)
         if upstream or trouble is not None:
-            for name in upstream:
-                del by_layer[name]
-            items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
-            if upstream:
-                variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
-                items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + text.names(variables)))
-            if trouble is not None:
-                items.append(trouble)
-            cls = f" ({row.layer_class})" if row.layer_class else ""
-            events.append(
-                Event.create(
-                    KIND, "warning", layer, first, last,
-                    f"{layer}'s output does not depend on its input",
-                    items,
-                    f"{layer}{cls} returns the same value for every sample: its `call` does not use `inputs` "
-                    "(e.g. it returns a weight, or a constant of the input's shape). Compute the output from "
-                    "`inputs`; everything before this layer gets no gradient and cannot learn.",
-                )
-            )
-    for layer, rows in by_layer.items():
-        variables = [grads.rows[r].name for r in rows]
-        missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
-        what = "no gradient (None)" if missing else "only exact-zero gradients"
-        events.append(
-            Event.create(
-                KIND, "warning", layer, int(steps[0]), int(steps[-1]),
-                f"{layer} gets {what} at every step",
-                [evidence("steps_without_gradient", n, n, "==", None, f"{text.names(variables)}: {what} in all {n} logged steps")],
-                f"{text.names(variables)} never change: the loss does not depend on {layer}. Check that its "
-                "output reaches the model's output (an unused branch, a layer built but not called, a "
-                "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "
-                "`trainable=False` if that is intended.",
-            )
-        )
-    return events
+            events.append(_cut_event(row, first, last, rel, upstream, grads, trouble))
+            by_layer = {name: rows for name, rows in by_layer.items() if name not in upstream}
+    return events + [_no_gradient_event(layer, rows, grads, n) for layer, rows in by_layer.items()]
