@@ -64,8 +64,8 @@ def _time_advice(c: flow.Candidate, seq_len: str) -> str:
     )
 
 
-def detect(run: Any) -> list[Event]:
-    trend = windows.LossTrend.from_run(run)
+def _across_layers(run: Any, trend: windows.LossTrend | None) -> list[Event]:
+    """Depth deficits and collapses over steps: one event at the most affected layer."""
     depth = flow.depth_signal(run)
     threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
     candidates = flow.spans(
@@ -77,40 +77,53 @@ def detect(run: Any) -> list[Event]:
         grads, -flow.growth(grads), COLLAPSE_DECADES, False, "time", "gradient_rms_drop",
         "kernel-gradient RMS over the layer's own early level", op="<=",
     )
+    confirmed = flow.confirm(candidates, trend)
+    if not confirmed:
+        return []
+    best = max(confirmed, key=lambda c: (c.score, -c.first))
+    affected = list(dict.fromkeys(c.layer for c in sorted(confirmed, key=lambda c: c.row.depth)))
+    items = list(best.items)
+    if len(affected) > 1:
+        items.append(evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + text.names(affected)))
+    title = (
+        f"Gradients vanish in {best.layer} ({text.num(10 ** -best.score)}x the later layers')"
+        if best.how == "depth"
+        else f"Gradients of {best.layer} collapse to {text.num(10 ** -best.score)}x their early level"
+    )
+    return [
+        Event.create(
+            KIND, "warning", best.layer, min(c.first for c in confirmed), max(c.last for c in confirmed),
+            title, items, _depth_advice(depth, best, affected),
+        )
+    ]
+
+
+def _along_time(run: Any, trend: windows.LossTrend | None) -> list[Event]:
+    """Recurrent layers whose error signal dies out along the sequence: one event per layer."""
+    timed = flow.along_time(run)
+    if timed is None:
+        return []
+    along = flow.spans(
+        timed, -timed.log, TIME_DECADES, False, "along_time", "backward_time_ratio",
+        "d loss / d input at the first time position over that at the last", op="<=",
+    )
+    by_layer: dict[str, list[flow.Candidate]] = {}
+    for c in flow.confirm(along, trend):
+        by_layer.setdefault(c.layer, []).append(c)
     events = []
-    layers_wide = flow.confirm(candidates, trend)
-    if layers_wide:
-        best = max(layers_wide, key=lambda c: (c.score, -c.first))
-        affected = list(dict.fromkeys(c.layer for c in sorted(layers_wide, key=lambda c: c.row.depth)))
-        items = list(best.items)
-        if len(affected) > 1:
-            items.append(evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + text.names(affected)))
+    for layer, spans in by_layer.items():
+        c = max(spans, key=lambda s: s.score)
+        seq_len = c.row.facts.get("seq_len", "") if c.row.facts else ""
         events.append(
             Event.create(
-                KIND, "warning", best.layer, min(c.first for c in layers_wide), max(c.last for c in layers_wide),
-                f"Gradients vanish in {best.layer} ({text.num(10 ** -best.score)}x the later layers')"
-                if best.how == "depth"
-                else f"Gradients of {best.layer} collapse to {text.num(10 ** -best.score)}x their early level",
-                items, _depth_advice(depth, best, affected),
+                KIND, "warning", layer, spans[0].first, spans[-1].last,
+                f"Gradients vanish along time in {layer} ({text.num(10 ** -c.score)}x at the first step)",
+                list(c.items), _time_advice(c, seq_len),
             )
         )
-    timed = flow.along_time(run)
-    if timed is not None:
-        along = flow.spans(
-            timed, -timed.log, TIME_DECADES, False, "along_time", "backward_time_ratio",
-            "d loss / d input at the first time position over that at the last", op="<=",
-        )
-        by_layer: dict[str, list[flow.Candidate]] = {}
-        for c in flow.confirm(along, trend):
-            by_layer.setdefault(c.layer, []).append(c)
-        for layer, spans in by_layer.items():
-            c = max(spans, key=lambda s: s.score)
-            seq_len = c.row.facts.get("seq_len", "") if c.row.facts else ""
-            events.append(
-                Event.create(
-                    KIND, "warning", layer, spans[0].first, spans[-1].last,
-                    f"Gradients vanish along time in {layer} ({text.num(10 ** -c.score)}x at the first step)",
-                    list(c.items), _time_advice(c, seq_len),
-                )
-            )
     return events
+
+
+def detect(run: Any) -> list[Event]:
+    trend = windows.LossTrend.from_run(run)
+    return _across_layers(run, trend) + _along_time(run, trend)
