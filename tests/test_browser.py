@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import pathlib
 import subprocess
+import time
 import urllib.parse
 
 import numpy as np
@@ -115,6 +116,17 @@ def _events(tb, run: str) -> list[dict]:
     return tb.get_json("/data/plugin/gradcause/events?" + urllib.parse.urlencode({"run": run}))["events"]
 
 
+def _wait_for_run(server, matches, timeout_s: float = 120.0) -> str:
+    """The first run the plugin lists that `matches` (the callback may write into a subdirectory)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [run for run in server.get_json("/data/plugin/gradcause/runs")["runs"] if matches(run)]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no matching run listed\n{server.log()}")
+
+
 def _tab(page, timeout_ms: int = 30_000):
     """The tab's iframe once it has finished loading."""
     deadline = timeout_ms
@@ -173,7 +185,10 @@ def test_cards_show_the_events_route_in_step_order(tb, page):
         assert card.query_selector(".gc-layer").text_content() == (event["layer"] or "whole run")
         assert card.query_selector(".gc-title").text_content() == event["title"]
         assert card.query_selector(".gc-advice").text_content() == event["advice"]
-        assert len(card.query_selector_all(".gc-evidence tbody tr")) == len(event["evidence"])
+        metrics = [row.query_selector("td").text_content() for row in card.query_selector_all(".gc-evidence tbody tr:not(.gc-note)")]
+        assert metrics == [ev["metric"] for ev in event["evidence"]]
+        notes = [row.text_content() for row in card.query_selector_all(".gc-evidence tr.gc-note")]
+        assert notes == [ev["note"] for ev in event["evidence"] if ev["note"]]
         assert str(event["first_step"]) in card.query_selector(".gc-span").text_content()
 
 
@@ -327,17 +342,53 @@ def _committed_bundle() -> bytes:
 
 
 @pytest.mark.slow
+def test_demo_scenarios_in_the_tab(browser, tmp_path):
+    """Real Keras runs logged by GradCauseCallback (two demo scenarios): their expected causes are
+    cards, the NaN run has its NaN marked; the screenshots are the README's."""
+    from tb_gradcause import demo
+
+    names = ["sigmoid_bce_saturation", "exp_overflow_nan"]
+    demo.write_all(str(tmp_path), names)
+    with tensorboard_server(tmp_path, load_fast="true") as server:
+        for scenario in (s for s in demo.SCENARIOS if s.NAME in names):
+            run = _wait_for_run(server, lambda name: name.split("/")[0] == scenario.NAME)
+            events = _events(server, run)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            frame = _open(page, server, [run])
+            cards = frame.query_selector_all(".gc-card")
+            assert sorted(c.get_attribute("data-event-id") for c in cards) == sorted(e["id"] for e in events)
+            shown = [(c.query_selector(".gc-kind").text_content(), c.query_selector(".gc-layer").text_content()) for c in cards]
+            for expected in scenario.EXPECTED:
+                layer = expected["layer"] or "whole run"
+                assert any(k == expected["kind"] and shown_layer.split("/")[-1] == layer for k, shown_layer in shown), shown
+            if scenario.NAME == "exp_overflow_nan":
+                assert frame.query_selector_all(".gc-chart")[0].query_selector('.gc-marker[data-flag="NaN"]')
+            page.screenshot(path=str(SCREENSHOTS / f"demo-{scenario.NAME}.png"))
+            context.close()
+
+
+def _committed_bundle() -> bytes:
+    """The bundle as committed (tests/setup.sh rebuilds it in place), or as on disk outside git."""
+    shown = subprocess.run(
+        ["git", "show", f"HEAD:{BUNDLE.relative_to(ROOT).as_posix()}"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    return shown.stdout if shown.returncode == 0 else BUNDLE.read_bytes()
+
+
+@pytest.mark.slow
 def test_demo_scenario_in_the_tab(browser, tmp_path):
     """A real Keras run (the `exp_overflow_nan` demo, logged by GradCauseCallback) in the tab."""
     from tb_gradcause import demo
 
     scenario = next(s for s in demo.SCENARIOS if s.NAME == "exp_overflow_nan")
     demo.write_all(str(tmp_path), [scenario.NAME])
-    with tensorboard_server(tmp_path, load_fast="true", runs=[scenario.NAME]) as server:
-        events = _events(server, scenario.NAME)
+    with tensorboard_server(tmp_path, load_fast="true") as server:
+        run = _wait_for_run(server, lambda name: name.split("/")[0] == scenario.NAME)
+        events = _events(server, run)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        frame = _open(page, server, [scenario.NAME])
+        frame = _open(page, server, [run])
         cards = frame.query_selector_all(".gc-card")
         assert sorted(c.get_attribute("data-event-id") for c in cards) == sorted(e["id"] for e in events)
         shown = [(c.query_selector(".gc-kind").text_content(), c.query_selector(".gc-layer").text_content()) for c in cards]

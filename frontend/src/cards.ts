@@ -7,16 +7,17 @@ const SVG = "http://www.w3.org/2000/svg";
 
 function evidenceTable(evidence: Evidence[]): HTMLElement | null {
   if (!evidence.length) return null;
-  const header = el("tr", {}, ["metric", "value", "threshold", "step", ""].map((text) => el("th", { text })));
-  const rows = evidence.map((ev) =>
+  const header = el("tr", {}, ["metric", "value", "threshold", "step"].map((text) => el("th", { text })));
+  // Each item: a row of numbers, then its note on a row of its own (notes are sentences).
+  const rows = evidence.flatMap((ev) => [
     el("tr", {}, [
       el("td", { text: ev.metric }),
       el("td", { class: "gc-num", text: formatNumber(ev.value) }),
       el("td", { class: "gc-num", text: `${ev.op} ${formatNumber(ev.threshold)}` }),
       el("td", { class: "gc-num", text: ev.step === null ? "" : String(ev.step) }),
-      el("td", { class: "gc-note", text: ev.note }),
     ]),
-  );
+    ev.note ? el("tr", { class: "gc-note" }, [el("td", { text: ev.note, attrs: { colspan: "4" } })]) : null,
+  ]);
   return el("table", { class: "gc-evidence" }, [el("thead", {}, [header]), el("tbody", {}, rows)]);
 }
 

@@ -102,6 +102,9 @@ export class StepGroup {
   }
 }
 
+/** Tick spacings of the step axis: whole steps only (1, 2, 5, 10, 20, 50, ...). */
+const STEP_INCREMENTS = Array.from({ length: 30 }, (_v, i) => [1, 2, 5][i % 3] * 10 ** Math.floor(i / 3));
+
 /** Width of every chart's y axis, so that all charts' step axes line up. */
 const Y_AXIS_SIZE = 130;
 
@@ -115,11 +118,14 @@ function decadeSplits(u: uPlot, _axis: number, min: number, max: number): number
   return splits;
 }
 
-const LOG_AXIS: Partial<uPlot.Axis> = {
-  splits: decadeSplits,
-  filter: (_u, splits) => splits,
-  values: (_u, splits) => splits.map((s) => formatNumber(s)),
-};
+/** A log axis whose lowest decade, `floor`, holds the zeros (no positive value is that small). */
+function logAxis(floor: number, hasZeros: boolean): Partial<uPlot.Axis> {
+  return {
+    splits: decadeSplits,
+    filter: (_u, splits) => splits,
+    values: (_u, splits) => splits.map((s) => (hasZeros && s === floor ? "0" : formatNumber(s))),
+  };
+}
 
 /** Greedy interval colouring: each event gets the first lane free at its first step. */
 function assignLanes(events: CauseEvent[]): Map<string, number> {
@@ -137,7 +143,7 @@ function assignLanes(events: CauseEvent[]): Map<string, number> {
 function axes(palette: Palette, y: Partial<uPlot.Axis> = {}): uPlot.Axis[] {
   const style = { stroke: palette.muted, grid: { stroke: palette.grid, width: 1 }, ticks: { stroke: palette.grid } };
   return [
-    { ...style, values: (_u, splits) => splits.map((s) => String(s)) },
+    { ...style, incrs: STEP_INCREMENTS, values: (_u, splits) => splits.map((s) => String(s)) },
     { ...style, size: Y_AXIS_SIZE, ...y },
   ];
 }
@@ -182,7 +188,11 @@ function overlay(group: StepGroup, regions: Region[], shadeRegions = true): uPlo
           place(u, band.node, band.from, band.to, 3);
           band.node.classList.toggle("gc-focused", band.id === group.focusEvent);
         }
-        for (const { node, region } of markers) place(u, node, region.from, region.to, 2);
+        const width = u.bbox.width / uPlot.pxRatio;
+        for (const { node, region } of markers) {
+          place(u, node, region.from, region.to, 2);
+          node.classList.toggle("gc-flip", u.valToPos(region.from, "x") > width - 40); // keep the label inside
+        }
       },
     },
   };
@@ -237,7 +247,7 @@ function plotValues(line: Line, log: boolean, floor: number): (number | null)[] 
   return out;
 }
 
-/** [lower, upper] decades around the lines' finite positive values. */
+/** [lower, upper] decades around the lines' finite positive values, a spare decade below for zeros. */
 function logRange(lines: Line[]): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
@@ -327,7 +337,7 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, 170),
     scales: { x: xScale(group), y: { distr: spec.log ? 3 : 1, range: yRange } },
-    axes: axes(group.palette, spec.log ? LOG_AXIS : {}),
+    axes: axes(group.palette, spec.log ? logAxis(floor, spec.lines.some((line) => line.values.includes(0))) : {}),
     series: [
       { label: "step" },
       ...spec.lines.map((line) => ({ label: line.label, stroke: line.color, width: 1.25, dash: line.dash, spanGaps: false })),

@@ -198,8 +198,8 @@ export class RunView {
     }));
     const colorRange = norms && (logColorRange(norms) ?? [0, 1]);
     const heatTitle = colorRange
-      ? `Gradient norm, layers × steps (colour: log₁₀ norm from ${formatNumber(10 ** colorRange[0])} dark to ` +
-        `${formatNumber(10 ** colorRange[1])} bright; magenta: NaN/Inf; grey: no gradient)`
+      ? `Gradient norm, layers × steps (colour: log₁₀ norm, dark ≤ ${formatNumber(10 ** colorRange[0])}, ` +
+        `bright ≥ ${formatNumber(10 ** colorRange[1])}; magenta: NaN/Inf; grey: no gradient)`
       : "Gradient norm, layers × steps";
     chart(heatTitle, "gradients", norms && colorRange && ((plot) => {
       const regions = nonFiniteRegions(norms.steps, norms.flags);
