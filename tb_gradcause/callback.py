@@ -69,7 +69,8 @@ class GradCauseCallback(keras.callbacks.Callback):
         self.config = CaptureConfig(kinds, int(every_n_steps), bool(loss_every_step), int(max_input_features))
         self._writer: Any = None
         self._step: tf.Variable | None = None
-        self._train_function = None
+        self._functions: dict[str, Any] = {}  # capture mode -> train function
+        self._host_step = 0  # the next batch's step (one step per call)
         self._capture: StepCapture | None = None
         self._scratch_dir: str | None = None
         self._failed = False
@@ -81,20 +82,31 @@ class GradCauseCallback(keras.callbacks.Callback):
     # ---- Keras callback API -----------------------------------------------------------------
 
     def on_train_begin(self, logs=None) -> None:
-        if self._failed or self.model.train_function is self._train_function:
+        if self._failed:
+            return
+        if any(self.model.train_function is f for f in self._functions.values()):
+            self._host_step = int(self._step.numpy())  # once per fit
             return
         try:
             self._install()
         except Exception as error:  # logging must never stop training
             self._fail(error)
 
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._capture is not None and self._capture.stale and not self._failed:
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        # (No on_train_batch_end: overriding it makes Keras sync the logs to the host every batch.)
+        if self._failed or self._capture is None:
+            return
+        if self._capture.stale:
             # The first step built layers lazily: hook them too (one retrace, once).
             try:
                 self._install()
             except Exception as error:
                 self._fail(error)
+                return
+        if len(self._functions) == 2:
+            full = self._host_step % self.config.every_n_steps == 0
+            self.model.train_function = self._functions["full" if full else "lean"]
+            self._host_step += 1
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         self._flush()
@@ -128,41 +140,51 @@ class GradCauseCallback(keras.callbacks.Callback):
         capture = StepCapture(model, self.config, self._step, self._writer)
         self._capture = capture
         train_step = model.train_step
-        config = self.config
-        watch = "backward_time" in config.kinds and any(e.recurrent for e in entries)
+        kinds = self.config.kinds
+        recurrent = any(e.recurrent for e in entries)
 
-        def recorded_step(data) -> tuple[Any, Recorder]:
+        def recorded_step(data, mode: str) -> tuple[Any, Recorder]:
             x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+            probes = mode != "lean"
             rec = Recorder(
-                on_apply=lambda original, grads, variables: self._safe_apply(capture, rec, x, original, grads, variables),
-                backward="backward" in config.kinds,
-                backward_time="backward_time" in config.kinds,
+                on_apply=lambda original, grads, variables: self._safe_apply(capture, rec, mode, x, original, grads, variables),
+                probes=probes,
+                backward_time="backward_time" in kinds,
+                tape_outputs=not probes and "backward" in kinds,
             )
-            if watch:
-                rec.watch_inputs(x)
+            if rec.tape_outputs or (rec.backward_time and recurrent):
+                rec.start_tape(x)
             try:
                 with recording(rec):
                     outputs = train_step(data)
             finally:
-                rec.stop_watching()
+                rec.stop_tape()
             return outputs, rec
 
+        # One step per call: an uninstrumented-cost ("lean") function on the steps that do not
+        # log and a "full" one on those that do, swapped before each batch. Several steps per
+        # call: one function deciding in the graph.
+        modes = ("full", "lean") if model.steps_per_execution == 1 else ("every_n",)
+        self._functions = {mode: self._make_function(recorded_step, mode) for mode in modes}
+        self._host_step = int(self._step.numpy())
+        model.train_function = self._functions[modes[-1]]
+
+    def _make_function(self, recorded_step, mode: str):
+        model = self.model
         if model.jit_compile:
-            step_fn = self._xla_step(recorded_step)
+            step_fn = self._xla_step(lambda data: recorded_step(data, mode))
             model.jit_compile = False  # the step compiles its own XLA part; writing runs outside
             try:
-                self._train_function = model._make_function(step_fn)  # pylint: disable=protected-access
+                return model._make_function(step_fn)  # pylint: disable=protected-access
             finally:
                 model.jit_compile = True
-        else:
 
-            def step_fn(data):
-                outputs, _ = recorded_step(data)
-                self._advance_step()
-                return outputs
+        def step_fn(data):
+            outputs, _ = recorded_step(data, mode)
+            self._advance_step()
+            return outputs
 
-            self._train_function = model._make_function(step_fn)  # pylint: disable=protected-access
-        model.train_function = self._train_function
+        return model._make_function(step_fn)  # pylint: disable=protected-access
 
     def _xla_step(self, recorded_step):
         """A step whose training (and stats) compile with XLA; the summaries are written after it."""
@@ -195,7 +217,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         else:
             tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: tf.group(self._step.assign_add(1)), tf.no_op)
 
-    def _safe_apply(self, capture: StepCapture, rec: Recorder, x, original, grads, variables):
+    def _safe_apply(self, capture: StepCapture, rec: Recorder, mode: str, x, original, grads, variables):
         """`capture.apply`, falling back to the bare optimizer (with one warning) if logging fails."""
         state: dict[str, Any] = {"called": False}
 
@@ -210,7 +232,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         if self._failed:
             return original(grads, variables)
         try:
-            return capture.apply(rec, x, run_original, grads, variables)
+            return capture.apply(rec, mode, x, run_original, grads, variables)
         except _OptimizerError as wrapped:
             raise wrapped.error
         except Exception as error:  # logging must never stop training

@@ -35,32 +35,41 @@ class Slot:
 
 
 class Recorder:
-    """Trace-time record of one training step (one replica)."""
+    """Trace-time record of one training step (one replica).
 
-    def __init__(self, on_apply: Callable, backward: bool, backward_time: bool):
+    `probes`: take backward signals from the training backward pass (identities with a custom
+    gradient: a few ops every step). Without them, `watch` layer outputs on `tape` instead: a
+    second backward pass, built only inside the branch that logs (free when it does not run).
+    """
+
+    def __init__(self, on_apply: Callable, probes: bool, backward_time: bool, tape_outputs: bool):
         self.on_apply = on_apply
-        self.backward = backward
+        self.probes = probes
         self.backward_time = backward_time
+        self.tape_outputs = tape_outputs
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
         self.applied = False
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
         self.pending: Any = None  # capture_step.Pending when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
-        # Watches the step's inputs: d loss / d (a recurrent layer's input) when no trainable
-        # variable precedes that layer, so the training tape never asks for it.
-        self.input_tape: tf.GradientTape | None = None
+        self.tape: tf.GradientTape | None = None
 
-    def watch_inputs(self, x) -> None:
-        self.input_tape = tf.GradientTape(watch_accessed_variables=False)
-        self.input_tape.__enter__()
+    def start_tape(self, x) -> None:
+        """Record the step on a tape watching the float model inputs (and what `watch` adds)."""
+        self.tape = tf.GradientTape(watch_accessed_variables=False)
+        self.tape.__enter__()
         for t in tf.nest.flatten(x):
             if _is_float_tensor(t):
-                self.input_tape.watch(t)
+                self.tape.watch(t)
 
-    def stop_watching(self) -> None:
-        if self.input_tape is not None:
-            self.input_tape.__exit__(None, None, None)
+    def stop_tape(self) -> None:
+        if self.tape is not None:
+            self.tape.__exit__(None, None, None)
+
+    def watch(self, t: tf.Tensor) -> None:
+        if self.tape is not None:
+            self.tape.watch(t)
 
     def slot_for(self, entry: LayerEntry) -> Slot | None:
         """A new slot for the entry's first call in this step's graph; None for later calls
@@ -127,20 +136,26 @@ def hook_layer(entry: LayerEntry) -> None:
         if slot is None:
             return original(*args, **kwargs)
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
-            slot.input = _probe(args[0], lambda g: setattr(slot, "input_grad", g))
+            if rec.probes:
+                slot.input = _probe(args[0], lambda g: setattr(slot, "input_grad", g))
+            else:
+                slot.input = args[0]
+                rec.watch(slot.input)
             args = (slot.input,) + args[1:]
         outputs = original(*args, **kwargs)
         flat = tf.nest.flatten(outputs)
         if not flat or not _is_float_tensor(flat[0]):
             return outputs
         main = flat[0]
-        if rec.backward:
+        if rec.probes:
             main = _probe(main, lambda g: setattr(slot, "output_grad", g))
             mask = getattr(flat[0], "_keras_mask", None)
             if mask is not None:
                 main._keras_mask = mask  # pylint: disable=protected-access
             flat[0] = main
             outputs = tf.nest.pack_sequence_as(outputs, flat)
+        elif rec.tape_outputs:
+            rec.watch(main)
         slot.output = main
         return outputs
 

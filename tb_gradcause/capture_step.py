@@ -20,6 +20,12 @@ from tb_gradcause.capture_layers import LayerEntry, walk
 from tb_gradcause.plugin_data_pb2 import RowInfo
 
 
+# How a train function decides to capture: every kind on every step ("full"), only on a
+# non-finite step ("lean"), or on multiples of every_n_steps and non-finite steps ("every_n",
+# for several steps per call).
+MODES = ("full", "lean", "every_n")
+
+
 @dataclasses.dataclass
 class CaptureConfig:
     kinds: frozenset[str]
@@ -117,7 +123,7 @@ class StepCapture:
 
     # ---- the step ---------------------------------------------------------------------------
 
-    def apply(self, rec: Recorder, x, original: Callable, grads: list, variables) -> Any:
+    def apply(self, rec: Recorder, mode: str, x, original: Callable, grads: list, variables) -> Any:
         """Run the optimizer's `apply` with this step's checks, snapshot and records around it.
 
         Outside XLA the records are written here; inside XLA (no summary kernels) they go to
@@ -151,13 +157,21 @@ class StepCapture:
             bad = summed[0] > 0
             loss = summed[1] if loss is not None else None
         step = tf.identity(self.step)
-        full = (tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)
-        full = (full | bad) & _is_chief_replica()
+        if mode == "lean":
+            full = bad
+        elif mode == "full":
+            full = tf.logical_not(skipped) | bad
+        else:
+            full = ((tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)) | bad
+        full = full & _is_chief_replica()
         xla = summary.in_xla_context()
-        before = None
-        if "weights" in self.config.kinds:
+        before = None  # the weights before the update; None: update stats unknown (NaN)
+        if "weights" in self.config.kinds and mode != "lean":  # a lean step copies nothing
             snapshot = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
-            before = snapshot() if xla else tf.cond(full, snapshot, lambda: [_empty_like(v) for v in variables])
+            if xla or tf.get_static_value(full):
+                before = snapshot()
+            else:
+                before = tf.cond(full, snapshot, lambda: [_empty_like(v) for v in variables])
         result = original(grads, variables)
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
@@ -184,13 +198,17 @@ class StepCapture:
         return None if loss is None else tf.reduce_mean(tf.cast(loss, tf.float32))
 
     @staticmethod
-    def _input_grads_from_tape(rec: Recorder, slots: Sequence[Slot]) -> None:
-        """Fill d loss / d input of recurrent layers the training tape did not reach (fed by inputs)."""
-        missing = [s for s in slots if s.input is not None and s.input_grad is None]
-        if not missing or rec.input_tape is None or rec.loss is None:
+    def _grads_from_tape(rec: Recorder, slots: Sequence[Slot]) -> None:
+        """Fill the backward signals the training backward pass did not give (no probes, or a
+        recurrent layer fed by the model input) with one gradient of the loss on `rec.tape`."""
+        outputs = [s for s in slots if not rec.probes and rec.tape_outputs]
+        inputs = [s for s in slots if s.input is not None and s.input_grad is None]
+        if not (outputs or inputs) or rec.tape is None or rec.loss is None:
             return
-        grads = rec.input_tape.gradient(rec.loss, [s.input for s in missing])
-        for s, g in zip(missing, grads):
+        grads = rec.tape.gradient(rec.loss, [s.output for s in outputs] + [s.input for s in inputs])
+        for s, g in zip(outputs, grads[: len(outputs)]):
+            s.output_grad = g
+        for s, g in zip(inputs, grads[len(outputs) :]):
             s.input_grad = g
 
     def _records(self, rec: Recorder, x, grads, variables, before, scale) -> list[summary.Record]:
@@ -205,15 +223,16 @@ class StepCapture:
                 out.append(summary.inputs_record(named, max_features=self.config.max_input_features))
         if "activations" in kinds and slots:
             rows = [self._layer_row(s, s.output) for s in slots]
-            values = tf.stack([stats.activation_stats(s.output, s.entry.activation) for s in slots])
+            values = stats.activation_stats_list([s.output for s in slots], [s.entry.activation for s in slots])
             out.append(summary.Record("activations", rows, values))
+        if rec.probes:  # the training backward pass saw the scaled loss
+            for s in slots:
+                s.output_grad, s.input_grad = unscale(s.output_grad), unscale(s.input_grad)
+        self._grads_from_tape(rec, slots)  # from the unscaled loss
         if "backward" in kinds and slots:
-            grads_out = {s.entry.path: unscale(s.output_grad) for s in slots}
+            grads_out = {s.entry.path: s.output_grad for s in slots}
             out.append(summary.backward_record(grads_out, rows=[self._layer_row(s, s.output) for s in slots]))
         if "backward_time" in kinds:
-            for s in slots:
-                s.input_grad = unscale(s.input_grad)
-            self._input_grads_from_tape(rec, slots)  # from the unscaled loss
             timed = [s for s in slots if s.input_grad is not None]
             if timed:
                 rows = [self._layer_row(s, s.output) for s in timed]
@@ -227,8 +246,12 @@ class StepCapture:
                 out.append(summary.gradients_record(pick(grads), pick(variables), rows=pick(var_rows)))
             if "weights" in kinds:
                 after = [tf.convert_to_tensor(_value(v)) for v in variables]
-                updates = [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, before)]
-                out.append(summary.weights_record(pick(after), pick(updates), rows=pick(var_rows)))
+                updates = (
+                    [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, before)]
+                    if before is not None
+                    else None
+                )
+                out.append(summary.weights_record(pick(after), updates and pick(updates), rows=pick(var_rows)))
         return out
 
 
@@ -283,10 +306,20 @@ def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step) ->
 
     def write_pulse():
         if pulse is not None:
-            tf.cond(record_pulse & _is_chief_replica(), lambda: summary.write_record(pulse, step), lambda: tf.constant(False))
+            _when(record_pulse & _is_chief_replica(), lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 
-    tf.cond(full, write_full, write_pulse)
+    _when(full, write_full, write_pulse)
+
+
+def _when(pred, true_fn, false_fn=None):
+    """`tf.cond` that builds no conditional op when `pred` is known at trace time (each costs
+    tens of microseconds per step on a CPU)."""
+    false_fn = false_fn or (lambda: tf.constant(False))
+    static = tf.get_static_value(pred)
+    if static is not None:
+        return true_fn() if static else false_fn()
+    return tf.cond(pred, lambda: tf.identity(true_fn()), lambda: tf.identity(false_fn()))
 
 
 def _value(v):

@@ -7,6 +7,8 @@ order follows `tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every 
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import tensorflow as tf
 
 from tb_gradcause import metadata
@@ -55,8 +57,38 @@ def _masked_moments(x: tf.Tensor, axis=None):
     return finite, xf, count, pick(mean), pick(std), pick(vmin), pick(vmax)
 
 
+def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
+    """`TENSOR_STATS` of a tensor with no NaN/Inf in 8 passes; a non-finite input shows as a
+    non-finite mean or std (then `_exact_tensor_stats` must be used)."""
+    x = tf.reshape(_as_float(x), [-1])
+    n = tf.cast(tf.size(x), tf.float32)
+    mean = tf.reduce_mean(x)
+    var = tf.reduce_mean(tf.math.squared_difference(x, mean))
+    vmin, vmax = tf.reduce_min(x), tf.reduce_max(x)
+    zero = tf.reduce_sum(tf.cast(tf.equal(x, 0.0), tf.float32)) / tf.maximum(n, 1.0)
+    l2 = tf.sqrt(n * (var + tf.square(mean)))  # both terms >= 0: no cancellation
+    return tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0])
+
+
+def _fast_or_exact(fast: list[tf.Tensor], exact: Callable[[], list[tf.Tensor]]) -> tf.Tensor:
+    """Stack the fast rows if their mean and std (columns 1, 2) are all finite, else the exact ones."""
+    rows = tf.stack(fast)
+    ok = tf.reduce_all(tf.math.is_finite(rows[:, 1:3]))
+    return tf.cond(ok, lambda: rows, lambda: tf.stack(exact()))
+
+
+def tensor_stats_list(xs: Sequence[tf.Tensor]) -> tf.Tensor:
+    """`metadata.TENSOR_STATS` of each tensor: float32 [N, 9] (one conditional for all)."""
+    return _fast_or_exact([_fast_tensor_stats(x) for x in xs], lambda: [_exact_tensor_stats(x) for x in xs])
+
+
 def tensor_stats(x: tf.Tensor) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of all elements of `x`: float32 [9]."""
+    return tensor_stats_list([x])[0]
+
+
+def _exact_tensor_stats(x: tf.Tensor) -> tf.Tensor:
+    """`metadata.TENSOR_STATS` of all elements of `x`, NaN/Inf-aware (about 25 passes): [9]."""
     x = tf.reshape(_as_float(x), [-1])
     finite, xf, _, mean, std, vmin, vmax = _masked_moments(x)
     n = tf.cast(tf.size(x), tf.float32)
@@ -121,26 +153,67 @@ def indexed_slices_stats(g: tf.IndexedSlices) -> tf.Tensor:
     )
 
 
-def gradient_stats(grad, dense_slices: bool = False) -> tf.Tensor:
-    """`KIND_STATS["gradients"]` of one gradient: float32 [10]. `None` = all-zero stats, missing = 1.
+MISSING_GRADIENT = (0.0,) * 6 + (1.0, 0.0, 0.0, 1.0)  # an all-zero gradient, missing = 1
 
-    `dense_slices` densifies `IndexedSlices` instead of merging them (for XLA, where `tf.unique`
-    does not compile); both are exact.
-    """
-    if grad is None:
-        zero = [0.0] * 6
-        return tf.constant(zero + [1.0, 0.0, 0.0, 1.0], tf.float32)
-    if isinstance(grad, tf.IndexedSlices):
-        base = tensor_stats(tf.convert_to_tensor(grad)) if dense_slices else indexed_slices_stats(grad)
-    else:
-        base = tensor_stats(grad)
-    return tf.concat([base, [0.0]], 0)
+
+def gradient_stats_list(grads: Sequence, dense_slices: bool = False) -> tf.Tensor:
+    """`KIND_STATS["gradients"]` of each gradient: float32 [N, 10]. `None` = all-zero stats with
+    missing = 1. `dense_slices` densifies `IndexedSlices` instead of merging them (for XLA, where
+    `tf.unique` does not compile); both are exact."""
+    dense = [i for i, g in enumerate(grads) if g is not None and (dense_slices or not isinstance(g, tf.IndexedSlices))]
+    dense_rows = tensor_stats_list([tf.convert_to_tensor(grads[i]) for i in dense]) if dense else None
+    rows = []
+    for i, g in enumerate(grads):
+        if g is None:
+            rows.append(tf.constant(MISSING_GRADIENT, tf.float32))
+            continue
+        base = dense_rows[dense.index(i)] if i in dense else indexed_slices_stats(g)
+        rows.append(tf.concat([base, [0.0]], 0))
+    return tf.stack(rows)
+
+
+def gradient_stats(grad, dense_slices: bool = False) -> tf.Tensor:
+    """`KIND_STATS["gradients"]` of one gradient: float32 [10] (see `gradient_stats_list`)."""
+    return gradient_stats_list([grad], dense_slices)[0]
+
+
+def _units(x: tf.Tensor) -> tf.Tensor | None:
+    """[batch, units] view of a layer output (None for a scalar)."""
+    if x.shape.rank is None or x.shape.rank < 1:
+        return None
+    return tf.reshape(x, [-1, 1]) if x.shape.rank == 1 else tf.reshape(x, [tf.shape(x)[0], -1])
+
+
+def _fast_activation_stats(x: tf.Tensor, activation: str) -> tf.Tensor:
+    """`KIND_STATS["activations"]` of an output without NaN/Inf (else see `_fast_tensor_stats`)."""
+    x = _as_float(x)
+    base = _fast_tensor_stats(x)
+    units = _units(x)
+    if units is None:
+        return tf.concat([base, [0.0, 0.0, 0.0]], 0)
+    dead_frac = tf.reduce_mean(tf.cast(tf.reduce_max(units, axis=0) <= 0.0, tf.float32))
+    _, unit_var = tf.nn.moments(units, axes=[0])
+    batch_std = tf.reduce_mean(tf.sqrt(unit_var))
+    return tf.concat([base, tf.stack([dead_frac, saturated_fraction(x, activation), batch_std])], 0)
+
+
+def activation_stats_list(xs: Sequence[tf.Tensor], activations: Sequence[str]) -> tf.Tensor:
+    """`KIND_STATS["activations"]` of each layer output [batch, ...]: float32 [N, 12]."""
+    return _fast_or_exact(
+        [_fast_activation_stats(x, a) for x, a in zip(xs, activations)],
+        lambda: [_exact_activation_stats(x, a) for x, a in zip(xs, activations)],
+    )
 
 
 def activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
     """`KIND_STATS["activations"]` of a layer output [batch, ...]: float32 [12]."""
+    return activation_stats_list([x], [activation])[0]
+
+
+def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
+    """`KIND_STATS["activations"]` of a layer output [batch, ...], NaN/Inf-aware: float32 [12]."""
     x = _as_float(x)
-    base = tensor_stats(x)
+    base = _exact_tensor_stats(x)
     if x.shape.rank is None or x.shape.rank < 1:
         return tf.concat([base, [0.0, 0.0, 0.0]], 0)
     if x.shape.rank == 1:  # one unit per sample
@@ -170,24 +243,48 @@ def saturated_fraction(x: tf.Tensor, activation: str) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(near, tf.float32))
 
 
-def weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of a variable value and the update applied to it: float32 [6].
+def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of a variable without NaN/Inf; a non-finite one shows as a
+    non-finite norm (column 0) or update norm (column 4)."""
+    w = tf.reshape(_as_float(weight), [-1])
+    norm = tf.norm(w)
+    max_abs = tf.reduce_max(tf.abs(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
+    update_norm, ratio = _update_columns(norm, update)
+    return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio])
 
-    Without `update` the update columns are NaN (unknown).
+
+def _update_columns(norm: tf.Tensor, update: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+    if update is None:
+        return tf.constant(_NAN), tf.constant(_NAN)
+    update_norm = tf.norm(_as_float(update))
+    ratio = tf.math.divide_no_nan(update_norm, norm)
+    return update_norm, tf.where((norm == 0.0) & (update_norm > 0.0), float("inf"), ratio)
+
+
+def weight_stats_list(weights: Sequence[tf.Tensor], updates: Sequence[tf.Tensor | None]) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of each variable value and the update applied to it: [N, 6].
+
+    An update of `None` gives NaN update columns (unknown).
     """
+    rows = tf.stack([_fast_weight_stats(w, u) for w, u in zip(weights, updates)])
+    known = [i for i, u in enumerate(updates) if u is not None]
+    ok = tf.reduce_all(tf.math.is_finite(tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)))
+    return tf.cond(ok, lambda: rows, lambda: tf.stack([_exact_weight_stats(w, u) for w, u in zip(weights, updates)]))
+
+
+def weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of a variable value and the update applied to it: float32 [6]."""
+    return weight_stats_list([weight], [update])[0]
+
+
+def _exact_weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of a variable value and the update applied to it, NaN/Inf-aware."""
     w = tf.reshape(_as_float(weight), [-1])
     finite = tf.math.is_finite(w)
     is_nan = tf.math.is_nan(w)
     wf = tf.where(finite, w, 0.0)
     norm = tf.norm(wf)
-    if update is None:
-        update_norm = tf.constant(_NAN)
-        ratio = tf.constant(_NAN)
-    else:
-        u = _as_float(update)
-        update_norm = tf.norm(u)
-        ratio = tf.math.divide_no_nan(update_norm, norm)
-        ratio = tf.where((norm == 0.0) & (update_norm > 0.0), float("inf"), ratio)
+    update_norm, ratio = _update_columns(norm, update)
     return tf.stack(
         [
             norm,

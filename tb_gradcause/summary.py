@@ -111,7 +111,7 @@ def gradients_record(grads: Sequence, variables: Sequence, rows: Sequence[RowInf
     if rows is None:
         rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
     dense_slices = in_xla_context()
-    return Record("gradients", list(rows), tf.stack([stats.gradient_stats(g, dense_slices) for g in grads]))
+    return Record("gradients", list(rows), stats.gradient_stats_list(grads, dense_slices))
 
 
 def activations_record(
@@ -125,7 +125,7 @@ def activations_record(
         rows = _default_rows(names, [outputs[n] for n in names], batch_axis=True)
         for r in rows:
             r.layer, r.activation = r.name, acts.get(r.name, "")
-    values = tf.stack([stats.activation_stats(outputs[n], acts.get(n, "")) for n in names])
+    values = stats.activation_stats_list([outputs[n] for n in names], [acts.get(n, "") for n in names])
     return Record("activations", list(rows), values)
 
 
@@ -135,8 +135,10 @@ def backward_record(output_grads: Mapping[str, tf.Tensor | None], rows: Sequence
         rows = _default_rows(names, [output_grads[n] for n in names], batch_axis=True)
         for r in rows:
             r.layer = r.name
-    zero = tf.constant([0.0] * 6 + [1.0, 0.0, 0.0], tf.float32)
-    values = tf.stack([zero if output_grads[n] is None else stats.tensor_stats(output_grads[n]) for n in names])
+    present = [n for n in names if output_grads[n] is not None]
+    computed = stats.tensor_stats_list([output_grads[n] for n in present]) if present else None
+    zero = tf.constant(stats.MISSING_GRADIENT[:-1], tf.float32)  # no signal: all zeros
+    values = tf.stack([computed[present.index(n)] if n in present else zero for n in names])
     return Record("backward", list(rows), values)
 
 
@@ -155,7 +157,7 @@ def weights_record(variables: Sequence, updates: Sequence | None = None, rows: S
     if rows is None:
         rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
     ups = updates if updates is not None else [None] * len(variables)
-    values = tf.stack([stats.weight_stats(tf.convert_to_tensor(v), u) for v, u in zip(variables, ups)])
+    values = stats.weight_stats_list([tf.convert_to_tensor(v) for v in variables], ups)
     return Record("weights", list(rows), values)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
@@ -21,6 +23,8 @@ if mode == "determinism":
 import keras  # noqa: E402
 
 from tb_gradcause import GradCauseCallback  # noqa: E402
+
+warnings.filterwarnings("error", message="tb_gradcause")  # a logging failure fails the test
 
 
 class SqrtSquare(keras.layers.Layer):

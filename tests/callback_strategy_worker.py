@@ -13,6 +13,8 @@ mode, log_dir = sys.argv[1], sys.argv[2]
 if mode == "multiworker":
     os.environ["TF_CONFIG"] = sys.argv[3]
 
+import warnings  # noqa: E402
+
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -23,6 +25,8 @@ if mode == "mirrored":
 import keras  # noqa: E402
 
 from tb_gradcause import GradCauseCallback  # noqa: E402
+
+warnings.filterwarnings("error", message="tb_gradcause")  # a logging failure fails the test
 
 if mode == "mirrored":
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -14,6 +14,8 @@ from callback_logs import read_kinds, read_tags
 from tb_gradcause import GradCauseCallback, metadata
 
 ALL_KINDS = set(metadata.KINDS)
+# Any tb_gradcause warning means logging failed: make it an error.
+pytestmark = pytest.mark.filterwarnings("error:tb_gradcause")
 
 
 class IgnoresInput(keras.layers.Layer):

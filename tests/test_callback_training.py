@@ -16,6 +16,8 @@ from callback_logs import read_kinds, read_tags
 from tb_gradcause import GradCauseCallback, stats
 
 WORKER = os.path.join(os.path.dirname(__file__), "callback_dies_worker.py")
+# Any tb_gradcause warning means logging failed: make it an error.
+pytestmark = pytest.mark.filterwarnings("error:tb_gradcause")
 
 
 def run_worker(mode: str, log_dir) -> str:
@@ -127,7 +129,7 @@ def test_logging_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("stats exploded")
 
-    monkeypatch.setattr(stats, "activation_stats", broken)
+    monkeypatch.setattr(stats, "activation_stats_list", broken)
     model = mlp()
     model.compile("sgd", "mse")
     x = np.ones((64, 6), "float32")

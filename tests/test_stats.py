@@ -131,3 +131,11 @@ def test_stats_compile_with_xla():
     act, _, base = f(x)
     np.testing.assert_allclose(base.numpy(), np_tensor_stats(CASES["with_nan_inf"]), rtol=1e-5, equal_nan=True)
     assert act.shape == (len(metadata.KIND_STATS["activations"]),)
+
+
+def test_weight_stats_without_updates_and_batched_fallback():
+    ws = [tf.constant([3.0, 4.0]), tf.constant([np.inf, 1.0])]
+    got = stats.weight_stats_list(ws, [None, None]).numpy()
+    assert np.isnan(got[:, 4:]).all()
+    np.testing.assert_allclose(got[0, :4], [5.0, 4.0, 0.0, 0.0])
+    np.testing.assert_allclose(got[1, :4], [1.0, 1.0, 0.0, 1.0])  # exact path: Inf counted, not in norm

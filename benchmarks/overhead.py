@@ -1,0 +1,225 @@
+"""Step-time overhead of GradCauseCallback against plain `model.fit`, and bytes per logged layer.
+
+    python benchmarks/overhead.py [--rounds 7] [--models mlp,cnn,lstm] [--append]
+
+For each model, each group of variants runs in its own process (the references' op callbacks
+stay in the traced graph): every variant is compiled first, then timed in interleaved rounds
+whose order alternates (forward, reversed, ...); a round is one `fit` of a fixed number of
+steps. Reported: the median step time over rounds (wall and process CPU) and its ratio to the
+group's own plain `fit`. `--append` adds the tables to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+GROUPS = {
+    "gradcause": ["plain", "gradcause_default", "gradcause_full", "keras_tensorboard"],
+    "check_numerics": ["plain", "check_numerics"],
+    "debugger": ["plain", "debugger_concise_health"],
+}
+STEPS = {"mlp": 150, "cnn": 24, "lstm": 40}
+
+
+def build(kind: str):
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    if kind == "mlp":
+        x = rng.normal(size=(64 * 50, 128)).astype("float32")
+        y = rng.integers(0, 10, size=(len(x),))
+        model = keras.Sequential(
+            [keras.Input((128,)), keras.layers.Dense(1024, activation="relu"),
+             keras.layers.Dense(1024, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+        )
+    elif kind == "cnn":
+        x = rng.normal(size=(64 * 8, 32, 32, 3)).astype("float32")
+        y = rng.integers(0, 10, size=(len(x),))
+        model = keras.Sequential(
+            [keras.Input((32, 32, 3)), keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
+             keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.MaxPooling2D(),
+             keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.GlobalAveragePooling2D(),
+             keras.layers.Dense(10, activation="softmax")]
+        )
+    else:
+        x = rng.normal(size=(64 * 8, 50, 16)).astype("float32")
+        y = rng.integers(0, 10, size=(len(x),))
+        model = keras.Sequential(
+            [keras.Input((50, 16)), keras.layers.LSTM(64), keras.layers.Dense(10, activation="softmax")]
+        )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model, x, y
+
+
+def callbacks_for(variant: str, log_dir: str):
+    import keras
+
+    from tb_gradcause import GradCauseCallback
+
+    if variant == "gradcause_default":
+        return [GradCauseCallback(log_dir)]
+    if variant == "gradcause_full":
+        return [GradCauseCallback(log_dir, every_n_steps=1)]
+    if variant == "keras_tensorboard":
+        return [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)]
+    return []
+
+
+def run_group(model_kind: str, group: str, rounds: int) -> dict:
+    """Child process: time the group's variants on one model; returns {variant: {wall, cpu}} per step."""
+    import tensorflow as tf
+
+    steps = STEPS[model_kind]
+    work = tempfile.mkdtemp(prefix="gradcause_bench_")
+    runs = {}
+    try:
+        for variant in GROUPS[group]:
+            if variant == "check_numerics":
+                tf.debugging.enable_check_numerics()
+            if variant == "debugger_concise_health":
+                tf.debugging.experimental.enable_dump_debug_info(
+                    os.path.join(work, "dbg"), tensor_debug_mode="CONCISE_HEALTH", circular_buffer_size=-1
+                )
+            model, x, y = build(model_kind)
+            cbs = callbacks_for(variant, os.path.join(work, variant))
+            n = steps * 64
+            fit_kwargs = dict(batch_size=64, epochs=1, verbose=0, shuffle=False, callbacks=cbs)
+            model.fit(x[:n], y[:n], **fit_kwargs)  # trace and warm up
+            runs[variant] = (model, x[:n], y[:n], fit_kwargs)
+        times: dict[str, list[tuple[float, float]]] = {v: [] for v in runs}
+        order = list(runs)
+        for r in range(rounds):
+            for variant in order if r % 2 == 0 else order[::-1]:
+                model, x, y, kwargs = runs[variant]
+                wall, cpu = time.perf_counter(), time.process_time()
+                model.fit(x, y, **kwargs)
+                times[variant].append(((time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps))
+        return {
+            v: {"wall": statistics.median(t[0] for t in ts), "cpu": statistics.median(t[1] for t in ts)}
+            for v, ts in times.items()
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bytes_per_layer() -> dict:
+    """Event bytes per layer per logged step: full callback capture vs one histogram per layer."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tb_gradcause import GradCauseCallback
+
+    work = tempfile.mkdtemp(prefix="gradcause_bytes_")
+    try:
+        model, x, y = build("cnn")
+        steps = 40
+        n_layers = len(model.layers)
+        small = os.path.join(work, "gc_short")
+        model.fit(x[: 64 * 2], y[: 64 * 2], batch_size=64, epochs=1, verbose=0,
+                  callbacks=[GradCauseCallback(small, every_n_steps=1)])
+        model2, _, _ = build("cnn")
+        large = os.path.join(work, "gc_long")
+        model2.fit(np.tile(x, (5, 1, 1, 1))[: 64 * (steps + 2)], np.tile(y, 5)[: 64 * (steps + 2)], batch_size=64,
+                   epochs=1, verbose=0, callbacks=[GradCauseCallback(large, every_n_steps=1)])
+        size = lambda d: sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)  # noqa: E731
+        gc_per_step = (size(large) - size(small)) / steps  # metadata (first events) cancels out
+        hist_dir = os.path.join(work, "hist")
+        writer = tf.summary.create_file_writer(hist_dir)
+        tensors = [w for w in model.trainable_weights]
+        with writer.as_default():
+            for step in range(steps):
+                for w in tensors:
+                    tf.summary.histogram(w.path, w, step=step)
+        writer.flush()
+        hist_per_tensor = size(hist_dir) / steps / len(tensors)
+        return {
+            "layers": n_layers,
+            "variables": len(tensors),
+            "gradcause_bytes_per_layer_step": gc_per_step / n_layers,
+            "histogram_bytes_per_tensor_step": hist_per_tensor,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--models", default="mlp,cnn,lstm")
+    parser.add_argument("--groups", default=",".join(GROUPS))
+    parser.add_argument("--append", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    parser.add_argument("--child", nargs=3, metavar=("MODEL", "GROUP", "ROUNDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--bytes-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_group(args.child[0], args.child[1], int(args.child[2]))))
+        return
+    if args.bytes_child:
+        print(json.dumps(bytes_per_layer()))
+        return
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    def child(*extra: str) -> dict:
+        out = subprocess.run([sys.executable, __file__, *extra], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    load_before = load_average()
+    lines = [
+        "| model | variant | wall ms/step | CPU ms/step | wall ratio | CPU ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model_kind in args.models.split(","):
+        for group in args.groups.split(","):
+            result = child("--child", model_kind, group, str(args.rounds))
+            base = result["plain"]
+            for variant, t in result.items():
+                if variant == "plain" and group != "gradcause":
+                    continue
+                lines.append(
+                    f"| {model_kind} | {variant} | {t['wall'] * 1e3:.2f} | {t['cpu'] * 1e3:.2f} | "
+                    f"{t['wall'] / base['wall']:.3f} | {t['cpu'] / base['cpu']:.3f} |"
+                )
+                print(lines[-1], flush=True)
+    sizes = child("--bytes-child")
+    ratio = sizes["gradcause_bytes_per_layer_step"] / sizes["histogram_bytes_per_tensor_step"]
+    lines += [
+        "",
+        f"Bytes per logged step, CNN ({sizes['layers']} layers, {sizes['variables']} variables), metadata excluded: "
+        f"every kind of gradcause = {sizes['gradcause_bytes_per_layer_step']:.0f} B per layer; one "
+        f"`tf.summary.histogram` = {sizes['histogram_bytes_per_tensor_step']:.0f} B per tensor "
+        f"(ratio {ratio:.2f}).",
+        f"Load average before/after: {load_before} / {load_average()} (2 shared cores).",
+    ]
+    print("\n".join(lines[-3:]))
+    if args.append:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(
+                "\n## Logging overhead (`benchmarks/overhead.py`)\n\n"
+                f"Medians of {args.rounds} interleaved rounds (alternating order), ratios against plain `fit` "
+                "in the same process; each group of references in its own process.\n\n"
+                + "\n".join(lines) + "\n"
+            )
+
+
+if __name__ == "__main__":
+    main()
