@@ -134,6 +134,7 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
             runs = [open_and_measure(browser, server.tab_url) for _ in range(args.repeats)]
+            load = os.getloadavg()[0]
             browser.close()
 
     for i, r in enumerate(runs):
@@ -156,7 +157,11 @@ def main() -> None:
             f"\n## Browser: the tab on {N_STEPS:,} steps x {len(layers())} layers "
             f"(`benchmarks/browser_render.py`, {today})\n\n"
             f"Headless Chromium, TensorBoard `--load_fast={args.load_fast}`, {os.cpu_count()} CPU cores "
-            f"({platform.machine()}, shared with other jobs), viewport 1600x1100, {args.repeats} page opens.\n\n"
+            f"({platform.machine()}, shared with other jobs: load average {load:.1f} during the run), "
+            f"viewport 1600x1100, {args.repeats} page opens. Charts: loss, per-layer gradient norm, the "
+            "layers x steps heatmap, activation health, update ratio (a model this deep gets max/median/min "
+            "lines plus the layers with causes; the heatmap has all 200). \"load\" is the plugin's routes "
+            "(reader, engine, JSON) plus fetch and parse; the render target excludes it.\n\n"
             "| measure | value |\n|---|---|\n"
             f"| render (data in hand -> cards and 5 charts painted), median | **{render:.0f} ms** "
             f"(target < {TARGET_RENDER_MS} ms: {verdict}) |\n"
