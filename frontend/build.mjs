@@ -7,6 +7,17 @@ import { fileURLToPath } from "node:url";
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 
+/** CSS is imported as a string (index.ts injects it): minify it with esbuild's CSS minifier first. */
+const minifiedCssText = {
+  name: "minified-css-text",
+  setup(build) {
+    build.onLoad({ filter: /\.css$/ }, async (args) => {
+      const css = await esbuild.build({ entryPoints: [args.path], minify: true, write: false, logLevel: "warning" });
+      return { contents: css.outputFiles[0].text, loader: "text" };
+    });
+  },
+};
+
 await esbuild.build({
   entryPoints: [here("src/index.ts")],
   outfile: process.argv[2] ?? here("../tb_gradcause/static/index.js"),
@@ -16,6 +27,6 @@ await esbuild.build({
   minify: true,
   charset: "utf8",
   legalComments: "eof",
-  loader: { ".css": "text" },
+  plugins: [minifiedCssText],
   logLevel: "warning",
 });

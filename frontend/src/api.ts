@@ -64,7 +64,10 @@ export type TimelineKind = keyof typeof TIMELINE_STATS;
 export const TIMELINE_KINDS = Object.keys(TIMELINE_STATS) as TimelineKind[];
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -7,7 +7,11 @@ const SVG = "http://www.w3.org/2000/svg";
 
 function evidenceTable(evidence: Evidence[]): HTMLElement | null {
   if (!evidence.length) return null;
-  const header = el("tr", {}, ["metric", "value", "threshold", "step"].map((text) => el("th", { text })));
+  const header = el(
+    "tr",
+    {},
+    ["metric", "value", "threshold", "step"].map((text) => el("th", { text })),
+  );
   // Each item: a row of numbers, then its note on a row of its own (notes are sentences).
   const rows = evidence.flatMap((ev) => [
     el("tr", {}, [
@@ -21,7 +25,12 @@ function evidenceTable(evidence: Evidence[]): HTMLElement | null {
   return el("table", { class: "gc-evidence" }, [el("thead", {}, [header]), el("tbody", {}, rows)]);
 }
 
-function chainLinks(label: string, ids: string[], byId: Map<string, CauseEvent>, select: (e: CauseEvent) => void): HTMLElement | null {
+function chainLinks(
+  label: string,
+  ids: string[],
+  byId: Map<string, CauseEvent>,
+  select: (e: CauseEvent) => void,
+): HTMLElement | null {
   const linked = ids.map((id) => byId.get(id)).filter((e): e is CauseEvent => e !== undefined);
   if (!linked.length) return null;
   return el("div", { class: "gc-chain" }, [
@@ -41,7 +50,12 @@ function chainLinks(label: string, ids: string[], byId: Map<string, CauseEvent>,
   ]);
 }
 
-function card(event: CauseEvent, byId: Map<string, CauseEvent>, effects: string[], select: (e: CauseEvent) => void): HTMLElement {
+function card(
+  event: CauseEvent,
+  byId: Map<string, CauseEvent>,
+  effects: string[],
+  select: (e: CauseEvent) => void,
+): HTMLElement {
   const node = el(
     "article",
     { class: `gc-card gc-${event.severity}`, attrs: { tabindex: "0", role: "button", "data-event-id": event.id } },
@@ -94,9 +108,15 @@ function drawChains(list: HTMLElement, svg: SVGSVGElement, events: CauseEvent[])
     }
   const defs = document.createElementNS(SVG, "defs");
   const marker = document.createElementNS(SVG, "marker");
-  Object.entries({ id: "gc-arrow", viewBox: "0 0 6 6", refX: "5", refY: "3", markerWidth: "6", markerHeight: "6", orient: "auto" }).forEach(
-    ([k, v]) => marker.setAttribute(k, v),
-  );
+  Object.entries({
+    id: "gc-arrow",
+    viewBox: "0 0 6 6",
+    refX: "5",
+    refY: "3",
+    markerWidth: "6",
+    markerHeight: "6",
+    orient: "auto",
+  }).forEach(([k, v]) => marker.setAttribute(k, v));
   const tip = document.createElementNS(SVG, "path");
   tip.setAttribute("d", "M 0 0 L 6 3 L 0 6 z");
   tip.setAttribute("class", "gc-chain-tip");

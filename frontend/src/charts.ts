@@ -75,7 +75,8 @@ export class StepGroup {
     this.range = [min, max];
     for (const { plot } of this.members) if (plot !== source) plot.setScale("x", { min, max });
     // Charts redraw in a microtask: the next frame is when the zoom is on screen.
-    if (this.measuring) requestAnimationFrame(() => performance.measure("gradcause:zoom", { start: started, end: performance.now() }));
+    if (this.measuring)
+      requestAnimationFrame(() => performance.measure("gradcause:zoom", { start: started, end: performance.now() }));
   }
 
   zoom(min: number, max: number): void {
@@ -170,15 +171,19 @@ function overlay(group: StepGroup, regions: Region[], shadeRegions = true): uPlo
         bands = group.events.map((event) => {
           const strip = el("div", { class: "gc-band-strip" });
           strip.style.top = `${(group.lanes.get(event.id) ?? 0) * 5}px`;
-          const node = el("div", { class: `gc-band gc-${event.severity}`, attrs: { "data-event-id": event.id } }, [strip]);
+          const node = el("div", { class: `gc-band gc-${event.severity}`, attrs: { "data-event-id": event.id } }, [
+            strip,
+          ]);
           u.under.append(node);
           return { node, from: event.first_step, to: event.last_step, id: event.id };
         });
         markers = regions.map((region) => {
           const text = FLAG_TEXT[region.flag];
-          const node = el("div", { class: shadeRegions ? "gc-marker" : "gc-marker gc-edge", attrs: { "data-flag": text } }, [
-            el("span", { class: "gc-marker-label", text }),
-          ]);
+          const node = el(
+            "div",
+            { class: shadeRegions ? "gc-marker" : "gc-marker gc-edge", attrs: { "data-flag": text } },
+            [el("span", { class: "gc-marker-label", text })],
+          );
           u.over.append(node);
           return { node, region };
         });
@@ -220,7 +225,9 @@ function tooltip(group: StepGroup, describe: (u: uPlot, idx: number, top: number
         const lines = [`step ${step}`, ...describe(u, idx, top)];
         for (const event of group.events)
           if (event.first_step <= step && step <= event.last_step)
-            lines.push(`${event.severity}: ${event.kind} ${event.layer ?? "(run)"} ${formatSpan(event.first_step, event.last_step)}`);
+            lines.push(
+              `${event.severity}: ${event.kind} ${event.layer ?? "(run)"} ${formatSpan(event.first_step, event.last_step)}`,
+            );
         box.replaceChildren(...lines.map((text) => el("div", { text })));
         box.style.display = "block";
         const width = u.over.clientWidth;
@@ -337,10 +344,24 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, 170),
     scales: { x: xScale(group), y: { distr: spec.log ? 3 : 1, range: yRange } },
-    axes: axes(group.palette, spec.log ? logAxis(floor, spec.lines.some((line) => line.values.includes(0))) : {}),
+    axes: axes(
+      group.palette,
+      spec.log
+        ? logAxis(
+            floor,
+            spec.lines.some((line) => line.values.includes(0)),
+          )
+        : {},
+    ),
     series: [
       { label: "step" },
-      ...spec.lines.map((line) => ({ label: line.label, stroke: line.color, width: 1.25, dash: line.dash, spanGaps: false })),
+      ...spec.lines.map((line) => ({
+        label: line.label,
+        stroke: line.color,
+        width: 1.25,
+        dash: line.dash,
+        spanGaps: false,
+      })),
     ],
     plugins: [
       overlay(group, spec.regions),
@@ -360,7 +381,9 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
       }),
     ],
   };
-  opts.hooks.draw = [(u) => highlighted.forEach(({ line, ys }) => strokeLine(u, spec.steps, ys, line.color, line.dash))];
+  opts.hooks.draw = [
+    (u) => highlighted.forEach(({ line, ys }) => strokeLine(u, spec.steps, ys, line.color, line.dash)),
+  ];
   const plot = new uPlot(opts, data, parent);
   const refocus = () => {
     highlighted = focused().map((line) => ({ line, ys: plotValues(line, spec.log, floor) }));

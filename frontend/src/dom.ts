@@ -24,7 +24,9 @@ export function formatNumber(value: number | null | undefined): string {
   if (!Number.isFinite(value)) return value > 0 ? "Inf" : "-Inf";
   if (value === 0) return "0";
   const abs = Math.abs(value);
-  return abs >= 1e5 || abs < 1e-3 ? value.toExponential(3).replace(/\.?0+e/, "e") : String(Number(value.toPrecision(4)));
+  return abs >= 1e5 || abs < 1e-3
+    ? value.toExponential(3).replace(/\.?0+e/, "e")
+    : String(Number(value.toPrecision(4)));
 }
 
 export function formatSpan(first: number, last: number): string {

@@ -23,7 +23,9 @@ export function onHostReload(onReload: () => void): void {
     }
     if (message.isReply) return;
     if (message.type === DATA_RELOADED) onReload();
-    channel.port1.postMessage(JSON.stringify({ type: message.type, id: message.id, payload: null, error: null, isReply: true }));
+    channel.port1.postMessage(
+      JSON.stringify({ type: message.type, id: message.id, payload: null, error: null, isReply: true }),
+    );
   };
   window.parent.postMessage("experimental.bootstrap", "*", [channel.port2]);
 }

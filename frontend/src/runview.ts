@@ -86,11 +86,20 @@ const MAX_LAYER_LINES = 24;
  * A chart's lines for one per-layer stat: every layer of a shallow model; for a deep one the
  * max/median/min over layers plus the layers that have causes (the heatmap shows the rest).
  */
-function layerLines(matrix: LayerMatrix, colors: Palette, causeLayers: Set<string>, suffix = "", dash?: number[]): { lines: Line[]; all: Line[] } {
+function layerLines(
+  matrix: LayerMatrix,
+  colors: Palette,
+  causeLayers: Set<string>,
+  suffix = "",
+  dash?: number[],
+): { lines: Line[]; all: Line[] } {
   const all = linesOf(matrix, allLayers(matrix), colors, suffix, dash);
   if (matrix.layers.length <= MAX_LAYER_LINES) return { lines: all, all };
   const summary = envelope(matrix);
-  const summaryLines = linesOf(summary, allLayers(summary), colors, suffix, dash).map((line) => ({ ...line, color: colors.muted }));
+  const summaryLines = linesOf(summary, allLayers(summary), colors, suffix, dash).map((line) => ({
+    ...line,
+    color: colors.muted,
+  }));
   return { lines: [...summaryLines, ...all.filter((line) => causeLayers.has(line.layer))], all };
 }
 
@@ -109,7 +118,10 @@ export class RunView {
   /** Focus and zoom, kept across re-renders (theme changes) and reloads (`snapshot`). */
   private view: ViewState;
 
-  constructor(readonly data: RunData, view: ViewState = { layer: null, eventId: null, range: null }) {
+  constructor(
+    readonly data: RunData,
+    view: ViewState = { layer: null, eventId: null, range: null },
+  ) {
     this.node = el("div", { class: "gc-run", attrs: { "data-run": data.run } });
     this.view = view;
   }
@@ -176,7 +188,12 @@ export class RunView {
       charts.append(el("section", { class: "gc-chart" }, [el("h3", { text: title }), body]));
       draw?.(plot);
     };
-    const spec = (matrix: LayerMatrix, log: boolean, lines: { lines: Line[]; all: Line[] }, range?: [number, number]): LineChartSpec => ({
+    const spec = (
+      matrix: LayerMatrix,
+      log: boolean,
+      lines: { lines: Line[]; all: Line[] },
+      range?: [number, number],
+    ): LineChartSpec => ({
       ...lines,
       steps: matrix.steps,
       log,
@@ -184,40 +201,69 @@ export class RunView {
       regions: nonFiniteRegions(matrix.steps, matrix.flags),
     });
     const deep = (matrix: LayerMatrix) =>
-      matrix.layers.length > MAX_LAYER_LINES ? ` — ${matrix.layers.length} layers: max, median and min over layers, and the layers with causes` : "";
+      matrix.layers.length > MAX_LAYER_LINES
+        ? ` — ${matrix.layers.length} layers: max, median and min over layers, and the layers with causes`
+        : "";
 
     charts.replaceChildren();
     const lossValue = loss && lossValues(loss);
-    chart("Loss", "loss values", lossValue && ((plot) => {
-      const line = { ...linesOf(lossValue, [0], colors)[0], color: colors.text };
-      lineChart(plot, group, spec(lossValue, false, { lines: [line], all: [line] }), width);
-    }));
+    chart(
+      "Loss",
+      "loss values",
+      lossValue &&
+        ((plot) => {
+          const line = { ...linesOf(lossValue, [0], colors)[0], color: colors.text };
+          lineChart(plot, group, spec(lossValue, false, { lines: [line], all: [line] }), width);
+        }),
+    );
     const norms = gradients && gradientNorms(gradients);
-    chart(`Gradient norm per layer (log scale)${norms ? deep(norms) : ""}`, "gradients", norms && ((plot) => {
-      lineChart(plot, group, spec(norms, true, layerLines(norms, colors, causeLayers)), width);
-    }));
+    chart(
+      `Gradient norm per layer (log scale)${norms ? deep(norms) : ""}`,
+      "gradients",
+      norms &&
+        ((plot) => {
+          lineChart(plot, group, spec(norms, true, layerLines(norms, colors, causeLayers)), width);
+        }),
+    );
     const colorRange = norms && (logColorRange(norms) ?? [0, 1]);
     const heatTitle = colorRange
       ? `Gradient norm, layers × steps (colour: log₁₀ norm, dark ≤ ${formatNumber(10 ** colorRange[0])}, ` +
         `bright ≥ ${formatNumber(10 ** colorRange[1])}; magenta: NaN/Inf; grey: no gradient)`
       : "Gradient norm, layers × steps";
-    chart(heatTitle, "gradients", norms && colorRange && ((plot) => {
-      const regions = nonFiniteRegions(norms.steps, norms.flags);
-      heatmap(plot, group, { ...norms, logRange: colorRange, regions, color: viridis }, width);
-    }));
+    chart(
+      heatTitle,
+      "gradients",
+      norms &&
+        colorRange &&
+        ((plot) => {
+          const regions = nonFiniteRegions(norms.steps, norms.flags);
+          heatmap(plot, group, { ...norms, logRange: colorRange, regions, color: viridis }, width);
+        }),
+    );
     const dead = activations && activationStat(activations, "dead_frac");
     const saturated = activations && activationStat(activations, "saturated_frac");
     const healthTitle = `Activation health: dead (solid) and saturated (dashed) fraction${dead ? deep(dead) : ""}`;
-    chart(healthTitle, "activations", dead && saturated && ((plot) => {
-      const d = layerLines(dead, colors, causeLayers, " dead");
-      const s = layerLines(saturated, colors, causeLayers, " saturated", [5, 4]);
-      const lines = [...d.lines, ...s.lines].filter((line) => hasSignal(line.values, line.flags));
-      lineChart(plot, group, spec(dead, false, { lines, all: [...d.all, ...s.all] }, [0, 1]), width);
-    }));
+    chart(
+      healthTitle,
+      "activations",
+      dead &&
+        saturated &&
+        ((plot) => {
+          const d = layerLines(dead, colors, causeLayers, " dead");
+          const s = layerLines(saturated, colors, causeLayers, " saturated", [5, 4]);
+          const lines = [...d.lines, ...s.lines].filter((line) => hasSignal(line.values, line.flags));
+          lineChart(plot, group, spec(dead, false, { lines, all: [...d.all, ...s.all] }, [0, 1]), width);
+        }),
+    );
     const ratios = weights && updateRatios(weights);
-    chart(`Update ratio ‖Δw‖ / ‖w‖ per layer (log scale)${ratios ? deep(ratios) : ""}`, "weight updates", ratios && ((plot) => {
-      lineChart(plot, group, spec(ratios, true, layerLines(ratios, colors, causeLayers)), width);
-    }));
+    chart(
+      `Update ratio ‖Δw‖ / ‖w‖ per layer (log scale)${ratios ? deep(ratios) : ""}`,
+      "weight updates",
+      ratios &&
+        ((plot) => {
+          lineChart(plot, group, spec(ratios, true, layerLines(ratios, colors, causeLayers)), width);
+        }),
+    );
   }
 
   /** Focuses a card's layer and zooms every chart to its steps. */
