@@ -1,8 +1,8 @@
 """The "Gradient Causes" tab in headless Chromium against a real TensorBoard process.
 
 Synthetic runs (tb_gradcause.synthetic, no TensorFlow) give known problems: `chain` has
-gradients exploding in dense_1 and then a NaN loss (a cause chain), `hostile` has a layer named
-like an HTML injection whose forward output turns NaN, `healthy` has nothing. The tab must show
+gradients exploding in dense_1 and then a NaN loss (a cause chain), HOSTILE_RUN (named like an HTML
+injection) has a layer named like one too whose forward output turns NaN, `healthy` has nothing. The tab must show
 exactly what the `events` route says, mark the NaN steps, never turn a name into HTML, focus and
 zoom on a card click, and follow TensorBoard's reloads and dark mode. Screenshots go to
 docs/screenshots/ for the README. The bundle must be rebuildable byte for byte from frontend/.
@@ -39,6 +39,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 HOSTILE = 'x<img src=x onerror="window.__pwned=1">'
+HOSTILE_RUN = 'run<img src=x onerror="window.__pwned=2">'
 STEPS = 80
 NAN_STEP = 60
 
@@ -73,7 +74,7 @@ def _hostile_run() -> dict[str, synthetic.KindData]:
 
 RUNS = {
     "chain": _chain_run,
-    "hostile": _hostile_run,
+    HOSTILE_RUN: _hostile_run,
     "healthy": lambda: synthetic.healthy_run(synthetic.mlp(5), STEPS, seed=4),
     "deep": lambda: synthetic.healthy_run(synthetic.mlp(40), 30, seed=7),
 }
@@ -150,7 +151,7 @@ def _open(page, tb, runs: list[str]):
             box.click()  # the picker is rebuilt once the tab has reloaded
             frame = _tab(page)
     for run in runs:
-        frame.wait_for_selector(f'.gc-run[data-run="{run}"] .gc-chart')
+        frame.wait_for_selector(f".gc-run[data-run={json.dumps(run)}] .gc-chart")
     return frame
 
 
@@ -223,10 +224,11 @@ def test_nan_steps_are_marked_on_every_chart(tb, page):
         assert len(chart.query_selector_all(".gc-band")) == len(_events(tb, "chain"))
 
 
-def test_hostile_layer_name_stays_text(tb, page):
-    events = _events(tb, "hostile")
+def test_hostile_layer_and_run_names_stay_text(tb, page):
+    events = _events(tb, HOSTILE_RUN)
     assert any(e["layer"] == HOSTILE for e in events), events
-    frame = _open(page, tb, ["hostile"])
+    frame = _open(page, tb, [HOSTILE_RUN])
+    assert frame.query_selector(".gc-run-head h2").text_content() == HOSTILE_RUN
     layers = [c.text_content() for c in frame.query_selector_all(".gc-card .gc-layer")]
     assert HOSTILE in layers
     card = next(c for c in frame.query_selector_all(".gc-card") if c.query_selector(".gc-layer").text_content() == HOSTILE)
