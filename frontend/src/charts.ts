@@ -156,14 +156,20 @@ function axes(palette: Palette, y: Partial<uPlot.Axis> = {}): uPlot.Axis[] {
 function overlay(group: StepGroup, regions: Region[], shadeRegions = true): uPlot.Plugin {
   let bands: { node: HTMLElement; from: number; to: number; id: string }[] = [];
   let markers: { node: HTMLElement; region: Region }[] = [];
+  /** Shows [from, to] (at least `minWidth` px wide) within the plot, or hides it when out of view. */
   const place = (u: uPlot, node: HTMLElement, from: number, to: number, minWidth: number) => {
-    const left = u.valToPos(from, "x");
-    const right = u.valToPos(to, "x");
-    const width = Math.max(minWidth, right - left);
-    const visible = right >= -minWidth && left <= u.bbox.width / uPlot.pxRatio + minWidth;
+    const width = u.bbox.width / uPlot.pxRatio;
+    const [a, b] = [u.valToPos(from, "x"), u.valToPos(to, "x")];
+    const visible = b >= 0 && a <= width;
     node.style.display = visible ? "" : "none";
-    node.style.left = `${left - (right - left < minWidth ? minWidth / 2 : 0)}px`;
-    node.style.width = `${width}px`;
+    if (!visible) return;
+    let [left, right] = [Math.max(0, a), Math.min(width, b)];
+    if (right - left < minWidth) {
+      left = Math.max(0, Math.min(width - minWidth, (left + right - minWidth) / 2));
+      right = left + minWidth;
+    }
+    node.style.left = `${left}px`;
+    node.style.width = `${right - left}px`;
   };
   return {
     hooks: {
