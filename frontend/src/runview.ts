@@ -200,10 +200,13 @@ export class RunView {
       range,
       regions: nonFiniteRegions(matrix.steps, matrix.flags),
     });
+    /** What the lines of a per-layer chart are. */
     const deep = (matrix: LayerMatrix) =>
       matrix.layers.length > MAX_LAYER_LINES
         ? ` — ${matrix.layers.length} layers: max, median and min over layers, and the layers with causes`
-        : "";
+        : matrix.layers.length > 1
+          ? " — first layer blue … last layer orange; hover for names"
+          : "";
 
     charts.replaceChildren();
     const lossValue = loss && lossValues(loss);
