@@ -67,3 +67,13 @@ def test_a_gradual_collapse_over_many_layers_is_not_a_cut():
     for depth in range(7):
         kd.stat("batch_std")[:, kd.rows_of(f"dense_{depth}")] *= 0.05**depth
     assert sr.events(data, "disconnected_gradient") == []
+
+
+def test_zero_gradients_of_a_layer_that_died_early_in_training_are_dead_relus_business():
+    data = sr.healthy()
+    kd = data["activations"]
+    kd.stat("dead_frac")[sr.at(kd, 10), kd.rows_of("dense_1")[0]] = 1.0
+    for layer in ("dense_0", "dense_1", "dense_2"):
+        _no_gradient(data, layer, missing=False)
+    kinds = [e["kind"] for e in sr.events(data)]
+    assert "dead_relu" in kinds and "disconnected_gradient" not in kinds

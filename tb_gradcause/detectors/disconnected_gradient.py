@@ -1,8 +1,8 @@
 """disconnected_gradient: trainable variables that never get a gradient (None) or only exact
 zeros, and layers whose output does not depend on their input (the same for every sample).
 
-Zero gradients explained by dead ReLU units (this or a later layer fully dead) are left to
-`dead_relu`. Variables upstream of a constant-output layer are reported with that layer: it is
+Zero gradients explained by dead ReLU units (this or a later layer mostly dead, or the one
+just before it) are left to `dead_relu`. Variables upstream of a constant-output layer are reported with that layer: it is
 where the graph is cut.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tb_gradcause.detectors import dead_relu
 from tb_gradcause.detectors import layers as L
 from tb_gradcause.detectors import text, windows
 from tb_gradcause.events import Event, evidence
@@ -42,13 +43,14 @@ def _no_gradient(grads: Any, n: int) -> np.ndarray:
 
 
 def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
-    """Largest depth of a layer whose units are all dead at every one of `steps` (-1 if none)."""
+    """Largest depth of a ReLU layer that is mostly dead (median `dead_frac` over `steps` at
+    dead_relu's SEVERE level) (-1 if none)."""
     if acts is None or not acts.has("dead_frac"):
         return -1
     sel = np.isin(acts.steps, steps)
     if not sel.any():
         return -1
-    dead = np.all(acts.stat("dead_frac")[sel] >= FULLY, axis=0)
+    dead = np.median(acts.stat("dead_frac")[sel], axis=0) >= dead_relu.SEVERE
     return max((row.depth for row, d in zip(acts.rows, dead) if d and L.is_relu(row)), default=-1)
 
 

@@ -26,10 +26,10 @@ TREND_MIN_SAMPLES = 6
 # RISE_MIN_OF_BASELINE of the early baseline (small noisy losses near 0 do not count).
 RISE_FACTOR = 2.0
 RISE_MIN_OF_BASELINE = 0.25
-# The loss is smoothed by a trailing rolling median over 5 % of its samples (5 to 50): one
+# The loss is smoothed by a trailing rolling median over 10 % of its samples (5 to 100): one
 # noisy minibatch, or a lucky one setting the "best so far", moves nothing.
-SMOOTH_FRACTION = 0.05
-SMOOTH_MIN, SMOOTH_MAX = 5, 50
+SMOOTH_FRACTION = 0.1
+SMOOTH_MIN, SMOOTH_MAX = 5, 100
 # A run's typical level (a median over steps) is estimated from this many evenly spaced samples.
 TYPICAL_SAMPLES = 1024
 
