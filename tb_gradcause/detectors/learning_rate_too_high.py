@@ -33,10 +33,8 @@ def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
         kernel = np.ones(len(weights.rows), dtype=bool)
     rows = [r for r, k in zip(weights.rows, kernel) if k]
     layers = L.Layers.of(rows)
-    norm = weights.stat("norm")[:, kernel].astype(np.float64)
-    update = weights.stat("update_norm")[:, kernel].astype(np.float64)
-    w2 = layers.total(norm * norm)
-    u2 = layers.total(update * update)
+    w2 = layers.total(np.square(weights.stat("norm"), dtype=np.float64)[:, kernel])
+    u2 = layers.total(np.square(weights.stat("update_norm"), dtype=np.float64)[:, kernel])
     with np.errstate(all="ignore"):
         ratio = np.sqrt(u2 / np.where(w2 > 0, w2, np.nan))
     total = np.sqrt(w2.sum(axis=1))
