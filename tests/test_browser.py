@@ -224,6 +224,20 @@ def test_nan_steps_are_marked_on_every_chart(tb, page):
         assert len(chart.query_selector_all(".gc-band")) == len(_events(tb, "chain"))
 
 
+def test_hover_shows_the_exact_value(tb, page):
+    timeline = tb.get_json("/data/plugin/gradcause/timeline?run=chain&kind=loss")
+    step = 10
+    expected = timeline["values"]["value"][0][timeline["steps"].index(step)]
+    frame = _open(page, tb, ["chain"])
+    over = frame.query_selector_all(".gc-chart")[0].query_selector(".u-over")
+    box = over.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * step / (STEPS - 1), box["y"] + box["height"] * 0.9)
+    lines = [d.text_content() for d in over.query_selector_all(".gc-tooltip div")]
+    assert lines[0] == f"step {step}"
+    label, value = lines[1].split(": ")
+    assert label == "loss" and float(value) == pytest.approx(expected, rel=1e-3)
+
+
 def test_hostile_layer_and_run_names_stay_text(tb, page):
     events = _events(tb, HOSTILE_RUN)
     assert any(e["layer"] == HOSTILE for e in events), events
