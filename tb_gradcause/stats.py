@@ -185,14 +185,26 @@ def _units(x: tf.Tensor) -> tf.Tensor | None:
 
 
 def _fast_activation_stats(x: tf.Tensor, activation: str) -> tf.Tensor:
-    """`KIND_STATS["activations"]` of an output without NaN/Inf (else see `_fast_tensor_stats`)."""
+    """`KIND_STATS["activations"]` of an output without NaN/Inf (else a non-finite mean or std).
+
+    Per-unit reductions over the batch first; the tensor-wide stats follow from them (the
+    variance by the law of total variance), so the large tensor is read about 8 times.
+    """
     x = _as_float(x)
-    base = _fast_tensor_stats(x)
     units = _units(x)
     if units is None:
-        return tf.concat([base, [0.0, 0.0, 0.0]], 0)
-    dead_frac = tf.reduce_mean(tf.cast(tf.reduce_max(units, axis=0) <= 0.0, tf.float32))
-    _, unit_var = tf.nn.moments(units, axes=[0])
+        return tf.concat([_fast_tensor_stats(x), [0.0, 0.0, 0.0]], 0)
+    n = tf.cast(tf.size(units), tf.float32)
+    unit_mean, unit_var = tf.nn.moments(units, axes=[0])
+    unit_min, unit_max = tf.reduce_min(units, axis=0), tf.reduce_max(units, axis=0)
+    mean = tf.reduce_mean(unit_mean)
+    var = tf.reduce_mean(unit_var) + tf.reduce_mean(tf.math.squared_difference(unit_mean, mean))
+    vmin, vmax = tf.reduce_min(unit_min), tf.reduce_max(unit_max)
+    zero = tf.reduce_sum(tf.cast(tf.equal(units, 0.0), tf.float32)) / tf.maximum(n, 1.0)
+    base = tf.stack(
+        [tf.sqrt(n * (var + tf.square(mean))), mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0]
+    )
+    dead_frac = tf.reduce_mean(tf.cast(unit_max <= 0.0, tf.float32))
     batch_std = tf.reduce_mean(tf.sqrt(unit_var))
     return tf.concat([base, tf.stack([dead_frac, saturated_fraction(x, activation), batch_std])], 0)
 

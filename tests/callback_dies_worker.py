@@ -3,6 +3,7 @@ any flush from Python (os._exit), so only what the callback flushed in-graph is 
 
 MODE "nan_input": batch 5 holds a NaN input; TerminateOnNaN is on.
 MODE "nan_grad": batch 5 is all zeros under sqrt(h^2) (a finite loss, NaN gradients).
+MODE "interrupt": Ctrl-C (KeyboardInterrupt) before step 3; the process exits through it.
 MODE "determinism": prints whether weights after 12 steps are bit-identical with/without the callback.
 """
 
@@ -77,7 +78,22 @@ def weights_after_training(with_callback: bool) -> list[np.ndarray]:
     return [v.numpy() for v in model.weights]
 
 
-if mode == "determinism":
+def interrupt():
+    x, y = data()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+
+    class CtrlC(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 3:
+                raise KeyboardInterrupt
+
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=1), CtrlC()])
+
+
+if mode == "interrupt":
+    interrupt()
+elif mode == "determinism":
     plain, logged = weights_after_training(False), weights_after_training(True)
     same = all(a.tobytes() == b.tobytes() for a, b in zip(plain, logged))
     print("IDENTICAL" if same else "DIFFERENT")

@@ -20,13 +20,19 @@ WORKER = os.path.join(os.path.dirname(__file__), "callback_dies_worker.py")
 pytestmark = pytest.mark.filterwarnings("error:tb_gradcause")
 
 
-def run_worker(mode: str, log_dir) -> str:
+def run_worker(mode: str, log_dir, dies: bool = False) -> str:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run(
         [sys.executable, WORKER, mode, str(log_dir)], env=env, capture_output=True, text=True, timeout=300
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (proc.returncode != 0) == dies, proc.stderr[-3000:]
     return proc.stdout
+
+
+def test_ctrl_c_keeps_the_logged_steps(tmp_path):
+    run_worker("interrupt", tmp_path, dies=True)  # died of KeyboardInterrupt, no on_train_end
+    kinds = read_kinds(str(tmp_path))
+    assert kinds["gradients"].steps == [0, 1, 2] and kinds["loss"].steps == [0, 1, 2]
 
 
 def test_nan_input_step_on_disk_when_training_dies(tmp_path):
