@@ -91,3 +91,20 @@ def test_one_event_for_repeated_episodes_at_the_same_place():
     event = _only(data)
     assert (event["first_step"], event["last_step"]) == (100, 200)
     assert any(e["metric"] == "episodes" and e["value"] == 2 for e in event["evidence"])
+
+
+def test_a_plain_dense_layer_overflowing_is_blamed_on_the_updates_not_an_op():
+    data = sr.healthy()
+    _everything_after(data, 200)
+    _poison(data, "activations", ["dense_1"], 200, "inf")
+    event = _only(data)
+    assert event["layer"] == "dense_1" and "overflowed" in event["advice"] and "learning rate" in event["advice"]
+
+
+def test_a_loss_that_overflowed_from_huge_outputs_gets_overflow_advice():
+    data = sr.healthy()
+    _everything_after(data, 120)
+    kd = data["activations"]
+    kd.stat("max_abs")[kd.steps == 120, kd.rows_of("dense_3")[0]] = 3e20
+    event = _only(data)
+    assert event["layer"] is None and "overflowed" in event["advice"]

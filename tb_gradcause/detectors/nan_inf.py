@@ -31,6 +31,16 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("update", "weights", "forward"),
 )
 
+# Layers whose forward pass is only products and sums (plus a bounded or ReLU-like activation):
+# a NaN/Inf there is an overflow of huge weights or inputs, not an op with a singularity.
+WEIGHTED_LAYERS = frozenset(
+    {"Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D",
+     "Conv1DTranspose", "Conv2DTranspose", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional"}
+)
+
+# Layer outputs this large make a squared error (or an exp) overflow float32's 3.4e38.
+OVERFLOW_OUTPUT = 1e18
+
 PHASE_TEXT = {
     "input": "in the input batch",
     "forward": "in the forward output of {layer}",
@@ -118,7 +128,17 @@ def _layer_info(run: Any, layer: str) -> Any:
     return None
 
 
-def _advice(run: Any, hit: _Hit) -> str:
+def _largest_output(run: Any, step: int) -> float:
+    """Largest |value| of any layer output at `step` (0 when not logged)."""
+    acts = run.get("activations")
+    if acts is None or not acts.has("max_abs") or step not in acts.steps:
+        return 0.0
+    values = acts.stat("max_abs")[np.searchsorted(acts.steps, step)]
+    values = values[np.isfinite(values)]
+    return float(values.max()) if len(values) else 0.0
+
+
+def _advice(run: Any, hit: _Hit, step: int) -> str:
     row = _layer_info(run, hit.layer)
     cls = f" ({row.layer_class})" if row is not None and row.layer_class else ""
     act = row.activation if row is not None else ""
@@ -138,12 +158,26 @@ def _advice(run: Any, hit: _Hit) -> str:
         recurrent = " For a recurrent layer: clip gradients (`clipnorm=1.0`) and check long sequences." if (
             row is not None and row.recurrent
         ) else ""
+        if row is not None and row.layer_class in WEIGHTED_LAYERS:
+            return (
+                f"{hit.layer}{cls} only multiplies and adds: its output overflowed float32 (|x| > 3.4e38) "
+                "because its weights or inputs had grown huge, or its weights were already non-finite "
+                "after an update. The updates before this step were far too large: lower the learning "
+                f"rate, clip gradients (`clipnorm=1.0`), and scale inputs and targets.{recurrent}"
+            )
         return (
             f"{hit.layer}{cls} turned finite inputs into NaN/Inf: look for exp/log/sqrt/division/pow in "
             "its computation (log(0), x/0, exp of a large value) and add an epsilon or clip the "
             f"argument; if its values grew over the steps before, lower the learning rate.{recurrent}"
         )
     if hit.phase == "loss":
+        largest = _largest_output(run, step)
+        if largest >= OVERFLOW_OUTPUT:
+            return (
+                f"The loss overflowed: layer outputs reached {text.num(largest)}, and squaring or "
+                "exponentiating such values exceeds float32. The weights have grown far too large: lower "
+                "the learning rate, clip gradients (`clipnorm=1.0`), and scale inputs and targets."
+            )
         return (
             "The loss is NaN/Inf although every layer output was finite: a log(0) or division by zero in "
             "the loss. Use the framework's loss with `from_logits=True` instead of a hand-written "
@@ -221,7 +255,7 @@ def detect(run: Any) -> list[Event]:
                 last,
                 f"NaN/Inf first appears {where} at step {first}",
                 items,
-                _advice(run, hit),
+                _advice(run, hit, first),
             )
         )
     return events
