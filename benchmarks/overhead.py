@@ -3,7 +3,8 @@
     python benchmarks/overhead.py [--rounds 7] [--models mlp,cnn,lstm] [--append]
 
 For each model, each group of variants runs in its own process (the references' op callbacks
-stay in the traced graph): every variant is compiled first, then timed in interleaved rounds
+stay in the traced graph): every variant is compiled and trained `WARMUP_STEPS` first, then timed
+in interleaved rounds
 whose order alternates (forward, reversed, ...); a round is one `fit` of a fixed number of
 steps. Reported: the median step time over rounds (wall and process CPU) and its ratio to the
 group's own plain `fit`. `--append` adds the tables to benchmarks/RESULTS.md.
@@ -27,6 +28,9 @@ GROUPS = {
     "debugger": ["plain", "debugger_concise_health"],
 }
 STEPS = {"mlp": 150, "cnn": 24, "lstm": 40}
+# Steps trained before timing: traces, and lets the default cadence leave its warm-up (every 10
+# steps for the first 100), so the rounds measure a long run's steady state.
+WARMUP_STEPS = 128
 
 
 def build(kind: str):
@@ -94,7 +98,7 @@ def run_group(model_kind: str, group: str, rounds: int) -> dict:
             cbs = callbacks_for(variant, os.path.join(work, variant))
             n = steps * 64
             fit_kwargs = dict(batch_size=64, epochs=1, verbose=0, shuffle=False, callbacks=cbs)
-            model.fit(x[:n], y[:n], **fit_kwargs)  # trace and warm up
+            model.fit(x[:n], y[:n], **{**fit_kwargs, "epochs": -(-WARMUP_STEPS // steps)})
             runs[variant] = (model, x[:n], y[:n], fit_kwargs)
         times: dict[str, list[tuple[float, float]]] = {v: [] for v in runs}
         order = list(runs)
@@ -112,42 +116,50 @@ def run_group(model_kind: str, group: str, rounds: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bytes_per_layer() -> dict:
-    """Event bytes per layer per logged step: full callback capture vs one histogram per layer."""
-    import keras
+def _event_bytes(log_dir: str) -> int:
+    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(log_dir) for f in fs)
+
+
+def _callback_bytes_per_step(work: str, kinds, steps: int) -> float:
+    """Event bytes per logged step of the CNN (every step logged), metadata excluded."""
     import numpy as np
-    import tensorflow as tf
 
     from tb_gradcause import GradCauseCallback
 
+    sizes = []
+    for n in (2, steps + 2):  # the difference cancels the first events' metadata
+        model, x, y = build("cnn")
+        x, y = np.tile(x, (n // 8 + 1, 1, 1, 1))[: 64 * n], np.tile(y, n // 8 + 1)[: 64 * n]
+        log_dir = os.path.join(work, f"{'_'.join(sorted(kinds))}_{n}")
+        model.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=1, kinds=kinds)])
+        sizes.append(_event_bytes(log_dir))
+    return (sizes[1] - sizes[0]) / steps
+
+
+def bytes_per_layer() -> dict:
+    """Event bytes per logged step against one `tf.summary.histogram` per tensor (CNN)."""
+    import tensorflow as tf
+
+    from tb_gradcause import metadata
+
     work = tempfile.mkdtemp(prefix="gradcause_bytes_")
     try:
-        model, x, y = build("cnn")
         steps = 40
-        n_layers = len(model.layers)
-        small = os.path.join(work, "gc_short")
-        model.fit(x[: 64 * 2], y[: 64 * 2], batch_size=64, epochs=1, verbose=0,
-                  callbacks=[GradCauseCallback(small, every_n_steps=1)])
-        model2, _, _ = build("cnn")
-        large = os.path.join(work, "gc_long")
-        model2.fit(np.tile(x, (5, 1, 1, 1))[: 64 * (steps + 2)], np.tile(y, 5)[: 64 * (steps + 2)], batch_size=64,
-                   epochs=1, verbose=0, callbacks=[GradCauseCallback(large, every_n_steps=1)])
-        size = lambda d: sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)  # noqa: E731
-        gc_per_step = (size(large) - size(small)) / steps  # metadata (first events) cancels out
+        model, _, _ = build("cnn")
         hist_dir = os.path.join(work, "hist")
         writer = tf.summary.create_file_writer(hist_dir)
-        tensors = [w for w in model.trainable_weights]
+        tensors = list(model.trainable_weights)
         with writer.as_default():
             for step in range(steps):
                 for w in tensors:
                     tf.summary.histogram(w.path, w, step=step)
         writer.flush()
-        hist_per_tensor = size(hist_dir) / steps / len(tensors)
         return {
-            "layers": n_layers,
+            "layers": len(model.layers),
             "variables": len(tensors),
-            "gradcause_bytes_per_layer_step": gc_per_step / n_layers,
-            "histogram_bytes_per_tensor_step": hist_per_tensor,
+            "all_kinds_per_layer": _callback_bytes_per_step(work, set(metadata.KINDS), steps) / len(model.layers),
+            "gradients_per_variable": _callback_bytes_per_step(work, {"gradients"}, steps) / len(tensors),
+            "histogram_per_tensor": _event_bytes(hist_dir) / steps / len(tensors),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -200,13 +212,14 @@ def main() -> None:
                 )
                 print(lines[-1], flush=True)
     sizes = child("--bytes-child")
-    ratio = sizes["gradcause_bytes_per_layer_step"] / sizes["histogram_bytes_per_tensor_step"]
+    hist = sizes["histogram_per_tensor"]
     lines += [
         "",
         f"Bytes per logged step, CNN ({sizes['layers']} layers, {sizes['variables']} variables), metadata excluded: "
-        f"every kind of gradcause = {sizes['gradcause_bytes_per_layer_step']:.0f} B per layer; one "
-        f"`tf.summary.histogram` = {sizes['histogram_bytes_per_tensor_step']:.0f} B per tensor "
-        f"(ratio {ratio:.2f}).",
+        f"one `tf.summary.histogram` = {hist:.0f} B per tensor; gradcause `gradients` = "
+        f"{sizes['gradients_per_variable']:.0f} B per variable (ratio {sizes['gradients_per_variable'] / hist:.2f}); "
+        f"every kind of gradcause = {sizes['all_kinds_per_layer']:.0f} B per layer (ratio "
+        f"{sizes['all_kinds_per_layer'] / hist:.2f}).",
         f"Load average before/after: {load_before} / {load_average()} (2 shared cores).",
     ]
     print("\n".join(lines[-3:]))

@@ -1,7 +1,9 @@
 """`GradCauseCallback`: one line in `model.fit` logs tb_gradcause statistics.
 
-The callback hooks the model's layers, loss and optimizer (see `capture_hooks`) and replaces the
-model's train function once with one whose step records through `capture_step`. Logs go to
+The callback hooks the model's layers, loss and optimizer once (see `capture_hooks`) and builds
+two train functions whose steps record through `capture_step`: a "full" one for the steps the
+cadence logs (`capture_cadence`) and a "lean" one (finite check and loss only) for the others,
+swapped before each batch; both are traced once per model, not per `fit`. Logs go to
 `<log_dir>/train`, where `keras.callbacks.TensorBoard(log_dir)` writes, so both can share a run.
 Only the chief (replica 0 of the first worker) writes.
 """
@@ -26,7 +28,6 @@ from tb_gradcause.capture_layers import walk
 from tb_gradcause.capture_step import CaptureConfig, Pending, StepCapture, write_pending
 
 log = logging.getLogger("tb_gradcause")
-
 
 
 class _OptimizerError(Exception):
@@ -158,13 +159,17 @@ class GradCauseCallback(keras.callbacks.Callback):
         def recorded_step(data, mode: str) -> tuple[Any, Recorder]:
             x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
             probes = mode != "lean"
+            # A recording tape around a recurrent layer's gradient makes TensorFlow keep what a
+            # second-order gradient of its loop would need, every step: lean steps of recurrent
+            # models take no tape (a NaN step there logs no backward kinds).
+            tape = recurrent if probes else not recurrent
             rec = Recorder(
                 on_apply=lambda original, grads, variables: self._safe_apply(capture, rec, mode, x, original, grads, variables),
                 probes=probes,
-                backward_time="backward_time" in kinds,
-                tape_outputs=not probes and "backward" in kinds,
+                backward_time="backward_time" in kinds and (probes or tape),
+                tape_outputs=not probes and tape and "backward" in kinds,
             )
-            if rec.tape_outputs or (rec.backward_time and recurrent):
+            if rec.tape_outputs or (rec.backward_time and recurrent and tape):
                 rec.start_tape(x)
             try:
                 with recording(rec):

@@ -1,9 +1,10 @@
 """The in-graph part of `GradCauseCallback`: what one training step records and when.
 
-Every step runs a cheap finite check (loss and the sum of every gradient). On a logging step
-(`step % every_n_steps == 0`) or a non-finite one, a `tf.cond` branch snapshots the weights,
-lets the optimizer apply, and writes one summary per kind; a non-finite step also flushes the
-writer so it is on disk even if training dies right after. Other steps write nothing.
+Every step runs a cheap finite check (the loss and the sum of every gradient's sum). A step
+captures in full when its train function's mode says so (`MODES`) or when it is non-finite:
+the weights are copied before the optimizer applies, then one summary per kind is written
+(outside XLA; inside, the records are returned as `Pending` and written after the compiled
+step). A non-finite step also flushes the writer, so it is on disk even if training dies next.
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ class StepCapture:
             for s in slots:
                 s.output_grad, s.input_grad = unscale(s.output_grad), unscale(s.input_grad)
         self._grads_from_tape(rec, slots)  # from the unscaled loss
-        if "backward" in kinds and slots:
+        if "backward" in kinds and slots and (rec.probes or rec.tape_outputs):
             grads_out = {s.entry.path: s.output_grad for s in slots}
             out.append(summary.backward_record(grads_out, rows=[self._layer_row(s, s.output) for s in slots]))
         if "backward_time" in kinds:
