@@ -14,15 +14,13 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 import warnings
 from typing import Any, Iterable
 
 import keras
 import tensorflow as tf
 
-from tb_gradcause import metadata
-from tb_gradcause.capture_cadence import MIN_EVERY, Cadence
+from tb_gradcause import capture_cadence, metadata
 from tb_gradcause.capture_hooks import Recorder, hook_layer, hook_model, hook_optimizer, recording
 from tb_gradcause.capture_layers import walk
 from tb_gradcause.capture_step import CaptureConfig, Pending, StepCapture, write_pending
@@ -44,9 +42,8 @@ class GradCauseCallback(keras.callbacks.Callback):
     Args:
         log_dir: the run directory; events go to `<log_dir>/train`.
         every_n_steps: log every kind in full on steps that are multiples of this. None (the
-            default): every 10 steps, spaced further (up to 100) when measured full steps cost
-            more than 3 % of training time (`capture_cadence`). A step with a non-finite loss or
-            gradient is always logged in full and flushed to disk at once.
+            default): every 10 steps until step 100, then every 25 (`capture_cadence`). A step
+            with a non-finite loss or gradient is always logged in full and flushed to disk at once.
         kinds: which kinds to log (default: all of `metadata.KINDS`).
         loss_every_step: also log the loss row on every step (a cheap pulse).
         max_input_features: features per input logged (first ones of the last axis).
@@ -70,10 +67,10 @@ class GradCauseCallback(keras.callbacks.Callback):
         if int(max_input_features) < 1:
             raise ValueError(f"max_input_features must be >= 1, got {max_input_features}")
         self.log_dir = os.fspath(log_dir)
-        fixed = int(every_n_steps) if every_n_steps is not None else None
-        self.config = CaptureConfig(kinds, fixed or MIN_EVERY, bool(loss_every_step), int(max_input_features))
-        self._cadence = Cadence(fixed)
-        self._last_step: tuple[float, bool] | None = None  # (start time, full?) of the running step
+        self.every_n_steps = int(every_n_steps) if every_n_steps is not None else None
+        # Several steps per call decide in the graph, at a fixed cadence.
+        in_graph_every = self.every_n_steps or capture_cadence.EARLY_EVERY
+        self.config = CaptureConfig(kinds, in_graph_every, bool(loss_every_step), int(max_input_features))
         self._writer: Any = None
         self._step: tf.Variable | None = None
         self._functions: dict[str, Any] = {}  # capture mode -> train function
@@ -111,20 +108,14 @@ class GradCauseCallback(keras.callbacks.Callback):
                 self._fail(error)
                 return
         if len(self._functions) == 2:
-            now = time.perf_counter()
-            if self._last_step is not None:
-                self._cadence.observe(now - self._last_step[0], self._last_step[1])
-            full = self._cadence.is_full(self._host_step)
+            full = capture_cadence.is_full(self._host_step, self.every_n_steps)
             self.model.train_function = self._functions["full" if full else "lean"]
             self._host_step += 1
-            self._last_step = (now, full)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
-        self._last_step = None  # the time to the next batch is not a step's
         self._flush()
 
     def on_train_end(self, logs=None) -> None:
-        self._last_step = None
         self._flush()
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)

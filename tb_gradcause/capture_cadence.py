@@ -1,52 +1,24 @@
 """Which steps a one-step-per-call run captures in full.
 
-Fixed: the multiples of `every_n_steps`. Automatic (the default): every `MIN_EVERY` steps for the
-first `WARMUP` full steps (early training, and short runs, at full resolution), then spaced so the
-measured extra time of full steps stays within `BUDGET` of the plain step time (large conv
-activations make a full capture cost most of a step on a CPU), at most `MAX_EVERY` apart.
+Fixed: the multiples of `every_n_steps`. Default: every `EARLY_EVERY` steps until step
+`EARLY_STEPS` (early training, and short runs, at full resolution), then every `LATER_EVERY`.
+The schedule depends on the step only, never on timings: which steps run the full train
+function must be the same in two runs of the same program, or their rounding could differ.
+`LATER_EVERY` comes from benchmarks/overhead.py: a full capture costs up to ~0.9 of a step on a
+small CNN on a CPU (batch-sized activations and backward signals), 1/25 of that is ~3.5 %.
 """
 
 from __future__ import annotations
 
-import math
-
-MIN_EVERY = 10
-MAX_EVERY = 100
-WARMUP = 10  # full steps at MIN_EVERY before spacing them
-BUDGET = 0.03  # extra time of full steps, as a fraction of the time of lean steps
-_SMOOTHING = 0.2
+EARLY_EVERY = 10
+EARLY_STEPS = 100
+LATER_EVERY = 25
 
 
-class Cadence:
-    """Decides before each step whether it is a full one; learns step times in auto mode."""
-
-    def __init__(self, every_n_steps: int | None):
-        self.fixed = every_n_steps
-        self.every = every_n_steps or MIN_EVERY
-        self.next_full = 0
-        self._seconds: dict[bool, float] = {}  # full? -> smoothed duration
-        self._seen: set[bool] = set()  # the first step of each kind traces: not timed
-        self._full_steps = 0
-
-    def is_full(self, step: int) -> bool:
-        if self.fixed:
-            return step % self.fixed == 0
-        if step >= self.next_full:
-            self._full_steps += 1
-            self.next_full = step + (self.every if self._full_steps > WARMUP else MIN_EVERY)
-            return True
-        return False
-
-    def observe(self, seconds: float, full: bool) -> None:
-        """Duration of a finished step (auto mode): re-space the full steps."""
-        if self.fixed:
-            return
-        if full not in self._seen:
-            self._seen.add(full)
-            return
-        old = self._seconds.get(full)
-        self._seconds[full] = seconds if old is None else old + _SMOOTHING * (seconds - old)
-        if len(self._seconds) == 2:
-            extra = max(self._seconds[True] - self._seconds[False], 0.0)
-            wanted = math.ceil(extra / (BUDGET * max(self._seconds[False], 1e-9)))
-            self.every = min(max(wanted, MIN_EVERY), MAX_EVERY)
+def is_full(step: int, every_n_steps: int | None) -> bool:
+    """Whether `step` (0-based, counted across fits) is captured in full."""
+    if every_n_steps:
+        return step % every_n_steps == 0
+    if step < EARLY_STEPS:
+        return step % EARLY_EVERY == 0
+    return (step - EARLY_STEPS) % LATER_EVERY == 0
