@@ -31,16 +31,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from detect import RUN, layers, write_benchmark_run  # noqa: E402
+import chromium  # noqa: E402
 from tensorboard_server import tensorboard_server  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TARGET_RENDER_MS = 1000
 N_STEPS = 10_000
 
@@ -132,7 +125,7 @@ def main() -> None:
         loaded_s = wait_until_loaded(server)
         print(f"TensorBoard (--load_fast={args.load_fast}) loaded every step after {loaded_s:.1f} s more")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            browser = chromium.launch(p)
             runs = [open_and_measure(browser, server.tab_url) for _ in range(args.repeats)]
             load = os.getloadavg()[0]
             browser.close()

@@ -5,12 +5,14 @@ gradients exploding in dense_1 and then a NaN loss (a cause chain), HOSTILE_RUN 
 injection) has a layer named like one too whose forward output turns NaN, `healthy` has nothing. The tab must show
 exactly what the `events` route says, mark the NaN steps, never turn a name into HTML, focus and
 zoom on a card click, and follow TensorBoard's reloads and dark mode. Screenshots go to
-docs/screenshots/ for the README. The bundle must be rebuildable byte for byte from frontend/.
+tests/artifacts/ (the README's docs/screenshots/ with GRADCAUSE_UPDATE_SCREENSHOTS=1).
+The bundle must be rebuildable byte for byte from frontend/.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import time
@@ -21,6 +23,7 @@ import pytest
 
 from tb_gradcause import synthetic
 
+import chromium
 from tensorboard_server import tensorboard_server
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -28,16 +31,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
 BUNDLE = ROOT / "tb_gradcause" / "static" / "index.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# The README's pictures are refreshed only on request; test runs leave the tree as it was.
+SCREENSHOTS = ROOT / ("docs/screenshots" if os.environ.get("GRADCAUSE_UPDATE_SCREENSHOTS") else "tests/artifacts")
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 HOSTILE = 'x<img src=x onerror="window.__pwned=1">'
 HOSTILE_RUN = 'run<img src=x onerror="window.__pwned=2">'
 STEPS = 80
@@ -97,7 +93,7 @@ def tb(logdir):
 @pytest.fixture(scope="module")
 def browser():
     with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = chromium.launch(p)
         yield browser
         browser.close()
 
@@ -340,7 +336,6 @@ def test_screenshots_follow_tensorboard_theme(tb, browser, scheme):
     explosion = next(e for e in _events(tb, "chain") if e["kind"] == "exploding_gradient")
     frame.click(f'.gc-card[data-event-id="{explosion["id"]}"]')
     page.wait_for_timeout(300)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"tab-{scheme}.png"
     page.screenshot(path=str(path))
     assert path.stat().st_size > 20_000
