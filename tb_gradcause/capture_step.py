@@ -174,6 +174,12 @@ class StepCapture:
             else:
                 before = tf.cond(full, snapshot, lambda: [_empty_like(v) for v in variables])
         result = original(grads, variables)
+        # An update that overflows the weights (finite loss and gradients) is caught on its own
+        # step, so its phase reads "update" rather than the next step's forward pass. Mirrored
+        # weights are equal on every replica, so every replica takes the same branch.
+        overflowed = tf.logical_not(_all_finite([_value(v) for v in variables]))
+        bad = bad | overflowed
+        full = full | (overflowed & _is_chief_replica())
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
         if scaled:
@@ -338,7 +344,7 @@ def _divide(g, scale):
 
 
 def _all_finite(grads: Sequence) -> tf.Tensor:
-    """Cheap: the sum of each gradient's sum is finite iff no element is NaN/Inf (barring overflow)."""
+    """Cheap: the sum of each tensor's sum is finite iff no element is NaN/Inf (barring overflow)."""
     sums = [
         tf.reduce_sum(tf.cast(g.values if isinstance(g, tf.IndexedSlices) else g, tf.float32))
         for g in grads

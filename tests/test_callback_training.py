@@ -146,3 +146,32 @@ def test_logging_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch):
     ours = [w for w in caught if "tb_gradcause" in str(w.message)]
     assert len(ours) == 1 and "stats exploded" in str(ours[0].message)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_update_that_overflows_the_weights_is_logged_on_its_own_step(tmp_path):
+    """Finite loss and gradients, but a learning rate jump (from step 5) makes step 5's update
+    overflow the weights: step 5 is logged in full (off the cadence) and the engine names the
+    update phase, not the next step's forward pass."""
+    from tb_gradcause import engine, reader
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(128, 6)).astype("float32"), 100 * rng.normal(size=(128, 1)).astype("float32")
+    model = mlp()
+    jump = keras.optimizers.schedules.PiecewiseConstantDecay([4], [0.01, 3e38])
+    model.compile(keras.optimizers.SGD(jump), "mse")
+    model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
+              callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), keras.callbacks.TerminateOnNaN()])
+    kinds = read_kinds(str(tmp_path))
+    assert 5 in kinds["weights"].steps
+    grads = kinds["gradients"].at(5)
+    assert grads[:, kinds["gradients"].stats.index("nan")].sum() == 0
+    assert grads[:, kinds["gradients"].stats.index("inf")].sum() == 0
+    weights = kinds["weights"].at(5)
+    stats = kinds["weights"].stats
+    assert (weights[:, stats.index("nan")] + weights[:, stats.index("inf")]).sum() > 0
+
+    (run,) = reader.read_logdir(str(tmp_path)).values()
+    (nan_event,) = [e for e in engine.analyze(run)["events"] if e["kind"] == "nan_inf"]
+    assert nan_event["first_step"] == 5
+    assert "update" in nan_event["title"]
