@@ -379,37 +379,6 @@ def test_demo_scenarios_in_the_tab(browser, tmp_path):
             context.close()
 
 
-def _committed_bundle() -> bytes:
-    """The bundle as committed (tests/setup.sh rebuilds it in place), or as on disk outside git."""
-    shown = subprocess.run(
-        ["git", "show", f"HEAD:{BUNDLE.relative_to(ROOT).as_posix()}"], cwd=ROOT, capture_output=True, timeout=60
-    )
-    return shown.stdout if shown.returncode == 0 else BUNDLE.read_bytes()
-
-
-@pytest.mark.slow
-def test_demo_scenario_in_the_tab(browser, tmp_path):
-    """A real Keras run (the `exp_overflow_nan` demo, logged by GradCauseCallback) in the tab."""
-    from tb_gradcause import demo
-
-    scenario = next(s for s in demo.SCENARIOS if s.NAME == "exp_overflow_nan")
-    demo.write_all(str(tmp_path), [scenario.NAME])
-    with tensorboard_server(tmp_path, load_fast="true") as server:
-        run = _wait_for_run(server, lambda name: name.split("/")[0] == scenario.NAME)
-        events = _events(server, run)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        frame = _open(page, server, [run])
-        cards = frame.query_selector_all(".gc-card")
-        assert sorted(c.get_attribute("data-event-id") for c in cards) == sorted(e["id"] for e in events)
-        shown = [(c.query_selector(".gc-kind").text_content(), c.query_selector(".gc-layer").text_content()) for c in cards]
-        for expected in scenario.EXPECTED:
-            assert any(k == expected["kind"] and layer.split("/")[-1] == expected["layer"] for k, layer in shown), shown
-        assert frame.query_selector_all(".gc-chart")[0].query_selector('.gc-marker[data-flag="NaN"]')
-        page.screenshot(path=str(SCREENSHOTS / f"demo-{scenario.NAME}.png"))
-        context.close()
-
-
 def test_bundle_rebuilds_byte_for_byte(tmp_path):
     if not (FRONTEND / "node_modules").is_dir():
         pytest.fail("frontend/node_modules is missing: run `bash tests/setup.sh` first")
