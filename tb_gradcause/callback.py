@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import keras
 import tensorflow as tf
 
-from tb_gradcause import capture_cadence, metadata
+from tb_gradcause import capture_cadence, metadata, stats
 from tb_gradcause.capture_hooks import Recorder, hook_layer, hook_model, hook_optimizer, recording
 from tb_gradcause.capture_layers import walk
 from tb_gradcause.capture_step import CaptureConfig, Pending, StepCapture, write_pending
@@ -47,6 +47,10 @@ class GradCauseCallback(keras.callbacks.Callback):
         kinds: which kinds to log (default: all of `metadata.KINDS`).
         loss_every_step: also log the loss row on every step (a cheap pulse).
         max_input_features: features per input logged (first ones of the last axis).
+        max_units: layer outputs (and their backward signals) with more units per sample get
+            their stats from every channel at evenly spaced positions, about this many units
+            (their L2 norm and NaN/Inf counts stay exact); None: from every unit, at several
+            times the cost on large conv outputs.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         kinds: Iterable[str] | None = None,
         loss_every_step: bool = True,
         max_input_features: int = metadata.MAX_INPUT_FEATURES,
+        max_units: int | None = stats.SAMPLE_UNITS,
     ):
         super().__init__()
         kinds = frozenset(metadata.KINDS if kinds is None else kinds)
@@ -66,11 +71,19 @@ class GradCauseCallback(keras.callbacks.Callback):
             raise ValueError(f"every_n_steps must be >= 1 or None, got {every_n_steps}")
         if int(max_input_features) < 1:
             raise ValueError(f"max_input_features must be >= 1, got {max_input_features}")
+        if max_units is not None and int(max_units) < 1:
+            raise ValueError(f"max_units must be >= 1 or None, got {max_units}")
         self.log_dir = os.fspath(log_dir)
         self.every_n_steps = int(every_n_steps) if every_n_steps is not None else None
         # Several steps per call decide in the graph, at a fixed cadence.
         in_graph_every = self.every_n_steps or capture_cadence.EARLY_EVERY
-        self.config = CaptureConfig(kinds, in_graph_every, bool(loss_every_step), int(max_input_features))
+        self.config = CaptureConfig(
+            kinds,
+            in_graph_every,
+            bool(loss_every_step),
+            int(max_input_features),
+            int(max_units) if max_units is not None else None,
+        )
         self._writer: Any = None
         self._step: tf.Variable | None = None
         self._functions: dict[str, Any] = {}  # capture mode -> train function

@@ -33,6 +33,7 @@ class CaptureConfig:
     every_n_steps: int
     loss_every_step: bool
     max_input_features: int
+    max_units: int | None
 
 
 def _shape(v) -> list[int]:
@@ -76,7 +77,7 @@ class StepCapture:
             recurrent=e.recurrent,
             role="output",
             depth=slot.order,
-            facts={"dtype": _dtype(tensor)},
+            facts={"dtype": _dtype(tensor), **stats.sample_facts(_shape(tensor), self.config.max_units)},
         )
 
     def _variable_rows(self, variables: Sequence, depth: dict[int, int]) -> list[RowInfo]:
@@ -230,7 +231,9 @@ class StepCapture:
                 out.append(summary.inputs_record(named, max_features=self.config.max_input_features))
         if "activations" in kinds and slots:
             rows = [self._layer_row(s, s.output) for s in slots]
-            values = stats.activation_stats_list([s.output for s in slots], [s.entry.activation for s in slots])
+            values = stats.activation_stats_list(
+                [s.output for s in slots], [s.entry.activation for s in slots], self.config.max_units
+            )
             out.append(summary.Record("activations", rows, values))
         if rec.probes:  # the training backward pass saw the scaled loss
             for s in slots:
@@ -238,7 +241,8 @@ class StepCapture:
         self._grads_from_tape(rec, slots)  # from the unscaled loss
         if "backward" in kinds and slots and (rec.probes or rec.tape_outputs):
             grads_out = {s.entry.path: s.output_grad for s in slots}
-            out.append(summary.backward_record(grads_out, rows=[self._layer_row(s, s.output) for s in slots]))
+            rows = [self._layer_row(s, s.output) for s in slots]
+            out.append(summary.backward_record(grads_out, rows=rows, max_units=self.config.max_units))
         if "backward_time" in kinds:
             timed = [s for s in slots if s.input_grad is not None]
             if timed:

@@ -1,14 +1,18 @@
 """Fused on-device statistics kernels: one float32 stat vector (or matrix) per tensor.
 
-Every function is plain TensorFlow (graph, eager and XLA compatible unless noted), computes all
-of its stats from one finite-masked copy of the tensor and never syncs with the host. Column
-order follows `tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every column.
+Every function is plain TensorFlow (graph, eager and XLA compatible unless noted) and never syncs
+with the host. A fast path assumes finite values; one conditional per kind falls back to exact,
+NaN/Inf-aware kernels when a result shows otherwise. Layer outputs with more than `max_units`
+units per sample (`SAMPLE_UNITS` by default) get their stats from a fixed sample of units
+(`unit_sample`), but their L2 norm and finiteness from every element. Column order follows
+`tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every column.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from tb_gradcause import metadata
@@ -29,6 +33,11 @@ SATURATION_BOUNDS: dict[str, tuple[float, float]] = {
 SATURATION_MARGIN = 0.005
 
 N_TIME_POSITIONS = 8
+
+# Units per sample above which a layer output's stats come from a sample of units. A memory pass
+# over a large conv output costs about as much as the layer itself on a CPU; ~1000 units keep
+# the standard error of a fraction (dead, saturated, zero) under 1.6 points.
+SAMPLE_UNITS = 1024
 
 _NAN = float("nan")
 
@@ -57,6 +66,48 @@ def _masked_moments(x: tf.Tensor, axis=None):
     return finite, xf, count, pick(mean), pick(std), pick(vmin), pick(vmax)
 
 
+def sampled_positions(shape: Sequence[int | None], max_units: int | None) -> tuple[int, int] | None:
+    """(positions kept, positions) when an output of `shape` ([batch, ..., channels]) is sampled.
+
+    Outputs of rank 3 or more with more than `max_units` units per sample keep every channel (last
+    axis) at `ceil(max_units / channels)` evenly spaced positions (the axes between batch and
+    channels, flattened); None when every unit is used (or the shape is not fully static).
+    """
+    dims = list(shape)[1:]
+    if max_units is None or len(dims) < 2 or any(d is None for d in dims):
+        return None
+    channels = dims[-1]
+    positions = int(np.prod(dims[:-1]))
+    if positions * channels <= max_units or channels == 0:
+        return None
+    return min(positions, -(-max_units // channels)), positions
+
+
+def sample_facts(shape: Sequence[int | None], max_units: int | None) -> dict[str, str]:
+    """Row facts of an output of `shape`: {"sampled_units": "<kept> of <units>"} when sampled."""
+    picked = sampled_positions(shape, max_units)
+    if picked is None:
+        return {}
+    channels = int(shape[-1])
+    return {"sampled_units": f"{picked[0] * channels} of {picked[1] * channels}"}
+
+
+def unit_sample(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
+    """[batch, units] of `x`: every unit, or the sample `sampled_positions` describes."""
+    picked = sampled_positions(x.shape.as_list() if x.shape.rank is not None else [None], max_units)
+    if picked is None:
+        return _units(x)
+    kept, positions = picked
+    spread = np.floor((np.arange(kept) + 0.5) * positions / kept).astype(np.int32)  # centred
+    by_position = tf.reshape(x, [tf.shape(x)[0], positions, x.shape[-1]])
+    return tf.reshape(tf.gather(by_position, spread, axis=1), [tf.shape(x)[0], -1])
+
+
+def _l2(x: tf.Tensor) -> tf.Tensor:
+    """L2 norm of every element in one fused pass (non-finite if any element is)."""
+    return tf.sqrt(2.0 * tf.nn.l2_loss(x))
+
+
 def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
     """`TENSOR_STATS` of a tensor with no NaN/Inf in 8 passes; a non-finite input shows as a
     non-finite mean or std (then `_exact_tensor_stats` must be used)."""
@@ -71,15 +122,29 @@ def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
 
 
 def _fast_or_exact(fast: list[tf.Tensor], exact: Callable[[], list[tf.Tensor]]) -> tf.Tensor:
-    """Stack the fast rows if their mean and std (columns 1, 2) are all finite, else the exact ones."""
+    """Stack the fast rows if their L2, mean and std (columns 0-2) are all finite, else the exact ones."""
     rows = tf.stack(fast)
-    ok = tf.reduce_all(tf.math.is_finite(rows[:, 1:3]))
+    ok = tf.reduce_all(tf.math.is_finite(rows[:, 0:3]))
     return tf.cond(ok, lambda: rows, lambda: tf.stack(exact()))
 
 
 def tensor_stats_list(xs: Sequence[tf.Tensor]) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each tensor: float32 [N, 9] (one conditional for all)."""
     return _fast_or_exact([_fast_tensor_stats(x) for x in xs], lambda: [_exact_tensor_stats(x) for x in xs])
+
+
+def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
+    """`_fast_tensor_stats` of a layer output's unit sample, with the L2 norm of every element."""
+    x = _as_float(x)
+    if x.shape.rank is None or sampled_positions(x.shape.as_list(), max_units) is None:
+        return _fast_tensor_stats(x)
+    return tf.concat([[_l2(x)], _fast_tensor_stats(unit_sample(x, max_units))[1:]], 0)
+
+
+def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = SAMPLE_UNITS) -> tf.Tensor:
+    """`metadata.TENSOR_STATS` of each layer output [batch, ...] (or signal of its shape), with
+    large outputs sampled as `unit_sample` says: float32 [N, 9]."""
+    return _fast_or_exact([_fast_output_stats(x, max_units) for x in xs], lambda: [_exact_tensor_stats(x) for x in xs])
 
 
 def tensor_stats(x: tf.Tensor) -> tf.Tensor:
@@ -184,14 +249,15 @@ def _units(x: tf.Tensor) -> tf.Tensor | None:
     return tf.reshape(x, [-1, 1]) if x.shape.rank == 1 else tf.reshape(x, [tf.shape(x)[0], -1])
 
 
-def _fast_activation_stats(x: tf.Tensor, activation: str) -> tf.Tensor:
-    """`KIND_STATS["activations"]` of an output without NaN/Inf (else a non-finite mean or std).
+def _fast_activation_stats(x: tf.Tensor, activation: str, max_units: int | None) -> tf.Tensor:
+    """`KIND_STATS["activations"]` of an output without NaN/Inf (else a non-finite L2, mean or std).
 
     Per-unit reductions over the batch first; the tensor-wide stats follow from them (the
-    variance by the law of total variance), so the large tensor is read about 8 times.
+    variance by the law of total variance), so the units are read about 8 times. A sampled
+    output takes its L2 norm from every element (one more pass).
     """
     x = _as_float(x)
-    units = _units(x)
+    units = unit_sample(x, max_units)
     if units is None:
         return tf.concat([_fast_tensor_stats(x), [0.0, 0.0, 0.0]], 0)
     n = tf.cast(tf.size(units), tf.float32)
@@ -201,25 +267,28 @@ def _fast_activation_stats(x: tf.Tensor, activation: str) -> tf.Tensor:
     var = tf.reduce_mean(unit_var) + tf.reduce_mean(tf.math.squared_difference(unit_mean, mean))
     vmin, vmax = tf.reduce_min(unit_min), tf.reduce_max(unit_max)
     zero = tf.reduce_sum(tf.cast(tf.equal(units, 0.0), tf.float32)) / tf.maximum(n, 1.0)
-    base = tf.stack(
-        [tf.sqrt(n * (var + tf.square(mean))), mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0]
-    )
+    sampled = sampled_positions(x.shape.as_list(), max_units) is not None
+    l2 = _l2(x) if sampled else tf.sqrt(n * (var + tf.square(mean)))
+    base = tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0])
     dead_frac = tf.reduce_mean(tf.cast(unit_max <= 0.0, tf.float32))
     batch_std = tf.reduce_mean(tf.sqrt(unit_var))
-    return tf.concat([base, tf.stack([dead_frac, saturated_fraction(x, activation), batch_std])], 0)
+    return tf.concat([base, tf.stack([dead_frac, saturated_fraction(units, activation), batch_std])], 0)
 
 
-def activation_stats_list(xs: Sequence[tf.Tensor], activations: Sequence[str]) -> tf.Tensor:
-    """`KIND_STATS["activations"]` of each layer output [batch, ...]: float32 [N, 12]."""
+def activation_stats_list(
+    xs: Sequence[tf.Tensor], activations: Sequence[str], max_units: int | None = SAMPLE_UNITS
+) -> tf.Tensor:
+    """`KIND_STATS["activations"]` of each layer output [batch, ...], large ones sampled as
+    `unit_sample` says: float32 [N, 12]."""
     return _fast_or_exact(
-        [_fast_activation_stats(x, a) for x, a in zip(xs, activations)],
+        [_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)],
         lambda: [_exact_activation_stats(x, a) for x, a in zip(xs, activations)],
     )
 
 
-def activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
+def activation_stats(x: tf.Tensor, activation: str = "", max_units: int | None = SAMPLE_UNITS) -> tf.Tensor:
     """`KIND_STATS["activations"]` of a layer output [batch, ...]: float32 [12]."""
-    return activation_stats_list([x], [activation])[0]
+    return activation_stats_list([x], [activation], max_units)[0]
 
 
 def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:

@@ -114,29 +114,42 @@ def gradients_record(grads: Sequence, variables: Sequence, rows: Sequence[RowInf
     return Record("gradients", list(rows), stats.gradient_stats_list(grads, dense_slices))
 
 
+def _output_rows(names: Sequence[str], tensors: Sequence, max_units: int | None) -> list[RowInfo]:
+    """Default rows of layer outputs (or signals of their shape): the layer is the name."""
+    rows = _default_rows(names, tensors, batch_axis=True)
+    for r, t in zip(rows, tensors):
+        r.layer = r.name
+        if t is not None:
+            r.facts.update(stats.sample_facts(_shape(t), max_units))
+    return rows
+
+
 def activations_record(
     outputs: Mapping[str, tf.Tensor],
     activation_names: Mapping[str, str] | None = None,
     rows: Sequence[RowInfo] | None = None,
+    max_units: int | None = stats.SAMPLE_UNITS,
 ) -> Record:
     names = list(outputs)
     acts = dict(activation_names or {})
     if rows is None:
-        rows = _default_rows(names, [outputs[n] for n in names], batch_axis=True)
+        rows = _output_rows(names, [outputs[n] for n in names], max_units)
         for r in rows:
-            r.layer, r.activation = r.name, acts.get(r.name, "")
-    values = stats.activation_stats_list([outputs[n] for n in names], [acts.get(n, "") for n in names])
+            r.activation = acts.get(r.name, "")
+    values = stats.activation_stats_list([outputs[n] for n in names], [acts.get(n, "") for n in names], max_units)
     return Record("activations", list(rows), values)
 
 
-def backward_record(output_grads: Mapping[str, tf.Tensor | None], rows: Sequence[RowInfo] | None = None) -> Record:
+def backward_record(
+    output_grads: Mapping[str, tf.Tensor | None],
+    rows: Sequence[RowInfo] | None = None,
+    max_units: int | None = stats.SAMPLE_UNITS,
+) -> Record:
     names = list(output_grads)
     if rows is None:
-        rows = _default_rows(names, [output_grads[n] for n in names], batch_axis=True)
-        for r in rows:
-            r.layer = r.name
+        rows = _output_rows(names, [output_grads[n] for n in names], max_units)
     present = [n for n in names if output_grads[n] is not None]
-    computed = stats.tensor_stats_list([output_grads[n] for n in present]) if present else None
+    computed = stats.output_stats_list([output_grads[n] for n in present], max_units) if present else None
     zero = tf.constant(stats.MISSING_GRADIENT[:-1], tf.float32)  # no signal: all zeros
     values = tf.stack([computed[present.index(n)] if n in present else zero for n in names])
     return Record("backward", list(rows), values)
@@ -210,15 +223,23 @@ def activations(
     step=None,
     activation_names: Mapping[str, str] | None = None,
     rows: Sequence[RowInfo] | None = None,
+    max_units: int | None = stats.SAMPLE_UNITS,
 ):
     """Stats of layer outputs `{layer name: [batch, ...] tensor}`; `activation_names` gives each
-    layer's activation function ("relu", "sigmoid", ...) for the saturation stat."""
-    return write_record(activations_record(outputs, activation_names, rows), step)
+    layer's activation function ("relu", "sigmoid", ...) for the saturation stat. Outputs with
+    more than `max_units` units per sample are sampled (`stats.unit_sample`; None: never)."""
+    return write_record(activations_record(outputs, activation_names, rows, max_units), step)
 
 
-def backward(output_grads: Mapping[str, tf.Tensor | None], step=None, rows: Sequence[RowInfo] | None = None):
-    """Stats of d loss / d (layer output) per layer; `None` (no signal reaches it) counts as zeros."""
-    return write_record(backward_record(output_grads, rows), step)
+def backward(
+    output_grads: Mapping[str, tf.Tensor | None],
+    step=None,
+    rows: Sequence[RowInfo] | None = None,
+    max_units: int | None = stats.SAMPLE_UNITS,
+):
+    """Stats of d loss / d (layer output) per layer; `None` (no signal reaches it) counts as zeros.
+    Signals with more than `max_units` units per sample are sampled as in `activations`."""
+    return write_record(backward_record(output_grads, rows, max_units), step)
 
 
 def backward_time(input_grads: Mapping[str, tf.Tensor], step=None, rows: Sequence[RowInfo] | None = None):

@@ -113,6 +113,21 @@ def test_row_facts(tmp_path):
     assert loss.stat("loss_scale")[0, 0] == 1.0 and loss.stat("step_skipped").max() == 0.0
 
 
+def test_large_outputs_are_sampled_and_their_rows_say_so(tmp_path):
+    keras.utils.clear_session()
+    conv = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
+    x = np.random.default_rng(0).normal(size=(64, 8, 8, 1)).astype("float32")
+    fit(conv, tmp_path, x=x, max_units=40)  # conv: 6 x 6 positions x 4 channels; 10 positions kept
+    kinds = read_kinds(str(tmp_path))
+    for kind in ("activations", "backward"):
+        facts = [dict(r.facts).get("sampled_units") for r in kinds[kind].rows]
+        assert facts == ["40 of 144", None, None], kind  # Flatten's [144] output is rank 2: never sampled
+    with pytest.raises(ValueError, match="max_units"):
+        GradCauseCallback(str(tmp_path), max_units=0)
+
+
 def test_recurrent_layers_log_backward_time(tmp_path):
     keras.utils.clear_session()
     rng = np.random.default_rng(0)

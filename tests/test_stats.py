@@ -139,3 +139,31 @@ def test_weight_stats_without_updates_and_batched_fallback():
     assert np.isnan(got[:, 4:]).all()
     np.testing.assert_allclose(got[0, :4], [5.0, 4.0, 0.0, 0.0])
     np.testing.assert_allclose(got[1, :4], [1.0, 1.0, 0.0, 1.0])  # exact path: Inf counted, not in norm
+
+
+def test_large_outputs_sample_units_but_keep_exact_l2():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 12, 10, 16)).astype(np.float32)  # 1920 units per sample
+    x[..., :4] = -np.abs(x[..., :4])  # channels 0-3 dead at every position: 1/4 of any channel-complete sample
+    assert stats.sampled_positions(x.shape, 400) == (25, 120)
+    assert stats.sample_facts(x.shape, 400) == {"sampled_units": "400 of 1920"}
+    assert stats.sampled_positions(x.shape, 1920) is None and stats.sample_facts(x.shape, None) == {}
+    sampled = stats.activation_stats(tf.constant(x), "relu", max_units=400).numpy()
+    exact = stats.activation_stats(tf.constant(x), "relu", max_units=None).numpy()
+    assert sampled[col("activations", "l2")] == pytest.approx(np.sqrt((x.astype(np.float64) ** 2).sum()), rel=1e-5)
+    assert sampled[col("activations", "dead_frac")] == pytest.approx(0.25)
+    assert exact[col("activations", "dead_frac")] == pytest.approx(0.25)
+    for name in ("mean", "std", "batch_std"):  # estimates from 400 of 1920 units
+        assert sampled[col("activations", name)] == pytest.approx(exact[col("activations", name)], rel=0.1)
+    picked = stats.unit_sample(tf.constant(x), 400).numpy().reshape(16, 25, 16)
+    positions = x.reshape(16, 120, 16)
+    hits = [next(p for p in range(120) if np.array_equal(positions[:, p], picked[:, i])) for i in range(25)]
+    assert hits == sorted(hits) and hits[0] == 2 and hits[-1] == 117  # evenly spaced, centred
+
+
+def test_sampled_output_with_a_nan_outside_the_sample_falls_back_to_every_element():
+    x = np.ones((2, 40, 8), np.float32)
+    x[1, 1, 3] = np.nan  # position 1 is not among the 5 evenly spaced positions kept
+    assert 1 not in np.floor((np.arange(5) + 0.5) * 40 / 5)
+    for got in (stats.output_stats_list([tf.constant(x)], 40).numpy()[0], stats.activation_stats(tf.constant(x), "", 40).numpy()):
+        np.testing.assert_allclose(got[: len(metadata.TENSOR_STATS)], np_tensor_stats(x), rtol=1e-5, equal_nan=True)
