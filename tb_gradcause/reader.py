@@ -2,7 +2,8 @@
 
 Everything goes through a TensorBoard data provider (`list_tensors` / `read_tensors`), so the
 plugin works with both of TensorBoard's loaders and the CLI reuses TensorBoard's own loading
-code (`logdir_provider`). Each kind becomes one `Series` of float32 [steps, rows, stats].
+code (`logdir_provider`). Each kind becomes one `Series` of float32 [steps, rows, stats], stored
+stat-major: the detectors read whole stat columns, which are then contiguous.
 """
 
 from __future__ import annotations
@@ -67,12 +68,17 @@ class Series:
     kind: str
     steps: np.ndarray  # int64 [S], sorted, unique
     wall_times: np.ndarray  # float64 [S]
-    values: np.ndarray  # float32 [S, R, K], NaN/Inf as logged
+    values: np.ndarray  # float32 [S, R, K], NaN/Inf as logged; stored stat-major
     rows: tuple[RowInfo, ...]
     stats: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # Stat-major: `values` is a view of a C-contiguous [K, S, R] (copied into one if it is not).
+        stat_major = np.ascontiguousarray(np.asarray(self.values).transpose(2, 0, 1))
+        object.__setattr__(self, "values", stat_major.transpose(1, 2, 0))
+
     def stat(self, name: str) -> np.ndarray:
-        """The [S, R] values of one stat; KeyError if this series lacks it."""
+        """The [S, R] values of one stat, a C-contiguous view; KeyError if this series lacks it."""
         if name not in self.stats:
             raise KeyError(f"{self.kind} series has no stat {name!r}; it has {self.stats}")
         return self.values[:, :, self.stats.index(name)]
@@ -181,16 +187,25 @@ def _series(
     if not good:
         return None
     steps = np.fromiter((datum.step for datum in good), dtype=np.int64, count=len(good))
-    keep = _latest_writes(steps)
-    kept = [good[i] for i in np.flatnonzero(keep)]
+    keep = np.flatnonzero(_latest_writes(steps))
+    kept = good if len(keep) == len(good) else [good[i] for i in keep]
     return Series(
         kind=kind,
         steps=steps[keep],
         wall_times=np.fromiter((datum.wall_time for datum in kept), dtype=np.float64, count=len(kept)),
-        values=np.stack([datum.numpy for datum in kept]).astype(np.float32, copy=False),
+        values=_stat_major([datum.numpy for datum in kept], shape),
         rows=rows,
         stats=stats,
     )
+
+
+def _stat_major(matrices: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """float32 [S, R, K] from S [R, K] matrices in one copy, laid out stat-major (a view of a
+    C-contiguous [K, S, R]) so that every `Series.stat` column is a contiguous [S, R] array."""
+    rows, stats = shape
+    columns = np.empty((stats, len(matrices) * rows), dtype=np.float32)
+    np.concatenate([m.T for m in matrices], axis=1, out=columns, casting="unsafe")
+    return columns.reshape(stats, len(matrices), rows).transpose(1, 2, 0)
 
 
 def _latest_writes(steps: np.ndarray) -> np.ndarray:

@@ -34,11 +34,11 @@ def _no_gradient(grads: Any, n: int) -> np.ndarray:
     """[R] True for variables whose gradient was missing or exactly zero at every logged step."""
     if n < 2:
         return np.zeros(len(grads.rows), bool)
-    none = L.column(grads, "l2")[:n] == 0
+    none = grads.stat("l2")[:n] == 0
     if grads.has("zero_frac"):
-        none &= L.column(grads, "zero_frac")[:n] >= 1.0
+        none &= grads.stat("zero_frac")[:n] >= 1.0
     if grads.has("missing"):
-        none |= L.column(grads, "missing")[:n] > 0
+        none |= grads.stat("missing")[:n] > 0
     return np.all(none, axis=0)
 
 

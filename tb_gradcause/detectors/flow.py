@@ -67,6 +67,7 @@ def log10(x: np.ndarray) -> np.ndarray:
     return result
 
 
+@L.memo
 def kernel_gradients(grads: Any) -> Profile:
     """log10 per-layer RMS of the non-zero kernel gradients."""
     n = L.finite_prefix(grads)
@@ -74,6 +75,7 @@ def kernel_gradients(grads: Any) -> Profile:
     return Profile(grads.steps[:n], layers, log10(g[:n]), KERNEL_RMS)
 
 
+@L.memo
 def depth_signal(run: Any) -> Profile:
     """The backward signal (d loss / d layer output) per layer when logged, else kernel gradients.
 
@@ -148,16 +150,15 @@ def _beyond_later(profile: Profile, sign: float) -> np.ndarray:
     below look vanished, nor do collapsing layers above make the ones below look exploding."""
     log = sign * profile.log
     reference = np.fmax(log, sign * windows.baseline(profile.log)[None, :] - REFERENCE_DRIFT)
-    result = np.full(log.shape, np.nan)
+    reference[np.isnan(reference)] = np.inf
     segments = _segments(profile.layers)
+    result = np.empty_like(log)
     for segment in np.unique(segments):
         cols = np.flatnonzero(segments == segment)
         span = slice(cols[0], cols[-1] + 1)  # a segment is a run of consecutive layers
-        part = log[:, span]
-        # Running minimum from the last layer backwards, on a [layers, steps] copy (fast rows).
-        filled = np.where(np.isfinite(reference[:, span]), reference[:, span], np.inf).T[::-1].copy()
-        later_min = np.minimum.accumulate(filled, axis=0)[::-1].T
-        result[:, span] = np.where(np.isfinite(part) & np.isfinite(later_min), part - later_min, np.nan)
+        later_min = np.minimum.accumulate(reference[:, span][:, ::-1], axis=1)[:, ::-1]
+        np.subtract(log[:, span], later_min, out=result[:, span])
+    result[np.isinf(result)] = np.nan  # no finite value at this or any later layer
     return result
 
 

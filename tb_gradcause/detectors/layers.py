@@ -66,17 +66,27 @@ class Layers:
             tuple(first[i] for i in order),
         )
 
-    def total(self, values: np.ndarray) -> np.ndarray:
-        """Sum of a [S, R] array per layer -> float64 [S, L]; NaN counts as 0, +Inf stays +Inf."""
+    def total(self, values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Sum of a [S, R] array per layer -> float64 [S, L]; NaN counts as 0, +Inf stays +Inf.
+
+        `rows` (int [R']) says which rows the columns of a [S, R'] `values` are (0 for layers
+        without any)."""
         values = np.asarray(values)
-        if not len(self.names):
-            return np.zeros((values.shape[0], 0))
-        order = np.argsort(self.index, kind="stable")
-        grouped = values if np.array_equal(order, np.arange(len(order))) else values[:, order]
-        starts = np.flatnonzero(np.diff(self.index[order], prepend=-1))
-        if grouped.dtype.kind == "f" and np.isnan(grouped).any():
-            grouped = np.where(np.isnan(grouped), 0.0, grouped)
-        return np.add.reduceat(grouped, starts, axis=1, dtype=np.float64)
+        index = self.index if rows is None else self.index[rows]
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            values = np.where(np.isnan(values), 0.0, values)
+        order = np.argsort(index, kind="stable")
+        layer, start, count = np.unique(index[order], return_index=True, return_counts=True)
+        first = values[:, order[start]].astype(np.float64, copy=False)  # each layer's first row
+        if len(layer) == len(self.names):
+            result = first
+        else:
+            result = np.zeros((values.shape[0], len(self.names)))
+            result[:, layer] = first
+        for k in range(1, int(count.max(initial=0))):  # then every layer's k-th row, if it has one
+            more = count > k
+            result[:, layer[more]] += values[:, order[start[more] + k]]
+        return result
 
     def any(self, mask: np.ndarray) -> np.ndarray:
         """Per layer: any True among its rows [S, R] -> [S, L]."""
@@ -93,9 +103,9 @@ def clear_memos() -> None:
 
 
 def memo(fn: Callable) -> Callable:
-    """Cache a pure function of a series (and hashable options) while one run is analysed.
+    """Cache a pure function of a series or a run (and hashable options) while one run is analysed.
 
-    Keyed by the series' identity; the cache holds the series itself, so an id is never reused
+    Keyed by the object's identity; the cache holds the object itself, so an id is never reused
     while its entry lives. `clear_memos` empties it."""
     cache: dict[tuple, tuple[Any, Any]] = {}
     _CACHES.append(cache)
@@ -116,12 +126,6 @@ def memo(fn: Callable) -> Callable:
 
 
 @memo
-def column(series: Any, name: str) -> np.ndarray:
-    """One stat of a series as a C-contiguous [S, R] array (`Series.stat` is a strided view)."""
-    return np.ascontiguousarray(series.stat(name))
-
-
-@memo
 def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None) -> tuple[Layers, np.ndarray]:
     """Per-layer root mean square [S, L] of a tensor-stats series (gradients, backward).
 
@@ -136,15 +140,16 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
         chosen = np.array([r.role in roles for r in series.rows], dtype=bool)
         has_chosen = layers.any(chosen[None, :])[0]
         sizes = np.where(chosen | ~has_chosen[layers.index], sizes, 0.0).astype(np.float32)
-    counts = np.broadcast_to(sizes, (len(series.steps), len(sizes)))
+    rows = np.flatnonzero(sizes > 0)  # the other rows add nothing
+    counts = np.broadcast_to(sizes[rows], (len(series.steps), len(rows)))
     if nonzero and series.has("zero_frac"):
-        nonzero_frac = 1.0 - column(series, "zero_frac")
+        nonzero_frac = 1.0 - series.stat("zero_frac")[:, rows]
         counts = counts * np.where(nonzero_frac > 0, nonzero_frac, np.float32(0))  # NaN -> 0
     if series.has("missing"):
-        counts = np.where(column(series, "missing") > 0, np.float32(0), counts)
-    l2 = series.stat("l2").astype(np.float64)
-    sumsq = layers.total(np.where(counts > 0, l2 * l2, 0.0))
-    n = layers.total(counts)
+        counts = np.where(series.stat("missing")[:, rows] > 0, np.float32(0), counts)
+    sumsq = np.square(series.stat("l2")[:, rows], dtype=np.float64)
+    sumsq[counts <= 0] = 0.0
+    sumsq, n = layers.total(sumsq, rows), layers.total(counts, rows)
     with np.errstate(all="ignore"):
         return layers, np.where(n > 0, np.sqrt(sumsq / np.maximum(n, 1e-300)), np.nan)
 
@@ -153,8 +158,7 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
 def norm(series: Any) -> tuple[Layers, np.ndarray]:
     """Per-layer L2 norm [S, L] of a tensor-stats series (the rows' `l2` combined)."""
     layers = Layers.of(series.rows)
-    l2 = series.stat("l2").astype(np.float64)
-    return layers, np.sqrt(layers.total(l2 * l2))
+    return layers, np.sqrt(layers.total(np.square(series.stat("l2"), dtype=np.float64)))
 
 
 @memo

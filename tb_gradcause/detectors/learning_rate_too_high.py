@@ -28,13 +28,12 @@ WEIGHT_GROWTH = 10.0
 
 def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
     """Median over layers of the kernel update ratio [S], and the total kernel norm [S]."""
-    kernel = np.array([r.role in L.KERNEL_ROLES for r in weights.rows], dtype=bool)
-    if not kernel.any():
-        kernel = np.ones(len(weights.rows), dtype=bool)
-    rows = [r for r, k in zip(weights.rows, kernel) if k]
-    layers = L.Layers.of(rows)
-    w2 = layers.total(np.square(weights.stat("norm"), dtype=np.float64)[:, kernel])
-    u2 = layers.total(np.square(weights.stat("update_norm"), dtype=np.float64)[:, kernel])
+    kernel = np.flatnonzero([r.role in L.KERNEL_ROLES for r in weights.rows])
+    if not len(kernel):
+        kernel = np.arange(len(weights.rows))
+    layers = L.Layers.of([weights.rows[i] for i in kernel])
+    w2 = layers.total(np.square(weights.stat("norm")[:, kernel], dtype=np.float64))
+    u2 = layers.total(np.square(weights.stat("update_norm")[:, kernel], dtype=np.float64))
     with np.errstate(all="ignore"):
         ratio = np.sqrt(u2 / np.where(w2 > 0, w2, np.nan))
     total = np.sqrt(w2.sum(axis=1))

@@ -122,7 +122,7 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
         return values
     window = max(1, min(window, len(values)))
     padded = np.concatenate((np.full(window - 1, np.nan), values))
-    return nanmedian(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    return row_median(np.lib.stride_tricks.sliding_window_view(padded, window))
 
 
 @dataclasses.dataclass(frozen=True)
