@@ -55,11 +55,12 @@ def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
 
 
 def _relative_spread(acts: Any, n: int) -> np.ndarray:
-    """[n, R] across-batch spread over output size; 0 for all-zero outputs."""
-    spread = acts.stat("batch_std")[:n].astype(np.float64)
-    size = acts.stat("max_abs")[:n].astype(np.float64)
+    """[n, R] across-batch spread over output size; 0 for all-zero outputs.
+
+    float32: the correctly rounded quotient of two float32 values, compared at orders of magnitude."""
+    spread, size = acts.stat("batch_std")[:n], acts.stat("max_abs")[:n]
     with np.errstate(all="ignore"):
-        return np.where(size > 0, spread / size, 0.0)
+        return np.divide(spread, size, out=np.zeros_like(spread), where=size > 0)
 
 
 def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | None:

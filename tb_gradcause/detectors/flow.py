@@ -7,6 +7,7 @@ NaN/Inf (values after it say nothing about the flow that led there).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,11 @@ class Profile:
     layers: L.Layers
     log: np.ndarray
     what: str  # "kernel-gradient RMS" | "backward-signal norm" | "time"
+
+    @functools.cached_property
+    def early(self) -> np.ndarray:
+        """Each layer's early baseline of `log` [L] (shared by the rules over steps and depth)."""
+        return windows.baseline(self.log)
 
     @property
     def metric(self) -> str:
@@ -62,7 +68,7 @@ def log10(x: np.ndarray) -> np.ndarray:
     """log10 with NaN for zero, negative or NaN values and OVERFLOW_LOG10 for +Inf."""
     with np.errstate(all="ignore"):
         result = np.log10(np.asarray(x, dtype=np.float64))
-    result[np.isposinf(result)] = OVERFLOW_LOG10
+    result[result == np.inf] = OVERFLOW_LOG10
     result[~np.isfinite(result)] = np.nan
     return result
 
@@ -131,7 +137,7 @@ def spans(
 
 def growth(profile: Profile) -> np.ndarray:
     """Decades above each layer's own early baseline [n, L]."""
-    return profile.log - windows.baseline(profile.log)[None, :]
+    return profile.log - profile.early[None, :]
 
 
 def _segments(layers: L.Layers) -> np.ndarray:
@@ -148,17 +154,16 @@ def _beyond_later(profile: Profile, sign: float) -> np.ndarray:
     The later layers count at most REFERENCE_DRIFT decades beyond their own early level in the
     direction that would inflate the result: layers exploding above do not make the layers
     below look vanished, nor do collapsing layers above make the ones below look exploding."""
-    log = sign * profile.log
-    reference = np.fmax(log, sign * windows.baseline(profile.log)[None, :] - REFERENCE_DRIFT)
-    reference[np.isnan(reference)] = np.inf
+    log = profile.log if sign > 0 else -profile.log  # finite or NaN
+    reference = np.fmax(log, sign * profile.early[None, :] - REFERENCE_DRIFT)
     segments = _segments(profile.layers)
     result = np.empty_like(log)
     for segment in np.unique(segments):
         cols = np.flatnonzero(segments == segment)
         span = slice(cols[0], cols[-1] + 1)  # a segment is a run of consecutive layers
-        later_min = np.minimum.accumulate(reference[:, span][:, ::-1], axis=1)[:, ::-1]
+        # Running minimum from the last layer backwards, skipping NaN (NaN: no value yet).
+        later_min = np.fmin.accumulate(reference[:, span][:, ::-1], axis=1)[:, ::-1]
         np.subtract(log[:, span], later_min, out=result[:, span])
-    result[np.isinf(result)] = np.nan  # no finite value at this or any later layer
     return result
 
 

@@ -77,7 +77,7 @@ class Layers:
             values = np.where(np.isnan(values), 0.0, values)
         order = np.argsort(index, kind="stable")
         layer, start, count = np.unique(index[order], return_index=True, return_counts=True)
-        first = values[:, order[start]].astype(np.float64, copy=False)  # each layer's first row
+        first = np.take(values, order[start], axis=1).astype(np.float64, copy=False)  # each layer's first row
         if len(layer) == len(self.names):
             result = first
         else:
@@ -85,7 +85,7 @@ class Layers:
             result[:, layer] = first
         for k in range(1, int(count.max(initial=0))):  # then every layer's k-th row, if it has one
             more = count > k
-            result[:, layer[more]] += values[:, order[start[more] + k]]
+            result[:, layer[more]] += np.take(values, order[start[more] + k], axis=1)
         return result
 
     def any(self, mask: np.ndarray) -> np.ndarray:
@@ -143,15 +143,17 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
     rows = np.flatnonzero(sizes > 0)  # the other rows add nothing
     counts = np.broadcast_to(sizes[rows], (len(series.steps), len(rows)))
     if nonzero and series.has("zero_frac"):
-        nonzero_frac = 1.0 - series.stat("zero_frac")[:, rows]
+        nonzero_frac = 1.0 - np.take(series.stat("zero_frac"), rows, axis=1)
         counts = counts * np.where(nonzero_frac > 0, nonzero_frac, np.float32(0))  # NaN -> 0
     if series.has("missing"):
-        counts = np.where(series.stat("missing")[:, rows] > 0, np.float32(0), counts)
-    sumsq = np.square(series.stat("l2")[:, rows], dtype=np.float64)
+        counts = np.where(np.take(series.stat("missing"), rows, axis=1) > 0, np.float32(0), counts)
+    sumsq = np.square(np.take(series.stat("l2"), rows, axis=1), dtype=np.float64)
     sumsq[counts <= 0] = 0.0
-    sumsq, n = layers.total(sumsq, rows), layers.total(counts, rows)
+    result, n = layers.total(sumsq, rows), layers.total(counts, rows)
     with np.errstate(all="ignore"):
-        return layers, np.where(n > 0, np.sqrt(sumsq / np.maximum(n, 1e-300)), np.nan)
+        np.sqrt(np.divide(result, n, out=result), out=result)
+    result[~(n > 0)] = np.nan
+    return layers, result
 
 
 @memo

@@ -32,12 +32,12 @@ def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
     if not len(kernel):
         kernel = np.arange(len(weights.rows))
     layers = L.Layers.of([weights.rows[i] for i in kernel])
-    w2 = layers.total(np.square(weights.stat("norm")[:, kernel], dtype=np.float64))
-    u2 = layers.total(np.square(weights.stat("update_norm")[:, kernel], dtype=np.float64))
+    w2 = layers.total(np.square(np.take(weights.stat("norm"), kernel, axis=1), dtype=np.float64))
+    u2 = layers.total(np.square(np.take(weights.stat("update_norm"), kernel, axis=1), dtype=np.float64))
     with np.errstate(all="ignore"):
-        ratio = np.sqrt(u2 / np.where(w2 > 0, w2, np.nan))
-    total = np.sqrt(w2.sum(axis=1))
-    return windows.row_median(np.where(np.isfinite(ratio), ratio, np.nan)), total
+        ratio = np.sqrt(np.divide(u2, w2, out=u2), out=u2)
+    ratio[~(np.isfinite(ratio) & (w2 > 0))] = np.nan
+    return windows.row_median(ratio), np.sqrt(w2.sum(axis=1))
 
 
 def _lr_text(run: Any) -> tuple[str, float | None]:

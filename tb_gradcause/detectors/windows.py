@@ -65,10 +65,12 @@ def true_runs(mask: np.ndarray) -> np.ndarray:
     (column, start, end) with inclusive indices, ordered by column then start."""
     mask = np.asarray(mask, dtype=bool)
     grid = mask[:, None] if mask.ndim == 1 else mask
-    edges = np.diff(np.pad(grid, ((1, 1), (0, 0))).astype(np.int8), axis=0).T  # [C, S+1]
-    cols, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    return np.stack([cols, starts, ends - 1], axis=1)
+    padded = np.zeros((grid.shape[1], grid.shape[0] + 2), dtype=np.int8)  # [C, S+2], one column per row
+    padded[:, 1:-1] = grid.T
+    edges = np.diff(padded, axis=1).ravel()  # [C * (S+1)]: +1 where a run starts, -1 after it ends
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    width = grid.shape[0] + 1
+    return np.stack([starts // width, starts % width, ends % width - 1], axis=1)
 
 
 def persistent_spans(mask: np.ndarray, min_len: int, terminal_ok: bool = False) -> list[tuple[int, int, int]]:
