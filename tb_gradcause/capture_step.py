@@ -1,6 +1,7 @@
 """The in-graph part of `GradCauseCallback`: what one training step records and when.
 
-Every step runs a cheap finite check (the loss and the sum of every gradient's sum). A step
+Every step runs a cheap finite check (the loss and the sum of every weight's sum after the
+update; also of every gradient's when the optimizer accumulates them). A step
 captures in full when its train function's mode says so (`MODES`) or when it is non-finite:
 the weights are copied before the optimizer applies, then one summary per kind is written
 (outside XLA; inside, the records are returned as `Pending` and written after the compiled
@@ -143,14 +144,12 @@ class StepCapture:
         scale = tf.cast(tf.convert_to_tensor(opt.dynamic_scale), tf.float32) if scaled else None
         loss = self._loss_value(rec.loss)
         lr = tf.cast(tf.convert_to_tensor(opt.learning_rate), tf.float32)
-        grads_finite = _all_finite(grads)
         loss_finite = tf.reduce_all(tf.math.is_finite(loss)) if loss is not None else tf.constant(True)
-        if scaled:  # non-finite scaled gradients are the scaler's business: the step is skipped
-            skipped = tf.logical_not(grads_finite)
-            bad = tf.logical_not(loss_finite)
-        else:
-            skipped = tf.constant(False)
-            bad = tf.logical_not(loss_finite & grads_finite)
+        # Non-finite scaled gradients are the scaler's business: the step is skipped.
+        skipped = tf.logical_not(_all_finite(grads)) if scaled else tf.constant(False)
+        bad = tf.logical_not(loss_finite)
+        if not scaled and getattr(opt, "gradient_accumulation_steps", None):
+            bad = bad | tf.logical_not(_all_finite(grads))  # applied steps later: check them now
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:  # one collective: any replica non-finite, and the global mean loss
             summed = tf.distribute.get_replica_context().all_reduce(
@@ -167,20 +166,17 @@ class StepCapture:
             full = ((tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)) | bad
         full = full & _is_chief_replica()
         xla = summary.in_xla_context()
-        before = None  # the weights before the update; None: update stats unknown (NaN)
+        snapshot = None
         if "weights" in self.config.kinds and mode != "lean":  # a lean step copies nothing
-            snapshot = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
-            if xla or tf.get_static_value(full):
-                before = snapshot()
-            else:
-                before = tf.cond(full, snapshot, lambda: [_empty_like(v) for v in variables])
+            snapshot = Snapshot.take(variables, full, always=xla or bool(tf.get_static_value(full)))
         result = original(grads, variables)
-        # An update that overflows the weights (finite loss and gradients) is caught on its own
-        # step, so its phase reads "update" rather than the next step's forward pass. Mirrored
-        # weights are equal on every replica, so every replica takes the same branch.
-        overflowed = tf.logical_not(_all_finite([_value(v) for v in variables]))
-        bad = bad | overflowed
-        full = full | (overflowed & _is_chief_replica())
+        # The weights after the update are finite unless the loss, a gradient (every Keras
+        # optimizer passes a NaN/Inf on to the weights it updates) or the update itself is not:
+        # one sum per variable catches all three on this very step. Mirrored weights are equal on
+        # every replica, so every replica takes the same branch.
+        weights_bad = tf.logical_not(_all_finite([_value(v) for v in variables]))
+        bad = bad | weights_bad
+        full = full | (weights_bad & _is_chief_replica())
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
         if scaled:
@@ -191,7 +187,7 @@ class StepCapture:
         record_pulse = tf.constant(self.config.loss_every_step) | skipped
 
         def records() -> list[summary.Record]:
-            return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, before, scale)
+            return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, snapshot, scale)
 
         if xla:
             rec.pending = pending_records(records, full, bad, record_pulse, pulse, step)
@@ -219,7 +215,7 @@ class StepCapture:
         for s, g in zip(inputs, grads[len(outputs) :]):
             s.input_grad = g
 
-    def _records(self, rec: Recorder, x, grads, variables, before, scale) -> list[summary.Record]:
+    def _records(self, rec: Recorder, x, grads, variables, snapshot: "Snapshot | None", scale) -> list[summary.Record]:
         """Every kind but the loss, from what the step recorded (trace time, in the capture branch)."""
         kinds = self.config.kinds
         slots = rec.called()
@@ -257,13 +253,35 @@ class StepCapture:
                 out.append(summary.gradients_record(pick(grads), pick(variables), rows=pick(var_rows)))
             if "weights" in kinds:
                 after = [tf.convert_to_tensor(_value(v)) for v in variables]
-                updates = (
-                    [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, before)]
-                    if before is not None
-                    else None
-                )
+                updates = snapshot.updates(after) if snapshot is not None else None
                 out.append(summary.weights_record(pick(after), updates and pick(updates), rows=pick(var_rows)))
         return out
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """The weights before the optimizer's update, copied on the steps that may log in full."""
+
+    before: list[tf.Tensor]
+    taken: tf.Tensor | None  # None: always taken
+
+    @classmethod
+    def take(cls, variables: Sequence, full: tf.Tensor, always: bool) -> "Snapshot":
+        copy = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
+        if always:
+            return cls(copy(), None)
+        return cls(tf.cond(full, copy, lambda: [_empty_like(v) for v in variables]), full)
+
+    def updates(self, after: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+        """`after - before` per variable; NaN (unknown) when no copy was taken (a step found
+        non-finite only after the update)."""
+
+        def diff():
+            return [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, self.before)]
+
+        if self.taken is None:
+            return diff()
+        return tf.cond(self.taken, diff, lambda: [tf.fill(tf.shape(a), float("nan")) for a in after])
 
 
 @dataclasses.dataclass

@@ -3,6 +3,8 @@ any flush from Python (os._exit), so only what the callback flushed in-graph is 
 
 MODE "nan_input": batch 5 holds a NaN input; TerminateOnNaN is on.
 MODE "nan_grad": batch 5 is all zeros under sqrt(h^2) (a finite loss, NaN gradients).
+MODE "nan_grad_accumulated": the same with an optimizer accumulating 4 steps' gradients (the
+  NaN would reach the weights only at step 7).
 MODE "interrupt": Ctrl-C (KeyboardInterrupt) before step 3; the process exits through it.
 MODE "determinism": prints whether weights after 12 steps are bit-identical with/without the callback.
 """
@@ -57,7 +59,8 @@ def die():
         x[5 * 16 : 6 * 16] = 0.0
         layers = [keras.layers.Dense(8, use_bias=False), SqrtSquare(), keras.layers.Dense(1)]
     model = keras.Sequential([keras.Input((4,))] + layers)
-    model.compile(keras.optimizers.SGD(0.01), "mse")
+    accumulate = 4 if mode == "nan_grad_accumulated" else None
+    model.compile(keras.optimizers.SGD(0.01, gradient_accumulation_steps=accumulate), "mse")
     callbacks = [GradCauseCallback(log_dir, every_n_steps=100), keras.callbacks.TerminateOnNaN(), DieAt(5)]
     try:
         model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0, callbacks=callbacks)

@@ -44,8 +44,9 @@ def test_nan_input_step_on_disk_when_training_dies(tmp_path):
     assert kinds["loss"].steps == list(range(6))
 
 
-def test_nan_gradient_with_finite_loss_is_caught(tmp_path):
-    run_worker("nan_grad", tmp_path)
+@pytest.mark.parametrize("mode", ["nan_grad", "nan_grad_accumulated"])
+def test_nan_gradient_with_finite_loss_is_caught(tmp_path, mode):
+    run_worker(mode, tmp_path)
     kinds = read_kinds(str(tmp_path))
     assert 5 in kinds["gradients"].steps
     loss = kinds["loss"].stat("value")[kinds["loss"].steps.index(5), 0]
@@ -148,7 +149,8 @@ def test_logging_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch):
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
 
 
-def test_update_that_overflows_the_weights_is_logged_on_its_own_step(tmp_path):
+@pytest.mark.parametrize("compile_kwargs", [{}, {"steps_per_execution": 4}, {"jit_compile": True}])
+def test_update_that_overflows_the_weights_is_logged_on_its_own_step(tmp_path, compile_kwargs):
     """Finite loss and gradients, but a learning rate jump (from step 5) makes step 5's update
     overflow the weights: step 5 is logged in full (off the cadence) and the engine names the
     update phase, not the next step's forward pass."""
@@ -159,7 +161,7 @@ def test_update_that_overflows_the_weights_is_logged_on_its_own_step(tmp_path):
     x, y = rng.normal(size=(128, 6)).astype("float32"), 100 * rng.normal(size=(128, 1)).astype("float32")
     model = mlp()
     jump = keras.optimizers.schedules.PiecewiseConstantDecay([4], [0.01, 3e38])
-    model.compile(keras.optimizers.SGD(jump), "mse")
+    model.compile(keras.optimizers.SGD(jump), "mse", **compile_kwargs)
     model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
               callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), keras.callbacks.TerminateOnNaN()])
     kinds = read_kinds(str(tmp_path))
