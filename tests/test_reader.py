@@ -44,10 +44,19 @@ def test_row_facts_and_stat_lookup_by_name(tmp_path):
     assert kernel.shape == (3, 3) and run.get("backward_time").rows[0].facts == {"seq_len": "50"}
     assert kernel.to_json()["shape"] == [3, 3]
     np.testing.assert_array_equal(grads.stat("max_abs"), grads.values[:, :, grads.stats.index("max_abs")])
+    assert grads.stat("max_abs").flags.c_contiguous  # stat-major: the detectors read whole columns
     assert grads.has("missing") and not grads.has("dead_frac")
     with pytest.raises(KeyError, match="dead_frac"):
         grads.stat("dead_frac")
     assert run.get("no_such_kind") is None
+
+
+def test_a_series_built_from_step_major_values_is_stored_stat_major():
+    values = np.arange(3 * 2 * 4, dtype=np.float32).reshape(3, 2, 4)
+    rows = (reader.RowInfo("a"), reader.RowInfo("b"))
+    series = reader.Series("loss", np.arange(3), np.zeros(3), values, rows, ("w", "x", "y", "z"))
+    np.testing.assert_array_equal(series.values, values)
+    assert series.stat("y").flags.c_contiguous and series.stat("y").tolist() == values[:, :, 2].tolist()
 
 
 def test_nan_and_inf_are_kept(tmp_path):
