@@ -26,6 +26,9 @@ GROUPS = {
     "gradcause": ["plain", "gradcause_default", "gradcause_full", "keras_tensorboard"],
     "check_numerics": ["plain", "check_numerics"],
     "debugger": ["plain", "debugger_concise_health"],
+    # Where the default's cost goes (not run by default): lean steps only (finite check), plus
+    # the loss pulse; and full stats every step without sampling large outputs.
+    "split": ["plain", "gradcause_lean", "gradcause_lean_pulse", "gradcause_full_unsampled"],
 }
 STEPS = {"mlp": 150, "cnn": 24, "lstm": 40}
 # Steps trained before timing: traces, and lets the default cadence leave its warm-up (every 10
@@ -74,6 +77,10 @@ def callbacks_for(variant: str, log_dir: str):
         return [GradCauseCallback(log_dir)]
     if variant == "gradcause_full":
         return [GradCauseCallback(log_dir, every_n_steps=1)]
+    if variant == "gradcause_full_unsampled":
+        return [GradCauseCallback(log_dir, every_n_steps=1, max_units=None)]
+    if variant.startswith("gradcause_lean"):  # no full capture after the first step
+        return [GradCauseCallback(log_dir, every_n_steps=10**9, loss_every_step=variant.endswith("pulse"))]
     if variant == "keras_tensorboard":
         return [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)]
     return []
@@ -176,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--models", default="mlp,cnn,lstm")
-    parser.add_argument("--groups", default=",".join(GROUPS))
+    parser.add_argument("--groups", default="gradcause,check_numerics,debugger", help=f"some of {','.join(GROUPS)}")
     parser.add_argument("--append", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "GROUP", "ROUNDS"), help=argparse.SUPPRESS)
     parser.add_argument("--bytes-child", action="store_true", help=argparse.SUPPRESS)

@@ -328,7 +328,7 @@ def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None) -> tf.Tensor
     """`KIND_STATS["weights"]` of a variable without NaN/Inf; a non-finite one shows as a
     non-finite norm (column 0) or update norm (column 4)."""
     w = tf.reshape(_as_float(weight), [-1])
-    norm = tf.norm(w)
+    norm = _l2(w)
     max_abs = tf.reduce_max(tf.abs(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
     update_norm, ratio = _update_columns(norm, update)
     return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio])
@@ -337,7 +337,7 @@ def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None) -> tf.Tensor
 def _update_columns(norm: tf.Tensor, update: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
     if update is None:
         return tf.constant(_NAN), tf.constant(_NAN)
-    update_norm = tf.norm(_as_float(update))
+    update_norm = _l2(_as_float(update))
     ratio = tf.math.divide_no_nan(update_norm, norm)
     return update_norm, tf.where((norm == 0.0) & (update_norm > 0.0), float("inf"), ratio)
 
