@@ -329,7 +329,7 @@ def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None) -> tf.Tensor
     non-finite norm (column 0) or update norm (column 4)."""
     w = tf.reshape(_as_float(weight), [-1])
     norm = _l2(w)
-    max_abs = tf.reduce_max(tf.abs(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
+    max_abs = tf.maximum(-tf.reduce_min(w), tf.reduce_max(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
     update_norm, ratio = _update_columns(norm, update)
     return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio])
 
