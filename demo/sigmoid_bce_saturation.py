@@ -11,7 +11,8 @@ import keras
 from tb_gradcause.demo import _common
 
 NAME = "sigmoid_bce_saturation"
-EXPECTED = [{"kind": "saturated_activation", "layer": "output"}]
+# The bug is the unscaled input (every feature in the hundreds); the saturated sigmoid is its symptom.
+EXPECTED = [{"kind": "saturated_activation", "layer": "output"}, {"kind": "input_scale", "layer": "input"}]
 
 
 def run(logdir: str) -> None:

@@ -75,6 +75,19 @@ class Outcome:
         kinds = {expected["kind"] for expected in self.scenario.EXPECTED}
         return sum(event["kind"] in kinds for event in self.severe)
 
+    def unlinked(self) -> int:
+        """Secondary warning/error events on no cause chain (`caused_by`, either way) with an event
+        of an expected kind: neither a cause nor a consequence the engine could name."""
+        kinds = {expected["kind"] for expected in self.scenario.EXPECTED}
+        edges = {(event["id"], cause) for event in self.events for cause in event["caused_by"]}
+        linked = {event["id"] for event in self.events if event["kind"] in kinds}
+        while True:
+            grown = linked | {a for a, b in edges if b in linked} | {b for a, b in edges if a in linked}
+            if grown == linked:
+                break
+            linked = grown
+        return sum(event["id"] not in linked for event in self.severe)
+
 
 def describe(event: dict) -> str:
     return f"{event['kind']}@{event['layer']}[{event['first_step']}-{event['last_step']}]/{event['severity'][0]}"
@@ -93,9 +106,11 @@ def table(outcomes: list[Outcome]) -> str:
     reported = sum(len(o.severe) for o in outcomes)
     precision = sum(o.true_positives() for o in outcomes) / reported if reported else 1.0
     alarms = sum(len(o.severe) for o in outcomes if not o.scenario.EXPECTED)
+    unlinked = sum(o.unlinked() for o in outcomes if o.scenario.EXPECTED)
     lines.append(
         f"recall {recall:.2f} ({len(wanted)} expected causes), precision {precision:.2f} "
-        f"({reported} warning/error events), false alarms on healthy controls: {alarms}"
+        f"({reported} warning/error events; {unlinked} of them on no cause chain with an expected cause), "
+        f"false alarms on healthy controls: {alarms}"
     )
     return "\n".join(lines)
 
@@ -189,6 +204,13 @@ def test_the_judge_can_fail() -> None:
     assert Outcome(healthy, 0.0, [event("dead_relu", "dense")]).problems()
     assert not Outcome(healthy, 0.0, [event("dead_relu", "dense", "info")]).problems()
     assert Outcome(healthy, 0.0, [], "scenario crashed: boom").problems() == ["scenario crashed: boom"]
+    # Secondary events: one a cause of an expected event's cause (chained), one on no chain.
+    root, effect, stray = event("learning_rate_too_high", None), event(expected["kind"], None), event("dead_relu", "x")
+    middle = {**event("input_scale", "input"), "caused_by": [root["id"]]}
+    effect["caused_by"] = [middle["id"]]
+    kinds = {e["kind"] for e in buggy.EXPECTED}
+    secondary = [e for e in (root, middle, stray) if e["kind"] not in kinds]
+    assert Outcome(buggy, 0.0, [root, middle, effect, stray]).unlinked() == (stray in secondary)
 
 
 def test_write_all_rejects_unknown_names_before_training(tmp_path: Path) -> None:
