@@ -36,7 +36,7 @@ def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
     u2 = layers.total(np.square(np.take(weights.stat("update_norm"), kernel, axis=1), dtype=np.float64))
     with np.errstate(all="ignore"):
         ratio = np.sqrt(np.divide(u2, w2, out=u2), out=u2)
-    ratio[~(np.isfinite(ratio) & (w2 > 0))] = np.nan
+    ratio[~np.isfinite(ratio)] = np.nan  # no kernel norm (w2 = 0; NaN rows count as 0), or an infinite update
     return windows.row_median(ratio), np.sqrt(w2.sum(axis=1))
 
 
