@@ -94,7 +94,7 @@ def sample_facts(shape: Sequence[int | None], max_units: int | None) -> dict[str
 
 def unit_sample(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
     """[batch, units] of `x`: every unit, or the sample `sampled_positions` describes."""
-    picked = sampled_positions(x.shape.as_list() if x.shape.rank is not None else [None], max_units)
+    picked = sampled_positions(x.shape.as_list(), max_units) if x.shape.rank is not None else None
     if picked is None:
         return _units(x)
     kept, positions = picked
@@ -295,12 +295,9 @@ def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
     """`KIND_STATS["activations"]` of a layer output [batch, ...], NaN/Inf-aware: float32 [12]."""
     x = _as_float(x)
     base = _exact_tensor_stats(x)
-    if x.shape.rank is None or x.shape.rank < 1:
+    units = _units(x)
+    if units is None:
         return tf.concat([base, [0.0, 0.0, 0.0]], 0)
-    if x.shape.rank == 1:  # one unit per sample
-        units = tf.reshape(x, [-1, 1])
-    else:
-        units = tf.reshape(x, [tf.shape(x)[0], -1])
     finite = tf.math.is_finite(units)
     # A unit is dead when it is <= 0 (or not finite) for every sample of the batch.
     alive = tf.reduce_any(finite & (units > 0.0), axis=0)
