@@ -1,11 +1,13 @@
 """The in-graph part of `GradCauseCallback`: what one training step records and when.
 
-Every step runs a cheap finite check (the loss and the sum of every weight's sum after the
-update; also of every gradient's when the optimizer accumulates them). A step
-captures in full when its train function's mode says so (`MODES`) or when it is non-finite:
-the weights are copied before the optimizer applies, then one summary per kind is written
-(outside XLA; inside, the records are returned as `Pending` and written after the compiled
-step). A non-finite step also flushes the writer, so it is on disk even if training dies next.
+Every step runs a cheap finite check before the optimizer applies: the loss and the sum of every
+gradient's sum (one pass that overlaps the backward pass; every Keras optimizer passes a NaN/Inf
+gradient on to the weights it updates). A step captures in full when its train function's mode
+says so (`MODES`) or when it is non-finite: the weights are copied before the update, then one
+summary per kind is written (outside XLA; inside, the records are returned as `Pending` and
+written after the compiled step). A non-finite step also flushes the writer, so it is on disk
+even if training dies next. An update that overflows finite weights is caught by the next step,
+whose copy shows the weights it started from were non-finite (`nonfinite_before`).
 """
 
 from __future__ import annotations
@@ -148,8 +150,8 @@ class StepCapture:
         # Non-finite scaled gradients are the scaler's business: the step is skipped.
         skipped = tf.logical_not(_all_finite(grads)) if scaled else tf.constant(False)
         bad = tf.logical_not(loss_finite)
-        if not scaled and getattr(opt, "gradient_accumulation_steps", None):
-            bad = bad | tf.logical_not(_all_finite(grads))  # applied steps later: check them now
+        if not scaled:
+            bad = bad | tf.logical_not(_all_finite(grads))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:  # one collective: any replica non-finite, and the global mean loss
             summed = tf.distribute.get_replica_context().all_reduce(
@@ -167,16 +169,11 @@ class StepCapture:
         full = full & _is_chief_replica()
         xla = summary.in_xla_context()
         snapshot = None
-        if "weights" in self.config.kinds and mode != "lean":  # a lean step copies nothing
-            snapshot = Snapshot.take(variables, full, always=xla or bool(tf.get_static_value(full)))
+        # Copies of the weights before the update, on the steps that capture (compiled lean steps
+        # copy nothing: XLA would copy every step).
+        if "weights" in self.config.kinds and not (xla and mode == "lean"):
+            snapshot = _snapshot(variables, full, always=xla or bool(tf.get_static_value(full)))
         result = original(grads, variables)
-        # The weights after the update are finite unless the loss, a gradient (every Keras
-        # optimizer passes a NaN/Inf on to the weights it updates) or the update itself is not:
-        # one sum per variable catches all three on this very step. Mirrored weights are equal on
-        # every replica, so every replica takes the same branch.
-        weights_bad = tf.logical_not(_all_finite([_value(v) for v in variables]))
-        bad = bad | weights_bad
-        full = full | (weights_bad & _is_chief_replica())
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
         if scaled:
@@ -215,7 +212,7 @@ class StepCapture:
         for s, g in zip(inputs, grads[len(outputs) :]):
             s.input_grad = g
 
-    def _records(self, rec: Recorder, x, grads, variables, snapshot: "Snapshot | None", scale) -> list[summary.Record]:
+    def _records(self, rec: Recorder, x, grads, variables, snapshot: list[tf.Tensor] | None, scale) -> list[summary.Record]:
         """Every kind but the loss, from what the step recorded (trace time, in the capture branch)."""
         kinds = self.config.kinds
         slots = rec.called()
@@ -253,35 +250,18 @@ class StepCapture:
                 out.append(summary.gradients_record(pick(grads), pick(variables), rows=pick(var_rows)))
             if "weights" in kinds:
                 after = [tf.convert_to_tensor(_value(v)) for v in variables]
-                updates = snapshot.updates(after) if snapshot is not None else None
-                out.append(summary.weights_record(pick(after), updates and pick(updates), rows=pick(var_rows)))
+                before = pick(snapshot) if snapshot is not None else None
+                out.append(summary.weights_record(pick(after), rows=pick(var_rows), before=before))
         return out
 
 
-@dataclasses.dataclass
-class Snapshot:
-    """The weights before the optimizer's update, copied on the steps that may log in full."""
-
-    before: list[tf.Tensor]
-    taken: tf.Tensor | None  # None: always taken
-
-    @classmethod
-    def take(cls, variables: Sequence, full: tf.Tensor, always: bool) -> "Snapshot":
-        copy = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
-        if always:
-            return cls(copy(), None)
-        return cls(tf.cond(full, copy, lambda: [_empty_like(v) for v in variables]), full)
-
-    def updates(self, after: Sequence[tf.Tensor]) -> list[tf.Tensor]:
-        """`after - before` per variable; NaN (unknown) when no copy was taken (a step found
-        non-finite only after the update)."""
-
-        def diff():
-            return [tf.cast(a, tf.float32) - tf.cast(b, tf.float32) for a, b in zip(after, self.before)]
-
-        if self.taken is None:
-            return diff()
-        return tf.cond(self.taken, diff, lambda: [tf.fill(tf.shape(a), float("nan")) for a in after])
+def _snapshot(variables: Sequence, full: tf.Tensor, always: bool) -> list[tf.Tensor]:
+    """Copies of the variables' values (now, before the update), taken only when `full` unless
+    `always` (empty tensors otherwise: only the branch that captures, under `full`, reads them)."""
+    copy = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
+    if always:
+        return copy()
+    return tf.cond(full, copy, lambda: [_empty_like(v) for v in variables])
 
 
 @dataclasses.dataclass

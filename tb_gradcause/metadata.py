@@ -49,7 +49,8 @@ KIND_STATS: dict[str, tuple[str, ...]] = {
     # evenly from the last time step (t_0) to the first one (t_7), plus the sequence length.
     "backward_time": tuple(f"t_{i}" for i in range(8)) + ("seq_len",),
     # Rows: trainable variables. update = the change actually applied by the optimizer.
-    "weights": ("norm", "max_abs", "nan", "inf", "update_norm", "update_ratio"),
+    # nonfinite_before: NaN/Inf elements in the value the step started from (NaN when unknown).
+    "weights": ("norm", "max_abs", "nan", "inf", "update_norm", "update_ratio", "nonfinite_before"),
     # Rows: input features (last axis; channels for images), capped at MAX_INPUT_FEATURES per input.
     # max_abs_z: the batch's largest |x - mean| / std for that feature.
     "inputs": ("mean", "std", "min", "max", "nan", "inf", "max_abs_z"),

@@ -321,14 +321,15 @@ def saturated_fraction(x: tf.Tensor, activation: str) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(near, tf.float32))
 
 
-def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None) -> tf.Tensor:
+def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None, before_known: bool) -> tf.Tensor:
     """`KIND_STATS["weights"]` of a variable without NaN/Inf; a non-finite one shows as a
-    non-finite norm (column 0) or update norm (column 4)."""
+    non-finite norm (column 0) or update norm (column 4). A finite update of a finite weight
+    had a finite value before it (`nonfinite_before` = 0)."""
     w = tf.reshape(_as_float(weight), [-1])
     norm = _l2(w)
     max_abs = tf.maximum(-tf.reduce_min(w), tf.reduce_max(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
     update_norm, ratio = _update_columns(norm, update)
-    return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio])
+    return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio, 0.0 if before_known else _NAN])
 
 
 def _update_columns(norm: tf.Tensor, update: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
@@ -339,30 +340,41 @@ def _update_columns(norm: tf.Tensor, update: tf.Tensor | None) -> tuple[tf.Tenso
     return update_norm, tf.where((norm == 0.0) & (update_norm > 0.0), float("inf"), ratio)
 
 
-def weight_stats_list(weights: Sequence[tf.Tensor], updates: Sequence[tf.Tensor | None]) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of each variable value and the update applied to it: [N, 6].
+def weight_stats_list(
+    weights: Sequence[tf.Tensor], updates: Sequence[tf.Tensor | None], befores: Sequence[tf.Tensor | None] | None = None
+) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of each variable value, the update applied to it and (optional)
+    its value before that update: [N, 7].
 
-    An update of `None` gives NaN update columns (unknown).
+    An update of `None` gives NaN update columns, a `before` of None a NaN `nonfinite_before`
+    (unknown). Give the update as `weight - before` when both are known.
     """
-    rows = tf.stack([_fast_weight_stats(w, u) for w, u in zip(weights, updates)])
+    befores = list(befores) if befores is not None else [None] * len(weights)
+    rows = tf.stack([_fast_weight_stats(w, u, b is not None) for w, u, b in zip(weights, updates, befores)])
     known = [i for i, u in enumerate(updates) if u is not None]
     ok = tf.reduce_all(tf.math.is_finite(tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)))
-    return tf.cond(ok, lambda: rows, lambda: tf.stack([_exact_weight_stats(w, u) for w, u in zip(weights, updates)]))
+    return tf.cond(
+        ok, lambda: rows, lambda: tf.stack([_exact_weight_stats(w, u, b) for w, u, b in zip(weights, updates, befores)])
+    )
 
 
-def weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of a variable value and the update applied to it: float32 [6]."""
-    return weight_stats_list([weight], [update])[0]
+def weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of a variable value, the update applied to it and its value before: float32 [7]."""
+    return weight_stats_list([weight], [update], [before])[0]
 
 
-def _exact_weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of a variable value and the update applied to it, NaN/Inf-aware."""
+def _exact_weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None) -> tf.Tensor:
+    """`KIND_STATS["weights"]` of a variable value, its update and value before it, NaN/Inf-aware."""
     w = tf.reshape(_as_float(weight), [-1])
     finite = tf.math.is_finite(w)
     is_nan = tf.math.is_nan(w)
     wf = tf.where(finite, w, 0.0)
     norm = tf.norm(wf)
     update_norm, ratio = _update_columns(norm, update)
+    if before is None:
+        nonfinite_before = tf.constant(_NAN)
+    else:
+        nonfinite_before = tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(_as_float(before))), tf.float32))
     return tf.stack(
         [
             norm,
@@ -371,6 +383,7 @@ def _exact_weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None) -> t
             tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
             update_norm,
             ratio,
+            nonfinite_before,
         ]
     )
 

@@ -164,14 +164,25 @@ def backward_time_record(input_grads: Mapping[str, tf.Tensor], rows: Sequence[Ro
     return Record("backward_time", list(rows), tf.stack([stats.time_grad_stats(input_grads[n]) for n in names]))
 
 
-def weights_record(variables: Sequence, updates: Sequence | None = None, rows: Sequence[RowInfo] | None = None) -> Record:
-    if updates is not None and len(updates) != len(variables):
-        raise ValueError(f"got {len(updates)} updates for {len(variables)} variables")
+def weights_record(
+    variables: Sequence,
+    updates: Sequence | None = None,
+    rows: Sequence[RowInfo] | None = None,
+    before: Sequence | None = None,
+) -> Record:
+    if updates is not None and before is not None:
+        raise ValueError("give either updates or before, not both")
+    for name, given in (("updates", updates), ("before", before)):
+        if given is not None and len(given) != len(variables):
+            raise ValueError(f"got {len(given)} {name} for {len(variables)} variables")
     if rows is None:
         rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
+    values = [tf.convert_to_tensor(v) for v in variables]
+    befores = [tf.convert_to_tensor(b) for b in before] if before is not None else None
+    if befores is not None:
+        updates = [tf.cast(v, tf.float32) - tf.cast(b, tf.float32) for v, b in zip(values, befores)]
     ups = updates if updates is not None else [None] * len(variables)
-    values = stats.weight_stats_list([tf.convert_to_tensor(v) for v in variables], ups)
-    return Record("weights", list(rows), values)
+    return Record("weights", list(rows), stats.weight_stats_list(values, ups, befores))
 
 
 def input_rows(name: str, x: tf.Tensor, max_features: int = metadata.MAX_INPUT_FEATURES) -> list[RowInfo]:
@@ -247,9 +258,17 @@ def backward_time(input_grads: Mapping[str, tf.Tensor], step=None, rows: Sequenc
     return write_record(backward_time_record(input_grads, rows), step)
 
 
-def weights(variables: Sequence, updates: Sequence | None = None, step=None, rows: Sequence[RowInfo] | None = None):
-    """Norm of each variable and of the update applied to it (`updates[i]` = new - old value)."""
-    return write_record(weights_record(variables, updates, rows), step)
+def weights(
+    variables: Sequence,
+    updates: Sequence | None = None,
+    step=None,
+    rows: Sequence[RowInfo] | None = None,
+    before: Sequence | None = None,
+):
+    """Norm of each variable and of the update applied to it: give `updates` (`updates[i]` = new -
+    old value) or `before` (copies of the values before the update, e.g. `tf.identity(v)` taken
+    before `optimizer.apply`; they also tell whether the step started from NaN/Inf weights)."""
+    return write_record(weights_record(variables, updates, rows, before), step)
 
 
 def inputs(x, step=None, name: str = "input", max_features: int = metadata.MAX_INPUT_FEATURES):

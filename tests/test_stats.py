@@ -90,10 +90,23 @@ def test_weight_stats():
     w = np.array([[3.0, -4.0], [np.nan, 0.0]], np.float32)
     u = np.array([[0.3, 0.0], [0.0, -0.4]], np.float32)
     got = stats.weight_stats(tf.constant(w), tf.constant(u)).numpy()
-    expected = [5.0, 4.0, 1.0, 0.0, 0.5, 0.1]
+    expected = [5.0, 4.0, 1.0, 0.0, 0.5, 0.1, np.nan]  # no value before: nonfinite_before unknown
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     ints = stats.weight_stats(tf.constant([[1, 2], [2, 4]], tf.int64), tf.constant([[0, 0], [0, 1]])).numpy()
-    np.testing.assert_allclose(ints, [5.0, 4.0, 0.0, 0.0, 1.0, 0.2], rtol=1e-6)
+    np.testing.assert_allclose(ints, [5.0, 4.0, 0.0, 0.0, 1.0, 0.2, np.nan], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "before, expected_nonfinite",
+    [([[3.0, -4.0], [0.0, 1.0]], 0.0), ([[np.inf, -4.0], [np.nan, 1.0]], 2.0)],
+    ids=["finite_before_fast_path", "nonfinite_before_exact_path"],
+)
+def test_weight_stats_count_nonfinite_values_before_the_update(before, expected_nonfinite):
+    w = np.array([[3.0, -4.0], [0.0, 2.0]], np.float32)
+    b = np.array(before, np.float32)
+    got = stats.weight_stats(tf.constant(w), tf.constant(w - b), tf.constant(b)).numpy()
+    assert got[col("weights", "nonfinite_before")] == expected_nonfinite
+    assert got[col("weights", "norm")] == pytest.approx(np.sqrt(29.0))
 
 
 def test_input_stats_per_feature_capped():
@@ -136,7 +149,7 @@ def test_stats_compile_with_xla():
 def test_weight_stats_without_updates_and_batched_fallback():
     ws = [tf.constant([3.0, 4.0]), tf.constant([np.inf, 1.0])]
     got = stats.weight_stats_list(ws, [None, None]).numpy()
-    assert np.isnan(got[:, 4:]).all()
+    assert np.isnan(got[:, 4:]).all()  # update columns and nonfinite_before unknown
     np.testing.assert_allclose(got[0, :4], [5.0, 4.0, 0.0, 0.0])
     np.testing.assert_allclose(got[1, :4], [1.0, 1.0, 0.0, 1.0])  # exact path: Inf counted, not in norm
 

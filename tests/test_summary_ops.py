@@ -11,7 +11,8 @@ from callback_logs import read_kinds, read_tags
 from tb_gradcause import metadata, summary
 
 
-def custom_loop(log_dir: str, use_function: bool, steps: int = 3) -> None:
+def custom_loop(log_dir: str, use_function: bool, steps: int = 3, give_before: bool = False) -> None:
+    keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Embedding(10, 3), keras.layers.Flatten(), keras.layers.Dense(1)])
     dense = model.layers[-1]
     opt = keras.optimizers.SGD(0.1)
@@ -30,7 +31,10 @@ def custom_loop(log_dir: str, use_function: bool, steps: int = 3) -> None:
         with writer.as_default(step=i):
             summary.gradients(grads + [None], model.trainable_variables + [dense.kernel])
             summary.activations({"dense": out}, activation_names={"dense": "linear"})
-            summary.weights(model.trainable_variables, updates)
+            if give_before:
+                summary.weights(model.trainable_variables, before=before)
+            else:
+                summary.weights(model.trainable_variables, updates)
             summary.inputs(tf.cast(x, tf.float32))
             summary.loss(loss, learning_rate=opt.learning_rate)
 
@@ -54,7 +58,17 @@ def test_ops_write_readable_series(tmp_path, use_function):
     assert grads.stat("missing")[:, -1].tolist() == [1.0, 1.0, 1.0]  # the None gradient
     assert (grads.stat("l2")[:, 0] > 0).all()  # IndexedSlices from the Embedding
     assert kinds["weights"].stat("update_ratio")[0, 0] > 0
+    assert np.isnan(kinds["weights"].stat("nonfinite_before")).all()  # only updates given: unknown
     assert np.isfinite(kinds["loss"].stat("learning_rate")).all()
+
+
+def test_weights_from_the_values_before_the_update(tmp_path):
+    custom_loop(str(tmp_path / "updates"), use_function=True)
+    custom_loop(str(tmp_path / "before"), use_function=True, give_before=True)
+    from_updates = read_kinds(str(tmp_path / "updates"))["weights"]
+    from_before = read_kinds(str(tmp_path / "before"))["weights"]
+    np.testing.assert_allclose(from_before.stat("update_ratio"), from_updates.stat("update_ratio"), rtol=1e-6)
+    assert (from_before.stat("nonfinite_before") == 0).all()
 
 
 def test_metadata_again_for_a_new_writer(tmp_path):
@@ -78,3 +92,5 @@ def test_bad_arguments():
         summary.gradients([None, None], [v])
     with pytest.raises(ValueError, match="updates for"):
         summary.weights([v], [])
+    with pytest.raises(ValueError, match="either updates or before"):
+        summary.weights([v], [v], before=[v])

@@ -3,7 +3,9 @@
 A training step runs input -> forward (layer outputs, first layer first) -> loss -> backward
 (d loss / d layer output, last layer first) -> gradients -> optimizer update. The earliest phase
 holding a non-finite value at the first bad step is where it arose; inside a phase, the first
-layer in forward order (forward) or in backward order (backward, gradients) is named.
+layer in forward order (forward) or in backward order (backward, gradients) is named. Weights
+that were already non-finite when the step began (`nonfinite_before`) come first: an earlier
+update made them so (the step before, when its loss was logged finite).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ REQUIRES: tuple[str, ...] = ()  # uses whichever kinds were logged
 
 # (phase, kind, search order of layers inside the phase)
 PHASES: tuple[tuple[str, str, str], ...] = (
+    ("entry", "weights", "forward"),
     ("input", "inputs", "forward"),
     ("forward", "activations", "forward"),
     ("loss", "loss", "forward"),
@@ -42,6 +45,8 @@ WEIGHTED_LAYERS = frozenset(
 OVERFLOW_OUTPUT = 1e18
 
 PHASE_TEXT = {
+    "entry": "in the optimizer update of {layer} (the next step started from its non-finite weights)",
+    "entry_unknown": "in the weights of {layer}, already non-finite when this step began (an earlier update)",
     "input": "in the input batch",
     "forward": "in the forward output of {layer}",
     "loss": "in the loss (every layer output was finite)",
@@ -60,30 +65,37 @@ class _Hit:
     count: float  # NaN + Inf elements in them (1 for the loss, NaN when not counted)
 
 
-def _masks(run: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """kind -> (steps, [S, R] non-finite mask); skipped loss-scale steps do not count for gradients."""
+def _masks(run: Any) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """(phase, kind) -> (steps, [S, R] non-finite mask); skipped loss-scale steps do not count
+    for gradients."""
     result = {}
     loss = run.get("loss")
     skipped_steps = np.zeros(0, dtype=np.int64)
     if loss is not None and loss.has("step_skipped"):
         skipped_steps = loss.steps[loss.stat("step_skipped")[:, 0] > 0]
-    for _, kind, _ in PHASES:
+    for phase, kind, _ in PHASES:
         series = run.get(kind)
         if series is None or len(series.steps) == 0:
             continue
-        if kind == "loss":
+        if phase == "entry":
+            if not series.has("nonfinite_before"):
+                continue
+            mask = series.stat("nonfinite_before") > 0
+        elif kind == "loss":
             mask = ~np.isfinite(series.stat("value"))
         else:
             mask = layers_mod.nonfinite(series)
-        if kind == "weights" and series.has("update_norm"):
+        if phase == "update" and series.has("update_norm"):
             mask = mask | ~np.isfinite(series.stat("update_norm"))
         if kind in ("gradients", "backward", "backward_time", "weights"):
             mask = mask & ~np.isin(series.steps, skipped_steps)[:, None]
-        result[kind] = (np.asarray(series.steps), mask)
+        result[(phase, kind)] = (np.asarray(series.steps), mask)
     return result
 
 
-def _count(series: Any, i: int, rows: np.ndarray) -> float:
+def _count(series: Any, i: int, rows: np.ndarray, phase: str) -> float:
+    if phase == "entry":
+        return float(series.stat("nonfinite_before")[i, rows].sum())
     if series.has("nan") and series.has("inf"):
         return float(series.stat("nan")[i, rows].sum() + series.stat("inf")[i, rows].sum())
     return float("nan")
@@ -91,14 +103,15 @@ def _count(series: Any, i: int, rows: np.ndarray) -> float:
 
 def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
     """The earliest phase (and its first layer) non-finite at `step`; kinds not logged then."""
-    not_logged = []
+    not_logged: list[str] = []
     for phase, kind, order in PHASES:
-        if kind not in masks:
+        if (phase, kind) not in masks:
             continue
-        steps, mask = masks[kind]
+        steps, mask = masks[(phase, kind)]
         i = int(np.searchsorted(steps, step))
         if i >= len(steps) or steps[i] != step:
-            not_logged.append(kind)
+            if kind not in not_logged:
+                not_logged.append(kind)
             continue
         if not mask[i].any():
             continue
@@ -106,7 +119,7 @@ def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
         if kind == "inputs":
             rows = np.flatnonzero(mask[i])
             names = tuple(series.rows[r].name for r in rows)
-            return _Hit(phase, kind, "input", names, _count(series, i, rows)), not_logged
+            return _Hit(phase, kind, "input", names, _count(series, i, rows, phase)), not_logged
         if kind == "loss":
             return _Hit(phase, kind, "", (), 1.0), not_logged
         view = layers_mod.Layers.of(series.rows)
@@ -114,7 +127,7 @@ def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
         layer = int(bad_layers[0] if order == "forward" else bad_layers[-1])
         rows = np.flatnonzero(mask[i] & (view.index == layer))
         names = tuple(series.rows[r].name for r in rows)
-        return _Hit(phase, kind, view.names[layer], names, _count(series, i, rows)), not_logged
+        return _Hit(phase, kind, view.names[layer], names, _count(series, i, rows, phase)), not_logged
     return None, not_logged
 
 
@@ -199,6 +212,15 @@ def _advice(run: Any, hit: _Hit, step: int) -> str:
     )
 
 
+def _finite_loss_at(run: Any, step: int) -> bool:
+    """Whether the loss of `step` was logged and finite."""
+    loss = run.get("loss")
+    if loss is None or step < 0:
+        return False
+    i = int(np.searchsorted(loss.steps, step))
+    return i < len(loss.steps) and loss.steps[i] == step and bool(np.isfinite(loss.stat("value")[i, 0]))
+
+
 def _learning_rate(run: Any) -> float | None:
     loss = run.get("loss")
     if loss is None or not loss.has("learning_rate"):
@@ -227,24 +249,28 @@ def detect(run: Any) -> list[Event]:
     events = []
     for (phase, layer), episodes in grouped.items():
         first, _, hit, not_logged = episodes[0]
-        last = episodes[-1][1]
-        where = PHASE_TEXT[phase].format(layer=layer)
+        seen, last = first, episodes[-1][1]
+        text_key = phase
+        if phase == "entry":
+            if _finite_loss_at(run, first - 1):  # the step before ran on finite weights: its update
+                first -= 1
+            else:
+                text_key = "entry_unknown"
+        where = PHASE_TEXT[text_key].format(layer=layer)
         parts = [name for name in hit.rows if name != layer]
-        items = [
-            evidence(
-                f"{hit.kind}.nan+inf",
-                hit.count,
-                0,
-                ">",
-                first,
-                f"NaN/Inf elements {where}" + (f": {text.names(parts, 8)}" if parts else ""),
+        names = f": {text.names(parts, 8)}" if parts else ""
+        if phase == "entry":
+            found = evidence(
+                "weights.nonfinite_before", hit.count, 0, ">", seen, f"NaN/Inf elements in the weights step {seen} started from{names}"
             )
-        ]
+        else:
+            found = evidence(f"{hit.kind}.nan+inf", hit.count, 0, ">", first, f"NaN/Inf elements {where}{names}")
+        items = [found]
         if len(episodes) > 1:
             items.append(evidence("episodes", len(episodes), 1, ">", None, f"separate NaN/Inf episodes up to step {last}"))
         if not_logged:
             items.append(
-                evidence("kinds_not_logged", len(not_logged), 0, ">", first, "not logged at that step: " + ", ".join(not_logged))
+                evidence("kinds_not_logged", len(not_logged), 0, ">", seen, "not logged at that step: " + ", ".join(not_logged))
             )
         events.append(
             Event.create(
