@@ -42,8 +42,9 @@ class GradCauseCallback(keras.callbacks.Callback):
     Args:
         log_dir: the run directory; events go to `<log_dir>/train`.
         every_n_steps: log every kind in full on steps that are multiples of this. None (the
-            default): every 10 steps until step 100, then every 25 (`capture_cadence`). A step
-            with a non-finite loss or gradient is always logged in full and flushed to disk at once.
+            default): every 10 steps until step 100, every 25 until 1000, then every 100
+            (`capture_cadence`). A step with a non-finite loss or gradient is always logged in
+            full and flushed to disk at once.
         kinds: which kinds to log (default: all of `metadata.KINDS`).
         loss_every_step: also log the loss row on every step (a cheap pulse).
         max_input_features: features per input logged (first ones of the last axis).

@@ -193,8 +193,8 @@ def test_cadence_depends_on_the_step_only():
     from tb_gradcause.capture_cadence import is_full
 
     assert [s for s in range(12) if is_full(s, 4)] == [0, 4, 8]
-    default = [s for s in range(200) if is_full(s, None)]
-    assert default == list(range(0, 100, 10)) + [100, 125, 150, 175]
+    default = [s for s in range(1300) if is_full(s, None)]
+    assert default == list(range(0, 100, 10)) + list(range(100, 1000, 25)) + [1000, 1100, 1200]
 
 
 def test_default_cadence_on_a_small_model_is_every_ten_steps(tmp_path):
