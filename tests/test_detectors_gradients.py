@@ -103,6 +103,19 @@ def test_vanishing_profile_is_silent_once_the_loss_converges():
     assert sr.events(data, "vanishing_gradient") == []
 
 
+def test_vanishing_profile_is_silent_when_a_converged_run_later_dies_of_nan():
+    """A later NaN (e.g. log(0) in the loss) is no evidence of vanishing gradients."""
+    data = sr.healthy(sr.mlp(7, "sigmoid"))
+    for depth in range(6):
+        sr.scale(data["backward"], f"dense_{depth}", 0.25 ** (6 - depth))
+    loss = data["loss"].stat("value")
+    loss[-len(loss) // 10 :] = np.nan
+    assert sr.events(data, "vanishing_gradient") == []
+    sr.flat_loss(data)  # stalled before it died: that is trouble
+    data["loss"].stat("value")[-len(loss) // 10 :] = np.nan
+    assert [e["layer"] for e in sr.events(data, "vanishing_gradient")] == ["dense_0"]
+
+
 def test_a_normalization_layer_rescaling_the_backward_signal_is_not_vanishing():
     layers = [
         synthetic.Layer("conv", 8, "relu", "Conv2D"),

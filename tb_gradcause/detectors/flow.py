@@ -177,11 +177,11 @@ def below_later(profile: Profile) -> np.ndarray:
     return _beyond_later(profile, -1.0)
 
 
-def confirm(candidates: list[Candidate], trend: windows.LossTrend | None) -> list[Candidate]:
-    """Candidates during which training is in trouble, with that evidence added."""
+def confirm(candidates: list[Candidate], trend: windows.LossTrend | None, death_counts: bool = True) -> list[Candidate]:
+    """Candidates during which training is in trouble (`windows.loss_trouble`), with that evidence added."""
     result = []
     for c in candidates:
-        trouble = windows.loss_trouble(trend, c.first, c.last)
+        trouble = windows.loss_trouble(trend, c.first, c.last, death_counts)
         if trouble is not None:
             result.append(dataclasses.replace(c, items=c.items + (trouble,)))
     return result

@@ -1,6 +1,7 @@
 """vanishing_gradient: layers whose error signal is orders of magnitude below the later layers',
 gradients collapsing far below their early level, or (recurrent layers) an error signal that
-dies out along time — reported only while the loss has not converged.
+dies out along time — reported only while the loss has not converged (a stall or a rise, judged
+on the finite losses: vanishing gradients make no NaN, so a later NaN is no evidence of them).
 
 Across depth and over steps: one event at the most affected layer. Along time: one event per
 recurrent layer.
@@ -77,7 +78,7 @@ def _across_layers(run: Any, trend: windows.LossTrend | None) -> list[Event]:
         grads, -flow.growth(grads), COLLAPSE_DECADES, False, "time", "gradient_rms_drop",
         "kernel-gradient RMS over the layer's own early level", op="<=",
     )
-    confirmed = flow.confirm(candidates, trend)
+    confirmed = flow.confirm(candidates, trend, death_counts=False)
     if not confirmed:
         return []
     best = max(confirmed, key=lambda c: (c.score, -c.first))
@@ -108,7 +109,7 @@ def _along_time(run: Any, trend: windows.LossTrend | None) -> list[Event]:
         "d loss / d input at the first time position over that at the last", op="<=",
     )
     by_layer: dict[str, list[flow.Candidate]] = {}
-    for c in flow.confirm(along, trend):
+    for c in flow.confirm(along, trend, death_counts=False):
         by_layer.setdefault(c.layer, []).append(c)
     events = []
     for layer, spans in by_layer.items():

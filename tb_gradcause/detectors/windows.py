@@ -204,17 +204,18 @@ class LossTrend:
         return np.where(significant & (best > 0), ratio, np.where(np.isfinite(smooth), 1.0, np.nan))
 
 
-def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int) -> dict | None:
+def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int, death_counts: bool = True) -> dict | None:
     """Evidence that training is in trouble around [first_step, last_step], or None when it is fine.
 
-    Trouble: the loss turns NaN/Inf at or after the window start, rises RISE_FACTOR x above its
-    best inside the window, or has stalled since the window start (`LossTrend.stalled`).
-    Without a loss: None.
+    Trouble: the loss turns NaN/Inf at or after the window start (unless `death_counts` is False:
+    for a cause that cannot produce NaN/Inf), rises RISE_FACTOR x above its best inside the
+    window, or has stalled since the window start (`LossTrend.stalled`, judged on the finite
+    losses). Without a loss: None.
     """
     if trend is None:
         return None
     dies = trend.first_nonfinite_step
-    if dies is not None and dies >= first_step:
+    if death_counts and dies is not None and dies >= first_step:
         return evidence("loss_nonfinite_step", dies, first_step, ">=", dies, "the loss becomes NaN/Inf")
     inside = (trend.steps >= first_step) & (trend.steps <= last_step)
     rise = np.where(inside, trend.rise(), np.nan)
