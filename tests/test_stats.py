@@ -109,16 +109,19 @@ def test_weight_stats_count_nonfinite_values_before_the_update(before, expected_
     assert got[col("weights", "norm")] == pytest.approx(np.sqrt(29.0))
 
 
-def test_input_stats_per_feature_capped():
+@pytest.mark.parametrize("with_inf", [False, True], ids=["finite_fast_path", "inf_exact_path"])
+def test_input_stats_per_feature_capped(with_inf):
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(8, 5, 6)).astype(np.float32) * np.arange(1, 7, dtype=np.float32)
-    x[0, 0, 2] = np.inf
+    x = rng.normal(size=(8, 5, 6)).astype(np.float32) * np.arange(1, 7, dtype=np.float32) + 3.0
+    x[..., 1] = 2.5  # a constant feature: std 0, max_abs_z 0
+    if with_inf:
+        x[0, 0, 2] = np.inf
     got = stats.input_stats(tf.constant(x), max_features=4).numpy()
     assert got.shape == (4, len(metadata.KIND_STATS["inputs"]))
     feats = x.reshape(-1, 6)[:, :4].astype(np.float64)
     for j in range(4):
         f = feats[:, j][np.isfinite(feats[:, j])]
-        z = np.abs(f - f.mean()).max() / f.std()
+        z = np.abs(f - f.mean()).max() / f.std() if f.std() > 0 else 0.0
         expected = [f.mean(), f.std(), f.min(), f.max(), 0, np.isinf(feats[:, j]).sum(), z]
         np.testing.assert_allclose(got[j], expected, rtol=1e-4, atol=1e-5)
 
