@@ -149,7 +149,8 @@ class StepCapture:
         loss_finite = tf.reduce_all(tf.math.is_finite(loss)) if loss is not None else tf.constant(True)
         # Non-finite scaled gradients are the scaler's business: the step is skipped.
         skipped = tf.logical_not(_all_finite(grads)) if scaled else tf.constant(False)
-        bad = tf.logical_not(loss_finite)
+        loss_bad = tf.logical_not(loss_finite)
+        bad = loss_bad
         if not scaled:
             bad = bad | tf.logical_not(_all_finite(grads))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -161,18 +162,25 @@ class StepCapture:
             loss = summed[1] if loss is not None else None
         step = tf.identity(self.step)
         if mode == "lean":
-            full = bad
+            cadence = tf.constant(False)
         elif mode == "full":
-            full = tf.logical_not(skipped) | bad
+            cadence = tf.constant(True)
         else:
-            full = ((tf.math.floormod(step, self.config.every_n_steps) == 0) & tf.logical_not(skipped)) | bad
+            cadence = tf.math.floormod(step, self.config.every_n_steps) == 0
+        full = (cadence & tf.logical_not(skipped)) | bad
         full = full & _is_chief_replica()
         xla = summary.in_xla_context()
         snapshot = None
-        # Copies of the weights before the update, on the steps that capture (compiled lean steps
-        # copy nothing: XLA would copy every step).
+        # Copies of the weights before the update, on the cadence's steps and when the loss is
+        # non-finite (a step that starts from overflowed weights). Not on a step found bad by its
+        # gradients alone: waiting for their check would hold every update back until the whole
+        # backward pass is done. Compiled lean steps copy nothing (XLA would copy every step).
         if "weights" in self.config.kinds and not (xla and mode == "lean"):
-            snapshot = _snapshot(variables, full, always=xla or bool(tf.get_static_value(full)))
+            if mode == "full":
+                taken = tf.constant(True)
+            else:
+                taken = loss_bad if mode == "lean" else cadence | loss_bad
+            snapshot = _snapshot(variables, taken, always=xla)
         result = original(grads, variables)
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
@@ -212,7 +220,7 @@ class StepCapture:
         for s, g in zip(inputs, grads[len(outputs) :]):
             s.input_grad = g
 
-    def _records(self, rec: Recorder, x, grads, variables, snapshot: list[tf.Tensor] | None, scale) -> list[summary.Record]:
+    def _records(self, rec: Recorder, x, grads, variables, snapshot: "Snapshot | None", scale) -> list[summary.Record]:
         """Every kind but the loss, from what the step recorded (trace time, in the capture branch)."""
         kinds = self.config.kinds
         slots = rec.called()
@@ -249,19 +257,44 @@ class StepCapture:
             if "gradients" in kinds:
                 out.append(summary.gradients_record(pick(grads), pick(variables), rows=pick(var_rows)))
             if "weights" in kinds:
-                after = [tf.convert_to_tensor(_value(v)) for v in variables]
-                before = pick(snapshot) if snapshot is not None else None
-                out.append(summary.weights_record(pick(after), rows=pick(var_rows), before=before))
+                after = pick([tf.convert_to_tensor(_value(v)) for v in variables])
+                out.append(_weights_record(after, pick(var_rows), snapshot and snapshot.picked(order)))
         return out
 
 
-def _snapshot(variables: Sequence, full: tf.Tensor, always: bool) -> list[tf.Tensor]:
-    """Copies of the variables' values (now, before the update), taken only when `full` unless
-    `always` (empty tensors otherwise: only the branch that captures, under `full`, reads them)."""
+@dataclasses.dataclass
+class Snapshot:
+    """Copies of the variables' values before the update, taken when `taken` (None: always)."""
+
+    before: list[tf.Tensor]
+    taken: tf.Tensor | None
+
+    def picked(self, order: Sequence[int]) -> "Snapshot":
+        return Snapshot([self.before[i] for i in order], self.taken)
+
+
+def _snapshot(variables: Sequence, taken: tf.Tensor, always: bool) -> Snapshot:
+    """Copy the variables' values now (before the update) when `taken` or `always` (otherwise
+    empty tensors, which only a branch under `taken` reads)."""
     copy = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
-    if always:
-        return copy()
-    return tf.cond(full, copy, lambda: [_empty_like(v) for v in variables])
+    static = tf.get_static_value(taken)
+    if always or static is not None and bool(static):
+        return Snapshot(copy(), None)
+    return Snapshot(tf.cond(taken, copy, lambda: [_empty_like(v) for v in variables]), taken)
+
+
+def _weights_record(after: list[tf.Tensor], rows: list[RowInfo], snapshot: Snapshot | None) -> summary.Record:
+    """The weights record, with updates and `nonfinite_before` when the snapshot was taken."""
+    if snapshot is None:
+        return summary.weights_record(after, rows=rows)
+    if snapshot.taken is None:
+        return summary.weights_record(after, rows=rows, before=snapshot.before)
+    values = tf.cond(
+        snapshot.taken,
+        lambda: summary.weights_record(after, rows=rows, before=snapshot.before).values,
+        lambda: summary.weights_record(after, rows=rows).values,
+    )
+    return summary.Record("weights", rows, values)
 
 
 @dataclasses.dataclass
