@@ -29,6 +29,9 @@ GROUPS = {
     # Where the default's cost goes (not run by default): lean steps only (finite check), plus
     # the loss pulse; and full stats every step without sampling large outputs.
     "split": ["plain", "gradcause_lean", "gradcause_lean_pulse", "gradcause_full_unsampled"],
+    # Lean steps (no loss pulse) logging one kind besides the loss: what each kind's dead capture
+    # branch costs a step that does not log.
+    "lean_kinds": ["plain", "gradcause_lean", "gradcause_lean_loss", "gradcause_lean_gradients", "gradcause_lean_weights"],
 }
 # Steps per round (one epoch over that many batches): multiples of the default cadence's late
 # interval, so every round of a variant holds the same number of full captures.
@@ -85,7 +88,9 @@ def callbacks_for(variant: str, log_dir: str):
     if variant == "gradcause_full_unsampled":
         return [GradCauseCallback(log_dir, every_n_steps=1, max_units=None)]
     if variant.startswith("gradcause_lean"):  # no full capture after the first step
-        return [GradCauseCallback(log_dir, every_n_steps=10**9, loss_every_step=variant.endswith("pulse"))]
+        kind = variant.removeprefix("gradcause_lean").removeprefix("_")
+        kinds = {"loss", kind} if kind in ("loss", "gradients", "weights") else None
+        return [GradCauseCallback(log_dir, every_n_steps=10**9, loss_every_step=kind == "pulse", kinds=kinds)]
     if variant == "keras_tensorboard":
         return [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)]
     return []
