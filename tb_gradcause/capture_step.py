@@ -176,10 +176,7 @@ class StepCapture:
         # gradients alone: waiting for their check would hold every update back until the whole
         # backward pass is done. Compiled lean steps copy nothing (XLA would copy every step).
         if "weights" in self.config.kinds and not (xla and mode == "lean"):
-            if mode == "full":
-                taken = tf.constant(True)
-            else:
-                taken = loss_bad if mode == "lean" else cadence | loss_bad
+            taken = cadence if mode == "full" else cadence | loss_bad  # (full: statically True)
             snapshot = _snapshot(variables, taken, always=xla)
         result = original(grads, variables)
         if replicas > 1:

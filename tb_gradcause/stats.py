@@ -121,16 +121,16 @@ def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
     return tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0])
 
 
-def _fast_or_exact(fast: list[tf.Tensor], exact: Callable[[], list[tf.Tensor]]) -> tf.Tensor:
-    """Stack the fast rows if their L2, mean and std (columns 0-2) are all finite, else the exact ones."""
-    rows = tf.stack(fast)
-    ok = tf.reduce_all(tf.math.is_finite(rows[:, 0:3]))
-    return tf.cond(ok, lambda: rows, lambda: tf.stack(exact()))
+def _fast_or_exact(fast: tf.Tensor, exact: Callable[[], tf.Tensor]) -> tf.Tensor:
+    """The fast rows if their first three columns (L2, mean, std; inputs: mean, std, min) are all
+    finite, else the exact ones."""
+    ok = tf.reduce_all(tf.math.is_finite(fast[:, 0:3]))
+    return tf.cond(ok, lambda: fast, exact)
 
 
 def tensor_stats_list(xs: Sequence[tf.Tensor]) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each tensor: float32 [N, 9] (one conditional for all)."""
-    return _fast_or_exact([_fast_tensor_stats(x) for x in xs], lambda: [_exact_tensor_stats(x) for x in xs])
+    return _fast_or_exact(tf.stack([_fast_tensor_stats(x) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs]))
 
 
 def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
@@ -144,7 +144,9 @@ def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
 def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = SAMPLE_UNITS) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each layer output [batch, ...] (or signal of its shape), with
     large outputs sampled as `unit_sample` says: float32 [N, 9]."""
-    return _fast_or_exact([_fast_output_stats(x, max_units) for x in xs], lambda: [_exact_tensor_stats(x) for x in xs])
+    return _fast_or_exact(
+        tf.stack([_fast_output_stats(x, max_units) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs])
+    )
 
 
 def tensor_stats(x: tf.Tensor) -> tf.Tensor:
@@ -281,8 +283,8 @@ def activation_stats_list(
     """`KIND_STATS["activations"]` of each layer output [batch, ...], large ones sampled as
     `unit_sample` says: float32 [N, 12]."""
     return _fast_or_exact(
-        [_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)],
-        lambda: [_exact_activation_stats(x, a) for x, a in zip(xs, activations)],
+        tf.stack([_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)]),
+        lambda: tf.stack([_exact_activation_stats(x, a) for x, a in zip(xs, activations)]),
     )
 
 
@@ -401,9 +403,7 @@ def input_stats(x: tf.Tensor, max_features: int = metadata.MAX_INPUT_FEATURES) -
         x = tf.reshape(x, [-1, 1])
     x = x[..., :max_features]
     feats = tf.reshape(x, [-1, tf.shape(x)[-1]])
-    fast = _fast_input_stats(feats)
-    ok = tf.reduce_all(tf.math.is_finite(fast[:, 0:2]))
-    return tf.cond(ok, lambda: fast, lambda: _exact_input_stats(feats))
+    return _fast_or_exact(_fast_input_stats(feats), lambda: _exact_input_stats(feats))
 
 
 def _fast_input_stats(feats: tf.Tensor) -> tf.Tensor:
