@@ -10,17 +10,19 @@ Only the chief (replica 0 of the first worker) writes.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
 import tempfile
 import warnings
+import weakref
 from typing import Any, Iterable
 
 import keras
 import tensorflow as tf
 
-from tb_gradcause import capture_cadence, metadata, stats
+from tb_gradcause import capture_cadence, metadata, stats, summary
 from tb_gradcause.capture_hooks import Recorder, hook_layer, hook_model, hook_optimizer, recording
 from tb_gradcause.capture_layers import walk
 from tb_gradcause.capture_step import CaptureConfig, Pending, StepCapture, write_pending
@@ -145,7 +147,13 @@ class GradCauseCallback(keras.callbacks.Callback):
             # nothing reaches: only replica 0 of the chief writes.
             if not _is_chief(model):
                 self._scratch_dir = tempfile.mkdtemp(prefix="gradcause_worker_")
-            self._writer = tf.summary.create_file_writer(self._scratch_dir or self.train_dir)
+            # Steps write without flushing (a flush syncs the file): the queue goes to disk every
+            # few seconds, at once on a non-finite step, and at the end of each epoch, of
+            # training and of the process (Ctrl-C, an uncaught exception).
+            self._writer = tf.summary.create_file_writer(
+                self._scratch_dir or self.train_dir, max_queue=_MAX_QUEUE, flush_millis=_FLUSH_MILLIS
+            )
+            atexit.register(_flush_at_exit, weakref.ref(self._writer))
         if self._step is None:
             with tf.init_scope():
                 start = int(model.optimizer.iterations.numpy())
@@ -225,7 +233,7 @@ class GradCauseCallback(keras.callbacks.Callback):
             outputs, tensors = compiled(data)
             if "pending" in template and not self._failed:
                 p = template["pending"].with_tensors(tensors)
-                with self._writer.as_default():
+                with summary.default_writer(self._writer):
                     write_pending(lambda: p.records, p.full, p.bad, p.record_pulse, p.pulse, p.step)
             self._advance_step()
             return outputs
@@ -276,6 +284,20 @@ class GradCauseCallback(keras.callbacks.Callback):
                 self._writer.flush()
             except Exception as error:
                 self._fail(error)
+
+
+# Events a writer queues before it writes them; after this long it writes them at the next step.
+_MAX_QUEUE = 1000
+_FLUSH_MILLIS = 5000
+
+
+def _flush_at_exit(writer_ref: "weakref.ref[Any]") -> None:
+    writer = writer_ref()
+    if writer is not None:
+        try:
+            writer.flush()
+        except Exception:  # the writer may be closed, or TensorFlow shutting down
+            log.debug("tb_gradcause: no flush at exit", exc_info=True)
 
 
 def _is_chief(model: keras.Model) -> bool:

@@ -30,6 +30,10 @@ class Slot:
     order: int
     output: tf.Tensor | None = None
     output_grad: Any = None  # d loss / d output once the backward pass ran; None = no signal
+    # A softmax or sigmoid output's logits, which Keras' losses read instead of the output
+    # (`_keras_logits`), and d loss / d logits: the error signal when the output gets none.
+    logits: tf.Tensor | None = None
+    logits_grad: Any = None
     input: tf.Tensor | None = None  # recurrent layers: the input [batch, time, features]
     input_grad: Any = None  # recurrent layers: d loss / d input, once the backward pass ran
 
@@ -54,18 +58,34 @@ class Recorder:
         self.pending: Any = None  # capture_step.Pending when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
         self.tape: tf.GradientTape | None = None
+        self.tape_recording = False
+        self.sealed = False
 
     def start_tape(self, x) -> None:
         """Record the step on a tape watching the float model inputs (and what `watch` adds)."""
-        self.tape = tf.GradientTape(watch_accessed_variables=False)
+        # Persistent: the capture that takes its gradient may be traced more than once.
+        self.tape = tf.GradientTape(persistent=True, watch_accessed_variables=False)
         self.tape.__enter__()
+        self.tape_recording = True
         for t in tf.nest.flatten(x):
             if _is_float_tensor(t):
                 self.tape.watch(t)
 
     def stop_tape(self) -> None:
-        if self.tape is not None:
+        if self.tape is not None and self.tape_recording:
             self.tape.__exit__(None, None, None)
+            self.tape_recording = False
+
+    def seal(self) -> None:
+        """The training backward pass is done: stop the tape, and probes keep what they took
+        (gradients the capture itself takes must not reach them)."""
+        self.stop_tape()
+        self.sealed = True
+
+    def take(self, slot: Slot, field: str, gradient) -> None:
+        """A probe's gradient, from the training backward pass only."""
+        if not self.sealed:
+            setattr(slot, field, gradient)
 
     def watch(self, t: tf.Tensor) -> None:
         if self.tape is not None:
@@ -137,7 +157,7 @@ def hook_layer(entry: LayerEntry) -> None:
             return original(*args, **kwargs)
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
             if rec.probes:
-                slot.input = _probe(args[0], lambda g: setattr(slot, "input_grad", g))
+                slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))
             else:
                 slot.input = args[0]
                 rec.watch(slot.input)
@@ -147,16 +167,21 @@ def hook_layer(entry: LayerEntry) -> None:
         if not flat or not _is_float_tensor(flat[0]):
             return outputs
         main = flat[0]
+        slot.output = main
+        slot.logits = getattr(main, "_keras_logits", None)
         if rec.probes:
-            main = _probe(main, lambda g: setattr(slot, "output_grad", g))
-            mask = getattr(flat[0], "_keras_mask", None)
-            if mask is not None:
-                main._keras_mask = mask  # pylint: disable=protected-access
-            flat[0] = main
+            probed = _probe(main, lambda g: rec.take(slot, "output_grad", g))
+            for attr in ("_keras_mask", "_keras_logits"):
+                if getattr(main, attr, None) is not None:
+                    setattr(probed, attr, getattr(main, attr))
+            if slot.logits is not None:  # the loss keeps reading the logits, through a probe
+                probed._keras_logits = _probe(slot.logits, lambda g: rec.take(slot, "logits_grad", g))  # pylint: disable=protected-access
+            flat[0] = probed
             outputs = tf.nest.pack_sequence_as(outputs, flat)
         elif rec.tape_outputs:
             rec.watch(main)
-        slot.output = main
+            if slot.logits is not None:
+                rec.watch(slot.logits)
         return outputs
 
     layer._gradcause_call = original  # pylint: disable=protected-access

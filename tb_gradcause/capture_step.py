@@ -134,6 +134,7 @@ class StepCapture:
         Outside XLA the records are written here; inside XLA (no summary kernels) they go to
         `rec.pending` and the caller writes them after the compiled step.
         """
+        rec.seal()
         entries = walk(self.model)
         self.stale = self.stale or not all(is_hooked(e) for e in entries)
         self.owner = {id(v): e for e in entries for v in e.own_variables}
@@ -194,7 +195,7 @@ class StepCapture:
         if xla:
             rec.pending = pending_records(records, full, bad, record_pulse, pulse, step)
         else:
-            with self.writer.as_default():
+            with summary.default_writer(self.writer):
                 write_pending(records, full, bad, record_pulse, pulse, step)
         return result
 
@@ -204,18 +205,25 @@ class StepCapture:
         return None if loss is None else tf.reduce_mean(tf.cast(loss, tf.float32))
 
     @staticmethod
-    def _grads_from_tape(rec: Recorder, slots: Sequence[Slot]) -> None:
-        """Fill the backward signals the training backward pass did not give (no probes, or a
-        recurrent layer fed by the model input) with one gradient of the loss on `rec.tape`."""
-        outputs = [s for s in slots if not rec.probes and rec.tape_outputs]
-        inputs = [s for s in slots if s.input is not None and s.input_grad is None]
-        if not (outputs or inputs) or rec.tape is None or rec.loss is None:
-            return
-        grads = rec.tape.gradient(rec.loss, [s.output for s in outputs] + [s.input for s in inputs])
-        for s, g in zip(outputs, grads[: len(outputs)]):
-            s.output_grad = g
-        for s, g in zip(inputs, grads[len(outputs) :]):
-            s.input_grad = g
+    def _backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[dict, dict]:
+        """Per slot order: d loss / d output (d loss / d logits when the output gets none) and,
+        for recurrent layers, d loss / d input. From the training backward pass where probes
+        took them (unscaled), else from one gradient of the unscaled loss on `rec.tape`, built
+        here in the capture. Pure: a capture function may be traced more than once."""
+        outputs = {s.order: unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots} if rec.probes else {}
+        inputs = {s.order: unscale(s.input_grad) for s in slots if s.input_grad is not None}
+        want_outputs = [s for s in slots if not rec.probes and rec.tape_outputs]
+        want_logits = [s for s in want_outputs if s.logits is not None]
+        want_inputs = [s for s in slots if s.input is not None and s.order not in inputs]
+        if (want_outputs or want_inputs) and rec.tape is not None and rec.loss is not None:
+            targets = [s.output for s in want_outputs] + [s.logits for s in want_logits] + [s.input for s in want_inputs]
+            grads = iter(rec.tape.gradient(rec.loss, targets))
+            outputs.update({s.order: next(grads) for s in want_outputs})
+            for s in want_logits:
+                g = next(grads)
+                outputs[s.order] = outputs[s.order] if outputs[s.order] is not None else g
+            inputs.update({s.order: next(grads) for s in want_inputs})
+        return outputs, inputs
 
     def _records(self, rec: Recorder, x, grads, variables, snapshot: "Snapshot | None", scale) -> list[summary.Record]:
         """Every kind but the loss, from what the step recorded (trace time, in the capture branch)."""
@@ -230,22 +238,19 @@ class StepCapture:
         if "activations" in kinds and slots:
             rows = [self._layer_row(s, s.output) for s in slots]
             values = stats.activation_stats_list(
-                [s.output for s in slots], [s.entry.activation for s in slots], self.config.max_units
+                [_recomputed(s) for s in slots], [s.entry.activation for s in slots], self.config.max_units
             )
             out.append(summary.Record("activations", rows, values))
-        if rec.probes:  # the training backward pass saw the scaled loss
-            for s in slots:
-                s.output_grad, s.input_grad = unscale(s.output_grad), unscale(s.input_grad)
-        self._grads_from_tape(rec, slots)  # from the unscaled loss
+        signals, input_signals = self._backward_signals(rec, slots, unscale)
         if "backward" in kinds and slots and (rec.probes or rec.tape_outputs):
-            grads_out = {s.entry.path: s.output_grad for s in slots}
+            grads_out = {s.entry.path: signals.get(s.order) for s in slots}
             rows = [self._layer_row(s, s.output) for s in slots]
             out.append(summary.backward_record(grads_out, rows=rows, max_units=self.config.max_units))
         if "backward_time" in kinds:
-            timed = [s for s in slots if s.input_grad is not None]
+            timed = [s for s in slots if input_signals.get(s.order) is not None]
             if timed:
                 rows = [self._layer_row(s, s.output) for s in timed]
-                out.append(summary.backward_time_record({s.entry.path: s.input_grad for s in timed}, rows=rows))
+                out.append(summary.backward_time_record({s.entry.path: input_signals[s.order] for s in timed}, rows=rows))
         if variables and {"gradients", "weights"} & kinds:
             depth = {id(s.entry.layer): s.order for s in slots}
             var_rows = self._variable_rows(variables, depth)
@@ -257,6 +262,21 @@ class StepCapture:
                 after = pick([tf.convert_to_tensor(_value(v)) for v in variables])
                 out.append(_weights_record(after, pick(var_rows), snapshot and snapshot.picked(order)))
         return out
+
+
+# Keras' losses read a softmax's or sigmoid's logits, so training never runs these ops on a
+# model's output: captures recompute them (same kernel, same input) rather than make every step
+# run them for the capture branch.
+_LOGITS_ACTIVATIONS = {"Softmax": tf.nn.softmax, "Sigmoid": tf.math.sigmoid}
+
+
+def _recomputed(slot: Slot) -> tf.Tensor:
+    """The slot's output; a softmax or sigmoid of its logits is computed again from them."""
+    op, logits = slot.output.op, slot.logits
+    activation = _LOGITS_ACTIVATIONS.get(op.type)
+    if activation is None or logits is None or op.inputs[0].name != logits.name:
+        return slot.output
+    return activation(logits)
 
 
 @dataclasses.dataclass
@@ -348,16 +368,24 @@ def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step) ->
             _when(record_pulse & _is_chief_replica(), lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 
-    _when(full, write_full, write_pulse)
+    _when(full, write_full, write_pulse, separate=True)
 
 
-def _when(pred, true_fn, false_fn=None):
+def _when(pred, true_fn, false_fn=None, separate: bool = False):
     """`tf.cond` that builds no conditional op when `pred` is known at trace time (each costs
-    tens of microseconds per step on a CPU)."""
+    tens of microseconds per step on a CPU).
+
+    `separate`: build `true_fn` as one function call that is never inlined. TensorFlow lowers a
+    conditional into the step's graph, and its executor then visits every op of the branch not
+    taken, each step: thousands of ops for a full capture (about 0.25 ms a step on a CPU), one
+    call instead.
+    """
     false_fn = false_fn or (lambda: tf.constant(False))
     static = tf.get_static_value(pred)
     if static is not None:
         return true_fn() if static else false_fn()
+    if separate:
+        true_fn = tf.function(true_fn, autograph=False, experimental_attributes={"_noinline": True})
     return tf.cond(pred, lambda: tf.identity(true_fn()), lambda: tf.identity(false_fn()))
 
 

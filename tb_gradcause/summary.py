@@ -13,10 +13,11 @@ event of each tag per writer only. Every op returns the boolean `tf.summary.writ
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import weakref
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util, summary_ops_v2
@@ -56,6 +57,22 @@ def _written_flag(tag: str) -> tf.Variable | None:
             with tf.init_scope():
                 flags[tag] = tf.Variable(False, trainable=False, name="gradcause_metadata_written")
         return flags[tag]
+
+
+@contextlib.contextmanager
+def default_writer(writer: tf.summary.SummaryWriter) -> Iterator[None]:
+    """`writer.as_default()` without its flush on leaving.
+
+    Inside a `tf.function` that flush is an op run on every call, and it syncs the event file to
+    disk whenever an event waits: on every training step that writes. Callers flush when a step
+    must be on disk; the writer's queue flushes itself otherwise.
+    """
+    state = summary_ops_v2._summary_state  # pylint: disable=protected-access
+    previous, state.writer = state.writer, writer
+    try:
+        yield
+    finally:
+        state.writer = previous
 
 
 def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None) -> tf.Tensor:

@@ -6,7 +6,8 @@ MODE "nan_grad": batch 5 is all zeros under sqrt(h^2) (a finite loss, NaN gradie
 MODE "nan_grad_accumulated": the same with an optimizer accumulating 4 steps' gradients (the
   NaN would reach the weights only at step 7).
 MODE "interrupt": Ctrl-C (KeyboardInterrupt) before step 3; the process exits through it.
-MODE "determinism": prints whether weights after 12 steps are bit-identical with/without the callback.
+MODE "determinism": prints, per output head, whether weights after 16 steps are bit-identical
+  with/without the callback.
 """
 
 from __future__ import annotations
@@ -69,15 +70,25 @@ def die():
     os._exit(0)  # no atexit, no writer destructor: nothing flushed from Python
 
 
-def weights_after_training(with_callback: bool) -> list[np.ndarray]:
+# Output heads: a regression, and classifiers whose Keras loss reads the logits of the softmax
+# or sigmoid (a capture must leave that path as it is).
+HEADS = {
+    "regression": (lambda: keras.layers.Dense(1), "mse", lambda y: y),
+    "softmax": (lambda: keras.layers.Dense(3, activation="softmax"), "sparse_categorical_crossentropy", lambda y: (y[:, 0] > 0) + (y[:, 0] > 1)),
+    "sigmoid": (lambda: keras.layers.Dense(1, activation="sigmoid"), "binary_crossentropy", lambda y: (y > 0).astype("float32")),
+}
+
+
+def weights_after_training(with_callback: bool, head: str, log_dir: str) -> list[np.ndarray]:
     keras.utils.set_random_seed(1)
     x, y = data()
+    output, loss, target = HEADS[head]
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dropout(0.3), keras.layers.Dense(1)]
+        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dropout(0.3), output()]
     )
-    model.compile(keras.optimizers.Adam(0.01), "mse")
+    model.compile(keras.optimizers.Adam(0.01), loss)
     callbacks = [GradCauseCallback(log_dir, every_n_steps=2)] if with_callback else []
-    model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
+    model.fit(x, target(y), batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
     return [v.numpy() for v in model.weights]
 
 
@@ -97,8 +108,10 @@ def interrupt():
 if mode == "interrupt":
     interrupt()
 elif mode == "determinism":
-    plain, logged = weights_after_training(False), weights_after_training(True)
-    same = all(a.tobytes() == b.tobytes() for a, b in zip(plain, logged))
-    print("IDENTICAL" if same else "DIFFERENT")
+    for head in HEADS:
+        plain = weights_after_training(False, head, log_dir)
+        logged = weights_after_training(True, head, os.path.join(log_dir, head) if head != "regression" else log_dir)
+        same = all(a.tobytes() == b.tobytes() for a, b in zip(plain, logged))
+        print(head, "IDENTICAL" if same else "DIFFERENT")
 else:
     die()

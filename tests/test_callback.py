@@ -202,3 +202,47 @@ def test_default_cadence_on_a_small_model_is_every_ten_steps(tmp_path):
     x = np.random.default_rng(0).normal(size=(16 * 25, 6)).astype("float32")
     fit(sequential(), tmp_path, x=x, epochs=1)
     assert read_kinds(str(tmp_path))["gradients"].steps == [0, 10, 20]
+
+
+def test_healthy_steps_do_not_flush_the_event_file(tmp_path, monkeypatch):
+    """A flush syncs the file to disk: steps leave their events queued (the loss every step)."""
+    from tb_gradcause import callback as callback_module
+
+    monkeypatch.setattr(callback_module, "_FLUSH_MILLIS", 10**9)  # no flush by time in this test
+    sizes: list[int] = []
+
+    class EventFileSize(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            paths = glob.glob(os.path.join(tmp_path, "train", "events.out.tfevents.*"))
+            sizes.append(os.path.getsize(paths[0]) if paths else 0)
+
+    keras.utils.clear_session()
+    model = sequential()
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    x = np.random.default_rng(0).normal(size=(160, 6)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(160, 1)).astype("float32")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[GradCauseCallback(str(tmp_path)), EventFileSize()])
+    assert len(sizes) == 10 and len(set(sizes[1:])) == 1, sizes  # each step logged its loss
+    kinds = read_kinds(str(tmp_path))  # all on disk after training ends
+    assert kinds["loss"].steps == list(range(10)) and kinds["gradients"].steps == [0]
+
+
+@pytest.mark.parametrize("every_n_steps", [1, 100])
+def test_softmax_output_read_through_its_logits_keeps_its_signal_and_stats(tmp_path, every_n_steps):
+    """Keras' loss reads a softmax's logits: the output layer's backward signal is d loss / d logits
+    (on logged steps and on a non-finite step between them), its stats those of the softmax."""
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(96, 6)).astype("float32")
+    x[5 * 16 + 2] = np.nan  # step 5 is non-finite: logged in full in both cadences
+    y = np.random.default_rng(1).integers(0, 3, size=96)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=every_n_steps)])
+    kinds = read_kinds(str(tmp_path))
+    backward, acts = kinds["backward"], kinds["activations"]
+    assert 0 in backward.steps and 5 in backward.steps
+    healthy, bad = backward.steps.index(0), backward.steps.index(5)
+    assert (backward.stat("l2")[healthy] > 0).all()  # both layers, the output's at its logits
+    assert (backward.stat("nan")[bad] > 0).all()
+    assert acts.stat("mean")[acts.steps.index(0), 1] == pytest.approx(1 / 3)  # softmax rows sum to 1
