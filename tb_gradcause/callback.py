@@ -171,18 +171,14 @@ class GradCauseCallback(keras.callbacks.Callback):
 
         def recorded_step(data, mode: str) -> tuple[Any, Recorder]:
             x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-            probes = mode != "lean"
-            # A recording tape around a recurrent layer's gradient makes TensorFlow keep what a
-            # second-order gradient of its loop would need, every step: lean steps of recurrent
-            # models take no tape (a NaN step there logs no backward kinds).
-            tape = recurrent if probes else not recurrent
             rec = Recorder(
                 on_apply=lambda original, grads, variables: self._safe_apply(capture, rec, mode, x, original, grads, variables),
-                probes=probes,
-                backward_time="backward_time" in kinds and (probes or tape),
-                tape_outputs=not probes and tape and "backward" in kinds,
+                backward_time="backward_time" in kinds,
             )
-            if rec.tape_outputs or (rec.backward_time and recurrent and tape):
+            # The gradient into a recurrent layer fed by the model input reaches no probe: a tape
+            # gives it. A tape around a recurrent layer's gradient makes TensorFlow keep what a
+            # second-order gradient of its loop would need, every step: lean steps take none.
+            if rec.backward_time and recurrent and mode != "lean":
                 rec.start_tape(x)
             try:
                 with recording(rec):

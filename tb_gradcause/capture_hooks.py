@@ -41,16 +41,16 @@ class Slot:
 class Recorder:
     """Trace-time record of one training step (one replica).
 
-    `probes`: take backward signals from the training backward pass (identities with a custom
-    gradient: a few ops every step). Without them, `watch` layer outputs on `tape` instead: a
-    second backward pass, built only inside the branch that logs (free when it does not run).
+    Backward signals come from the training backward pass itself: probes (identities with a
+    custom gradient) on layer outputs and recurrent inputs take the gradient flowing through them.
+    A capture reads only what a step computes anyway, so steps that do not capture keep nothing
+    alive for it (a second backward pass in the capture would hold the forward pass's weights
+    past the update).
     """
 
-    def __init__(self, on_apply: Callable, probes: bool, backward_time: bool, tape_outputs: bool):
+    def __init__(self, on_apply: Callable, backward_time: bool):
         self.on_apply = on_apply
-        self.probes = probes
         self.backward_time = backward_time
-        self.tape_outputs = tape_outputs
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
         self.applied = False
@@ -62,7 +62,7 @@ class Recorder:
         self.sealed = False
 
     def start_tape(self, x) -> None:
-        """Record the step on a tape watching the float model inputs (and what `watch` adds)."""
+        """Record the step on a tape watching the float model inputs."""
         # Persistent: the capture that takes its gradient may be traced more than once.
         self.tape = tf.GradientTape(persistent=True, watch_accessed_variables=False)
         self.tape.__enter__()
@@ -86,10 +86,6 @@ class Recorder:
         """A probe's gradient, from the training backward pass only."""
         if not self.sealed:
             setattr(slot, field, gradient)
-
-    def watch(self, t: tf.Tensor) -> None:
-        if self.tape is not None:
-            self.tape.watch(t)
 
     def slot_for(self, entry: LayerEntry) -> Slot | None:
         """A new slot for the entry's first call in this step's graph; None for later calls
@@ -156,11 +152,7 @@ def hook_layer(entry: LayerEntry) -> None:
         if slot is None:
             return original(*args, **kwargs)
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
-            if rec.probes:
-                slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))
-            else:
-                slot.input = args[0]
-                rec.watch(slot.input)
+            slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))
             args = (slot.input,) + args[1:]
         outputs = original(*args, **kwargs)
         flat = tf.nest.flatten(outputs)
@@ -169,20 +161,14 @@ def hook_layer(entry: LayerEntry) -> None:
         main = flat[0]
         slot.output = main
         slot.logits = getattr(main, "_keras_logits", None)
-        if rec.probes:
-            probed = _probe(main, lambda g: rec.take(slot, "output_grad", g))
-            for attr in ("_keras_mask", "_keras_logits"):
-                if getattr(main, attr, None) is not None:
-                    setattr(probed, attr, getattr(main, attr))
-            if slot.logits is not None:  # the loss keeps reading the logits, through a probe
-                probed._keras_logits = _probe(slot.logits, lambda g: rec.take(slot, "logits_grad", g))  # pylint: disable=protected-access
-            flat[0] = probed
-            outputs = tf.nest.pack_sequence_as(outputs, flat)
-        elif rec.tape_outputs:
-            rec.watch(main)
-            if slot.logits is not None:
-                rec.watch(slot.logits)
-        return outputs
+        probed = _probe(main, lambda g: rec.take(slot, "output_grad", g))
+        for attr in ("_keras_mask", "_keras_logits"):
+            if getattr(main, attr, None) is not None:
+                setattr(probed, attr, getattr(main, attr))
+        if slot.logits is not None:  # the loss keeps reading the logits, through a probe
+            probed._keras_logits = _probe(slot.logits, lambda g: rec.take(slot, "logits_grad", g))  # pylint: disable=protected-access
+        flat[0] = probed
+        return tf.nest.pack_sequence_as(outputs, flat)
 
     layer._gradcause_call = original  # pylint: disable=protected-access
     layer.call = call

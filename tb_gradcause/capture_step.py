@@ -208,22 +208,16 @@ class StepCapture:
     @staticmethod
     def _backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[dict, dict]:
         """Per slot order: d loss / d output (d loss / d logits when the output gets none) and,
-        for recurrent layers, d loss / d input. From the training backward pass where probes
-        took them (unscaled), else from one gradient of the unscaled loss on `rec.tape`, built
-        here in the capture. Pure: a capture function may be traced more than once."""
-        outputs = {s.order: unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots} if rec.probes else {}
+        for recurrent layers, d loss / d input, as the probes took them from the training
+        backward pass (unscaled). A recurrent layer fed by the model input, which no probe sees,
+        gets one gradient of the unscaled loss on `rec.tape` when there is one. Pure: a capture
+        function may be traced more than once."""
+        outputs = {s.order: unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots}
         inputs = {s.order: unscale(s.input_grad) for s in slots if s.input_grad is not None}
-        want_outputs = [s for s in slots if not rec.probes and rec.tape_outputs]
-        want_logits = [s for s in want_outputs if s.logits is not None]
-        want_inputs = [s for s in slots if s.input is not None and s.order not in inputs]
-        if (want_outputs or want_inputs) and rec.tape is not None and rec.loss is not None:
-            targets = [s.output for s in want_outputs] + [s.logits for s in want_logits] + [s.input for s in want_inputs]
-            grads = iter(rec.tape.gradient(rec.loss, targets))
-            outputs.update({s.order: next(grads) for s in want_outputs})
-            for s in want_logits:
-                g = next(grads)
-                outputs[s.order] = outputs[s.order] if outputs[s.order] is not None else g
-            inputs.update({s.order: next(grads) for s in want_inputs})
+        missing = [s for s in slots if s.input is not None and s.order not in inputs]
+        if missing and rec.tape is not None and rec.loss is not None:
+            grads = rec.tape.gradient(rec.loss, [s.input for s in missing])
+            inputs.update({s.order: g for s, g in zip(missing, grads)})
         return outputs, inputs
 
     def _records(self, rec: Recorder, x, grads, variables, snapshot: "Snapshot | None", scale) -> list[summary.Record]:
@@ -243,7 +237,7 @@ class StepCapture:
             )
             out.append(summary.Record("activations", rows, values))
         signals, input_signals = self._backward_signals(rec, slots, unscale)
-        if "backward" in kinds and slots and (rec.probes or rec.tape_outputs):
+        if "backward" in kinds and slots:
             grads_out = {s.entry.path: signals.get(s.order) for s in slots}
             rows = [self._layer_row(s, s.output) for s in slots]
             out.append(summary.backward_record(grads_out, rows=rows, max_units=self.config.max_units))

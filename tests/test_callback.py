@@ -246,3 +246,19 @@ def test_softmax_output_read_through_its_logits_keeps_its_signal_and_stats(tmp_p
     assert (backward.stat("l2")[healthy] > 0).all()  # both layers, the output's at its logits
     assert (backward.stat("nan")[bad] > 0).all()
     assert acts.stat("mean")[acts.steps.index(0), 1] == pytest.approx(1 / 3)  # softmax rows sum to 1
+
+
+def test_recurrent_model_non_finite_step_between_logged_steps_has_backward_signals(tmp_path):
+    keras.utils.clear_session()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 12, 3)).astype("float32")
+    x[3 * 16 + 1, 5, 0] = np.nan  # step 3, between logged steps 0 and 100
+    model = keras.Sequential([keras.Input((12, 3)), keras.layers.Dense(4), keras.layers.SimpleRNN(8), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100)])
+    kinds = read_kinds(str(tmp_path))
+    backward, timed = kinds["backward"], kinds["backward_time"]
+    assert backward.steps == [0, 3] and timed.steps == [0, 3]
+    assert (backward.stat("nan")[1] > 0).all()  # every layer's signal at the NaN step
+    assert timed.names == ["simple_rnn"]  # fed by a layer: its probe takes the signal
