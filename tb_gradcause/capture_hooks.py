@@ -162,9 +162,9 @@ def hook_layer(entry: LayerEntry) -> None:
         slot.output = main
         slot.logits = getattr(main, "_keras_logits", None)
         probed = _probe(main, lambda g: rec.take(slot, "output_grad", g))
-        for attr in ("_keras_mask", "_keras_logits"):
-            if getattr(main, attr, None) is not None:
-                setattr(probed, attr, getattr(main, attr))
+        mask = getattr(main, "_keras_mask", None)
+        if mask is not None:
+            probed._keras_mask = mask  # pylint: disable=protected-access
         if slot.logits is not None:  # the loss keeps reading the logits, through a probe
             probed._keras_logits = _probe(slot.logits, lambda g: rec.take(slot, "logits_grad", g))  # pylint: disable=protected-access
         flat[0] = probed
