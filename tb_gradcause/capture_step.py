@@ -7,8 +7,9 @@ says so (`MODES`) or when it is non-finite: the weights are copied before the up
 summary per kind is written (outside XLA; inside, the records are returned as `Pending` and
 written after the compiled step). Where that is decided at run time, the capture is one function
 call that is never inlined, so a step that does not capture runs none of its ops. A non-finite
-step also flushes the writer, so it is on disk even if training dies next. An update that overflows finite weights is caught by the next step,
-whose copy shows the weights it started from were non-finite (`nonfinite_before`).
+step also flushes the writer, so it is on disk even if training dies next. An update that
+overflows finite weights is caught by the next step, whose copy shows the weights it started
+from were non-finite (`nonfinite_before`).
 """
 
 from __future__ import annotations
