@@ -149,13 +149,13 @@ class StepCapture:
         scale = tf.cast(tf.convert_to_tensor(opt.dynamic_scale), tf.float32) if scaled else None
         loss = self._loss_value(rec.loss)
         lr = tf.cast(tf.convert_to_tensor(opt.learning_rate), tf.float32)
-        loss_finite = tf.reduce_all(tf.math.is_finite(loss)) if loss is not None else tf.constant(True)
-        # Non-finite scaled gradients are the scaler's business: the step is skipped.
-        skipped = tf.logical_not(_all_finite(grads)) if scaled else tf.constant(False)
-        loss_bad = tf.logical_not(loss_finite)
-        bad = loss_bad
-        if not scaled:
-            bad = bad | tf.logical_not(_all_finite(grads))
+        loss_bad = tf.logical_not(tf.math.is_finite(loss)) if loss is not None else tf.constant(False)
+        if scaled:  # non-finite scaled gradients are the scaler's business: the step is skipped
+            skipped = tf.logical_not(_all_finite(grads))
+            bad = loss_bad
+        else:  # one sum: the loss's and every gradient's
+            skipped = tf.constant(False)
+            bad = tf.logical_not(_all_finite(grads + ([loss] if loss is not None else [])))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:  # one collective: any replica non-finite, and the global mean loss
             summed = tf.distribute.get_replica_context().all_reduce(
@@ -181,15 +181,16 @@ class StepCapture:
         if "weights" in self.config.kinds and not (xla and mode == "lean"):
             taken = cadence if mode == "full" else cadence | loss_bad  # (full: statically True)
             snapshot = _snapshot(variables, taken, always=xla)
+        pulse = None
+        if loss is not None and "loss" in self.config.kinds:
+            pulse = summary.loss_record(loss, lr, scale, tf.cast(skipped, tf.float32) if scaled else None)
+        record_pulse = tf.constant(True) if self.config.loss_every_step else skipped
+
         result = original(grads, variables)
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
         if scaled:
             grads = [None if g is None else _divide(g, scale) for g in grads]
-        pulse = None
-        if loss is not None and "loss" in self.config.kinds:
-            pulse = summary.loss_record(loss, lr, scale, tf.cast(skipped, tf.float32))
-        record_pulse = tf.constant(self.config.loss_every_step) | skipped
 
         def records() -> list[summary.Record]:
             return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, snapshot, scale)
@@ -203,8 +204,12 @@ class StepCapture:
 
     @staticmethod
     def _loss_value(loss):
-        """This replica's loss (Keras divides it by the replica count: replicas sum to the mean)."""
-        return None if loss is None else tf.reduce_mean(tf.cast(loss, tf.float32))
+        """This replica's loss, a float32 scalar (Keras divides it by the replica count: replicas
+        sum to the mean)."""
+        if loss is None:
+            return None
+        loss = tf.cast(loss, tf.float32)
+        return loss if loss.shape.rank == 0 else tf.reduce_mean(loss)
 
     @staticmethod
     def _backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[dict, dict]:
@@ -351,20 +356,39 @@ def pending_records(records_fn: Callable, full, bad, record_pulse, pulse, step) 
 
 
 def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step) -> None:
-    """Write all records when `full` (and flush when `bad`), else only the loss pulse if asked."""
+    """Write all records when `full` (and flush when `bad`), else only the loss pulse if asked.
+
+    A pulse known at trace time to go out every step is written outside the capture conditional,
+    which then runs nothing when it does not capture.
+    """
+    pulse_pred = _static_and(record_pulse, _is_chief_replica()) if pulse is not None else False
+    every_step = pulse_pred is True
+    if every_step:
+        summary.write_record(pulse, step)
 
     def write_full():
         for record in records_fn():
-            summary.write_record(record, step)
+            if not (every_step and record is pulse):
+                summary.write_record(record, step)
         tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
         return tf.constant(True)
 
     def write_pulse():
-        if pulse is not None:
-            _when(record_pulse & _is_chief_replica(), lambda: summary.write_record(pulse, step))
+        if pulse_pred is not False and not every_step:
+            _when(pulse_pred, lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 
     _when(full, write_full, write_pulse, separate=True)
+
+
+def _static_and(a, b) -> "tf.Tensor | bool":
+    """`a & b`, as a Python bool when known at trace time."""
+    static_a, static_b = tf.get_static_value(a), tf.get_static_value(b)
+    if static_a is not None and not static_a or static_b is not None and not static_b:
+        return False
+    if static_a is not None and static_b is not None:
+        return True
+    return tf.logical_and(a, b)
 
 
 def _when(pred, true_fn, false_fn=None, separate: bool = False):

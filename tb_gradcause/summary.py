@@ -83,11 +83,15 @@ def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None) -> t
     if flag is None:
         return tf.constant(False)
     serialized = metadata.create_summary_metadata(kind, rows).SerializeToString()
-    meta = tf.where(flag, tf.constant(b""), tf.constant(serialized))
-    values = tf.ensure_shape(tf.cast(values, tf.float32), [len(rows), len(metadata.KIND_STATS[kind])])
+    written = flag.read_value()
+    meta = tf.where(written, tf.constant(b""), tf.constant(serialized))
+    shape = [len(rows), len(metadata.KIND_STATS[kind])]
+    values = tf.cast(values, tf.float32)
+    if values.shape != shape:
+        values = tf.ensure_shape(values, shape)
     ok = tf.summary.write(tag, values, step=step, metadata=meta)
-    with tf.control_dependencies([ok]):
-        return tf.identity(flag.assign(flag | ok, read_value=True))
+    with tf.control_dependencies([flag.assign(written | ok, read_value=False)]):
+        return tf.identity(ok)
 
 
 @dataclasses.dataclass
@@ -227,18 +231,14 @@ def inputs_record(x, name: str = "input", max_features: int = metadata.MAX_INPUT
 
 
 def loss_record(value, learning_rate=None, loss_scale=None, step_skipped=None) -> Record:
-    def f(v, default):
-        return tf.cast(tf.reshape(v if v is not None else default, []), tf.float32)
+    def f(v, default):  # a float32 scalar (no op for one already: this row may go out every step)
+        v = tf.cast(v if v is not None else default, tf.float32)
+        return v if v.shape.rank == 0 else tf.reshape(v, [])
 
-    row = tf.stack(
-        [
-            f(tf.reduce_mean(tf.cast(value, tf.float32)), None),
-            f(learning_rate, float("nan")),
-            f(loss_scale, 1.0),
-            f(step_skipped, 0.0),
-        ]
-    )
-    return Record("loss", [RowInfo(name="loss", depth=-1)], row[None, :])
+    value = tf.cast(value, tf.float32)
+    mean = value if value.shape.rank == 0 else tf.reduce_mean(value)
+    row = tf.stack([f(mean, None), f(learning_rate, float("nan")), f(loss_scale, 1.0), f(step_skipped, 0.0)])
+    return Record("loss", [RowInfo(name="loss", depth=-1)], tf.expand_dims(row, 0))
 
 
 def gradients(grads: Sequence, variables: Sequence, step=None, rows: Sequence[RowInfo] | None = None):
