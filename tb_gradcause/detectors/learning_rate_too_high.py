@@ -109,7 +109,9 @@ def detect(run: Any) -> list[Event]:
     if trend is None or not (weights.has("norm") and weights.has("update_norm")):
         return []
     ratio, norm = _layer_ratio(weights)
-    growth = norm / windows.baseline(norm)
+    base = windows.baseline(norm)
+    with np.errstate(all="ignore"):  # no early kernel norm (all-zero kernels): growth unknown
+        growth = np.where(base > 0, norm / base, np.nan)
     lr_note, lr = _lr_text(run)
     event = _diverging(trend, weights.steps, ratio, growth, lr, lr_note) or _oscillating(trend, weights.steps, ratio, lr, lr_note)
     return [event] if event is not None else []
