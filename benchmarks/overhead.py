@@ -23,7 +23,8 @@ import tempfile
 import time
 
 GROUPS = {
-    "gradcause": ["plain", "gradcause_default", "gradcause_full", "keras_tensorboard"],
+    # `plain_again`: a second plain model, timed like the others: the noise floor of the ratios.
+    "gradcause": ["plain", "gradcause_default", "gradcause_full", "keras_tensorboard", "plain_again"],
     "check_numerics": ["plain", "check_numerics"],
     "debugger": ["plain", "debugger_concise_health"],
     # Where the default's cost goes (not run by default): lean steps only (finite check), plus
