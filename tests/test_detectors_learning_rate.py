@@ -64,3 +64,16 @@ def test_a_single_logged_step_is_no_evidence_of_a_stall():
     data = sr.healthy(n_steps=1, every=1)
     _update_ratio(data, 0.9)
     assert sr.events(data, "learning_rate_too_high") == []
+
+
+def test_kernels_starting_at_zero_are_no_weight_growth():
+    """Zero-initialized kernels have no early norm to grow from: a rising loss with small updates
+    is not blamed on the learning rate (their growth is unknown, not infinite)."""
+    data = sr.healthy()
+    weights = data["weights"]
+    early = weights.steps < weights.steps[len(weights.steps) // 2]
+    weights.stat("norm")[early] = 0.0
+    weights.stat("update_norm")[early] = 0.0
+    loss = data["loss"]
+    loss.stat("value")[sr.at(loss, 150), 0] *= 4
+    assert sr.events(data, "learning_rate_too_high") == []
