@@ -206,10 +206,7 @@ class StepCapture:
     def _loss_value(loss):
         """This replica's loss, a float32 scalar (Keras divides it by the replica count: replicas
         sum to the mean)."""
-        if loss is None:
-            return None
-        loss = tf.cast(loss, tf.float32)
-        return loss if loss.shape.rank == 0 else tf.reduce_mean(loss)
+        return None if loss is None else summary.mean_float32(loss)
 
     @staticmethod
     def _backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[dict, dict]:

@@ -230,14 +230,18 @@ def inputs_record(x, name: str = "input", max_features: int = metadata.MAX_INPUT
     return Record("inputs", rows, tf.concat(blocks, 0))
 
 
+def mean_float32(value) -> tf.Tensor:
+    """The float32 mean of `value` (no op for a float32 scalar: the loss row may go out every step)."""
+    value = tf.cast(value, tf.float32)
+    return value if value.shape.rank == 0 else tf.reduce_mean(value)
+
+
 def loss_record(value, learning_rate=None, loss_scale=None, step_skipped=None) -> Record:
-    def f(v, default):  # a float32 scalar (no op for one already: this row may go out every step)
+    def f(v, default):  # a float32 scalar
         v = tf.cast(v if v is not None else default, tf.float32)
         return v if v.shape.rank == 0 else tf.reshape(v, [])
 
-    value = tf.cast(value, tf.float32)
-    mean = value if value.shape.rank == 0 else tf.reduce_mean(value)
-    row = tf.stack([f(mean, None), f(learning_rate, float("nan")), f(loss_scale, 1.0), f(step_skipped, 0.0)])
+    row = tf.stack([mean_float32(value), f(learning_rate, float("nan")), f(loss_scale, 1.0), f(step_skipped, 0.0)])
     return Record("loss", [RowInfo(name="loss", depth=-1)], tf.expand_dims(row, 0))
 
 
