@@ -190,8 +190,6 @@ class StepCapture:
         result = original(grads, variables)
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
-        if scaled:
-            grads = [None if g is None else _divide(g, scale) for g in grads]
 
         def step_records() -> list[summary.Record]:
             return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, scale)
@@ -229,7 +227,8 @@ class StepCapture:
 
     def _records(self, rec: Recorder, x, grads, variables, scale) -> list[summary.Record]:
         """Every kind but the loss and the weights, from what the step recorded (trace time, in
-        the capture branch): none of them reads a variable, so they need not wait for the update."""
+        the capture branch): none of them reads a variable, so they need not wait for the update.
+        `grads` are loss-scaled when `scale` is given."""
         kinds = self.config.kinds
         slots = rec.called()
         out: list[summary.Record] = []
@@ -256,7 +255,8 @@ class StepCapture:
                 out.append(summary.backward_time_record({s.entry.path: input_signals[s.order] for s in timed}, rows=rows))
         if "gradients" in kinds and variables:
             order, var_rows = self._variables_in_forward_order(rec, variables)
-            out.append(summary.gradients_record([grads[i] for i in order], [variables[i] for i in order], rows=var_rows))
+            picked = [unscale(grads[i]) for i in order]
+            out.append(summary.gradients_record(picked, [variables[i] for i in order], rows=var_rows))
         return out
 
     def _weights_record(self, rec: Recorder, variables, snapshot: "Snapshot | None") -> summary.Record:
