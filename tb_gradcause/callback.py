@@ -230,7 +230,7 @@ class GradCauseCallback(keras.callbacks.Callback):
             if "pending" in template and not self._failed:
                 p = template["pending"].with_tensors(tensors)
                 with summary.default_writer(self._writer):
-                    write_pending([lambda: p.records], p.full, p.bad, p.record_pulse, p.pulse, p.step)
+                    write_pending(lambda: p.records, p.full, p.bad, p.record_pulse, p.pulse, p.step)
             self._advance_step()
             return outputs
 

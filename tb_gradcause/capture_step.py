@@ -5,9 +5,8 @@ gradient's sum (one pass that overlaps the backward pass; every Keras optimizer 
 gradient on to the weights it updates). A step captures in full when its train function's mode
 says so (`MODES`) or when it is non-finite: the weights are copied before the update, then one
 summary per kind is written (outside XLA; inside, the records are returned as `Pending` and
-written after the compiled step). Where that is decided at run time, the capture is a function
-call that is never inlined, so a step that does not capture runs none of its ops; the weights
-have a call of their own, the only one that must wait for the update. A non-finite
+written after the compiled step). Where that is decided at run time, the capture is one function
+call that is never inlined, so a step that does not capture runs none of its ops. A non-finite
 step also flushes the writer, so it is on disk even if training dies next. An update that
 overflows finite weights is caught by the next step, whose copy shows the weights it started
 from were non-finite (`nonfinite_before`).
@@ -191,17 +190,14 @@ class StepCapture:
         if replicas > 1:
             grads = [rec.reduced_grads.get(id(_value(v)), g) for g, v in zip(grads, variables)]
 
-        def step_records() -> list[summary.Record]:
-            return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, scale)
+        def records() -> list[summary.Record]:
+            return ([pulse] if pulse is not None else []) + self._records(rec, x, grads, variables, snapshot, scale)
 
-        stages = [step_records]
-        if "weights" in self.config.kinds and variables:
-            stages.append(lambda: [self._weights_record(rec, variables, snapshot)])
         if xla:
-            rec.pending = pending_records(lambda: [r for stage in stages for r in stage()], full, bad, record_pulse, pulse, step)
+            rec.pending = pending_records(records, full, bad, record_pulse, pulse, step)
         else:
             with summary.default_writer(self.writer):
-                write_pending(stages, full, bad, record_pulse, pulse, step)
+                write_pending(records, full, bad, record_pulse, pulse, step)
         return result
 
     @staticmethod
@@ -225,9 +221,8 @@ class StepCapture:
             inputs.update({s.order: g for s, g in zip(missing, grads)})
         return outputs, inputs
 
-    def _records(self, rec: Recorder, x, grads, variables, scale) -> list[summary.Record]:
-        """Every kind but the loss and the weights, from what the step recorded (trace time, in
-        the capture branch): none of them reads a variable, so they need not wait for the update.
+    def _records(self, rec: Recorder, x, grads, variables, snapshot: "Snapshot | None", scale) -> list[summary.Record]:
+        """Every kind but the loss, from what the step recorded (trace time, in the capture branch).
         `grads` are loss-scaled when `scale` is given."""
         kinds = self.config.kinds
         slots = rec.called()
@@ -243,34 +238,27 @@ class StepCapture:
                 [_recomputed(s) for s in slots], [s.entry.activation for s in slots], self.config.max_units
             )
             out.append(summary.Record("activations", rows, values))
-        if {"backward", "backward_time"} & kinds and slots:
-            signals, input_signals = self._backward_signals(rec, slots, unscale)
-            if "backward" in kinds:
-                grads_out = {s.entry.path: signals.get(s.order) for s in slots}
-                rows = [self._layer_row(s, s.output) for s in slots]
-                out.append(summary.backward_record(grads_out, rows=rows, max_units=self.config.max_units))
+        signals, input_signals = self._backward_signals(rec, slots, unscale)
+        if "backward" in kinds and slots:
+            grads_out = {s.entry.path: signals.get(s.order) for s in slots}
+            rows = [self._layer_row(s, s.output) for s in slots]
+            out.append(summary.backward_record(grads_out, rows=rows, max_units=self.config.max_units))
+        if "backward_time" in kinds:
             timed = [s for s in slots if input_signals.get(s.order) is not None]
-            if "backward_time" in kinds and timed:
+            if timed:
                 rows = [self._layer_row(s, s.output) for s in timed]
                 out.append(summary.backward_time_record({s.entry.path: input_signals[s.order] for s in timed}, rows=rows))
-        if "gradients" in kinds and variables:
-            order, var_rows = self._variables_in_forward_order(rec, variables)
-            picked = [unscale(grads[i]) for i in order]
-            out.append(summary.gradients_record(picked, [variables[i] for i in order], rows=var_rows))
+        if variables and {"gradients", "weights"} & kinds:
+            depth = {id(s.entry.layer): s.order for s in slots}
+            var_rows = self._variable_rows(variables, depth)
+            order = sorted(range(len(variables)), key=lambda i: (var_rows[i].depth < 0, var_rows[i].depth))
+            pick = lambda seq: [seq[i] for i in order]  # noqa: E731
+            if "gradients" in kinds:
+                out.append(summary.gradients_record([unscale(g) for g in pick(grads)], pick(variables), rows=pick(var_rows)))
+            if "weights" in kinds:
+                after = pick([tf.convert_to_tensor(_value(v)) for v in variables])
+                out.append(_weights_record(after, pick(var_rows), snapshot and snapshot.picked(order)))
         return out
-
-    def _weights_record(self, rec: Recorder, variables, snapshot: "Snapshot | None") -> summary.Record:
-        """The weights after the update (trace time, in a capture branch that waits for it)."""
-        order, var_rows = self._variables_in_forward_order(rec, variables)
-        after = [tf.convert_to_tensor(_value(variables[i])) for i in order]
-        return _weights_record(after, var_rows, snapshot and snapshot.picked(order))
-
-    def _variables_in_forward_order(self, rec: Recorder, variables: Sequence) -> tuple[list[int], list[RowInfo]]:
-        """Indices of `variables` in their layers' forward order (unowned last), and their rows."""
-        depth = {id(s.entry.layer): s.order for s in rec.called()}
-        rows = self._variable_rows(variables, depth)
-        order = sorted(range(len(variables)), key=lambda i: (rows[i].depth < 0, rows[i].depth))
-        return order, [rows[i] for i in order]
 
 
 # Keras' losses read a softmax's or sigmoid's logits, so training never runs these ops on a
@@ -363,37 +351,30 @@ def pending_records(records_fn: Callable, full, bad, record_pulse, pulse, step) 
     return Pending([summary.Record(r.kind, r.rows, v) for r, v in zip(built, values)], full, bad, record_pulse, pulse, step)
 
 
-def write_pending(stages: Sequence[Callable], full, bad, record_pulse, pulse, step) -> None:
-    """Write every stage's records when `full` (and flush when `bad`), else only the loss pulse
-    if asked.
+def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step) -> None:
+    """Write all records when `full` (and flush when `bad`), else only the loss pulse if asked.
 
-    Each stage is its own conditional: one that reads variables waits for the update, and the
-    others then need not (`stages[0]` holds the pulse). A pulse known at trace time to go out
-    every step is written outside, and a step that does not capture runs nothing of theirs.
+    A pulse known at trace time to go out every step is written outside the capture conditional,
+    which then runs nothing when it does not capture.
     """
     pulse_pred = _static_and(record_pulse, _is_chief_replica()) if pulse is not None else False
     every_step = pulse_pred is True
     if every_step:
         summary.write_record(pulse, step)
 
+    def write_full():
+        for record in records_fn():
+            if not (every_step and record is pulse):
+                summary.write_record(record, step)
+        tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
+        return tf.constant(True)
+
     def write_pulse():
         if pulse_pred is not False and not every_step:
             _when(pulse_pred, lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 
-    def writes(records_fn: Callable, last: bool) -> Callable:
-        def write_full():
-            for record in records_fn():
-                if not (every_step and record is pulse):
-                    summary.write_record(record, step)
-            if last:
-                tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
-            return tf.constant(True)
-
-        return write_full
-
-    for i, records_fn in enumerate(stages):
-        _when(full, writes(records_fn, last=i == len(stages) - 1), write_pulse if i == 0 else None, separate=True)
+    _when(full, write_full, write_pulse, separate=True)
 
 
 def _static_and(a, b) -> "tf.Tensor | bool":
