@@ -91,6 +91,9 @@ class GradCauseCallback(keras.callbacks.Callback):
         self._step: tf.Variable | None = None
         self._functions: dict[str, Any] = {}  # capture mode -> train function
         self._host_step = 0  # the next batch's step (one step per call)
+        # The writer's first step is a full one: it writes every tag's metadata, which lean
+        # steps' loss pulse then leaves out.
+        self._first_step_done = False
         self._capture: StepCapture | None = None
         self._scratch_dir: str | None = None
         self._failed = False
@@ -124,7 +127,8 @@ class GradCauseCallback(keras.callbacks.Callback):
                 self._fail(error)
                 return
         if len(self._functions) == 2:
-            full = capture_cadence.is_full(self._host_step, self.every_n_steps)
+            full = not self._first_step_done or capture_cadence.is_full(self._host_step, self.every_n_steps)
+            self._first_step_done = True
             self.model.train_function = self._functions["full" if full else "lean"]
             self._host_step += 1
 
@@ -198,7 +202,7 @@ class GradCauseCallback(keras.callbacks.Callback):
     def _make_function(self, recorded_step, mode: str):
         model = self.model
         if model.jit_compile:
-            step_fn = self._xla_step(lambda data: recorded_step(data, mode))
+            step_fn = self._xla_step(lambda data: recorded_step(data, mode), bare_pulse=mode == "lean")
             model.jit_compile = False  # the step compiles its own XLA part; writing runs outside
             try:
                 return model._make_function(step_fn)  # pylint: disable=protected-access
@@ -212,7 +216,7 @@ class GradCauseCallback(keras.callbacks.Callback):
 
         return model._make_function(step_fn)  # pylint: disable=protected-access
 
-    def _xla_step(self, recorded_step):
+    def _xla_step(self, recorded_step, bare_pulse: bool):
         """A step whose training (and stats) compile with XLA; the summaries are written after it."""
         template: dict[str, Pending] = {}
 
@@ -230,7 +234,7 @@ class GradCauseCallback(keras.callbacks.Callback):
             if "pending" in template and not self._failed:
                 p = template["pending"].with_tensors(tensors)
                 with summary.default_writer(self._writer):
-                    write_pending(lambda: p.records, p.full, p.bad, p.record_pulse, p.pulse, p.step)
+                    write_pending(lambda: p.records, p.full, p.bad, p.record_pulse, p.pulse, p.step, bare_pulse)
             self._advance_step()
             return outputs
 

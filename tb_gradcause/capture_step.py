@@ -197,7 +197,7 @@ class StepCapture:
             rec.pending = pending_records(records, full, bad, record_pulse, pulse, step)
         else:
             with summary.default_writer(self.writer):
-                write_pending(records, full, bad, record_pulse, pulse, step)
+                write_pending(records, full, bad, record_pulse, pulse, step, bare_pulse=mode == "lean")
         return result
 
     @staticmethod
@@ -351,16 +351,18 @@ def pending_records(records_fn: Callable, full, bad, record_pulse, pulse, step) 
     return Pending([summary.Record(r.kind, r.rows, v) for r, v in zip(built, values)], full, bad, record_pulse, pulse, step)
 
 
-def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step) -> None:
+def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step, bare_pulse: bool = False) -> None:
     """Write all records when `full` (and flush when `bad`), else only the loss pulse if asked.
 
     A pulse known at trace time to go out every step is written outside the capture conditional,
-    which then runs nothing when it does not capture.
+    which then runs nothing when it does not capture. `bare_pulse`: that pulse goes without
+    metadata (`summary.write_record_bare`): for lean steps, which the writer's first step, a
+    full one, precedes.
     """
     pulse_pred = _static_and(record_pulse, _is_chief_replica()) if pulse is not None else False
     every_step = pulse_pred is True
     if every_step:
-        summary.write_record(pulse, step)
+        (summary.write_record_bare if bare_pulse else summary.write_record)(pulse, step)
 
     def write_full():
         for record in records_fn():

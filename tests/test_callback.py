@@ -176,6 +176,23 @@ def test_steps_continue_across_fit_calls_and_tensorboard_shares_the_run(tmp_path
     assert len(glob.glob(os.path.join(tmp_path, "train", "events.out.tfevents.*"))) >= 2
 
 
+def test_first_step_of_a_writer_is_full_so_the_lean_loss_pulse_has_metadata(tmp_path):
+    """Lean steps write the loss pulse without metadata: the writer's first step, a full one even
+    off the cadence (a model trained before), must carry it, or TensorBoard drops the series."""
+    keras.utils.clear_session()
+    model = sequential()
+    model.compile("adam", "mse")
+    x = np.ones((96, 6), "float32")
+    y = np.ones((96, 1), "float32")
+    model.fit(x[:48], y[:48], batch_size=16, epochs=1, verbose=0)  # steps 0-2, not logged
+    # No step of this fit is on the cadence: only the writer's first step carries metadata.
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100)])
+    kinds = read_kinds(str(tmp_path))
+    assert kinds["loss"].steps == [3, 4, 5, 6, 7, 8]
+    assert kinds["gradients"].steps == [3]
+    assert np.isfinite(kinds["loss"].stat("value")).all()
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown kinds"):
         GradCauseCallback("x", kinds=["gradients", "histograms"])
