@@ -1,13 +1,21 @@
 """Step-time overhead of GradCauseCallback against plain `model.fit`, and bytes per logged layer.
 
-    python benchmarks/overhead.py [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp] [--append]
+    python benchmarks/overhead.py [--repeats 3] [--cycles-scale 1] [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp] [--append]
 
-For each model, each group of variants runs in its own process (the references' op callbacks
-stay in the traced graph): every variant is compiled and trained `WARMUP_STEPS` first, then timed
-in interleaved rounds
-whose order alternates (forward, reversed, ...); a round is one `fit` of a fixed number of
-steps. Reported: the median step time over rounds (wall and process CPU) and the median over
-rounds of its ratio to the group's own plain `fit` in the same round. `--append` adds the tables to benchmarks/RESULTS.md.
+Two methods, each model in its own processes:
+
+- **steps** (tb_gradcause's variants): one model, whose train functions alternate batch by batch:
+  plain Keras' own, and each variant's as its callback picks it before the batch (the callback's
+  per-batch Python included), in cycles of random order. Every variant thus runs on the
+  same weights, memory and machine state within milliseconds of plain, which resolves ~1 %
+  where whole `fit` rounds on separate models wandered by 5-10 % (machine speed and a model
+  instance's memory layout both drift). Ratios are medians over blocks of `BLOCK` cycles of
+  (variant's time / plain's time) in the block: means inside a block, so the default's full
+  capture (one per block at its steady state) is counted.
+- **rounds** (the references, whose op callbacks or batch hooks cannot be swapped per batch):
+  every variant is compiled and trained `WARMUP_STEPS` first, then timed in interleaved rounds of
+  one `fit` each (alternating order); ratios are medians over rounds of the ratio to plain `fit`
+  in the same round. `--append` adds the tables to benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -24,6 +33,8 @@ import time
 
 GROUPS = {
     # `plain_again`: a second plain model, timed like the others: the noise floor of the ratios.
+    "references": ["plain", "keras_tensorboard", "plain_again"],
+    # tb_gradcause by whole rounds too (not run by default): the method the steps method replaced.
     "gradcause": ["plain", "gradcause_default", "gradcause_full", "keras_tensorboard", "plain_again"],
     "check_numerics": ["plain", "check_numerics"],
     "debugger": ["plain", "debugger_concise_health"],
@@ -83,6 +94,97 @@ def build(kind: str):
         )
     model.compile("adam", "sparse_categorical_crossentropy")
     return model, x, y
+
+
+# The steps method's variants: GradCauseCallback arguments.
+STEP_VARIANTS: dict[str, dict] = {
+    "gradcause_default": {},
+    "gradcause_default_no_pulse": {"loss_every_step": False},
+    "gradcause_full": {"every_n_steps": 1},
+}
+# Cycles per block: at the default cadence's steady state (a full capture every 100 steps), a
+# block holds one full capture of the default.
+BLOCK = 100
+# Timed cycles per model and process (multiples of BLOCK), and untimed ones first (traces and caches).
+CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "lstm": 600}
+WARMUP_CYCLES = 20
+
+
+def run_steps(model_kind: str, cycles: int) -> dict:
+    """Child process: the steps method on one model; {variant: {wall, cpu, wall_ratio, cpu_ratio}}."""
+    import tensorflow as tf
+
+    from tb_gradcause import GradCauseCallback
+
+    model, x, y = build(model_kind)
+    batches = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH, drop_remainder=True).repeat())
+    model.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, verbose=0)  # builds the model and plain Keras' train function
+    plain = model.train_function
+    # As if trained WARMUP_STEPS already: the callbacks start at the default cadence's steady state.
+    model.optimizer.iterations.assign(WARMUP_STEPS)
+    work = tempfile.mkdtemp(prefix="gradcause_bench_")
+    steps = {"plain": lambda: plain(batches)}
+    try:
+        for variant, kwargs in STEP_VARIANTS.items():
+            callback = GradCauseCallback(os.path.join(work, variant), **kwargs)
+            callback.set_model(model)
+            callback.on_train_begin()
+
+            def step(callback=callback):
+                callback.on_train_batch_begin(0)
+                model.train_function(batches)
+
+            steps[variant] = step
+        model.make_train_function(force=True)  # a second trace of plain Keras' own
+        plain_again = model.train_function
+        steps["plain_again"] = lambda: plain_again(batches)
+        names = list(steps)
+        for _ in range(WARMUP_CYCLES):
+            for name in names:
+                steps[name]()
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+        order = random.Random(0)
+        for _ in range(cycles):
+            # A random order per cycle: a step right after a full capture runs slower (its caches
+            # are cold), and in a fixed or alternating order the same variants would pay for that.
+            for name in order.sample(names, len(names)):
+                wall, cpu = time.perf_counter(), time.process_time()
+                steps[name]()
+                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def block_ratios(ts, clock: int) -> list[float]:
+        plain_ts = times["plain"]
+        return [
+            sum(t[clock] for t in ts[b : b + BLOCK]) / sum(t[clock] for t in plain_ts[b : b + BLOCK])
+            for b in range(0, cycles - BLOCK + 1, BLOCK)
+        ]
+
+    return {
+        name: {
+            "wall": statistics.fmean(t[0] for t in ts),
+            "cpu": statistics.fmean(t[1] for t in ts),
+            "wall_blocks": block_ratios(ts, 0),
+            "cpu_blocks": block_ratios(ts, 1),
+        }
+        for name, ts in times.items()
+    }
+
+
+def pool_steps(results: list[dict]) -> dict:
+    """The steps method's figures over several processes: ms/step are medians of the processes'
+    means, ratios medians of all their blocks (traces of one function differ by ~2 % between
+    processes: repeats average that out)."""
+    return {
+        name: {
+            "wall": statistics.median(r[name]["wall"] for r in results),
+            "cpu": statistics.median(r[name]["cpu"] for r in results),
+            "wall_ratio": statistics.median(b for r in results for b in r[name]["wall_blocks"]),
+            "cpu_ratio": statistics.median(b for r in results for b in r[name]["cpu_blocks"]),
+        }
+        for name in results[0]
+    }
 
 
 def callbacks_for(variant: str, log_dir: str):
@@ -245,6 +347,10 @@ def early_estimate(result: dict) -> dict:
     return estimate
 
 
+def _cycles(model_kind: str, scale: float) -> int:
+    return max(BLOCK, round(CYCLES[model_kind] * scale / BLOCK) * BLOCK)
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{v:.1f}" for v in os.getloadavg())
@@ -256,13 +362,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--models", default="mlp,cnn,lstm")
-    parser.add_argument("--groups", default="gradcause,check_numerics,debugger", help=f"some of {','.join(GROUPS)}")
+    parser.add_argument(
+        "--groups", default="steps,references,check_numerics,debugger", help=f"steps and some of {','.join(GROUPS)}"
+    )
+    parser.add_argument("--cycles-scale", type=float, default=1.0, help="scale the steps method's CYCLES")
+    parser.add_argument("--repeats", type=int, default=3, help="processes per model for the steps method")
     parser.add_argument("--append", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "GROUP", "ROUNDS"), help=argparse.SUPPRESS)
     parser.add_argument("--bytes-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--steps-child", nargs=2, metavar=("MODEL", "CYCLES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_group(args.child[0], args.child[1], int(args.child[2]))))
+        return
+    if args.steps_child:
+        print(json.dumps(run_steps(args.steps_child[0], int(args.steps_child[1]))))
         return
     if args.bytes_child:
         print(json.dumps(bytes_per_layer()))
@@ -276,20 +390,24 @@ def main() -> None:
 
     load_before = load_average()
     lines = [
-        "| model | variant | wall ms/step | CPU ms/step | wall ratio | CPU ratio |",
-        "|---|---|---|---|---|---|",
+        "| model | method | variant | wall ms/step | CPU ms/step | wall ratio | CPU ratio |",
+        "|---|---|---|---|---|---|---|",
     ]
     for model_kind in args.models.split(","):
         for group in args.groups.split(","):
-            result = child("--child", model_kind, group, str(args.rounds))
-            if group == "gradcause":
+            if group == "steps":
+                cycles = str(_cycles(model_kind, args.cycles_scale))
+                result = pool_steps([child("--steps-child", model_kind, cycles) for _ in range(args.repeats)])
+            else:
+                result = child("--child", model_kind, group, str(args.rounds))
+            if {"gradcause_default", "gradcause_full"} <= set(result):
                 result["gradcause_default_first_1000_est"] = early_estimate(result)
             for variant, t in result.items():
-                if variant == "plain" and group != "gradcause":
+                if variant == "plain" and group not in ("steps", "references", "gradcause"):
                     continue
                 lines.append(
-                    f"| {model_kind} | {variant} | {t['wall'] * 1e3:.2f} | {t['cpu'] * 1e3:.2f} | "
-                    f"{t['wall_ratio']:.3f} | {t['cpu_ratio']:.3f} |"
+                    f"| {model_kind} | {'steps' if group == 'steps' else 'rounds'} | {variant} | {t['wall'] * 1e3:.2f} | "
+                    f"{t['cpu'] * 1e3:.2f} | {t['wall_ratio']:.3f} | {t['cpu_ratio']:.3f} |"
                 )
                 print(lines[-1], flush=True)
     sizes = child("--bytes-child")
@@ -309,10 +427,10 @@ def main() -> None:
         with open(path, "a", encoding="utf-8") as f:
             f.write(
                 "\n## Logging overhead (`benchmarks/overhead.py`)\n\n"
-                f"Medians of {args.rounds} interleaved rounds (alternating order) of {STEPS} steps after "
-                f"{WARMUP_STEPS} warm-up steps (MLP hidden widths {MLP_WIDTH}); ratios are medians of each round's ratio to plain `fit` in "
-                "the same round and process; each group of references in its own process. `_est` rows are "
-                "computed, not timed (`early_estimate`).\n\n"
+                f"steps: {args.repeats} processes of {', '.join(f'{m} {_cycles(m, args.cycles_scale)}' for m in args.models.split(','))} "
+                f"timed cycles, ratios = median over blocks of {BLOCK} cycles; rounds: medians of {args.rounds} "
+                f"interleaved rounds of {STEPS} steps after {WARMUP_STEPS} warm-up steps (method: see the script's "
+                f"docstring). MLP hidden widths {MLP_WIDTH}. `_est` rows are computed, not timed (`early_estimate`).\n\n"
                 + "\n".join(lines) + "\n"
             )
 
