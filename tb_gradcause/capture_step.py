@@ -180,7 +180,7 @@ class StepCapture:
         # backward pass is done. Compiled lean steps copy nothing (XLA would copy every step).
         if "weights" in self.config.kinds and not (xla and mode == "lean"):
             taken = cadence if mode == "full" else cadence | loss_bad  # (full: statically True)
-            snapshot = _snapshot(variables, taken, always=xla)
+            snapshot = _snapshot(variables, grads, taken, always=xla)
         pulse = None
         if loss is not None and "loss" in self.config.kinds:
             pulse = summary.loss_record(loss, lr, scale, tf.cast(skipped, tf.float32) if scaled else None)
@@ -287,10 +287,20 @@ class Snapshot:
         return Snapshot([self.before[i] for i in order], self.taken)
 
 
-def _snapshot(variables: Sequence, taken: tf.Tensor, always: bool) -> Snapshot:
+def _snapshot(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bool) -> Snapshot:
     """Copy the variables' values now (before the update) when `taken` or `always` (otherwise
-    empty tensors, which only a branch under `taken` reads)."""
-    copy = lambda: [tf.identity(_value(v)) for v in variables]  # noqa: E731
+    empty tensors, which only a branch under `taken` reads).
+
+    The conditional takes values, not variables: one that takes a variable is ordered after every
+    op using it, e.g. a recurrent layer's whole backward loop, and holds its update back until
+    then (9 % of an LSTM step). A value read here shares the variable's memory until the update,
+    which copies it if the snapshot still holds it. Sparsely updated variables (IndexedSlices
+    gradients, e.g. embeddings) are read in the branch: once updated so, every read copies them.
+    """
+    values = [
+        _value(v) if isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(_value(v)) for v, g in zip(variables, grads)
+    ]
+    copy = lambda: [tf.identity(x) for x in values]  # noqa: E731
     static = tf.get_static_value(taken)
     if always or static is not None and bool(static):
         return Snapshot(copy(), None)

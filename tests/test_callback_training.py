@@ -183,3 +183,35 @@ def test_update_that_overflows_the_weights_is_caught_by_the_next_step(tmp_path, 
         assert weights[:, stats.index("nonfinite_before")].sum() > 0
         assert nan_event["first_step"] == 5
         assert "update" in nan_event["title"]
+
+
+def test_weights_rows_hold_the_update_applied_on_the_cadence_and_on_a_non_finite_loss_step(tmp_path):
+    """Update ratios against the weights read between steps: on a cadence step (0) and on a
+    step off the cadence whose loss alone is non-finite (3: a NaN term without gradient), whose
+    weights are copied before its update only because of that loss."""
+
+    def loss(y, p):  # y[:, 1] is a marker, NaN in batch 3, that no gradient sees
+        return keras.ops.mean((y[:, :1] - p) ** 2) + keras.ops.stop_gradient(keras.ops.mean(y[:, 1]))
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 6)).astype("float32")
+    y = np.stack([rng.normal(size=96), np.zeros(96)], axis=1).astype("float32")
+    y[48:64, 1] = np.nan
+    seen: list[list[np.ndarray]] = []
+    record = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda *_, **__: seen.append([v.numpy() for v in model.trainable_variables]))
+    model = mlp()
+    model.compile(keras.optimizers.SGD(0.05), loss)
+    model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
+              callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), record])
+    seen.append([v.numpy() for v in model.trainable_variables])
+    kinds = read_kinds(str(tmp_path))
+    weights = kinds["weights"]
+    assert weights.steps == [0, 3]
+    paths = [v.path for v in model.trainable_variables]
+    for step in (0, 3):
+        for row, name in enumerate(weights.names):
+            i = paths.index(f"sequential/{name}") if f"sequential/{name}" in paths else paths.index(name)
+            before, after = seen[step][i], seen[step + 1][i]
+            expected = np.linalg.norm(after - before) / np.linalg.norm(after)  # (norm: of the new value)
+            assert expected > 0
+            np.testing.assert_allclose(weights.at(step)[row, weights.stats.index("update_ratio")], expected, rtol=1e-4)
