@@ -170,8 +170,7 @@ class StepCapture:
             cadence = tf.constant(True)
         else:
             cadence = tf.math.floormod(step, self.config.every_n_steps) == 0
-        full = (cadence & tf.logical_not(skipped)) | bad
-        full = full & _is_chief_replica()
+        full = _on_chief(_or(_and(cadence, _not(skipped)), bad))
         xla = summary.in_xla_context()
         snapshot = None
         # Copies of the weights before the update, on the cadence's steps and when the loss is
@@ -179,7 +178,7 @@ class StepCapture:
         # gradients alone: waiting for their check would hold every update back until the whole
         # backward pass is done. Compiled lean steps copy nothing (XLA would copy every step).
         if "weights" in self.config.kinds and not (xla and mode == "lean"):
-            taken = cadence if mode == "full" else cadence | loss_bad  # (full: statically True)
+            taken = _or(cadence, loss_bad)
             snapshot = _snapshot(variables, grads, taken, always=xla)
         pulse = None
         if loss is not None and "loss" in self.config.kinds:
@@ -369,8 +368,9 @@ def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step, ba
     metadata (`summary.write_record_bare`): for lean steps, which the writer's first step, a
     full one, precedes.
     """
-    pulse_pred = _static_and(record_pulse, _is_chief_replica()) if pulse is not None else False
-    every_step = pulse_pred is True
+    pulse_pred = _on_chief(record_pulse) if pulse is not None else tf.constant(False)
+    known = tf.get_static_value(pulse_pred)
+    every_step = known is not None and bool(known)
     if every_step:
         (summary.write_record_bare if bare_pulse else summary.write_record)(pulse, step)
 
@@ -382,20 +382,35 @@ def write_pending(records_fn: Callable, full, bad, record_pulse, pulse, step, ba
         return tf.constant(True)
 
     def write_pulse():
-        if pulse_pred is not False and not every_step:
+        if known is None:
             _when(pulse_pred, lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 
     _when(full, write_full, write_pulse, separate=True)
 
 
-def _static_and(a, b) -> "tf.Tensor | bool":
-    """`a & b`, as a Python bool when known at trace time."""
+def _or(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """`a | b`, folded when either is known at trace time (an op less on every step)."""
     static_a, static_b = tf.get_static_value(a), tf.get_static_value(b)
-    if static_a is not None and not static_a or static_b is not None and not static_b:
-        return False
-    if static_a is not None and static_b is not None:
-        return True
+    if static_a is not None:
+        return tf.constant(True) if static_a else b
+    if static_b is not None:
+        return tf.constant(True) if static_b else a
+    return tf.logical_or(a, b)
+
+
+def _not(a: tf.Tensor) -> tf.Tensor:
+    known = tf.get_static_value(a)
+    return tf.logical_not(a) if known is None else tf.constant(not known)
+
+
+def _and(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """`a & b`, folded when either is known at trace time."""
+    static_a, static_b = tf.get_static_value(a), tf.get_static_value(b)
+    if static_a is not None:
+        return b if static_a else tf.constant(False)
+    if static_b is not None:
+        return a if static_b else tf.constant(False)
     return tf.logical_and(a, b)
 
 
@@ -443,8 +458,10 @@ def _all_finite(grads: Sequence) -> tf.Tensor:
     return tf.math.is_finite(tf.add_n(sums))
 
 
-def _is_chief_replica() -> tf.Tensor:
+def _on_chief(pred: tf.Tensor) -> tf.Tensor:
+    """`pred` on replica 0, False on the others. Not folded at trace time: a worker's replica id
+    is a constant of its graph, and every worker must trace the same conditionals (collectives)."""
     ctx = tf.distribute.get_replica_context()
     if ctx is None or ctx.num_replicas_in_sync == 1:
-        return tf.constant(True)
-    return tf.equal(ctx.replica_id_in_sync_group, 0)
+        return pred
+    return tf.logical_and(pred, tf.equal(ctx.replica_id_in_sync_group, 0))
