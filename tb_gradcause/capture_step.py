@@ -400,6 +400,7 @@ def _or(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
 
 
 def _not(a: tf.Tensor) -> tf.Tensor:
+    """`~a`, folded when known at trace time."""
     known = tf.get_static_value(a)
     return tf.logical_not(a) if known is None else tf.constant(not known)
 
