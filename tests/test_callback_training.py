@@ -197,9 +197,11 @@ def test_weights_rows_hold_the_update_applied_on_the_cadence_and_on_a_non_finite
     x = rng.normal(size=(96, 6)).astype("float32")
     y = np.stack([rng.normal(size=96), np.zeros(96)], axis=1).astype("float32")
     y[48:64, 1] = np.nan
-    seen: list[list[np.ndarray]] = []
-    record = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda *_, **__: seen.append([v.numpy() for v in model.trainable_variables]))
     model = mlp()
+    seen: list[list[np.ndarray]] = []  # the weights before each step, and after the last
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_begin=lambda *_, **__: seen.append([v.numpy() for v in model.trainable_variables])
+    )
     model.compile(keras.optimizers.SGD(0.05), loss)
     model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
               callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), record])
