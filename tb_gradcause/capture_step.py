@@ -286,9 +286,9 @@ class Snapshot:
         return Snapshot([self.before[i] for i in order], self.taken)
 
 
-def _snapshot(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bool) -> Snapshot:
+def _snapshot(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bool) -> Snapshot | None:
     """Copy the variables' values now (before the update) when `taken` or `always` (otherwise
-    empty tensors, which only a branch under `taken` reads).
+    empty tensors, which only a branch under `taken` reads); None when `taken` is known to be False.
 
     The conditional takes values, not variables: one that takes a variable is ordered after every
     op using it, e.g. a recurrent layer's whole backward loop, and holds its update back until
@@ -296,12 +296,14 @@ def _snapshot(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bo
     which copies it if the snapshot still holds it. Sparsely updated variables (IndexedSlices
     gradients, e.g. embeddings) are read in the branch: once updated so, every read copies them.
     """
+    static = tf.get_static_value(taken)
+    if static is not None and not bool(static):
+        return None
     values = [
         _value(v) if isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(_value(v)) for v, g in zip(variables, grads)
     ]
     copy = lambda: [tf.identity(x) for x in values]  # noqa: E731
-    static = tf.get_static_value(taken)
-    if always or static is not None and bool(static):
+    if always or static is not None:
         return Snapshot(copy(), None)
     return Snapshot(tf.cond(taken, copy, lambda: [_empty_like(v) for v in variables]), taken)
 
