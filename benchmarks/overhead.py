@@ -1,12 +1,13 @@
 """Step-time overhead of GradCauseCallback against plain `model.fit`, and bytes per logged layer.
 
-    python benchmarks/overhead.py [--repeats 3] [--cycles-scale 1] [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp] [--append]
+    python benchmarks/overhead.py [--groups steps,references,...] [--repeats 3] [--cycles-scale 1] [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp] [--append]
 
 Two methods, each model in its own processes:
 
-- **steps** (tb_gradcause's variants): one model, whose train functions alternate batch by batch:
-  plain Keras' own, and each variant's as its callback picks it before the batch (the callback's
-  per-batch Python included), in cycles of random order. Every variant thus runs on the
+- **steps** (`STEP_GROUPS`: tb_gradcause's variants, and floor functions built without it): one
+  model, whose train functions alternate batch by batch: plain Keras' own, and each variant's as
+  its callback picks it before the batch (the callback's per-batch Python included), in cycles of
+  random order. Every variant thus runs on the
   same weights, memory and machine state within milliseconds of plain, which resolves ~1 %
   where whole `fit` rounds on separate models wandered by 5-10 % (machine speed and a model
   instance's memory layout both drift). Ratios are medians over blocks of `BLOCK` cycles of
@@ -96,11 +97,22 @@ def build(kind: str):
     return model, x, y
 
 
-# The steps method's variants: GradCauseCallback arguments.
-STEP_VARIANTS: dict[str, dict] = {
-    "gradcause_default": {},
-    "gradcause_default_no_pulse": {"loss_every_step": False},
-    "gradcause_full": {"every_n_steps": 1},
+# The steps method's groups: {variant: GradCauseCallback arguments}, or None for a floor train
+# function built without tb_gradcause (`_floor_function`).
+STEP_GROUPS: dict[str, dict[str, dict | None]] = {
+    "steps": {
+        "gradcause_default": {},
+        "gradcause_default_no_pulse": {"loss_every_step": False},
+        "gradcause_full": {"every_n_steps": 1},
+    },
+    # What any design that captures a non-finite step in full in that step costs at least (not
+    # run by default), beside tb_gradcause's lean steps (no full capture after the first step).
+    "steps_floor": {
+        "gradcause_lean_pulse": {"every_n_steps": 10**9},
+        "floor_check": None,
+        "floor_capture_cond": None,
+        "floor_capture_host": None,
+    },
 }
 # Cycles per block: at the default cadence's steady state (a full capture every 100 steps), a
 # block holds one full capture of the default.
@@ -110,7 +122,7 @@ CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "lstm": 600}
 WARMUP_CYCLES = 20
 
 
-def run_steps(model_kind: str, cycles: int) -> dict:
+def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
     """Child process: the steps method on one model; {variant: {wall, cpu, wall_ratio, cpu_ratio}}."""
     import tensorflow as tf
 
@@ -125,7 +137,11 @@ def run_steps(model_kind: str, cycles: int) -> dict:
     work = tempfile.mkdtemp(prefix="gradcause_bench_")
     steps = {"plain": lambda: plain(batches)}
     try:
-        for variant, kwargs in STEP_VARIANTS.items():
+        for variant, kwargs in STEP_GROUPS[group].items():
+            if kwargs is None:
+                function = _floor_function(model, variant, os.path.join(work, variant), batches)
+                steps[variant] = lambda function=function: function(batches)
+                continue
             callback = GradCauseCallback(os.path.join(work, variant), **kwargs)
             callback.set_model(model)
             callback.on_train_begin()
@@ -134,6 +150,7 @@ def run_steps(model_kind: str, cycles: int) -> dict:
                 callback.on_train_batch_begin(0)
                 model.train_function(batches)
 
+            step()  # traces it now: a floor function built later wraps the optimizer while it traces
             steps[variant] = step
         model.make_train_function(force=True)  # a second trace of plain Keras' own
         plain_again = model.train_function
@@ -236,6 +253,68 @@ def _floor_probe(conditional: bool):
             self.model.make_train_function(force=True)
 
     return FloorProbe()
+
+
+def _floor_function(model, variant: str, log_dir: str, batches):
+    """Plain Keras' train function plus the least that captures a non-finite step in that step,
+    without tb_gradcause: every step checks its gradients (one sum each, as tb_gradcause does) and
+    then, by `variant`:
+
+    - `floor_check`: stores the result, nothing more;
+    - `floor_capture_cond`: the result decides a conditional that takes the gradients and the
+      variables (read after the update) and, when taken, writes one summary of them;
+    - `floor_capture_host`: no conditional: the step keeps its gradients in a variable (released
+      when the next step starts) and the host reads the result after the step, to capture then.
+
+    Neither capture holds the layers' outputs or backward signals, nor writes a loss pulse: a real
+    capture costs more. Never taken here (training stays finite)."""
+    import tensorflow as tf
+
+    opt, train_step = model.optimizer, model.train_step
+    original = opt.apply
+    flag = tf.Variable(False, trainable=False)
+    held = tf.Variable(tf.raw_ops.OptionalNone(), trainable=False, shape=[])
+    writer = tf.summary.create_file_writer(log_dir)
+
+    def apply(grads, variables=None):
+        result = original(grads, variables)
+        bad = tf.logical_not(tf.math.is_finite(tf.add_n([tf.reduce_sum(g) for g in grads])))
+        if variant == "floor_capture_cond":
+            weights = list(variables if variables is not None else model.trainable_variables)
+
+            def capture():
+                with writer.as_default():
+                    total = tf.add_n([tf.reduce_sum(t) for t in list(grads) + [w.value for w in weights]])
+                    return tf.summary.write("capture", total, step=opt.iterations)
+
+            branch = tf.function(capture, autograph=False, experimental_attributes={"_noinline": True})
+            bad = tf.cond(bad, branch, lambda: tf.constant(False))
+        elif variant == "floor_capture_host":
+            held.assign(tf.raw_ops.OptionalFromValue(components=list(grads)))
+        flag.assign(bad)
+        return result
+
+    def step_fn(data):
+        if variant == "floor_capture_host":
+            held.assign(tf.raw_ops.OptionalNone())
+        return train_step(data)
+
+    opt.apply = apply
+    try:
+        function = model._make_function(step_fn)  # pylint: disable=protected-access
+        function(batches)  # traces it, with `apply` in place
+    finally:
+        opt.apply = original
+    if variant != "floor_capture_host":
+        return function
+
+    def host_decided(iterator):
+        outputs = function(iterator)
+        if tf.raw_ops.ReadVariableOp(resource=flag.handle, dtype=tf.bool).numpy():
+            raise AssertionError("a floor capture was taken: training went non-finite")
+        return outputs
+
+    return host_decided
 
 
 def run_group(model_kind: str, group: str, rounds: int) -> dict:
@@ -363,20 +442,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--models", default="mlp,cnn,lstm")
     parser.add_argument(
-        "--groups", default="steps,references,check_numerics,debugger", help=f"steps and some of {','.join(GROUPS)}"
+        "--groups", default="steps,references,check_numerics,debugger", help=f"some of {','.join([*STEP_GROUPS, *GROUPS])}"
     )
     parser.add_argument("--cycles-scale", type=float, default=1.0, help="scale the steps method's CYCLES")
     parser.add_argument("--repeats", type=int, default=3, help="processes per model for the steps method")
     parser.add_argument("--append", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "GROUP", "ROUNDS"), help=argparse.SUPPRESS)
     parser.add_argument("--bytes-child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--steps-child", nargs=2, metavar=("MODEL", "CYCLES"), help=argparse.SUPPRESS)
+    parser.add_argument("--steps-child", nargs=3, metavar=("MODEL", "CYCLES", "GROUP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_group(args.child[0], args.child[1], int(args.child[2]))))
         return
     if args.steps_child:
-        print(json.dumps(run_steps(args.steps_child[0], int(args.steps_child[1]))))
+        print(json.dumps(run_steps(args.steps_child[0], int(args.steps_child[1]), args.steps_child[2])))
         return
     if args.bytes_child:
         print(json.dumps(bytes_per_layer()))
@@ -395,18 +474,19 @@ def main() -> None:
     ]
     for model_kind in args.models.split(","):
         for group in args.groups.split(","):
-            if group == "steps":
+            method = "steps" if group in STEP_GROUPS else "rounds"
+            if method == "steps":
                 cycles = str(_cycles(model_kind, args.cycles_scale))
-                result = pool_steps([child("--steps-child", model_kind, cycles) for _ in range(args.repeats)])
+                result = pool_steps([child("--steps-child", model_kind, cycles, group) for _ in range(args.repeats)])
             else:
                 result = child("--child", model_kind, group, str(args.rounds))
             if {"gradcause_default", "gradcause_full"} <= set(result):
                 result["gradcause_default_first_1000_est"] = early_estimate(result)
             for variant, t in result.items():
-                if variant == "plain" and group not in ("steps", "references", "gradcause"):
+                if variant == "plain" and group not in ("steps", "steps_floor", "references", "gradcause"):
                     continue
                 lines.append(
-                    f"| {model_kind} | {'steps' if group == 'steps' else 'rounds'} | {variant} | {t['wall'] * 1e3:.2f} | "
+                    f"| {model_kind} | {method} | {variant} | {t['wall'] * 1e3:.2f} | "
                     f"{t['cpu'] * 1e3:.2f} | {t['wall_ratio']:.3f} | {t['cpu_ratio']:.3f} |"
                 )
                 print(lines[-1], flush=True)
