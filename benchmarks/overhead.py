@@ -7,8 +7,8 @@ Two methods, each model in its own processes:
 - **steps** (`STEP_GROUPS`: tb_gradcause's variants, and floor functions built without it): one
   model, whose train functions alternate batch by batch: plain Keras' own, and each variant's as
   its callback picks it before the batch (the callback's per-batch Python included), in cycles of
-  random order. Every variant thus runs on the
-  same weights, memory and machine state within milliseconds of plain, which resolves ~1 %
+  random order. Every variant thus runs on the same weights, memory and machine state within
+  milliseconds of plain, which resolves ~1 %
   where whole `fit` rounds on separate models wandered by 5-10 % (machine speed and a model
   instance's memory layout both drift). Ratios are medians over blocks of `BLOCK` cycles of
   (variant's time / plain's time) in the block: means inside a block, so the default's full
@@ -45,9 +45,6 @@ GROUPS = {
     # Lean steps (no loss pulse) logging one kind besides the loss: what each kind's dead capture
     # branch costs a step that does not log.
     "lean_kinds": ["plain", "gradcause_lean", "gradcause_lean_loss", "gradcause_lean_gradients", "gradcause_lean_weights"],
-    # The floor of any in-step trigger, without tb_gradcause: a finite check of the gradients
-    # every step, and the same check deciding one conditional whose branch never runs.
-    "floor": ["plain", "floor_check", "floor_check_cond", "gradcause_lean"],
 }
 # Steps per round (one epoch over that many batches): multiples of the default cadence's late
 # interval, so every round of a variant holds the same number of full captures.
@@ -221,38 +218,7 @@ def callbacks_for(variant: str, log_dir: str):
         return [GradCauseCallback(log_dir, every_n_steps=10**9, loss_every_step=kind == "pulse", kinds=kinds)]
     if variant == "keras_tensorboard":
         return [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)]
-    if variant.startswith("floor_"):
-        return [_floor_probe(conditional=variant.endswith("_cond"))]
     return []
-
-
-def _floor_probe(conditional: bool):
-    """A callback whose train function checks every step's gradients for NaN/Inf (one sum per
-    gradient, as tb_gradcause does) and stores the result; with `conditional`, the result first
-    decides a `tf.cond` with no inputs whose branch (a call that is never inlined) never runs."""
-    import keras
-    import tensorflow as tf
-
-    class FloorProbe(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            opt = self.model.optimizer
-            if getattr(opt, "_floor_probe", False):
-                return
-            original, flag = opt.apply, tf.Variable(False, trainable=False)
-
-            def apply(grads, variables=None):
-                result = original(grads, variables)
-                bad = tf.logical_not(tf.math.is_finite(tf.add_n([tf.reduce_sum(g) for g in grads])))
-                if conditional:
-                    branch = tf.function(lambda: tf.constant(True), autograph=False, experimental_attributes={"_noinline": True})
-                    bad = tf.cond(bad, branch, lambda: tf.constant(False))
-                flag.assign(bad)
-                return result
-
-            opt.apply, opt._floor_probe = apply, True
-            self.model.make_train_function(force=True)
-
-    return FloorProbe()
 
 
 def _floor_function(model, variant: str, log_dir: str, batches):
@@ -483,7 +449,7 @@ def main() -> None:
             if {"gradcause_default", "gradcause_full"} <= set(result):
                 result["gradcause_default_first_1000_est"] = early_estimate(result)
             for variant, t in result.items():
-                if variant == "plain" and group not in ("steps", "steps_floor", "references", "gradcause"):
+                if variant == "plain" and method == "rounds" and group not in ("references", "gradcause"):
                     continue
                 lines.append(
                     f"| {model_kind} | {method} | {variant} | {t['wall'] * 1e3:.2f} | "
