@@ -1,6 +1,6 @@
 """Step-time overhead of GradCauseCallback against plain `model.fit`, and bytes per logged layer.
 
-    python benchmarks/overhead.py [--groups steps,references,...] [--repeats 3] [--cycles-scale 1] [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp] [--append]
+    python benchmarks/overhead.py [--groups steps,references,...] [--repeats 3] [--cycles-scale 1] [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp,small_cnn] [--append]
 
 Two methods, each model in its own processes:
 
@@ -48,7 +48,7 @@ GROUPS = {
 }
 # Steps per round (one epoch over that many batches): multiples of the default cadence's late
 # interval, so every round of a variant holds the same number of full captures.
-STEPS = {"mlp": 200, "tiny_mlp": 200, "cnn": 100, "lstm": 100}
+STEPS = {"mlp": 200, "tiny_mlp": 200, "cnn": 100, "small_cnn": 100, "lstm": 100}
 BATCH = 64
 # Steps trained before timing: traces, and takes the default cadence past its early phases
 # (every 10 steps to step 100, every 25 to step 1000), so the rounds measure a long run's steady
@@ -58,6 +58,10 @@ WARMUP_STEPS = 1000
 # (2026-11-27). "tiny_mlp" (2.0 ms/step, not run by default) was "mlp" until then: fixed per-step
 # costs weigh most there.
 MLP_WIDTH = {"mlp": 384, "tiny_mlp": 256}
+# Image side of the CNNs. "cnn" is the issue's "small CNN (~30 ms/step)" where the issue was
+# written; it ran 17-53 ms/step here in November's first sessions and 130-260 ms/step on the
+# 27th. "small_cnn" (not run by default) is the same network on 16x16 images: 66 ms/step that day.
+CNN_SIDE = {"cnn": 32, "small_cnn": 16}
 
 
 def build(kind: str):
@@ -75,11 +79,12 @@ def build(kind: str):
             [keras.Input((128,)), keras.layers.Dense(width, activation="relu"),
              keras.layers.Dense(width, activation="relu"), keras.layers.Dense(10, activation="softmax")]
         )
-    elif kind == "cnn":
-        x = rng.normal(size=(n, 32, 32, 3)).astype("float32")
+    elif kind in CNN_SIDE:
+        side = CNN_SIDE[kind]
+        x = rng.normal(size=(n, side, side, 3)).astype("float32")
         y = rng.integers(0, 10, size=(len(x),))
         model = keras.Sequential(
-            [keras.Input((32, 32, 3)), keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
+            [keras.Input((side, side, 3)), keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
              keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.MaxPooling2D(),
              keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.GlobalAveragePooling2D(),
              keras.layers.Dense(10, activation="softmax")]
@@ -115,7 +120,7 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
 # block holds one full capture of the default.
 BLOCK = 100
 # Timed cycles per model and process (multiples of BLOCK), and untimed ones first (traces and caches).
-CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "lstm": 600}
+CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "small_cnn": 400, "lstm": 600}
 WARMUP_CYCLES = 20
 
 
@@ -476,7 +481,7 @@ def main() -> None:
                 f"steps: {args.repeats} processes of {', '.join(f'{m} {_cycles(m, args.cycles_scale)}' for m in args.models.split(','))} "
                 f"timed cycles, ratios = median over blocks of {BLOCK} cycles; rounds: medians of {args.rounds} "
                 f"interleaved rounds of {STEPS} steps after {WARMUP_STEPS} warm-up steps (method: see the script's "
-                f"docstring). MLP hidden widths {MLP_WIDTH}. `_est` rows are computed, not timed (`early_estimate`).\n\n"
+                f"docstring). MLP hidden widths {MLP_WIDTH}, CNN image sides {CNN_SIDE}. `_est` rows are computed, not timed (`early_estimate`).\n\n"
                 + "\n".join(lines) + "\n"
             )
 
