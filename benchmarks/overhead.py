@@ -9,9 +9,9 @@ Two methods, each model in its own processes:
   its callback picks it before the batch (the callback's per-batch Python included), in cycles of
   random order. Every variant thus runs on the same weights, memory and machine state within
   milliseconds of plain, which resolves ~1 % where whole `fit` rounds on separate models wandered
-  by 5-10 % (machine speed and a model instance's memory layout both drift). Ratios are medians over blocks of `BLOCK` cycles of
-  (variant's time / plain's time) in the block: means inside a block, so the default's full
-  capture (one per block at its steady state) is counted.
+  by 5-10 % (machine speed and a model instance's memory layout both drift). Ratios are medians
+  over blocks of `BLOCK` cycles of (variant's time / plain's time) in the block: means inside a
+  block, so the default's full capture (one per block at its steady state) is counted.
 - **rounds** (the references, whose op callbacks or batch hooks cannot be swapped per batch):
   every variant is compiled and trained `WARMUP_STEPS` first, then timed in interleaved rounds of
   one `fit` each (alternating order); ratios are medians over rounds of the ratio to plain `fit`
