@@ -2,7 +2,7 @@
 
 import pathlib
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 ROOT = pathlib.Path(__file__).parent
 
@@ -16,9 +16,9 @@ setup(
     python_requires=">=3.10",
     # The demo scenarios live in the top-level demo/ folder and ship as tb_gradcause.demo,
     # so `tb-gradcause demo` works from an installed package too.
-    packages=["tb_gradcause", "tb_gradcause.detectors", "tb_gradcause.demo"],
+    packages=find_packages(include=["tb_gradcause", "tb_gradcause.*"]) + ["tb_gradcause.demo"],
     package_dir={"tb_gradcause.demo": "demo"},
-    package_data={"tb_gradcause": ["static/*", "plugin_data.proto"]},
+    package_data={"tb_gradcause": ["plugin_data.proto"], "tb_gradcause.plugin": ["static/*"]},
     install_requires=[
         "tensorboard>=2.21",
         "numpy>=1.24",
@@ -31,7 +31,7 @@ setup(
         "test": ["pytest>=8", "pytest-timeout>=2.3", "playwright>=1.50"],
     },
     entry_points={
-        "tensorboard_plugins": ["gradcause = tb_gradcause.loader:GradCauseLoader"],
+        "tensorboard_plugins": ["gradcause = tb_gradcause.plugin.loader:GradCauseLoader"],
         "console_scripts": ["tb-gradcause = tb_gradcause.cli:main"],
     },
     classifiers=[

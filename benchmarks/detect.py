@@ -2,7 +2,7 @@
 
     python benchmarks/detect.py [--steps 10000] [--logdir DIR] [--repeats N]
 
-Writes the run with `tb_gradcause.synthetic` (plausible healthy statistics of every kind at every
+Writes the run with `tb_gradcause.testing.synthetic` (plausible healthy statistics of every kind at every
 step, plus a few injected problems), loads it with TensorBoard's own loader once per repeat
 (reference), then times `reader.read_run` without the time spent inside the data provider
 (TensorBoard's `read_tensors`, shown apart) and `engine.analyze` separately. Prints medians and
@@ -23,7 +23,9 @@ from tensorboard import compat as tensorboard_compat
 from tensorboard import context
 from tensorboard.data import provider as tb_provider
 
-from tb_gradcause import engine, metadata, reader, synthetic
+from tb_gradcause import metadata
+from tb_gradcause.analysis import engine, reader
+from tb_gradcause.testing import synthetic
 
 RUN = "bench"
 N_FEATURES = 32

@@ -383,7 +383,7 @@ def early_estimate(result: dict) -> dict:
     """Step time of the default over steps 0-999, from the measured steady state: a linear model
     in the share of steps captured in full (1 every 100 at steady state, all of them for
     `gradcause_full`, 46 in 1000 in the early phases)."""
-    from tb_gradcause import capture_cadence
+    from tb_gradcause.capture import cadence as capture_cadence
 
     rate = sum(capture_cadence.is_full(s, None) for s in range(1000)) / 1000
     late = 1 / capture_cadence.PHASES[-1][1]

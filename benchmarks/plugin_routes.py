@@ -15,7 +15,8 @@ import time
 
 from werkzeug import test as werkzeug_test
 
-from tb_gradcause import synthetic, tb_process
+from tb_gradcause.testing import synthetic
+from tb_gradcause.cli import tensorboard_process as tb_process
 
 # What the tab requests per kind (frontend/src: the stats it draws).
 TAB_STATS = {

@@ -1,4 +1,4 @@
-// Bundles src/index.ts (with uPlot and all CSS) into one ES module, tb_gradcause/static/index.js.
+// Bundles src/index.ts (with uPlot and all CSS) into one ES module, tb_gradcause/plugin/static/index.js.
 // TensorBoard's plugin page forbids inline scripts and other origins, so everything ships in one file.
 // The output is deterministic: the same sources and esbuild version give the same bytes
 // (tests/test_browser.py rebuilds into a temporary file, `node build.mjs OUTFILE`, and compares).
@@ -20,7 +20,7 @@ const minifiedCssText = {
 
 await esbuild.build({
   entryPoints: [here("src/index.ts")],
-  outfile: process.argv[2] ?? here("../tb_gradcause/static/index.js"),
+  outfile: process.argv[2] ?? here("../tb_gradcause/plugin/static/index.js"),
   bundle: true,
   format: "esm",
   target: "es2020",

@@ -18,5 +18,5 @@ def __getattr__(name: str) -> Any:
     if name == "summary":
         return importlib.import_module("tb_gradcause.summary")
     if name == "GradCauseCallback":
-        return importlib.import_module("tb_gradcause.callback").GradCauseCallback
+        return importlib.import_module("tb_gradcause.capture.callback").GradCauseCallback
     raise AttributeError(f"module 'tb_gradcause' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""One module per cause kind; each exposes `KIND`, `REQUIRES` and `detect(run)`."""

@@ -1,0 +1,155 @@
+"""disconnected_gradient: trainable variables that never get a gradient (None) or only exact
+zeros, and layers whose output does not depend on their input (the same for every sample).
+
+Zero gradients explained by dead ReLU units (this or a later layer mostly dead, or the one
+just before it) are left to `dead_relu`. Variables upstream of a constant-output layer are reported with that layer: it is
+where the graph is cut.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.analysis.detectors import dead_relu
+from tb_gradcause.analysis.signals import per_layer as L
+from tb_gradcause.analysis.signals import wording as text
+from tb_gradcause.analysis.signals import trends as windows
+from tb_gradcause.analysis.causes import Event, evidence
+
+KIND = "disconnected_gradient"
+REQUIRES: tuple[str, ...] = ("gradients",)
+
+# An output whose across-batch spread is below this fraction of its magnitude is constant
+# (float32 rounding of genuinely varying outputs is ~1e-7 relative).
+CONSTANT_RELATIVE = 1e-6
+# A layer counts as fully dead / saturated (its constant output is another detector's cause).
+FULLY = 0.99
+# The layer feeding a constant one must vary by at least this much relative to its size: a
+# collapse spread over many layers (a deep sigmoid stack) is not a cut in the graph.
+VARYING = 1e-3
+
+
+def _no_gradient(grads: Any, n: int) -> np.ndarray:
+    """[R] True for variables whose gradient was missing or exactly zero at every logged step."""
+    if n < 2:
+        return np.zeros(len(grads.rows), bool)
+    none = grads.stat("l2")[:n] == 0
+    if grads.has("zero_frac"):
+        none &= grads.stat("zero_frac")[:n] >= 1.0
+    if grads.has("missing"):
+        none |= grads.stat("missing")[:n] > 0
+    return np.all(none, axis=0)
+
+
+def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
+    """Largest depth of a ReLU layer that is mostly dead (median `dead_frac` over `steps` at
+    dead_relu's SEVERE level) (-1 if none)."""
+    if acts is None or not acts.has("dead_frac"):
+        return -1
+    sel = np.isin(acts.steps, steps)
+    if not sel.any():
+        return -1
+    dead = np.median(acts.stat("dead_frac")[sel], axis=0) >= dead_relu.SEVERE
+    return max((row.depth for row, d in zip(acts.rows, dead) if d and L.is_relu(row)), default=-1)
+
+
+def _relative_spread(acts: Any, n: int) -> np.ndarray:
+    """[n, R] across-batch spread over output size; 0 for all-zero outputs.
+
+    float32: the correctly rounded quotient of two float32 values, compared at orders of magnitude."""
+    spread, size = acts.stat("batch_std")[:n], acts.stat("max_abs")[:n]
+    with np.errstate(all="ignore"):
+        return np.divide(spread, size, out=np.zeros_like(spread), where=size > 0)
+
+
+def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | None:
+    """The first layer (forward order) whose output is the same for every sample at every logged
+    step while the layer feeding it varies; with its span and largest relative spread.
+
+    A fully dead ReLU layer (dead_relu's) and everything after it, and saturated layers
+    (saturated_activation's) are left out; so is a gradual collapse over many layers (each
+    layer's predecessor must still vary by VARYING)."""
+    acts = run.get("activations")
+    if acts is None or not all(acts.has(s) for s in ("batch_std", "max_abs")):
+        return None
+    n = L.finite_prefix(acts)
+    if n < 2:
+        return None
+    rel = _relative_spread(acts, n)
+    constant = np.all(rel <= CONSTANT_RELATIVE, axis=0)
+    if acts.has("saturated_frac"):
+        constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0)
+    typical = windows.typical(rel)
+    depths = np.array([row.depth for row in acts.rows], dtype=np.int64)
+    for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
+        if dead_depth >= 0 and depths[r] >= dead_depth:
+            continue
+        before = np.flatnonzero(depths < depths[r])
+        if len(before):
+            feeds_varying = typical[before[np.argmax(depths[before])]] >= VARYING
+        else:
+            inputs = run.get("inputs")
+            feeds_varying = inputs is None or not inputs.has("std") or bool(np.nanmax(inputs.stat("std")[:n]) > 0)
+        if feeds_varying:
+            return acts.rows[r], int(acts.steps[0]), int(acts.steps[n - 1]), float(np.max(rel[:, r]))
+    return None
+
+
+def _cut_event(row: Any, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Any, trouble: dict | None) -> Event:
+    layer = L.row_layer(row)
+    items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
+    if upstream:
+        variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
+        items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + text.names(variables)))
+    if trouble is not None:
+        items.append(trouble)
+    cls = f" ({row.layer_class})" if row.layer_class else ""
+    return Event.create(
+        KIND, "warning", layer, first, last,
+        f"{layer}'s output does not depend on its input",
+        items,
+        f"{layer}{cls} returns the same value for every sample: its `call` does not use `inputs` "
+        "(e.g. it returns a weight, or a constant of the input's shape). Compute the output from "
+        "`inputs`; everything before this layer gets no gradient and cannot learn.",
+    )
+
+
+def _no_gradient_event(layer: str, rows: list[int], grads: Any, n: int) -> Event:
+    variables = [grads.rows[r].name for r in rows]
+    missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
+    what = "no gradient (None)" if missing else "only exact-zero gradients"
+    return Event.create(
+        KIND, "warning", layer, int(grads.steps[0]), int(grads.steps[n - 1]),
+        f"{layer} gets {what} at every step",
+        [evidence("steps_without_gradient", n, n, "==", None, f"{text.names(variables)}: {what} in all {n} logged steps")],
+        f"{text.names(variables)} never change: the loss does not depend on {layer}. Check that its "
+        "output reaches the model's output (an unused branch, a layer built but not called, a "
+        "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "
+        "`trainable=False` if that is intended.",
+    )
+
+
+def detect(run: Any) -> list[Event]:
+    grads = run.get("gradients")
+    n = L.finite_prefix(grads)
+    if n == 0:
+        return []
+    dead_depth = _deepest_dead(run.get("activations"), grads.steps[:n])
+    by_layer: dict[str, list[int]] = {}
+    for r in np.flatnonzero(_no_gradient(grads, n)):
+        row = grads.rows[r]
+        if dead_depth >= 0 and 0 <= row.depth <= dead_depth + 1:
+            continue  # a fully dead layer blocks the gradient before it and zeroes the next kernel's
+        by_layer.setdefault(L.row_layer(row), []).append(r)
+    events = []
+    cut = _constant_layer(run, dead_depth)
+    if cut is not None:
+        row, first, last, rel = cut
+        upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth <= row.depth}
+        trouble = windows.loss_trouble(windows.LossTrend.from_run(run), first, last)
+        if upstream or trouble is not None:
+            events.append(_cut_event(row, first, last, rel, upstream, grads, trouble))
+            by_layer = {name: rows for name, rows in by_layer.items() if name not in upstream}
+    return events + [_no_gradient_event(layer, rows, grads, n) for layer, rows in by_layer.items()]

@@ -1,0 +1,136 @@
+"""exploding_gradient: gradients that grow by orders of magnitude over steps, across depth, or
+along time inside a recurrent layer, while training is in trouble (loss rising, stalled or NaN).
+
+One event per run, at the layer where it starts: the earliest onset, then the largest excess.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.analysis.signals import flow
+from tb_gradcause.analysis.signals import wording as text
+from tb_gradcause.analysis.signals import trends as windows
+from tb_gradcause.analysis.causes import Event, evidence
+
+KIND = "exploding_gradient"
+REQUIRES: tuple[str, ...] = ("gradients",)
+
+# A layer's kernel-gradient RMS 100x above its own early level (healthy runs drift within ~10x).
+GROWTH_DECADES = 2.0
+# A layer's backward signal (d loss / d output, L2 norm) 100x above that of every later layer:
+# Glorot/He-initialized layers change it by at most ~sqrt(2) per layer.
+DEPTH_DECADES = 2.0
+# Without the backward signal, kernel gradients also scale with the layer's input and (for conv
+# kernels) with the positions they sum over, so the depth rule asks for 1000x.
+DEPTH_DECADES_KERNELS = 3.0
+# Recurrent: d loss / d input at the first time position 100x above that at the last one.
+TIME_DECADES = 2.0
+# Between logged gradient samples: the per-step loss 100x above its best smoothed level so far and
+# above its starting level, up to the step it turns NaN/Inf (too fast for the gradient cadence).
+LOSS_DECADES = 2.0
+
+
+def _advice(best: flow.Candidate) -> str:
+    if best.row.recurrent or best.how == "along_time":
+        seq_len = best.row.facts.get("seq_len", "") if best.row.facts else ""
+        length = f" {seq_len}" if seq_len else ""
+        return (
+            f"The error signal grows as it flows back through the{length} time steps of {best.layer}. "
+            "Clip gradients (`clipnorm=1.0` on the optimizer), use LSTM/GRU instead of SimpleRNN, keep the "
+            "recurrent kernel orthogonal (the default initializer), and shorten sequences or truncate "
+            "backpropagation through time."
+        )
+    if best.how == "depth":
+        return (
+            f"Gradients grow layer by layer towards {best.layer}: the weights are initialized too large "
+            "for this depth. Use the default Glorot/He initializers, add BatchNormalization or residual "
+            "connections, and clip gradients (`clipnorm=1.0`) or lower the learning rate."
+        )
+    return (
+        f"Gradients of {best.layer} keep growing: each update overshoots. Lower the learning rate (try 10x "
+        "lower), clip gradients (`clipnorm=1.0`), and standardize inputs and targets."
+    )
+
+
+def _loss_explosion(trend: windows.LossTrend | None) -> Event | None:
+    """A run-wide event when the per-step loss grows by orders of magnitude right into NaN/Inf.
+
+    Only for runs that die: a run that survives is sampled again by the gradient statistics,
+    which then show (or refute) the explosion themselves."""
+    if trend is None or trend.first_nonfinite_step is None:
+        return None
+    values = trend.values
+    n = int(np.argmax(~np.isfinite(values)))
+    if n == 0:
+        return None
+    # Best so far of the smoothed loss: one lucky batch does not set the reference.
+    best = np.fmin.accumulate(windows.rolling_median(values[:n], windows.smoothing_window(n)))
+    with np.errstate(all="ignore"):
+        decades = np.log10(values[:n] / best)
+    mask = (decades >= LOSS_DECADES) & (values[:n] > trend.baseline) & (best > 0)
+    spans = [span for span in windows.persistent_spans(mask, 1) if span[2] == n - 1]
+    if not spans:
+        return None
+    _, a, b = spans[0]
+    peak = a + int(np.argmax(decades[a : b + 1]))
+    first, last = int(trend.steps[a]), int(trend.steps[-1])
+    items = [
+        evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best (smoothed) value so far"),
+        evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
+    ]
+    return Event.create(
+        KIND, "error", None, first, last,
+        f"Gradients explode from step {first}: the loss grows {text.num(10 ** decades[peak])}x within a few steps",
+        items,
+        "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
+        "single layer can be named. Lower the learning rate, clip gradients (`clipnorm=1.0`), and "
+        f"scale inputs and targets (the loss starts at {text.num(trend.baseline)}).",
+    )
+
+
+def detect(run: Any) -> list[Event]:
+    dies = flow.run_dies(run)
+    grads = flow.kernel_gradients(run.get("gradients"))
+    candidates = flow.spans(
+        grads, flow.growth(grads), GROWTH_DECADES, dies, "time", "gradient_rms_growth",
+        "kernel-gradient RMS over the layer's own early level",
+    )
+    depth = flow.depth_signal(run)
+    threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
+    candidates += flow.spans(
+        depth, flow.above_later(depth), threshold, dies, "depth", depth.metric,
+        f"{depth.what} over the smallest at a later layer",
+    )
+    timed = flow.along_time(run)
+    if timed is not None:
+        candidates += flow.spans(
+            timed, timed.log, TIME_DECADES, dies, "along_time", "backward_time_ratio",
+            "d loss / d input at the first time position over that at the last",
+        )
+    trend = windows.LossTrend.from_run(run)
+    confirmed = flow.confirm(candidates, trend)
+    if not confirmed:
+        fallback = _loss_explosion(trend)
+        return [fallback] if fallback is not None else []
+    start = min(c.first for c in confirmed)
+    best = max((c for c in confirmed if c.first == start), key=lambda c: c.score)
+    items = list(best.items)
+    others = sorted({c.layer for c in confirmed} - {best.layer})
+    if others:
+        items.append(evidence("other_layers", len(others), 0, ">", None, "also exploding: " + text.names(others)))
+    where = {"time": "grow", "depth": "explode across depth", "along_time": "explode along time"}[best.how]
+    return [
+        Event.create(
+            KIND,
+            "error" if dies else "warning",
+            best.layer,
+            start,
+            max(c.last for c in confirmed),
+            f"Gradients {where} in {best.layer} from step {start} ({text.num(10 ** best.score)}x)",
+            items,
+            _advice(best),
+        )
+    ]

@@ -1,0 +1,189 @@
+"""input_scale: input features on wildly different scales, unscaled inputs while training is in
+trouble, and outlier batches that coincide with gradient spikes.
+
+A feature's magnitude is the median over logged batches of its largest |value|; features that
+are exactly 0 throughout (padding) are left out. Features are compared within one model input.
+Integer-valued inputs of a model with an Embedding-like layer are ids, not magnitudes: skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tb_gradcause.analysis.signals import flow
+from tb_gradcause.analysis.signals import per_layer as L
+from tb_gradcause.analysis.signals import wording as text
+from tb_gradcause.analysis.signals import trends as windows
+from tb_gradcause.analysis.causes import Event, evidence
+
+KIND = "input_scale"
+REQUIRES: tuple[str, ...] = ("inputs",)
+
+# Two groups of features whose magnitudes are 100x apart (a gap in the sorted magnitudes)...
+GAP_DECADES = 2.0
+# ...the larger group at least 10x beyond the unit range (tiny-but-consistent features are fine).
+LARGE_MAGNITUDE = 10.0
+# All features far outside the unit range: flagged only while training is in trouble.
+UNSCALED_MAGNITUDE = 100.0
+# Layers that take integer ids (their inputs' magnitudes mean nothing).
+ID_LAYERS = frozenset({"Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing"})
+# Outlier batch: a value this many usual batch-stds from the feature's usual mean...
+OUTLIER_SIGMA = 10.0
+# ...in the same step as a gradient RMS this many times the layer's median (first layer).
+SPIKE_FACTOR = 10.0
+
+
+def _input_name(row: Any) -> str:
+    return row.role or row.name.split("/")[0]
+
+
+def _per_input(series: Any) -> dict[str, np.ndarray]:
+    """Input name -> row indices of its features."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(series.rows):
+        groups.setdefault(_input_name(row), []).append(i)
+    return {name: np.array(rows) for name, rows in groups.items()}
+
+
+def _id_inputs(run: Any, series: Any, n: int) -> set[str]:
+    """Inputs holding only integers in a model that embeds ids."""
+    classes = {row.layer_class for kind in ("activations", "gradients") if run.get(kind) for row in run.get(kind).rows}
+    if not classes & ID_LAYERS or not (series.has("min") and series.has("max")):
+        return set()
+    bounds = np.concatenate([series.stat("min")[:n], series.stat("max")[:n]]).astype(np.float64)
+    integral = np.all(~np.isfinite(bounds) | (bounds == np.round(bounds)), axis=0)
+    return {name for name, rows in _per_input(series).items() if integral[rows].all()}
+
+
+def _feature_labels(series: Any, rows: np.ndarray) -> str:
+    """'features 5–9' from rows named '<input>/feature_<i>' (else their names)."""
+    tails = [series.rows[r].name.rsplit("feature_", 1) for r in rows]
+    if all(len(t) == 2 and t[1].isdigit() for t in tails):
+        label = "feature" if len(rows) == 1 else "features"
+        return f"{label} {text.index_ranges([int(t[1]) for t in tails])}"
+    return text.names([series.rows[r].name for r in rows])
+
+
+def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray, skip: set[str]) -> list[Event]:
+    events = []
+    for name, rows in _per_input(series).items():
+        if name in skip:
+            continue
+        mags = magnitude[rows]
+        used = rows[mags > 0]
+        if len(used) < 2:
+            continue
+        logm = np.log10(magnitude[used])
+        order = np.argsort(logm)
+        gaps = np.diff(logm[order])
+        k = int(np.argmax(gaps))
+        large = used[order[k + 1 :]]
+        small = used[order[: k + 1]]
+        big = float(np.median(magnitude[large]))
+        if gaps[k] < GAP_DECADES or big < LARGE_MAGNITUDE:
+            continue
+        rest = float(np.median(magnitude[small]))
+        first, last = int(steps[0]), int(steps[-1])
+        trouble = windows.loss_trouble(trend, first, last)
+        labels = _feature_labels(series, large)
+        items = [
+            evidence("magnitude_gap", 10 ** gaps[k], 10**GAP_DECADES, ">=", None, f"|x| of {labels} ≈ {text.num(big)} vs ≈ {text.num(rest)} for the others"),
+        ]
+        if trouble is not None:
+            items.append(trouble)
+        events.append(
+            Event.create(
+                KIND,
+                "warning" if trouble is not None else "info",  # a model that converges anyway: a note
+                "input",
+                first,
+                last,
+                f"Input {name}: {labels} are ~{text.num(big / rest)}x larger than the other features",
+                items,
+                f"Standardize {labels} of input {name} (|x| ≈ {text.num(big)} vs ≈ {text.num(rest)} for the others): "
+                "subtract the mean and divide by the std of each feature on the training set, e.g. with "
+                "`keras.layers.Normalization` adapted to the data, or log-transform heavy-tailed features.",
+            )
+        )
+    return events
+
+
+def _unscaled(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray, skip: set[str]) -> list[Event]:
+    ids = np.array([_input_name(row) in skip for row in series.rows], dtype=bool)
+    used = magnitude[(magnitude > 0) & ~ids]
+    if not len(used) or np.min(used) < UNSCALED_MAGNITUDE:
+        return []
+    first, last = int(steps[0]), int(steps[-1])
+    trouble = windows.loss_trouble(trend, first, last)
+    if trouble is None:
+        return []
+    level = float(np.median(used))
+    return [
+        Event.create(
+            KIND, "warning", "input", first, last,
+            f"Inputs are unscaled (|x| ≈ {text.num(level)}) while training is in trouble",
+            [evidence("input_magnitude", float(np.min(used)), UNSCALED_MAGNITUDE, ">=", None, "smallest feature magnitude"), trouble],
+            f"Every input feature has |x| ≈ {text.num(level)}: scale the inputs to about unit range (divide by "
+            "the feature std, e.g. `keras.layers.Normalization`, or by 255 for pixels) so the first layer's "
+            "gradients and activations stay in range.",
+        )
+    ]
+
+
+def _outlier_spikes(run: Any, series: Any, n: int) -> list[Event]:
+    grads = run.get("gradients")
+    if grads is None or not all(series.has(s) for s in ("mean", "std", "min", "max")):
+        return []
+    steps = series.steps[:n]
+    mean, std = (series.stat(s)[:n].astype(np.float64) for s in ("mean", "std"))
+    lo, hi = (series.stat(s)[:n].astype(np.float64) for s in ("min", "max"))
+    mu, sigma = windows.typical(mean), windows.typical(std)
+    with np.errstate(all="ignore"):
+        z = np.fmax(np.abs(hi - mu), np.abs(lo - mu)) / np.where(sigma > 0, sigma, np.nan)
+    outlier = np.nanmax(np.where(np.isfinite(z), z, np.nan), axis=1, initial=0.0) >= OUTLIER_SIGMA
+    g = flow.kernel_gradients(grads)
+    if not g.log.shape[1]:
+        return []
+    first_layer = g.log[:, 0] - windows.typical(g.log[:, 0])
+    spike = first_layer >= np.log10(SPIKE_FACTOR)
+    spike_steps = g.steps[spike]
+    hits = np.flatnonzero(outlier & np.isin(steps, spike_steps))
+    if not len(hits):
+        return []
+    feature = np.nanargmax(np.where(np.isfinite(z[hits]), z[hits], -np.inf), axis=1)
+    worst = int(np.argmax([z[h, f] for h, f in zip(hits, feature)]))
+    h, f = int(hits[worst]), int(feature[worst])
+    shown = ", ".join(str(int(s)) for s in steps[hits][:8])
+    return [
+        Event.create(
+            KIND, "warning", "input", int(steps[hits[0]]), int(steps[hits[-1]]),
+            f"Outlier input batches drive gradient spikes (steps {shown})",
+            [
+                evidence("outlier_sigma", float(z[h, f]), OUTLIER_SIGMA, ">=", int(steps[h]), f"{series.rows[f].name}: distance from its usual mean in usual batch stds"),
+                evidence("gradient_spike", float(10 ** first_layer[np.searchsorted(g.steps, steps[h])]), SPIKE_FACTOR, ">=", int(steps[h]), f"{g.layers.names[0]} gradient RMS over its median"),
+            ],
+            f"Batches at steps {shown} carry extreme values ({series.rows[f].name} {text.num(float(z[h, f]))} stds from its "
+            "mean) and the gradients spike with them. Clip or winsorize outliers, fix corrupt records, or use a "
+            "robust scaling (e.g. quantile / log transform); gradient clipping (`clipnorm=1.0`) limits the damage.",
+        )
+    ]
+
+
+def detect(run: Any) -> list[Event]:
+    series = run.get("inputs")
+    n = L.finite_prefix(series)
+    if n == 0 or not (series.has("min") and series.has("max")):
+        return []
+    steps = series.steps[:n]
+    extreme = np.fmax(np.abs(series.stat("min")[:n]), np.abs(series.stat("max")[:n])).astype(np.float64)
+    magnitude = windows.typical(extreme)
+    trend = windows.LossTrend.from_run(run)
+    magnitude = np.nan_to_num(magnitude, nan=0.0)
+    ids = _id_inputs(run, series, n)
+    return (
+        _mixed_scales(series, magnitude, trend, steps, ids)
+        + _unscaled(series, magnitude, trend, steps, ids)
+        + _outlier_spikes(run, series, n)
+    )

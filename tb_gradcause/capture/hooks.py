@@ -1,0 +1,221 @@
+"""Trace-time hooks into Keras instances: layer `call`, model `compute_loss`, optimizer `apply`.
+
+The hooks are installed once per instance and do nothing unless a `Recorder` is active on the
+current thread (one per traced training step and replica). While one is, they record the
+tensors of that step's graph: layer outputs (and, through an identity with a custom gradient,
+the gradient flowing back into them), recurrent layers' inputs and their gradients, the loss,
+and hand the optimizer's `apply` to the recorder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from typing import Any, Callable, Iterator
+
+import tensorflow as tf
+
+from tb_gradcause.capture.model_walk import LayerEntry
+
+_local = threading.local()
+_HOOKED = "_gradcause_hooked"
+
+
+@dataclasses.dataclass
+class Slot:
+    """What one watched layer produced in the traced step."""
+
+    entry: LayerEntry
+    order: int
+    output: tf.Tensor | None = None
+    output_grad: Any = None  # d loss / d output once the backward pass ran; None = no signal
+    # A softmax or sigmoid output's logits, which Keras' losses read instead of the output
+    # (`_keras_logits`), and d loss / d logits: the error signal when the output gets none.
+    logits: tf.Tensor | None = None
+    logits_grad: Any = None
+    input: tf.Tensor | None = None  # recurrent layers: the input [batch, time, features]
+    input_grad: Any = None  # recurrent layers: d loss / d input, once the backward pass ran
+
+
+class Recorder:
+    """Trace-time record of one training step (one replica).
+
+    Backward signals come from the training backward pass itself: probes (identities with a
+    custom gradient) on layer outputs and recurrent inputs take the gradient flowing through them.
+    A capture reads only what a step computes anyway, so steps that do not capture keep nothing
+    alive for it (a second backward pass in the capture would hold the forward pass's weights
+    past the update).
+    """
+
+    def __init__(self, on_apply: Callable, backward_time: bool):
+        self.on_apply = on_apply
+        self.backward_time = backward_time
+        self.slots: dict[int, Slot] = {}
+        self.loss: tf.Tensor | None = None
+        self.applied = False
+        self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
+        self.pending: Any = None  # capture_step.Pending when the step is compiled by XLA
+        self.graph = tf.compat.v1.get_default_graph()
+        self.tape: tf.GradientTape | None = None
+        self.tape_recording = False
+        self.sealed = False
+
+    def start_tape(self, x) -> None:
+        """Record the step on a tape watching the float model inputs."""
+        # Persistent: the capture that takes its gradient may be traced more than once.
+        self.tape = tf.GradientTape(persistent=True, watch_accessed_variables=False)
+        self.tape.__enter__()
+        self.tape_recording = True
+        for t in tf.nest.flatten(x):
+            if _is_float_tensor(t):
+                self.tape.watch(t)
+
+    def stop_tape(self) -> None:
+        if self.tape is not None and self.tape_recording:
+            self.tape.__exit__(None, None, None)
+            self.tape_recording = False
+
+    def seal(self) -> None:
+        """The training backward pass is done: stop the tape, and probes keep what they took
+        (gradients the capture itself takes must not reach them)."""
+        self.stop_tape()
+        self.sealed = True
+
+    def take(self, slot: Slot, field: str, gradient) -> None:
+        """A probe's gradient, from the training backward pass only."""
+        if not self.sealed:
+            setattr(slot, field, gradient)
+
+    def slot_for(self, entry: LayerEntry) -> Slot | None:
+        """A new slot for the entry's first call in this step's graph; None for later calls
+        (shared layers) and for calls elsewhere (Keras' shape inference while building)."""
+        key = id(entry.layer)
+        if key in self.slots or tf.compat.v1.get_default_graph() is not self.graph:
+            return None
+        slot = Slot(entry, len(self.slots))
+        self.slots[key] = slot
+        return slot
+
+    def called(self) -> list[Slot]:
+        """Slots of the layers that produced an output, in forward (call) order."""
+        return sorted((s for s in self.slots.values() if s.output is not None), key=lambda s: s.order)
+
+
+def current() -> Recorder | None:
+    return getattr(_local, "recorder", None)
+
+
+@contextlib.contextmanager
+def recording(recorder: Recorder) -> Iterator[Recorder]:
+    """Make `recorder` the active one on this thread while a training step is traced."""
+    previous = current()
+    _local.recorder = recorder
+    try:
+        yield recorder
+    finally:
+        _local.recorder = previous
+
+
+def _probe(x: tf.Tensor, store: Callable[[Any], None]) -> tf.Tensor:
+    """Identity whose gradient is handed to `store` on its way back."""
+
+    @tf.custom_gradient
+    def identity(t):
+        def grad(dy):
+            store(dy)
+            return dy
+
+        return tf.identity(t), grad
+
+    return identity(x)
+
+
+def _is_float_tensor(x: Any) -> bool:
+    return isinstance(x, tf.Tensor) and x.dtype.is_floating
+
+
+def is_hooked(entry: LayerEntry) -> bool:
+    return getattr(entry.layer, _HOOKED, None) is not None
+
+
+def hook_layer(entry: LayerEntry) -> None:
+    """Wrap `entry.layer.call` on the instance (once)."""
+    layer = entry.layer
+    if getattr(layer, _HOOKED, None) == entry.path:
+        return
+    original = getattr(layer, "_gradcause_call", None) or layer.call
+
+    def call(*args, **kwargs):
+        rec = current()
+        slot = rec.slot_for(entry) if rec is not None else None
+        if slot is None:
+            return original(*args, **kwargs)
+        if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
+            slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))
+            args = (slot.input,) + args[1:]
+        outputs = original(*args, **kwargs)
+        flat = tf.nest.flatten(outputs)
+        if not flat or not _is_float_tensor(flat[0]):
+            return outputs
+        main = flat[0]
+        slot.output = main
+        slot.logits = getattr(main, "_keras_logits", None)
+        probed = _probe(main, lambda g: rec.take(slot, "output_grad", g))
+        mask = getattr(main, "_keras_mask", None)
+        if mask is not None:
+            probed._keras_mask = mask  # pylint: disable=protected-access
+        if slot.logits is not None:  # the loss keeps reading the logits, through a probe
+            probed._keras_logits = _probe(slot.logits, lambda g: rec.take(slot, "logits_grad", g))  # pylint: disable=protected-access
+        flat[0] = probed
+        return tf.nest.pack_sequence_as(outputs, flat)
+
+    layer._gradcause_call = original  # pylint: disable=protected-access
+    layer.call = call
+    setattr(layer, _HOOKED, entry.path)
+
+
+def hook_model(model) -> None:
+    """Wrap `model.compute_loss` on the instance (once) to see each step's loss."""
+    if getattr(model, "_gradcause_compute_loss", None) is not None:
+        return
+    original = model.compute_loss
+
+    def compute_loss(*args, **kwargs):
+        value = original(*args, **kwargs)
+        rec = current()
+        if rec is not None:
+            rec.loss = value
+        return value
+
+    model._gradcause_compute_loss = original  # pylint: disable=protected-access
+    model.compute_loss = compute_loss
+
+
+def hook_optimizer(optimizer) -> None:
+    """Wrap `optimizer.apply` on the instance (once): the active recorder runs it."""
+    if getattr(optimizer, "_gradcause_apply", None) is not None:
+        return
+    original = optimizer.apply
+
+    def apply(grads, trainable_variables=None):
+        rec = current()
+        if rec is None or rec.applied:
+            return original(grads, trainable_variables)
+        rec.applied = True
+        return rec.on_apply(original, list(grads), trainable_variables)
+
+    optimizer._gradcause_apply = original  # pylint: disable=protected-access
+    optimizer.apply = apply
+    reduce = getattr(optimizer, "_all_reduce_sum_gradients", None)
+    if reduce is not None:  # Keras' private all-reduce (TF backend): the global gradient
+        # Keras 3.15 sums the replicas' gradients here before updating; record the sums.
+
+        def all_reduce_sum_gradients(grads_and_vars):
+            result = reduce(grads_and_vars)
+            rec = current()
+            if rec is not None:
+                rec.reduced_grads.update({id(v): g for g, v in result})
+            return result
+
+        optimizer._all_reduce_sum_gradients = all_reduce_sum_gradients  # pylint: disable=protected-access

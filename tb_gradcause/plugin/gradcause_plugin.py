@@ -1,0 +1,224 @@
+"""The "Gradient Causes" TensorBoard plugin: HTTP routes over `context.data_provider`.
+
+Routes (under `/data/plugin/gradcause/`, contracts in docs/design.md):
+`runs`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b]`, `events?run=R`, and the frontend's
+static files from `STATIC_FILES`. Data comes only through `reader` and causes only from
+`engine`; results are cached per run and dropped when TensorBoard has loaded new data for it.
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import threading
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+from werkzeug import wrappers
+
+from tensorboard import context as tb_context
+from tensorboard import errors, plugin_util
+from tensorboard.backend import http_util
+from tensorboard.data import provider as tb_provider
+from tensorboard.plugins import base_plugin
+
+from tb_gradcause.analysis import engine, reader
+from tb_gradcause.plugin import timeline
+from tb_gradcause.metadata import KINDS, PLUGIN_NAME
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# The only files served from STATIC_DIR, with their content types.
+STATIC_FILES: dict[str, str] = {
+    "index.js": "text/javascript",
+    "index.js.map": "application/json",
+    "index.css": "text/css",
+}
+
+TAB_NAME = "Gradient Causes"
+
+# Runs whose data and timelines are kept in memory; causes are small and kept for more runs.
+_RUN_CACHE_SIZE = 4
+_TIMELINE_CACHE_SIZE = 32
+_EVENTS_CACHE_SIZE = 256
+
+_JSON = "application/json"
+
+
+class _Cache:
+    """A thread-safe LRU of values tagged with the data fingerprint they were computed from.
+
+    Concurrent requests for one key compute it once (the tab asks for a run's events and
+    timelines in parallel, and all of them need the run's data).
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: collections.OrderedDict[Hashable, tuple[Hashable, Any]] = collections.OrderedDict()
+        self._key_locks: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, fingerprint: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None and hit[0] == fingerprint:
+                    self._items.move_to_end(key)
+                    return hit[1]
+            value = compute()
+            with self._lock:
+                self._items[key] = (fingerprint, value)
+                self._items.move_to_end(key)
+                while len(self._items) > self._size:
+                    evicted, _ = self._items.popitem(last=False)
+                    self._key_locks.pop(evicted, None)
+            return value
+
+
+class GradCausePlugin(base_plugin.TBPlugin):
+    """Serves runs, per-kind timelines and detected causes of the `gradcause` summaries."""
+
+    plugin_name = PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._provider = context.data_provider
+        self._runs = _Cache(_RUN_CACHE_SIZE)
+        self._timelines = _Cache(_TIMELINE_CACHE_SIZE)
+        self._events = _Cache(_EVENTS_CACHE_SIZE)
+
+    def get_plugin_apps(self) -> dict[str, Callable]:
+        apps: dict[str, Callable] = {
+            "/runs": self._serve_runs,
+            "/timeline": self._serve_timeline,
+            "/events": self._serve_events,
+        }
+        for name in STATIC_FILES:
+            apps["/" + name] = self._serve_static
+        return apps
+
+    def is_active(self) -> bool:
+        """True when the experiment has gradcause data (one cheap provider call)."""
+        if self._provider is None:
+            return False
+        plugins = self._provider.list_plugins(tb_context.RequestContext(), experiment_id="")
+        return PLUGIN_NAME in (plugins or ())
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name=TAB_NAME)
+
+    # Routes
+
+    @wrappers.Request.application
+    def _serve_runs(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, experiment = _request_scope(request)
+        runs = reader.list_runs(self._provider, ctx, experiment)
+        return http_util.Respond(request, {"runs": list(runs)}, _JSON)
+
+    @wrappers.Request.application
+    def _serve_timeline(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, experiment = _request_scope(request)
+        run = _required_arg(request, "run")
+        kind = _required_arg(request, "kind")
+        if kind not in KINDS:
+            raise errors.InvalidArgumentError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        max_points = _max_points_arg(request)
+        stats = _stats_arg(request)
+        fingerprint = self._fingerprint(ctx, experiment, run)
+
+        def compute() -> bytes:
+            series = self._run_data(ctx, experiment, run, fingerprint).get(kind)
+            if series is None:
+                raise errors.NotFoundError(f"run {run!r} has no {kind!r} data")
+            unknown = [name for name in stats if not series.has(name)]
+            if unknown:
+                raise errors.InvalidArgumentError(
+                    f"unknown {kind} stats {unknown}; this run has {', '.join(series.stats)}"
+                )
+            # Compressed once here rather than by Respond on every request (timelines reach MBs).
+            return gzip.compress(timeline.timeline_json(run, series, max_points, stats).encode(), 3, mtime=0)
+
+        key = (experiment, run, kind, max_points, stats)
+        body = self._timelines.get(key, fingerprint, compute)
+        return http_util.Respond(request, body, _JSON, content_encoding="gzip")
+
+    @wrappers.Request.application
+    def _serve_events(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, experiment = _request_scope(request)
+        run = _required_arg(request, "run")
+        fingerprint = self._fingerprint(ctx, experiment, run)
+        result = self._events.get(
+            (experiment, run),
+            fingerprint,
+            lambda: engine.analyze(self._run_data(ctx, experiment, run, fingerprint)),
+        )
+        return http_util.Respond(request, result, _JSON)
+
+    @wrappers.Request.application
+    def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
+        name = request.path.rsplit("/", 1)[-1]
+        path = STATIC_DIR / name
+        if name not in STATIC_FILES or not path.is_file():
+            raise errors.NotFoundError(f"no static file {name!r} (is the frontend bundle built?)")
+        return http_util.Respond(request, path.read_bytes(), STATIC_FILES[name])
+
+    # Data
+
+    def _fingerprint(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> tuple:
+        """The run's (tag, max step, max wall time) triples; NotFoundError if it has no gradcause data.
+
+        Any new write (also one rewinding the step) raises the max wall time of its tag.
+        """
+        listing = self._provider.list_tensors(
+            ctx,
+            experiment_id=experiment,
+            plugin_name=PLUGIN_NAME,
+            run_tag_filter=tb_provider.RunTagFilter(runs=[run]),
+        )
+        tags = listing.get(run)
+        if not tags:
+            raise errors.NotFoundError(f"no gradcause data for run {run!r}")
+        return tuple(sorted((tag, ts.max_step, ts.max_wall_time) for tag, ts in tags.items()))
+
+    def _run_data(
+        self, ctx: tb_context.RequestContext, experiment: str, run: str, fingerprint: tuple
+    ) -> reader.RunData:
+        return self._runs.get(
+            (experiment, run), fingerprint, lambda: reader.read_run(self._provider, ctx, experiment, run)
+        )
+
+
+def _request_scope(request: wrappers.Request) -> tuple[tb_context.RequestContext, str]:
+    return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+
+def _required_arg(request: wrappers.Request, name: str) -> str:
+    value = request.args.get(name)
+    if not value:
+        raise errors.InvalidArgumentError(f"missing required argument {name!r}")
+    return value
+
+
+def _max_points_arg(request: wrappers.Request) -> int | None:
+    raw = request.args.get("max_points")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.InvalidArgumentError(f"max_points must be an integer, got {raw!r}") from None
+    if value < 2:
+        raise errors.InvalidArgumentError(f"max_points must be at least 2, got {value}")
+    return value
+
+
+def _stats_arg(request: wrappers.Request) -> tuple[str, ...]:
+    """The requested stat columns, comma-separated (empty = all)."""
+    raw = request.args.get("stats")
+    if raw is None:
+        return ()
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",")))
+    if not all(names):
+        raise errors.InvalidArgumentError(f"stats must be comma-separated stat names, got {raw!r}")
+    return names

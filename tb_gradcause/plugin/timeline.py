@@ -1,0 +1,124 @@
+"""The `timeline` route's payload: one kind of one run as columnar JSON, decimated to a point budget.
+
+Decimation splits the step axis into equal-width buckets and keeps, per bucket and per column
+(row x stat), the bucket's minimum and maximum at the bucket's first and last step: the minimum
+first where the column ends the bucket at least as high as it began, else the maximum first (a
+column monotonic within a bucket is kept exactly at those steps). Every step holding a NaN/Inf
+value, or a non-zero `nan`/`inf` count, is kept as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import numpy as np
+
+from tb_gradcause.analysis.reader import Series
+
+# float32 carries 7.2 significant decimal digits; more would only lengthen the JSON.
+SIGNIFICANT_DIGITS = 7
+
+_NONFINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
+    """Bool [S]: steps with a NaN/Inf value or a positive `nan`/`inf` count in any row."""
+    bad = ~np.isfinite(values).all(axis=(1, 2))
+    for name in ("nan", "inf"):
+        if name in stats:
+            bad |= (values[:, :, stats.index(name)] > 0).any(axis=1)
+    return bad
+
+
+def decimate(
+    steps: np.ndarray, values: np.ndarray, bad: np.ndarray, max_points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce `steps` [S] / `values` [S, R, K] to about `max_points` steps (see module docstring).
+
+    The result holds every `bad` step plus at most two steps per bucket, with
+    `max(1, (max_points - bad.sum()) // 2)` buckets, so at most `max_points` steps unless
+    there are that many bad steps.
+    """
+    if len(steps) <= max_points:
+        return steps, values
+    good = np.flatnonzero(~bad)
+    kept_steps = [steps[bad]]
+    kept_values = [values[bad]]
+    if len(good):
+        buckets = max(1, (max_points - int(bad.sum())) // 2)
+        good_steps = steps[good]
+        good_values = values if len(good) == len(steps) else values[good]
+        span = int(good_steps[-1] - good_steps[0]) + 1
+        bucket = (good_steps - good_steps[0]) * buckets // span
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1))
+        ends = np.append(starts[1:], len(good)) - 1
+        low = np.minimum.reduceat(good_values, starts, axis=0)
+        high = np.maximum.reduceat(good_values, starts, axis=0)
+        rising = good_values[ends] >= good_values[starts]
+        several = ends > starts  # a one-step bucket keeps just that step
+        kept_steps += [good_steps[starts], good_steps[ends[several]]]
+        kept_values += [np.where(rising, low, high), np.where(rising, high, low)[several]]
+    out_steps = np.concatenate(kept_steps)
+    order = np.argsort(out_steps, kind="stable")
+    return out_steps[order], np.concatenate(kept_values)[order]
+
+
+def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
+    """float64 copy of `values` rounded to `digits` significant digits (short JSON); NaN/Inf/0 kept."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    nonzero = np.isfinite(out) & (out != 0)
+    shift = digits - 1 - np.floor(np.log10(np.abs(out[nonzero]))).astype(np.int64)
+    # With an exact power of ten (<= 1e22) one correctly rounded division or product gives the
+    # double nearest to the rounded decimal, which prints as that decimal.
+    exact = np.abs(shift) <= 22
+    x = out[nonzero]
+    up, down = exact & (shift >= 0), exact & (shift < 0)
+    x[up] = np.round(x[up] * 10.0 ** shift[up]) / 10.0 ** shift[up]
+    x[down] = np.round(x[down] / 10.0 ** -shift[down]) * 10.0 ** -shift[down]
+    x[~exact] = [float(f"{v:.{digits}g}") for v in x[~exact].tolist()]
+    out[nonzero] = x
+    return out
+
+
+def json_columns(values: np.ndarray) -> list:
+    """`values` [K, ...] as nested lists, one per stat: integral stats (counts, flags) as ints, the
+    others rounded by `round_significant`; NaN/Inf as the JSON strings "NaN"/"Infinity"/"-Infinity"."""
+    return [_json_column(column) for column in values]
+
+
+def _json_column(column: np.ndarray) -> list:
+    finite = np.isfinite(column)
+    if finite.all():
+        if (column == np.round(column)).all() and np.abs(column).max(initial=0) < 2**53:
+            return column.astype(np.int64).tolist()
+        return round_significant(column).tolist()
+    cells = round_significant(column).astype(object)
+    cells[np.isnan(column)] = _NONFINITE_JSON["nan"]
+    cells[np.isposinf(column)] = _NONFINITE_JSON["inf"]
+    cells[np.isneginf(column)] = _NONFINITE_JSON["-inf"]
+    return cells.tolist()
+
+
+def timeline_json(
+    run: str, series: Series, max_points: int | None = None, stats: Sequence[str] | None = None
+) -> str:
+    """The `timeline` route's JSON text for a reader `Series` (optionally only some `stats`)."""
+    all_stats = tuple(series.stats)
+    chosen = tuple(stats) if stats else all_stats
+    steps = series.steps
+    values = series.values[:, :, [all_stats.index(name) for name in chosen]]
+    if max_points is not None:
+        bad = nonfinite_steps(series.values, all_stats)
+        steps, values = decimate(steps, values, bad, max_points)
+    # [K', R, S]: values[stat][row][step]
+    table = json_columns(np.transpose(values, (2, 1, 0)))
+    payload = {
+        "run": run,
+        "kind": series.kind,
+        "steps": np.asarray(steps, dtype=np.int64).tolist(),
+        "rows": [row.to_json() for row in series.rows],
+        "stats": list(chosen),
+        "values": dict(zip(chosen, table)),
+    }
+    return json.dumps(payload, allow_nan=False, separators=(",", ":"))

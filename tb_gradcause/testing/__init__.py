@@ -1,0 +1,1 @@
+"""Test and benchmark support: synthetic runs written through the same record builders as the ops."""

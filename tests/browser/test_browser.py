@@ -1,0 +1,394 @@
+"""The "Gradient Causes" tab in headless Chromium against a real TensorBoard process.
+
+Synthetic runs (tb_gradcause.testing.synthetic, no TensorFlow) give known problems: `chain` has
+gradients exploding in dense_1 and then a NaN loss (a cause chain), HOSTILE_RUN (named like an HTML
+injection) has a layer named like one too whose forward output turns NaN, `healthy` has nothing. The tab must show
+exactly what the `events` route says, mark the NaN steps, never turn a name into HTML, focus and
+zoom on a card click, and follow TensorBoard's reloads and dark mode. Screenshots go to
+tests/artifacts/ (the README's docs/screenshots/ with GRADCAUSE_UPDATE_SCREENSHOTS=1).
+The bundle must be rebuildable byte for byte from frontend/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import time
+import urllib.parse
+
+import numpy as np
+import pytest
+
+from tb_gradcause.testing import synthetic
+
+from tests.support import chromium
+from tests.support.tensorboard_server import tensorboard_server
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "frontend"
+BUNDLE = ROOT / "tb_gradcause" / "plugin" / "static" / "index.js"
+# The README's pictures are refreshed only on request; test runs leave the tree as it was.
+SCREENSHOTS = ROOT / ("docs/screenshots" if os.environ.get("GRADCAUSE_UPDATE_SCREENSHOTS") else "tests/artifacts")
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+HOSTILE = 'x<img src=x onerror="window.__pwned=1">'
+HOSTILE_RUN = 'run<img src=x onerror="window.__pwned=2">'
+STEPS = 80
+NAN_STEP = 60
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _chain_run() -> dict[str, synthetic.KindData]:
+    """dense_1's gradients and updates grow 1e9-fold over steps 30-59, then the loss is NaN."""
+    data = synthetic.healthy_run(synthetic.mlp(4), STEPS, seed=5)
+    grow = np.logspace(0, 9, NAN_STEP - 30)
+    for kind, names in (("gradients", ("l2", "max_abs")), ("weights", ("update_norm", "update_ratio"))):
+        for r in data[kind].rows_of("dense_1"):
+            for name in names:
+                data[kind].stat(name)[30:NAN_STEP, r] *= grow
+        data[kind].stat("nan")[NAN_STEP:, :] = 10
+    data["activations"].stat("nan")[NAN_STEP + 1 :, :] = 10
+    data["loss"].stat("value")[30:NAN_STEP, 0] *= np.logspace(0, 3, NAN_STEP - 30)
+    data["loss"].stat("value")[NAN_STEP:, 0] = np.nan
+    return data
+
+
+def _hostile_run() -> dict[str, synthetic.KindData]:
+    """The layer named HOSTILE outputs NaN from NAN_STEP on; so do all gradients and the loss."""
+    layers = [synthetic.Layer("dense_0"), synthetic.Layer(HOSTILE), synthetic.Layer("out", 1, "sigmoid")]
+    data = synthetic.healthy_run(layers, STEPS, seed=3)
+    for r in data["activations"].rows_of(HOSTILE):
+        data["activations"].stat("nan")[NAN_STEP:, r] = 32
+    data["gradients"].stat("nan")[NAN_STEP:, :] = 10
+    data["loss"].stat("value")[NAN_STEP:, 0] = np.nan
+    return data
+
+
+RUNS = {
+    "chain": _chain_run,
+    HOSTILE_RUN: _hostile_run,
+    "healthy": lambda: synthetic.healthy_run(synthetic.mlp(5), STEPS, seed=4),
+    "deep": lambda: synthetic.healthy_run(synthetic.mlp(40), 30, seed=7),
+}
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory) -> pathlib.Path:
+    path = tmp_path_factory.mktemp("browser_logs")
+    for name, make in RUNS.items():
+        synthetic.write_run(str(path), name, make())
+    return path
+
+
+@pytest.fixture(scope="module")
+def tb(logdir):
+    with tensorboard_server(logdir, load_fast="true", runs=list(RUNS)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        browser = chromium.launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))  # the tab's iframe included
+    yield page
+    context.close()
+    assert not errors
+
+
+def _events(tb, run: str) -> list[dict]:
+    return tb.get_json("/data/plugin/gradcause/events?" + urllib.parse.urlencode({"run": run}))["events"]
+
+
+def _wait_for_run(server, matches, timeout_s: float = 120.0) -> str:
+    """The first run the plugin lists that `matches` (the callback may write into a subdirectory)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [run for run in server.get_json("/data/plugin/gradcause/runs")["runs"] if matches(run)]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no matching run listed\n{server.log()}")
+
+
+def _tab(page, timeout_ms: int = 30_000):
+    """The tab's iframe once it has finished loading."""
+    deadline = timeout_ms
+    while deadline > 0:
+        for frame in page.frames:
+            if "plugin_entry.html?name=gradcause" in frame.url and frame.query_selector(".gc-root[data-state=ready]"):
+                return frame
+        page.wait_for_timeout(100)
+        deadline -= 100
+    raise AssertionError(f"the tab did not load; frames: {[f.url for f in page.frames]}")
+
+
+def _open(page, tb, runs: list[str]):
+    """Open TensorBoard on the tab and show exactly `runs` (ticked in the picker)."""
+    page.goto(tb.tab_url)
+    frame = _tab(page)
+    names = [box.get_attribute("value") for box in frame.query_selector_all(".gc-picker input")]
+    for name in sorted(names, key=lambda n: n not in runs):  # tick before untick: never zero runs
+        box = frame.query_selector(f".gc-picker input[value={json.dumps(name)}]")
+        if box.is_checked() != (name in runs):
+            box.click()  # the picker is rebuilt once the tab has reloaded
+            frame = _tab(page)
+    for run in runs:
+        frame.wait_for_selector(f".gc-run[data-run={json.dumps(run)}] .gc-chart")
+    return frame
+
+
+def _run_panel(frame, run: str):
+    return next(p for p in frame.query_selector_all(".gc-run") if p.get_attribute("data-run") == run)
+
+
+def _band_fraction(frame, event_id: str) -> tuple[float, float]:
+    """(left, width) of an event's band in the first chart, as fractions of the plot width."""
+    return frame.evaluate(
+        """id => {
+            const band = [...document.querySelectorAll('.gc-band')].find(b => b.dataset.eventId === id);
+            const w = band.parentElement.clientWidth;
+            return [band.offsetLeft / w, band.offsetWidth / w];
+        }""",
+        event_id,
+    )
+
+
+def test_cards_show_the_events_route_in_step_order(tb, page):
+    events = _events(tb, "chain")
+    assert {e["kind"] for e in events} >= {"exploding_gradient", "nan_inf"}
+    frame = _open(page, tb, ["chain"])
+    cards = frame.query_selector_all(".gc-card")
+    assert [c.get_attribute("data-event-id") for c in cards] == [
+        e["id"] for e in sorted(events, key=lambda e: e["first_step"])
+    ]
+    for card in cards:
+        event = next(e for e in events if e["id"] == card.get_attribute("data-event-id"))
+        assert card.query_selector(".gc-severity").text_content() == event["severity"]
+        assert card.query_selector(".gc-kind").text_content() == event["kind"]
+        assert card.query_selector(".gc-layer").text_content() == (event["layer"] or "whole run")
+        assert card.query_selector(".gc-title").text_content() == event["title"]
+        assert card.query_selector(".gc-advice").text_content() == event["advice"]
+        metrics = [row.query_selector("td").text_content() for row in card.query_selector_all(".gc-evidence tbody tr:not(.gc-note)")]
+        assert metrics == [ev["metric"] for ev in event["evidence"]]
+        notes = [row.text_content() for row in card.query_selector_all(".gc-evidence tr.gc-note")]
+        assert notes == [ev["note"] for ev in event["evidence"] if ev["note"]]
+        assert str(event["first_step"]) in card.query_selector(".gc-span").text_content()
+
+
+def test_cause_chain_is_drawn_and_followable(tb, page):
+    events = _events(tb, "chain")
+    links = [(cause, e["id"]) for e in events for cause in e["caused_by"]]
+    assert links, "the chain run should produce a caused_by link"
+    frame = _open(page, tb, ["chain"])
+    arrows = {(p.get_attribute("data-from"), p.get_attribute("data-to")) for p in frame.query_selector_all(".gc-chain-arrow")}
+    assert arrows == set(links)
+    cause, effect = links[0]
+    effect_card = frame.query_selector(f'.gc-card[data-event-id="{effect}"]')
+    effect_card.query_selector(f'.gc-chain-link[data-target="{cause}"]').click()
+    assert "gc-selected" in frame.query_selector(f'.gc-card[data-event-id="{cause}"]').get_attribute("class")
+
+
+def test_nan_steps_are_marked_on_every_chart(tb, page):
+    frame = _open(page, tb, ["chain"])
+    charts = frame.query_selector_all(".gc-chart")
+    titles = [c.query_selector("h3").text_content() for c in charts]
+    assert len(charts) == 5 and all(c.query_selector(".u-over") for c in charts), titles
+    for chart, title in zip(charts, titles):
+        markers = chart.query_selector_all(".gc-marker")
+        assert markers, f"no NaN marker on {title!r}"
+        assert {m.get_attribute("data-flag") for m in markers} == {"NaN"}
+        assert markers[0].query_selector(".gc-marker-label").is_visible()
+    # The loss chart's marker starts at the NaN step on the shared step axis [0, STEPS - 1].
+    left = charts[0].query_selector(".gc-marker").evaluate("m => m.offsetLeft / m.parentElement.clientWidth")
+    assert left == pytest.approx(NAN_STEP / (STEPS - 1), abs=0.02)
+    # Every chart carries a band per event.
+    for chart in charts:
+        assert len(chart.query_selector_all(".gc-band")) == len(_events(tb, "chain"))
+
+
+def test_hover_shows_the_exact_value(tb, page):
+    timeline = tb.get_json("/data/plugin/gradcause/timeline?run=chain&kind=loss")
+    step = 10
+    expected = timeline["values"]["value"][0][timeline["steps"].index(step)]
+    frame = _open(page, tb, ["chain"])
+    over = frame.query_selector_all(".gc-chart")[0].query_selector(".u-over")
+    box = over.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * step / (STEPS - 1), box["y"] + box["height"] * 0.9)
+    lines = [d.text_content() for d in over.query_selector_all(".gc-tooltip div")]
+    assert lines[0] == f"step {step}"
+    label, value = lines[1].split(": ")
+    assert label == "loss" and float(value) == pytest.approx(expected, rel=1e-3)
+
+
+def test_hostile_layer_and_run_names_stay_text(tb, page):
+    events = _events(tb, HOSTILE_RUN)
+    assert any(e["layer"] == HOSTILE for e in events), events
+    frame = _open(page, tb, [HOSTILE_RUN])
+    assert frame.query_selector(".gc-run-head h2").text_content() == HOSTILE_RUN
+    layers = [c.text_content() for c in frame.query_selector_all(".gc-card .gc-layer")]
+    assert HOSTILE in layers
+    card = next(c for c in frame.query_selector_all(".gc-card") if c.query_selector(".gc-layer").text_content() == HOSTILE)
+    card.click()
+    assert frame.query_selector(".gc-focus").text_content() == f"focused: {HOSTILE}"
+    # Hover the hostile layer's heatmap row: its name shows in the tooltip, as text.
+    heat = frame.query_selector_all(".gc-chart")[2].query_selector(".u-over")
+    box = heat.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    tooltip = heat.query_selector(".gc-tooltip")
+    assert tooltip.is_visible() and HOSTILE in tooltip.text_content()
+    assert frame.query_selector("img") is None
+    assert frame.evaluate("window.__pwned") is None
+
+
+def test_card_click_focuses_layer_and_steps_then_reset(tb, page):
+    event = next(e for e in _events(tb, "chain") if e["kind"] == "exploding_gradient")
+    frame = _open(page, tb, ["chain"])
+    _, width_before = _band_fraction(frame, event["id"])
+    frame.click(f'.gc-card[data-event-id="{event["id"]}"]')
+    assert "gc-selected" in frame.query_selector(f'.gc-card[data-event-id="{event["id"]}"]').get_attribute("class")
+    assert frame.query_selector(".gc-focus").text_content() == f"focused: {event['layer']}"
+    band = frame.query_selector(f'.gc-band[data-event-id="{event["id"]}"]')
+    assert "gc-focused" in band.get_attribute("class")
+    left, width = _band_fraction(frame, event["id"])
+    assert width > width_before * 1.3 and 0 < left < 0.5
+    frame.click(".gc-run-head .gc-button")
+    assert _band_fraction(frame, event["id"])[1] == pytest.approx(width_before, abs=0.005)
+    assert frame.query_selector(".gc-selected") is None
+
+
+def test_drag_zooms_all_charts_and_double_click_resets(tb, page):
+    frame = _open(page, tb, ["chain"])
+    over = frame.query_selector_all(".gc-chart .u-over")
+    box = over[0].bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.1, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
+    page.mouse.up()
+    # Zoomed to steps ~8-32 everywhere: the NaN markers (steps 60+) are out of view on every chart.
+    frame.wait_for_function("[...document.querySelectorAll('.gc-marker')].every(m => m.style.display === 'none')")
+    assert frame.evaluate("performance.getEntriesByName('gradcause:zoom').length") >= 1
+    over[3].dblclick(position={"x": box["width"] * 0.5, "y": 10})
+    frame.wait_for_function("[...document.querySelectorAll('.gc-marker')].every(m => m.style.display === '')")
+
+
+def test_runs_side_by_side(tb, page):
+    frame = _open(page, tb, ["chain", "healthy"])
+    assert sorted(p.get_attribute("data-run") for p in frame.query_selector_all(".gc-run")) == ["chain", "healthy"]
+    assert "gc-side-by-side" in frame.query_selector(".gc-runs").get_attribute("class")
+    healthy = _run_panel(frame, "healthy")
+    assert healthy.query_selector(".gc-card") is None
+    assert "No causes found" in healthy.query_selector(".gc-healthy").text_content()
+
+
+def test_deep_model_gets_summary_lines_and_a_clickable_heatmap(tb, page):
+    frame = _open(page, tb, ["deep"])
+    titles = [h.text_content() for h in frame.query_selector_all(".gc-chart h3")]
+    assert sum("40 layers: max, median and min over layers" in t for t in titles) == 3, titles
+    heat = frame.query_selector_all(".gc-chart")[2].query_selector(".u-over")
+    box = heat.bounding_box()
+    # Rows are layers in forward order, first at the top: the bottom row is the output layer.
+    heat.click(position={"x": box["width"] * 0.5, "y": box["height"] - 1})
+    assert frame.query_selector(".gc-focus").text_content() == "focused: dense_39"
+
+
+def test_tab_follows_tensorboard_reload(tb, logdir, page):
+    frame = _open(page, tb, ["healthy"])
+    synthetic.write_run(str(logdir), "late", synthetic.healthy_run(synthetic.mlp(3), 20, seed=6))
+    tb.wait_for_runs(["late"])
+    page.click(".reload-button")  # TensorBoard's own reload button; the tab hears "DataReloaded"
+    frame.wait_for_selector('.gc-picker input[value="late"]', timeout=20_000)
+
+
+def test_empty_state_tells_how_to_log(browser, tmp_path):
+    with tensorboard_server(tmp_path, load_fast="false") as server:
+        page = browser.new_page()
+        page.goto(server.url + "/data/plugin_entry.html?name=gradcause")
+        page.wait_for_selector(".gc-root[data-state=ready]")
+        empty = page.query_selector(".gc-empty")
+        assert "No gradcause data yet" in empty.text_content()
+        assert "GradCauseCallback" in empty.query_selector("pre").text_content()
+        page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_follow_tensorboard_theme(tb, browser, scheme):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+    page = context.new_page()
+    frame = _open(page, tb, ["chain"])
+    # TensorBoard's default theme follows the browser; the tab follows TensorBoard's body class.
+    assert page.evaluate("document.body.classList.contains('dark-mode')") == (scheme == "dark")
+    frame.wait_for_function(f"document.documentElement.classList.contains('gc-dark') === {json.dumps(scheme == 'dark')}")
+    explosion = next(e for e in _events(tb, "chain") if e["kind"] == "exploding_gradient")
+    frame.click(f'.gc-card[data-event-id="{explosion["id"]}"]')
+    page.wait_for_timeout(300)
+    path = SCREENSHOTS / f"tab-{scheme}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 20_000
+    background = frame.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(255, 255, 255)") == (scheme == "light"), background
+    context.close()
+
+
+def _committed_bundle() -> bytes:
+    """The bundle as committed (tests/setup.sh rebuilds it in place), or as on disk outside git."""
+    shown = subprocess.run(
+        ["git", "show", f"HEAD:{BUNDLE.relative_to(ROOT).as_posix()}"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    return shown.stdout if shown.returncode == 0 else BUNDLE.read_bytes()
+
+
+@pytest.mark.slow
+def test_demo_scenarios_in_the_tab(browser, tmp_path):
+    """Real Keras runs logged by GradCauseCallback (two demo scenarios): their expected causes are
+    cards, the NaN run has its NaN marked; the screenshots are the README's."""
+    from tb_gradcause import demo
+
+    names = ["sigmoid_bce_saturation", "exp_overflow_nan"]
+    demo.write_all(str(tmp_path), names)
+    with tensorboard_server(tmp_path, load_fast="true") as server:
+        for scenario in (s for s in demo.SCENARIOS if s.NAME in names):
+            run = _wait_for_run(server, lambda name: name.split("/")[0] == scenario.NAME)
+            events = _events(server, run)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            frame = _open(page, server, [run])
+            cards = frame.query_selector_all(".gc-card")
+            assert sorted(c.get_attribute("data-event-id") for c in cards) == sorted(e["id"] for e in events)
+            shown = [(c.query_selector(".gc-kind").text_content(), c.query_selector(".gc-layer").text_content()) for c in cards]
+            for expected in scenario.EXPECTED:
+                layer = expected["layer"] or "whole run"
+                assert any(k == expected["kind"] and shown_layer.split("/")[-1] == layer for k, shown_layer in shown), shown
+            if scenario.NAME == "exp_overflow_nan":
+                assert frame.query_selector_all(".gc-chart")[0].query_selector('.gc-marker[data-flag="NaN"]')
+            page.screenshot(path=str(SCREENSHOTS / f"demo-{scenario.NAME}.png"))
+            context.close()
+
+
+def test_bundle_rebuilds_byte_for_byte(tmp_path):
+    if not (FRONTEND / "node_modules").is_dir():
+        pytest.fail("frontend/node_modules is missing: run `bash tests/setup.sh` first")
+    rebuilt = tmp_path / "index.js"
+    subprocess.run(["node", "build.mjs", str(rebuilt)], cwd=FRONTEND, check=True, timeout=120)
+    assert rebuilt.read_bytes() == BUNDLE.read_bytes() == _committed_bundle(), (
+        "tb_gradcause/plugin/static/index.js differs from a fresh build of frontend/: `cd frontend && npm run build` and commit it"
+    )
+
+
+def test_frontend_is_formatted_and_typechecks():
+    result = subprocess.run(["npm", "run", "--silent", "lint"], cwd=FRONTEND, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,79 @@
+"""disconnected_gradient: None/zero gradients and layers whose output ignores their input."""
+
+from __future__ import annotations
+
+from tests.support import synth_runs as sr
+
+
+def _no_gradient(data, layer: str, missing: bool = True) -> None:
+    kd = data["gradients"]
+    rows = kd.rows_of(layer)
+    if missing:
+        kd.stat("missing")[:, rows] = 1
+    for stat in ("l2", "mean", "std", "min", "max", "max_abs"):
+        kd.stat(stat)[:, rows] = 0
+    kd.stat("zero_frac")[:, rows] = 1
+
+
+def _constant_output(data, layer: str) -> None:
+    data["activations"].stat("batch_std")[:, data["activations"].rows_of(layer)] = 0.0
+
+
+def test_variables_that_never_get_a_gradient():
+    data = sr.healthy()
+    _no_gradient(data, "dense_2")
+    [event] = sr.events(data, "disconnected_gradient")
+    assert (event["layer"], event["severity"], event["first_step"]) == ("dense_2", "warning", 0)
+    assert "None" in event["title"] and "dense_2/kernel" in event["advice"]
+
+
+def test_only_exact_zero_gradients():
+    data = sr.healthy()
+    _no_gradient(data, "dense_1", missing=False)
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "dense_1" and "exact-zero" in event["title"]
+
+
+def test_zero_gradients_behind_a_fully_dead_relu_layer_are_dead_relus_business():
+    data = sr.healthy()
+    data["activations"].stat("dead_frac")[:, data["activations"].rows_of("dense_2")] = 1.0
+    data["activations"].stat("max_abs")[:, data["activations"].rows_of("dense_2")] = 0.0
+    for layer in ("dense_0", "dense_1", "dense_2"):
+        _no_gradient(data, layer, missing=False)
+    kinds = [e["kind"] for e in sr.events(data)]
+    assert "dead_relu" in kinds and "disconnected_gradient" not in kinds
+
+
+def test_a_layer_ignoring_its_input_is_the_cut_upstream_variables_are_its_evidence():
+    data = sr.healthy()
+    _constant_output(data, "dense_1")
+    _constant_output(data, "dense_2")  # everything after a constant is constant too
+    _no_gradient(data, "dense_0")
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "dense_1" and "does not use `inputs`" in event["advice"]
+    assert any("dense_0/kernel" in e["note"] for e in event["evidence"])
+
+
+def test_an_input_independent_layer_in_a_model_that_learns_is_fine():
+    data = sr.healthy()
+    _constant_output(data, "dense_1")  # e.g. learned position embeddings added later
+    assert sr.events(data, "disconnected_gradient") == []
+
+
+def test_a_gradual_collapse_over_many_layers_is_not_a_cut():
+    data = sr.healthy(sr.mlp(8, "sigmoid"))
+    sr.flat_loss(data)
+    kd = data["activations"]
+    for depth in range(7):
+        kd.stat("batch_std")[:, kd.rows_of(f"dense_{depth}")] *= 0.05**depth
+    assert sr.events(data, "disconnected_gradient") == []
+
+
+def test_zero_gradients_of_a_layer_that_died_early_in_training_are_dead_relus_business():
+    data = sr.healthy()
+    kd = data["activations"]
+    kd.stat("dead_frac")[sr.at(kd, 10), kd.rows_of("dense_1")[0]] = 1.0
+    for layer in ("dense_0", "dense_1", "dense_2"):
+        _no_gradient(data, layer, missing=False)
+    kinds = [e["kind"] for e in sr.events(data)]
+    assert "dead_relu" in kinds and "disconnected_gradient" not in kinds

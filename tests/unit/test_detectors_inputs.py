@@ -1,0 +1,71 @@
+"""input_scale: mixed feature scales, unscaled inputs in trouble, id inputs, outlier batches."""
+
+from __future__ import annotations
+
+from tests.support import synth_runs as sr
+from tb_gradcause.testing import synthetic
+
+
+def _scale_features(data, features, factor: float) -> None:
+    kd = data["inputs"]
+    for stat in ("mean", "std", "min", "max"):
+        kd.stat(stat)[:, features] *= factor
+
+
+def test_features_on_wildly_different_scales_are_named_with_their_scales():
+    data = sr.healthy(n_features=10)
+    _scale_features(data, [5, 6, 7, 8, 9], 300.0)
+    [event] = sr.events(data, "input_scale")
+    assert (event["layer"], event["severity"]) == ("input", "info")  # the loss converges anyway
+    assert "features 5–9" in event["advice"] and "features 5–9" in event["title"]
+    assert event["evidence"][0]["value"] >= 100
+    sr.flat_loss(data)
+    [event] = sr.events(data, "input_scale")
+    assert event["severity"] == "warning"
+
+
+def test_moderately_different_scales_and_zero_padding_features_are_fine():
+    data = sr.healthy(n_features=6)
+    _scale_features(data, [4, 5], 30.0)
+    kd = data["inputs"]
+    for stat in ("mean", "std", "min", "max"):
+        kd.stat(stat)[:, 0] = 0.0
+    assert sr.events(data, "input_scale") == []
+
+
+def test_uniformly_unscaled_inputs_only_matter_when_training_is_in_trouble():
+    data = sr.healthy()
+    _scale_features(data, list(range(8)), 255.0)
+    assert sr.events(data, "input_scale") == []  # pixels 0-255 that train fine
+    sr.flat_loss(data)
+    [event] = sr.events(data, "input_scale")
+    assert "unscaled" in event["title"]
+
+
+def test_integer_token_ids_of_an_embedding_model_are_not_magnitudes():
+    layers = [synthetic.Layer("embedding", 16, "", "Embedding"), synthetic.Layer("out", 1, "sigmoid")]
+    data = sr.healthy(layers, n_features=8)
+    kd = data["inputs"]
+    kd.stat("min")[:] = 0
+    kd.stat("max")[:, :4] = 3
+    kd.stat("max")[:, 4:] = 4999
+    sr.flat_loss(data)
+    assert sr.events(data, "input_scale") == []
+
+
+def test_outlier_batches_that_coincide_with_gradient_spikes():
+    data = sr.healthy()
+    kd, grads = data["inputs"], data["gradients"]
+    for step in (120, 270):
+        kd.stat("max")[kd.steps == step, 3] = 4e4
+        grads.stat("l2")[grads.steps == step] *= 50
+    [event] = sr.events(data, "input_scale")
+    assert (event["first_step"], event["last_step"]) == (120, 270)
+    assert "input/feature_3" in event["advice"] and "spike" in event["title"]
+
+
+def test_outliers_without_effect_on_the_gradients_are_left_alone():
+    data = sr.healthy()
+    kd = data["inputs"]
+    kd.stat("max")[kd.steps == 120, 3] = 4e4
+    assert sr.events(data, "input_scale") == []

@@ -1,0 +1,285 @@
+"""The plugin's HTTP routes through a real TensorBoard WSGI app, with both of TensorBoard's loaders."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from werkzeug import test as werkzeug_test
+
+from tests.support.plugin_logdir import (
+    BROKEN_RUNS,
+    GOOD_RUNS,
+    HEALTHY,
+    HOSTILE,
+    HOSTILE_RUN,
+    NAN,
+    NAN_STEP,
+    REWIND,
+    REWOUND_LOSS,
+    STEPS,
+    wait_until_served,
+    write_logdir,
+)
+from tb_gradcause import cli
+from tb_gradcause.plugin import gradcause_plugin as plugin
+from tb_gradcause.analysis import reader
+from tb_gradcause.testing import synthetic
+from tb_gradcause.cli import tensorboard_process as tb_process
+from tb_gradcause.metadata import KIND_STATS
+from tensorboard.plugins import base_plugin
+
+ROUTE = "/data/plugin/gradcause"
+
+
+def _strict_json(body: bytes):
+    """Parse JSON that must not contain the non-standard NaN/Infinity tokens."""
+
+    def refuse(token: str):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    return json.loads(body, parse_constant=refuse)
+
+
+class Client:
+    """A TensorBoard WSGI app over a logdir, as `tensorboard --load_fast=MODE` would build it."""
+
+    def __init__(self, logdir: Path, load_fast: str) -> None:
+        app, self.multiplexer = tb_process.wsgi_app(logdir, load_fast)
+        self.client = werkzeug_test.Client(app)
+
+    def get(self, path: str):
+        return self.client.get(path)
+
+    def json(self, path: str):
+        """The route's JSON; RuntimeError unless status 200 (like `TensorBoardProcess.get_json`)."""
+        response = self.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} -> {response.status_code}: {response.get_data()[:300]!r}")
+        assert response.headers["Content-Type"].startswith("application/json")
+        return _strict_json(response.get_data())
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("logs")
+    return path, write_logdir(path)
+
+
+@pytest.fixture(scope="module")
+def logdir(written) -> Path:
+    return written[0]
+
+
+@pytest.fixture(scope="module", params=["false", "true"], ids=["python_loader", "rustboard"])
+def client(request, written) -> Client:
+    result = Client(written[0], request.param)
+    assert (result.multiplexer is None) == (request.param == "true")  # RustBoard has no multiplexer
+    wait_until_served(result.json, written[1])
+    return result
+
+
+def test_runs_lists_the_runs_with_gradcause_data(client):
+    runs = client.json(f"{ROUTE}/runs")["runs"]
+    assert set(GOOD_RUNS) <= set(runs)
+    assert set(runs) <= set(GOOD_RUNS) | set(BROKEN_RUNS)
+
+
+def test_tab_is_listed_active_with_its_module(client):
+    listing = client.json("/data/plugins_listing")["gradcause"]
+    assert listing["enabled"] is True
+    assert listing["tab_name"] == "Gradient Causes"
+    assert listing["loading_mechanism"] == {"type": "IFRAME", "module_path": f"{ROUTE}/index.js"}
+
+
+def test_timeline_keeps_every_step_of_every_row(client):
+    data = client.json(f"{ROUTE}/timeline?run={HEALTHY}&kind=gradients")
+    assert data["run"] == HEALTHY and data["kind"] == "gradients"
+    assert data["steps"] == list(range(STEPS))
+    assert data["stats"] == list(KIND_STATS["gradients"])
+    names = [row["name"] for row in data["rows"]]
+    assert names == [f"dense_{i}/{role}" for i in range(3) for role in ("kernel", "bias")]
+    assert set(data["rows"][0]) == {"name", "layer", "layer_class", "activation", "shape", "recurrent", "role", "depth", "facts"}
+    for stat in data["stats"]:
+        assert len(data["values"][stat]) == len(names)
+        assert all(len(per_row) == STEPS for per_row in data["values"][stat])
+
+
+def test_timeline_values_match_what_was_written(client):
+    expected = synthetic.healthy_run(synthetic.mlp(3), STEPS)["weights"]
+    data = client.json(f"{ROUTE}/timeline?run={HEALTHY}&kind=weights&stats=update_ratio,norm")
+    assert data["stats"] == ["update_ratio", "norm"]
+    np.testing.assert_allclose(np.array(data["values"]["norm"]).T, expected.stat("norm"), rtol=1e-6)
+    np.testing.assert_allclose(np.array(data["values"]["update_ratio"]).T, expected.stat("update_ratio"), rtol=1e-6)
+
+
+def test_nonfinite_values_are_json_strings_and_survive_decimation(client):
+    full = client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients")
+    assert full["values"]["l2"][0][NAN_STEP] == "NaN"
+    small = client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients&max_points=20")
+    assert len(small["steps"]) <= 20 and NAN_STEP in small["steps"]
+    assert small["values"]["l2"][0][small["steps"].index(NAN_STEP)] == "NaN"
+    assert small["steps"][0] == 0 and small["steps"][-1] == STEPS - 1
+    loss = client.json(f"{ROUTE}/timeline?run={NAN}&kind=loss&max_points=10")
+    assert loss["values"]["value"][0][loss["steps"].index(NAN_STEP)] == "Infinity"
+
+
+def test_step_rewind_keeps_the_latest_write(client):
+    data = client.json(f"{ROUTE}/timeline?run={REWIND}&kind=loss&stats=value")
+    assert data["steps"] == list(range(90))  # the restart at step 60 replaced every later step
+    values = data["values"]["value"][0]
+    assert values[60:90] == [REWOUND_LOSS] * 30
+    assert REWOUND_LOSS not in values[:60]
+
+
+def test_timeline_is_gzipped_for_clients_that_accept_it(client):
+    url = f"{ROUTE}/timeline?run={HEALTHY}&kind=gradients&max_points=50"
+    plain = client.get(url)
+    zipped = client.client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers and zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    assert int(plain.headers["Content-Length"]) == len(plain.get_data())
+
+
+def test_hostile_layer_name_is_returned_as_plain_json_data(client):
+    response = client.get(f"{ROUTE}/timeline?run={HOSTILE_RUN}&kind=activations")
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    data = _strict_json(response.get_data())
+    assert data["rows"][0]["name"] == HOSTILE and data["rows"][0]["layer"] == HOSTILE
+    assert client.json(f"{ROUTE}/timeline?run={HOSTILE_RUN}&kind=gradients")["rows"][0]["name"] == f"{HOSTILE}/kernel"
+    events = client.json(f"{ROUTE}/events?run={HOSTILE_RUN}")["events"]
+    assert [event["layer"] for event in events if event["kind"] == "dead_relu"] == [HOSTILE]
+
+
+def test_events_are_exactly_the_cli_report(client, logdir, capsys):
+    assert cli.main(["report", str(logdir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["runs"]
+    for run in GOOD_RUNS:
+        served = client.json(f"{ROUTE}/events?run={run}")
+        assert set(served) == {"events", "checked", "skipped"}
+        assert served == report[run], run
+    assert any(event["kind"] == "nan_inf" for event in report[NAN]["events"])
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ("timeline", 400),
+        ("timeline?run=healthy", 400),
+        ("timeline?kind=loss", 400),
+        ("timeline?run=&kind=loss", 400),
+        ("timeline?run=healthy&kind=bogus", 400),
+        ("timeline?run=healthy&kind=loss&max_points=abc", 400),
+        ("timeline?run=healthy&kind=loss&max_points=1", 400),
+        ("timeline?run=healthy&kind=loss&max_points=-5", 400),
+        ("timeline?run=healthy&kind=loss&max_points=1e3", 400),
+        ("timeline?run=healthy&kind=loss&stats=bogus", 400),
+        ("timeline?run=healthy&kind=loss&stats=,,", 400),
+        ("timeline?run=no_such_run&kind=loss", 404),
+        ("timeline?run=../../etc/passwd&kind=loss", 404),
+        ("timeline?run=%ff%00&kind=loss", 404),
+        ("timeline?run=healthy&kind=%ff", 400),
+        ("timeline?run=healthy&kind=loss&max_points=99999999999999999999999", 200),
+        ("timeline?run=healthy&kind=backward_time", 404),  # a kind this run did not log
+        ("events", 400),
+        ("events?run=", 400),
+        ("events?run=no_such_run", 404),
+    ],
+)
+def test_arguments_are_validated_with_a_clear_status(client, query, status):
+    response = client.get(f"{ROUTE}/{query}")
+    assert response.status_code == status, response.get_data()
+    assert response.get_data().strip(), "every answer, also an error, has a body"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/plugin.py",
+        "/__init__.py",
+        "/static/index.js",
+        "/index.js/../plugin.py",
+        "/..%2fplugin.py",
+        "/%2e%2e/%2e%2e/setup.py",
+        "/index.js%00.py",
+        "/../../../../etc/passwd",
+    ],
+)
+def test_paths_outside_the_static_allow_list_are_not_found(client, path):
+    response = client.get(ROUTE + path)
+    assert response.status_code == 404, (path, response.get_data()[:200])
+
+
+def test_broken_event_files_never_cause_a_server_error(client):
+    for run in BROKEN_RUNS:
+        for query in (f"events?run={run}", *(f"timeline?run={run}&kind={kind}" for kind in KIND_STATS)):
+            response = client.get(f"{ROUTE}/{query}")
+            assert response.status_code in (200, 404), (query, response.status_code, response.get_data()[:300])
+    assert client.json(f"{ROUTE}/timeline?run={HEALTHY}&kind=loss")["steps"] == list(range(STEPS))
+
+
+def test_static_files_come_only_from_the_allow_list(tmp_path, monkeypatch):
+    (tmp_path / "index.js").write_text("export function render() {}")
+    (tmp_path / "index.css").write_text("body {}")
+    (tmp_path / "secret.txt").write_text("no")
+    monkeypatch.setattr(plugin, "STATIC_DIR", tmp_path)
+    app = Client(tmp_path / "empty_logdir", "false")
+
+    js = app.get(f"{ROUTE}/index.js")
+    assert js.status_code == 200 and js.get_data() == b"export function render() {}"
+    assert js.headers["Content-Type"].startswith("text/javascript")
+    assert app.get(f"{ROUTE}/index.css").headers["Content-Type"].startswith("text/css")
+    assert app.get(f"{ROUTE}/secret.txt").status_code == 404
+    assert app.get(f"{ROUTE}/index.js.map").status_code == 404  # allowed, but not built
+    assert app.json("/data/plugins_listing")["gradcause"]["enabled"] is False
+    assert app.json(f"{ROUTE}/runs") == {"runs": []}
+
+
+def test_parallel_first_requests_read_the_run_once(logdir, monkeypatch):
+    reads = []
+    read_run = plugin.reader.read_run
+    monkeypatch.setattr(plugin.reader, "read_run", lambda *args: reads.append(args[-1]) or read_run(*args))
+    app = Client(logdir, "false")
+    urls = [f"{ROUTE}/events?run={HEALTHY}"] + [f"{ROUTE}/timeline?run={HEALTHY}&kind={kind}" for kind in KIND_STATS]
+    with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
+        statuses = list(pool.map(lambda url: app.get(url).status_code, urls))
+    expected = [200] + [404 if kind == "backward_time" else 200 for kind in KIND_STATS]  # an MLP: no RNN rows
+    assert statuses == expected
+    assert reads == [HEALTHY]
+
+
+def test_results_follow_new_data_after_a_reload(tmp_path):
+    data = synthetic.healthy_run(synthetic.mlp(2), 30, seed=3)
+    synthetic.write_run(str(tmp_path), "live", data)
+    app = Client(tmp_path, "false")
+    before = app.json(f"{ROUTE}/timeline?run=live&kind=loss")
+    assert before["steps"] == list(range(30))
+    assert app.json(f"{ROUTE}/events?run=live")["events"] == []
+
+    rows = data["gradients"].rows
+    bad = np.array(data["gradients"].values[-1])
+    bad[:, KIND_STATS["gradients"].index("l2")] = np.nan
+    bad[:, KIND_STATS["gradients"].index("nan")] = 10
+    with synthetic.RunWriter(str(tmp_path / "live"), wall_time=1.7e9 + 100) as writer:
+        for step in range(30, 40):
+            writer.write("loss", step, data["loss"].rows, data["loss"].values[-1], wall_time=1.7e9 + 100 + step)
+        writer.write("gradients", 39, rows, bad, wall_time=1.7e9 + 200)
+    app.multiplexer.Reload()
+
+    assert app.json(f"{ROUTE}/timeline?run=live&kind=loss")["steps"] == list(range(40))
+    assert any(event["kind"] == "nan_inf" for event in app.json(f"{ROUTE}/events?run=live")["events"])
+
+
+def test_is_active_only_with_gradcause_data(logdir, tmp_path):
+    def active(path) -> bool:
+        context = base_plugin.TBContext(data_provider=reader.logdir_provider(str(path)))
+        return plugin.GradCausePlugin(context).is_active()
+
+    (tmp_path / "other").mkdir()
+    assert active(logdir) is True
+    assert active(tmp_path / "other") is False

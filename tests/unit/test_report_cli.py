@@ -1,0 +1,178 @@
+"""`tb-gradcause report`: text and JSON output, `--run`, `--fail-on` and exit statuses."""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tb_gradcause import metadata
+from tb_gradcause.cli import report
+from tb_gradcause.testing import synthetic
+
+LAYERS = synthetic.mlp(3, units=4)
+
+
+def _event(kind, severity, layer, first, last, caused_by=(), value=12.5):
+    return {
+        "id": f"{kind}:{layer or 'run'}:{first}",
+        "kind": kind,
+        "severity": severity,
+        "layer": layer,
+        "first_step": first,
+        "last_step": last,
+        "title": f"{kind} title",
+        "evidence": [
+            {"metric": f"{kind}.metric", "value": value, "threshold": 10.0, "op": ">", "step": first, "note": "why"}
+        ],
+        "advice": f"{kind} advice",
+        "caused_by": list(caused_by),
+    }
+
+
+CHAIN = [
+    _event("learning_rate_too_high", "warning", None, 3, 40),
+    _event("exploding_gradient", "warning", "dense_1", 5, 9, ["learning_rate_too_high:run:3"]),
+    _event(
+        "nan_inf", "error", "dense_1", 9, 40, ["exploding_gradient:dense_1:5", "learning_rate_too_high:run:3"], math.nan
+    ),
+]
+
+
+NOT_EVENTS = {"checked": ["nan_inf", "dead_relu"], "skipped": {"input_scale": "inputs not logged"}}
+
+
+def stand_in_analyze(run):
+    """Events chosen by the run's name, so the CLI is tested apart from the detectors' judgement."""
+    found = {"chain": CHAIN, "warn": [_event("dead_relu", "warning", "dense_0", 2, 30)]}.get(run.run, [])
+    assert run.get("loss") is not None  # the CLI hands the engine what the reader read
+    return {"events": found, **NOT_EVENTS}
+
+
+def _report(argv, capsys):
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    args = parser.parse_args(argv)
+    status = args.func(args)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def logdir(tmp_path, monkeypatch):
+    monkeypatch.setattr(report.engine, "analyze", stand_in_analyze)
+    for run in ("chain", "warn", "quiet"):
+        synthetic.write_run(str(tmp_path), run, synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
+    return str(tmp_path)
+
+
+def test_text_report_shows_events_in_order_with_evidence_chain_and_advice(logdir, capsys):
+    status, out, err = _report([logdir, "--run", "chain"], capsys)
+    assert status == 0 and err == ""
+    assert out.startswith("== chain: 3 event(s)") and "== warn" not in out
+    cause = out.index("learning_rate_too_high in the run, steps 3-40")
+    assert cause < out.index("ERROR   nan_inf in dense_1, steps 9-40")
+    assert "evidence: nan_inf.metric = nan > 10 at step 9 (why)" in out
+    assert (
+        "cause chain: learning_rate_too_high (run, step 3) -> exploding_gradient (dense_1, step 5)"
+        " -> nan_inf (dense_1, step 9)" in " ".join(out.split())  # wrapped at 100 columns
+    )
+    assert max(len(line) for line in out.splitlines()) <= report.WIDTH
+    assert "also caused by: learning_rate_too_high (run, step 3)" in out
+    assert "advice: nan_inf advice" in out
+    assert "not checked: input_scale: inputs not logged" in out
+
+
+def test_json_is_exactly_the_engine_result_per_run_with_nan_as_a_string(logdir, capsys):
+    status, out, _ = _report([logdir, "--json"], capsys)
+    assert status == 0
+    parsed = json.loads(out)
+    assert list(parsed) == ["runs"] and sorted(parsed["runs"]) == ["chain", "quiet", "warn"]
+    assert parsed["runs"]["quiet"] == {"events": [], **NOT_EVENTS}
+    assert parsed["runs"]["chain"]["events"][:2] == CHAIN[:2]
+    assert parsed["runs"]["chain"]["events"][2]["evidence"][0]["value"] == "NaN"
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        ([], 0),
+        (["--fail-on", "error"], 1),
+        (["--fail-on", "warning"], 1),
+        (["--fail-on", "error", "--run", "warn"], 0),
+        (["--fail-on", "warning", "--run", "warn"], 1),
+        (["--fail-on", "warning", "--run", "quiet"], 0),
+    ],
+)
+def test_fail_on_exits_1_for_an_event_that_severe_or_worse(logdir, capsys, argv, expected):
+    assert _report([logdir, *argv], capsys)[0] == expected
+
+
+def test_fail_on_accepts_only_warning_or_error(logdir, capsys):
+    with pytest.raises(SystemExit):
+        _report([logdir, "--fail-on", "info"], capsys)
+
+
+def test_unusable_input_exits_2_with_a_clear_message(tmp_path, logdir, capsys):
+    status, out, err = _report([str(tmp_path / "missing")], capsys)
+    assert (status, out) == (2, "") and "does not exist" in err
+    (tmp_path / "file").write_text("x")
+    assert "not a directory" in _report([str(tmp_path / "file")], capsys)[2]
+    (tmp_path / "empty").mkdir()
+    status, _, err = _report([str(tmp_path / "empty")], capsys)
+    assert status == 2 and "no gradcause data" in err
+    status, out, err = _report([logdir, "--run", "nope"], capsys)
+    assert (status, out) == (2, "") and "'nope'" in err and "chain, quiet, warn" in err
+
+
+def test_a_run_in_a_newer_format_is_named_and_the_others_still_reported(logdir, capsys):
+    data = synthetic.healthy_run(LAYERS, 5, n_features=2)
+    synthetic.write_run(logdir, "future", data, format_version=metadata.PROTO_VERSION + 1)
+    status, out, err = _report([logdir, "--json"], capsys)
+    assert status == 2
+    assert sorted(json.loads(out)["runs"]) == ["chain", "quiet", "warn"]
+    assert "run 'future' not reported" in err and "upgrade tb_gradcause" in err
+
+
+def test_the_real_engine_finds_an_injected_nan_and_stays_quiet_on_a_healthy_run(tmp_path, capsys):
+    synthetic.write_run(str(tmp_path), "healthy", synthetic.healthy_run(LAYERS, 300, every=10, n_features=4))
+    broken = synthetic.healthy_run(LAYERS, 300, every=10, n_features=4, seed=1)
+    grads = broken["gradients"]
+    first = int(np.searchsorted(grads.steps, 200))
+    grads.stat("nan")[first:, grads.rows_of("dense_1")] = 3
+    grads.stat("l2")[first:, grads.rows_of("dense_1")] = np.nan
+    broken["loss"].stat("value")[201:] = np.nan
+    synthetic.write_run(str(tmp_path), "broken", broken)
+
+    status, out, _ = _report([str(tmp_path), "--json", "--fail-on", "warning"], capsys)
+    runs = json.loads(out)["runs"]
+    assert status == 1
+    assert [e for e in runs["healthy"]["events"] if e["severity"] != "info"] == []
+    nan = [e for e in runs["broken"]["events"] if e["kind"] == "nan_inf"]
+    assert [(e["layer"], e["first_step"], e["severity"]) for e in nan] == [("dense_1", 200, "error")]
+    assert _report([str(tmp_path), "--run", "healthy", "--fail-on", "warning"], capsys)[0] == 0
+
+
+def test_the_console_command_dispatches_to_report(tmp_path):
+    synthetic.write_run(str(tmp_path), "run", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
+    command = [sys.executable, "-m", "tb_gradcause.cli", "report"]
+    done = subprocess.run([*command, str(tmp_path), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["runs"]["run"]) == {"events", "checked", "skipped"}
+    done = subprocess.run([*command, str(tmp_path / "missing")], capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (2, "") and "does not exist" in done.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any directory")
+def test_an_unreadable_logdir_exits_2(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0)
+    try:
+        status, _, err = _report([str(locked)], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert status == 2 and "not readable" in err

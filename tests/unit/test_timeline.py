@@ -1,0 +1,129 @@
+"""Columnar timeline JSON and its decimation (pure numpy, no TensorBoard)."""
+
+import json
+import numpy as np
+import pytest
+
+from tb_gradcause.plugin import timeline
+from tb_gradcause.metadata import KIND_STATS
+from tb_gradcause.analysis.reader import RowInfo, Series
+
+STATS = KIND_STATS["gradients"]
+
+
+def _series(steps, values, rows=None):
+    rows = rows or [RowInfo(name=f"dense_{i}/kernel", layer=f"dense_{i}", shape=(3, 2)) for i in range(values.shape[1])]
+    steps = np.asarray(steps, np.int64)
+    return Series("gradients", steps, steps * 0.1, values, tuple(rows), STATS)
+
+
+def _random(n_steps, n_rows, seed=0):
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(size=(n_steps, n_rows, len(STATS))).astype(np.float32)
+    values[..., STATS.index("nan")] = 0
+    values[..., STATS.index("inf")] = 0
+    return np.arange(n_steps, dtype=np.int64) * 3, values
+
+
+def test_short_series_is_not_decimated():
+    steps, values = _random(50, 2)
+    out_steps, out_values = timeline.decimate(steps, values, np.zeros(50, bool), 50)
+    assert out_steps is steps and out_values is values
+
+
+def test_decimation_keeps_every_bucket_extreme_and_every_nonfinite_step():
+    steps, values = _random(2000, 3)
+    values[700, 1, STATS.index("l2")] = np.nan
+    values[1500, 0, STATS.index("max")] = -np.inf
+    values[333, 2, STATS.index("nan")] = 4  # a NaN count with finite summary stats
+    bad = timeline.nonfinite_steps(values, STATS)
+    assert np.flatnonzero(bad).tolist() == [333, 700, 1500]
+
+    out_steps, out_values = timeline.decimate(steps, values, bad, 101)
+
+    assert len(out_steps) <= 101 and np.all(np.diff(out_steps) > 0)
+    for i in np.flatnonzero(bad):
+        (j,) = np.flatnonzero(out_steps == steps[i])
+        np.testing.assert_array_equal(out_values[j], values[i])
+    # Each bucket of good steps spans [first, last]; its extremes are there.
+    good = ~bad
+    kept_good = ~np.isin(out_steps, steps[bad])
+    edges = out_steps[kept_good]
+    for first, last in zip(edges[0::2], edges[1::2]):
+        inside = good & (steps >= first) & (steps <= last)
+        block = values[inside]
+        pair = out_values[np.isin(out_steps, [first, last])]
+        np.testing.assert_array_equal(pair.min(axis=0), block.min(axis=0))
+        np.testing.assert_array_equal(pair.max(axis=0), block.max(axis=0))
+    # Together the buckets cover every good step.
+    covered = np.zeros(len(steps), bool)
+    for first, last in zip(edges[0::2], edges[1::2]):
+        covered |= (steps >= first) & (steps <= last)
+    assert covered[good].all()
+
+
+def test_monotonic_series_is_exact_at_the_kept_steps():
+    steps = np.arange(1000, dtype=np.int64)
+    values = np.zeros((1000, 2, len(STATS)), np.float32)
+    values[:, 0, 0] = np.linspace(1, 2, 1000)  # rising
+    values[:, 1, 0] = np.linspace(5, 3, 1000)  # falling
+    out_steps, out_values = timeline.decimate(steps, values, np.zeros(1000, bool), 40)
+    assert 20 < len(out_steps) <= 40
+    np.testing.assert_array_equal(out_values[:, :, 0], values[out_steps, :, 0])
+
+
+def test_many_nonfinite_steps_are_all_kept_beyond_the_budget():
+    steps, values = _random(300, 1)
+    values[::2, 0, 0] = np.inf
+    bad = timeline.nonfinite_steps(values, STATS)
+    out_steps, _ = timeline.decimate(steps, values, bad, 10)
+    assert set(steps[bad].tolist()) <= set(out_steps.tolist())
+    assert len(out_steps) <= bad.sum() + 2
+
+
+def test_rounding_keeps_seven_significant_digits_and_short_text():
+    x = np.array([0.1, 1 / 3, 123456789, 1e-30, 3.4e38, -2.5e-7, 0, 1e-45], np.float32)
+    rounded = timeline.round_significant(x)
+    np.testing.assert_allclose(rounded, x.astype(np.float64), rtol=5e-7)
+    assert max(len(repr(v)) for v in rounded.tolist()) <= 13
+
+
+def test_json_is_columnar_with_nonfinite_strings_and_rows_as_data():
+    steps, values = _random(5, 2)
+    values[1, 0, STATS.index("l2")] = np.nan
+    values[2, 1, STATS.index("max")] = np.inf
+    values[3, 1, STATS.index("min")] = -np.inf
+    hostile = "x<img src=x onerror=alert(1)>"
+    rows = [RowInfo(name=f"{hostile}/kernel", layer=hostile, layer_class="Dense", activation="relu", shape=(3, 2),
+                    role="kernel", depth=0, facts={"dtype": "float32"}), RowInfo(name="b", depth=1)]
+
+    payload = json.loads(timeline.timeline_json("run<1>", _series(steps, values, rows)))
+
+    assert payload["run"] == "run<1>" and payload["kind"] == "gradients"
+    assert payload["steps"] == steps.tolist() and payload["stats"] == list(STATS)
+    assert payload["rows"][0] == {"name": f"{hostile}/kernel", "layer": hostile, "layer_class": "Dense",
+                                  "activation": "relu", "shape": [3, 2], "recurrent": False, "role": "kernel",
+                                  "depth": 0, "facts": {"dtype": "float32"}}
+    l2 = payload["values"]["l2"]
+    assert len(l2) == 2 and len(l2[0]) == 5
+    assert l2[0][1] == "NaN" and payload["values"]["max"][1][2] == "Infinity"
+    assert payload["values"]["min"][1][3] == "-Infinity"
+    assert l2[1][4] == pytest.approx(float(values[4, 1, 0]), rel=1e-6)
+
+
+def test_json_subset_of_stats_and_decimation_uses_all_stats_for_nonfinite_steps():
+    steps, values = _random(400, 2)
+    values[123, 0, STATS.index("inf")] = 1
+    payload = json.loads(timeline.timeline_json("r", _series(steps, values), max_points=20, stats=("l2",)))
+    assert payload["stats"] == ["l2"] and list(payload["values"]) == ["l2"]
+    assert int(steps[123]) in payload["steps"] and len(payload["steps"]) <= 20
+
+
+def test_integral_stats_are_json_integers():
+    steps, values = _random(4, 1)
+    values[..., STATS.index("missing")] = 0
+    values[2, 0, STATS.index("missing")] = 1
+    payload = json.loads(timeline.timeline_json("r", _series(steps, values), stats=("nan", "missing", "l2")))
+    assert payload["values"]["nan"] == [[0, 0, 0, 0]] and payload["values"]["missing"] == [[0, 0, 1, 0]]
+    assert all(isinstance(v, int) for v in payload["values"]["missing"][0])
+    assert all(isinstance(v, float) for v in payload["values"]["l2"][0])
