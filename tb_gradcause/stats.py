@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tb_gradcause import metadata
+from tb_gradcause.metadata import SAMPLE_UNITS
 
 # (low, high) output bounds of activations that saturate; saturation = within
 # SATURATION_MARGIN of the output range from a bound.
@@ -34,10 +35,6 @@ SATURATION_MARGIN = 0.005
 
 N_TIME_POSITIONS = 8
 
-# Units per sample above which a layer output's stats come from a sample of units. A memory pass
-# over a large conv output costs about as much as the layer itself on a CPU; ~1000 units keep
-# the standard error of a fraction (dead, saturated, zero) under 1.6 points.
-SAMPLE_UNITS = 1024
 
 _NAN = float("nan")
 

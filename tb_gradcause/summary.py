@@ -1,4 +1,4 @@
-"""`tf.summary`-style ops writing tb_gradcause summaries to the default summary writer.
+"""`tf.summary`-style ops writing tb_gradcause summaries, and their TensorFlow-free `*_pb` twin.
 
 Usable eagerly and inside `tf.function` (custom training loops)::
 
@@ -9,6 +9,10 @@ Usable eagerly and inside `tf.function` (custom training loops)::
 Each op computes its stats on the device (`tb_gradcause.stats`) and writes one tensor summary
 `[rows, stats]` under `metadata.tag_for(kind, row names)`; the metadata goes into the first
 event of each tag per writer only. Every op returns the boolean `tf.summary.write` returns.
+
+`record_pb` builds the same summary from numpy values without TensorFlow (as TensorBoard pairs
+`scalar` with `scalar_pb`): synthetic runs and benchmarks write through it, so they cannot
+drift from what the ops write. TensorFlow is imported on first use of an op, not on import.
 """
 
 from __future__ import annotations
@@ -17,16 +21,50 @@ import contextlib
 import dataclasses
 import threading
 import weakref
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
-import tensorflow as tf
-from tensorflow.python.ops import control_flow_util, summary_ops_v2
+import numpy as np
+from tensorboard import lazy
+from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 
-from tb_gradcause import metadata, stats
-from tb_gradcause.plugin_data_pb2 import RowInfo
+from tb_gradcause import metadata
+from tb_gradcause.rows import LOSS, OUTPUT_ROLE, RowInfo, feature_name
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util, summary_ops_v2
+
+    from tb_gradcause import stats
+else:
+
+    @lazy.lazy_load("tensorflow")
+    def tf():
+        import tensorflow
+
+        return tensorflow
+
+    @lazy.lazy_load("tensorflow.python.ops.summary_ops_v2")
+    def summary_ops_v2():
+        from tensorflow.python.ops import summary_ops_v2
+
+        return summary_ops_v2
+
+    @lazy.lazy_load("tensorflow.python.ops.control_flow_util")
+    def control_flow_util():
+        from tensorflow.python.ops import control_flow_util
+
+        return control_flow_util
+
+    @lazy.lazy_load("tb_gradcause.stats")
+    def stats():
+        from tb_gradcause import stats
+
+        return stats
+
 
 __all__ = [
     "Record",
+    "record_pb",
     "write",
     "write_record",
     "gradients",
@@ -115,6 +153,33 @@ def write_record_bare(record: Record, step=None) -> tf.Tensor:
     return tf.summary.write(tag, tf.cast(record.values, tf.float32), step=step)
 
 
+def record_pb(
+    kind: str,
+    rows: Sequence[RowInfo],
+    values: np.ndarray,
+    *,
+    with_metadata: bool = True,
+    stats_names: Sequence[str] | None = None,
+    version: int = metadata.PROTO_VERSION,
+) -> summary_pb2.Summary:
+    """The `Summary` proto `write` puts on disk for a `[rows, stats]` value, built without TensorFlow.
+
+    `with_metadata` as in the first event of a tag (later events carry none); `stats_names`
+    and `version` let tests write other column sets and format versions. The shape is not
+    checked against the rows, so tests can write the malformed samples readers must drop."""
+    array = np.asarray(values, dtype="<f4")
+    dims = [tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape]
+    tensor = tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_FLOAT,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dims),
+        tensor_content=array.tobytes(),
+    )
+    value = summary_pb2.Summary.Value(tag=metadata.tag_for(kind, [r.name for r in rows]), tensor=tensor)
+    if with_metadata:
+        value.metadata.CopyFrom(metadata.create_summary_metadata(kind, rows, stats_names, version=version))
+    return summary_pb2.Summary(value=[value])
+
+
 def variable_name(variable) -> str:
     """A variable's path ("dense_1/kernel"), falling back to its name."""
     name = getattr(variable, "path", None) or variable.name
@@ -146,25 +211,22 @@ def gradients_record(grads: Sequence, variables: Sequence, rows: Sequence[RowInf
 def _output_rows(names: Sequence[str], tensors: Sequence, max_units: int | None) -> list[RowInfo]:
     """Default rows of layer outputs (or signals of their shape): the layer is the name."""
     rows = _default_rows(names, tensors, batch_axis=True)
-    for r, t in zip(rows, tensors):
-        r.layer = r.name
-        if t is not None:
-            r.facts.update(stats.sample_facts(_shape(t), max_units))
-    return rows
+    return [
+        r.replace(layer=r.name, facts={**r.facts, **(stats.sample_facts(_shape(t), max_units) if t is not None else {})})
+        for r, t in zip(rows, tensors)
+    ]
 
 
 def activations_record(
     outputs: Mapping[str, tf.Tensor],
     activation_names: Mapping[str, str] | None = None,
     rows: Sequence[RowInfo] | None = None,
-    max_units: int | None = stats.SAMPLE_UNITS,
+    max_units: int | None = metadata.SAMPLE_UNITS,
 ) -> Record:
     names = list(outputs)
     acts = dict(activation_names or {})
     if rows is None:
-        rows = _output_rows(names, [outputs[n] for n in names], max_units)
-        for r in rows:
-            r.activation = acts.get(r.name, "")
+        rows = [r.replace(activation=acts.get(r.name, "")) for r in _output_rows(names, [outputs[n] for n in names], max_units)]
     values = stats.activation_stats_list([outputs[n] for n in names], [acts.get(n, "") for n in names], max_units)
     return Record("activations", list(rows), values)
 
@@ -172,7 +234,7 @@ def activations_record(
 def backward_record(
     output_grads: Mapping[str, tf.Tensor | None],
     rows: Sequence[RowInfo] | None = None,
-    max_units: int | None = stats.SAMPLE_UNITS,
+    max_units: int | None = metadata.SAMPLE_UNITS,
 ) -> Record:
     names = list(output_grads)
     if rows is None:
@@ -187,9 +249,7 @@ def backward_record(
 def backward_time_record(input_grads: Mapping[str, tf.Tensor], rows: Sequence[RowInfo] | None = None) -> Record:
     names = list(input_grads)
     if rows is None:
-        rows = _default_rows(names, [input_grads[n] for n in names], batch_axis=True, recurrent=True)
-        for r in rows:
-            r.layer = r.name
+        rows = [r.replace(layer=r.name) for r in _default_rows(names, [input_grads[n] for n in names], batch_axis=True, recurrent=True)]
     return Record("backward_time", list(rows), tf.stack([stats.time_grad_stats(input_grads[n]) for n in names]))
 
 
@@ -222,7 +282,7 @@ def input_rows(name: str, x: tf.Tensor, max_features: int = metadata.MAX_INPUT_F
         raise ValueError(f"input {name!r} needs a static last dimension, got shape {shape}")
     facts = {"features": str(n), "dtype": tf.as_dtype(x.dtype).name}
     return [
-        RowInfo(name=f"{name}/feature_{i}", role=name, shape=shape[1:], depth=-1, facts=facts)
+        RowInfo(name=feature_name(name, i), role=name, shape=shape[1:], depth=-1, facts=facts)
         for i in range(min(n, max_features))
     ]
 
@@ -250,7 +310,7 @@ def loss_record(value, learning_rate=None, loss_scale=None, step_skipped=None) -
         return v if v.shape.rank == 0 else tf.reshape(v, [])
 
     row = tf.stack([mean_float32(value), f(learning_rate, float("nan")), f(loss_scale, 1.0), f(step_skipped, 0.0)])
-    return Record("loss", [RowInfo(name="loss", depth=-1)], tf.expand_dims(row, 0))
+    return Record("loss", [RowInfo(name=LOSS, depth=-1)], tf.expand_dims(row, 0))
 
 
 def gradients(grads: Sequence, variables: Sequence, step=None, rows: Sequence[RowInfo] | None = None):
@@ -263,7 +323,7 @@ def activations(
     step=None,
     activation_names: Mapping[str, str] | None = None,
     rows: Sequence[RowInfo] | None = None,
-    max_units: int | None = stats.SAMPLE_UNITS,
+    max_units: int | None = metadata.SAMPLE_UNITS,
 ):
     """Stats of layer outputs `{layer name: [batch, ...] tensor}`; `activation_names` gives each
     layer's activation function ("relu", "sigmoid", ...) for the saturation stat. Outputs with
@@ -275,7 +335,7 @@ def backward(
     output_grads: Mapping[str, tf.Tensor | None],
     step=None,
     rows: Sequence[RowInfo] | None = None,
-    max_units: int | None = stats.SAMPLE_UNITS,
+    max_units: int | None = metadata.SAMPLE_UNITS,
 ):
     """Stats of d loss / d (layer output) per layer; `None` (no signal reaches it) counts as zeros.
     Signals with more than `max_units` units per sample are sampled as in `activations`."""

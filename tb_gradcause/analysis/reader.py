@@ -18,6 +18,7 @@ from tensorboard import errors
 from tensorboard.data import provider as tb_provider
 
 from tb_gradcause import metadata, plugin_data_pb2
+from tb_gradcause.rows import RowInfo
 
 logger = logging.getLogger(__name__)
 
@@ -27,38 +28,6 @@ ALL_SAMPLES = 2**31 - 1
 
 class UnsupportedFormatError(errors.InvalidArgumentError):
     """A run was written in a format newer than this tb_gradcause (HTTP 400 in TensorBoard)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RowInfo:
-    """One row of a kind's matrix (`plugin_data_pb2.RowInfo` as a frozen value)."""
-
-    name: str
-    layer: str = ""
-    layer_class: str = ""
-    activation: str = ""
-    shape: tuple[int, ...] = ()
-    recurrent: bool = False
-    role: str = ""
-    depth: int = -1
-    facts: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    @classmethod
-    def from_proto(cls, row: plugin_data_pb2.RowInfo) -> RowInfo:
-        return cls(
-            name=row.name,
-            layer=row.layer,
-            layer_class=row.layer_class,
-            activation=row.activation,
-            shape=tuple(row.shape),
-            recurrent=row.recurrent,
-            role=row.role,
-            depth=row.depth,
-            facts=dict(row.facts),
-        )
-
-    def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), "shape": list(self.shape), "facts": dict(self.facts)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +54,10 @@ class Series:
 
     def has(self, name: str) -> bool:
         return name in self.stats
+
+    def rows_of(self, layer: str) -> list[int]:
+        """Indices of the rows owned by `layer` (or named `layer`)."""
+        return [i for i, row in enumerate(self.rows) if layer in (row.layer, row.name)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,7 +64,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         kinds: Iterable[str] | None = None,
         loss_every_step: bool = True,
         max_input_features: int = metadata.MAX_INPUT_FEATURES,
-        max_units: int | None = stats.SAMPLE_UNITS,
+        max_units: int | None = metadata.SAMPLE_UNITS,
     ):
         super().__init__()
         kinds = frozenset(metadata.KINDS if kinds is None else kinds)

@@ -23,7 +23,7 @@ import tensorflow as tf
 from tb_gradcause import metadata, stats, summary
 from tb_gradcause.capture.hooks import Recorder, Slot, is_hooked
 from tb_gradcause.capture.model_walk import LayerEntry, walk
-from tb_gradcause.plugin_data_pb2 import RowInfo
+from tb_gradcause.rows import RowInfo
 
 
 # How a train function decides to capture: every kind on every step ("full"), only on a

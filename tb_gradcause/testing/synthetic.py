@@ -1,10 +1,11 @@
 """Synthetic gradcause runs, written without TensorFlow, for tests and benchmarks.
 
-`healthy_run` builds plausible statistics of every kind for a stack of layers as numpy arrays
-([steps, rows, stats] per kind, like `reader.Series`); a test edits them to inject a problem
-(`KindData.stat`, `KindData.rows_of`) and `write_run` writes them as TensorBoard event files
-with TensorBoard's own TF-free record writer, one tensor summary per kind and step, metadata
-once per tag, in step order. `RunWriter` writes single events (rewinds, odd shapes, versions).
+`healthy_run` builds plausible statistics of every kind for a stack of layers as the reader's
+own `Series` (one per kind); a test edits their stat columns in place to inject a problem
+(`Series.stat`, `Series.rows_of`) and either hands them to the detectors as a `RunData` or
+writes them with `write_run`: one tensor summary per kind and step, metadata once per tag, in
+step order, built by `summary.record_pb` (the ops' TensorFlow-free twin) and written with
+TensorBoard's own record writer. `RunWriter` writes single events (rewinds, odd shapes, versions).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import os
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorboard.compat.proto import event_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from tb_gradcause import metadata, plugin_data_pb2
-
-RowInfo = plugin_data_pb2.RowInfo
+from tb_gradcause import metadata, summary
+from tb_gradcause.analysis.reader import Series
+from tb_gradcause.rows import LOSS, RowInfo, feature_name
 
 _FILE_NUMBERS = itertools.count()
 
@@ -38,25 +39,6 @@ class Layer:
     layer_class: str = "Dense"
     recurrent: bool = False
     bias: bool = True
-
-
-@dataclasses.dataclass
-class KindData:
-    """One kind's statistics, editable in place before writing."""
-
-    kind: str
-    steps: np.ndarray  # int64 [S]
-    rows: list[RowInfo]
-    stats: tuple[str, ...]
-    values: np.ndarray  # float32 [S, R, K]
-
-    def stat(self, name: str) -> np.ndarray:
-        """Writable view [S, R] of one column."""
-        return self.values[:, :, self.stats.index(name)]
-
-    def rows_of(self, layer: str) -> list[int]:
-        """Indices of the rows owned by `layer` (or named `layer`)."""
-        return [i for i, row in enumerate(self.rows) if layer in (row.layer, row.name)]
 
 
 def mlp(depth: int, units: int = 32, activation: str = "relu", output_activation: str = "sigmoid") -> list[Layer]:
@@ -88,9 +70,9 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
             if layer.recurrent
         ]
     if kind == "inputs":
-        return [RowInfo(name=f"input/feature_{i}", role="input", depth=-1) for i in range(n_features)]
+        return [RowInfo(name=feature_name("input", i), role="input", depth=-1) for i in range(n_features)]
     if kind == "loss":
-        return [RowInfo(name="loss", depth=-1)]
+        return [RowInfo(name=LOSS, depth=-1)]
     raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {metadata.KINDS}")
 
 
@@ -102,7 +84,9 @@ def healthy_run(
     every: int = 1,
     kinds: Iterable[str] = metadata.KINDS,
     seed: int = 0,
-) -> dict[str, KindData]:
+    start_wall_time: float = 1.7e9,
+    seconds_per_step: float = 0.01,
+) -> dict[str, Series]:
     """Statistics of a healthy run: loss logged every step, the other kinds every `every` steps.
 
     Gradients shrink slowly with the loss and vary by ~20 % between steps; ReLU layers have
@@ -118,8 +102,14 @@ def healthy_run(
         if not rows:
             continue
         stats = metadata.KIND_STATS[kind]
-        values = np.zeros((len(steps), len(rows), len(stats)), dtype=np.float32)
-        data = KindData(kind, steps, rows, stats, values)
+        data = Series(
+            kind=kind,
+            steps=steps,
+            wall_times=start_wall_time + steps * seconds_per_step,
+            values=np.zeros((len(steps), len(rows), len(stats)), dtype=np.float32),
+            rows=tuple(rows),
+            stats=stats,
+        )
         _FILL[kind](data, rng)
         result[kind] = data
     return result
@@ -128,13 +118,15 @@ def healthy_run(
 def write_run(
     logdir: str,
     run: str,
-    data: Mapping[str, KindData],
+    data: Mapping[str, Series],
     *,
     format_version: int = metadata.PROTO_VERSION,
     start_wall_time: float = 1.7e9,
     seconds_per_step: float = 0.01,
 ) -> str:
-    """Write `data` as run `run` under `logdir` in step order; return the run's directory."""
+    """Write `data` as run `run` under `logdir` in step order; return the run's directory.
+
+    Wall times are `start_wall_time + step * seconds_per_step` (a later file gets a later start)."""
     path = os.path.join(logdir, run)
     order = sorted((int(step), kind, i) for kind, kd in data.items() for i, step in enumerate(kd.steps))
     with RunWriter(path, format_version=format_version, wall_time=start_wall_time) as writer:
@@ -172,26 +164,15 @@ class RunWriter:
         stats: Sequence[str] | None = None,
         wall_time: float = 1.7e9,
     ) -> None:
-        """Write one [rows, stats] value of `kind` at `step`."""
+        """Write one [rows, stats] value of `kind` at `step` (the tag's metadata with its first value)."""
         tag = metadata.tag_for(kind, [row.name for row in rows])
-        summary_value = summary_pb2.Summary.Value(tag=tag, tensor=_tensor_proto(value))
-        if tag not in self._tags_seen:
-            self._tags_seen.add(tag)
-            summary_value.metadata.CopyFrom(self._metadata(kind, rows, stats))
-        summary = summary_pb2.Summary(value=[summary_value])
-        self._add(event_pb2.Event(wall_time=wall_time, step=step, summary=summary))
+        first = tag not in self._tags_seen
+        self._tags_seen.add(tag)
+        proto = summary.record_pb(kind, rows, value, with_metadata=first, stats_names=stats, version=self._version)
+        self._add(event_pb2.Event(wall_time=wall_time, step=step, summary=proto))
 
     def _add(self, event: event_pb2.Event) -> None:
         self._writer.write(event.SerializeToString())
-
-    def _metadata(
-        self, kind: str, rows: Sequence[RowInfo], stats: Sequence[str] | None
-    ) -> summary_pb2.SummaryMetadata:
-        result = metadata.create_summary_metadata(kind, rows, stats)
-        content = plugin_data_pb2.GradCausePluginData.FromString(result.plugin_data.content)
-        content.version = self._version
-        result.plugin_data.content = content.SerializeToString()
-        return result
 
     def close(self) -> None:
         self._writer.close()
@@ -201,12 +182,6 @@ class RunWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _tensor_proto(value: np.ndarray) -> tensor_pb2.TensorProto:
-    array = np.asarray(value, dtype="<f4")
-    shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in array.shape])
-    return tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape, tensor_content=array.tobytes())
 
 
 def _row(
@@ -243,7 +218,7 @@ def _progress(steps: np.ndarray) -> np.ndarray:
     return (steps / max(int(steps[-1]) + 1, 1000))[:, None]
 
 
-def _fill_tensor_stats(data: KindData, scale: np.ndarray, mean: np.ndarray, n: np.ndarray) -> None:
+def _fill_tensor_stats(data: Series, scale: np.ndarray, mean: np.ndarray, n: np.ndarray) -> None:
     """l2/mean/std/min/max/max_abs from a per-element scale and mean [S, R] over n elements per row."""
     data.stat("mean")[:] = mean
     data.stat("std")[:] = scale
@@ -253,25 +228,25 @@ def _fill_tensor_stats(data: KindData, scale: np.ndarray, mean: np.ndarray, n: n
     data.stat("max_abs")[:] = np.abs(mean) + 3 * scale
 
 
-def _gradient_scale(data: KindData, rng: np.random.Generator) -> np.ndarray:
+def _gradient_scale(data: Series, rng: np.random.Generator) -> np.ndarray:
     """Per-element gradient scale [S, R]: ~1e-2, decaying with training, noisy."""
     shape = (len(data.steps), len(data.rows))
     return 1e-2 * np.exp(-1.5 * _progress(data.steps)) * _noise(rng, shape)
 
 
-def _fill_gradients(data: KindData, rng: np.random.Generator) -> None:
+def _fill_gradients(data: Series, rng: np.random.Generator) -> None:
     scale = _gradient_scale(data, rng)
     n = np.array([_size(row) for row in data.rows], dtype=np.float64)
     _fill_tensor_stats(data, scale, scale * rng.normal(0.0, 0.1, scale.shape), n)
 
 
-def _fill_backward(data: KindData, rng: np.random.Generator) -> None:
+def _fill_backward(data: Series, rng: np.random.Generator) -> None:
     scale = _gradient_scale(data, rng) / BATCH
     n = np.array([BATCH * _size(row) for row in data.rows], dtype=np.float64)
     _fill_tensor_stats(data, scale, scale * rng.normal(0.0, 0.1, scale.shape), n)
 
 
-def _fill_activations(data: KindData, rng: np.random.Generator) -> None:
+def _fill_activations(data: Series, rng: np.random.Generator) -> None:
     shape = (len(data.steps), len(data.rows))
     n = np.array([BATCH * _size(row) for row in data.rows], dtype=np.float64)
     jitter = _noise(rng, shape, 0.05)
@@ -300,14 +275,14 @@ _ACTIVATION_SHAPES = {
 }
 
 
-def _fill_backward_time(data: KindData, rng: np.random.Generator) -> None:
+def _fill_backward_time(data: Series, rng: np.random.Generator) -> None:
     base = _gradient_scale(data, rng)
     for i in range(8):
         data.stat(f"t_{i}")[:] = base * 0.95**i * _noise(rng, base.shape, 0.05)
     data.stat("seq_len")[:] = SEQ_LEN
 
 
-def _fill_weights(data: KindData, rng: np.random.Generator) -> None:
+def _fill_weights(data: Series, rng: np.random.Generator) -> None:
     shape = (len(data.steps), len(data.rows))
     n = np.array([_size(row) for row in data.rows], dtype=np.float64)
     fan_in = np.array([row.shape[0] for row in data.rows], dtype=np.float64)
@@ -321,7 +296,7 @@ def _fill_weights(data: KindData, rng: np.random.Generator) -> None:
     data.stat("update_ratio")[:] = ratio
 
 
-def _fill_inputs(data: KindData, rng: np.random.Generator) -> None:
+def _fill_inputs(data: Series, rng: np.random.Generator) -> None:
     shape = (len(data.steps), len(data.rows))
     mean = rng.normal(0.0, 0.15, shape)
     std = _noise(rng, shape, 0.1)
@@ -333,7 +308,7 @@ def _fill_inputs(data: KindData, rng: np.random.Generator) -> None:
     data.stat("max_abs_z")[:] = z
 
 
-def _fill_loss(data: KindData, rng: np.random.Generator) -> None:
+def _fill_loss(data: Series, rng: np.random.Generator) -> None:
     progress = _progress(data.steps)[:, 0]
     data.stat("value")[:, 0] = 0.1 + 0.6 * np.exp(-5 * progress) * _noise(rng, progress.shape, 0.1)
     data.stat("learning_rate")[:, 0] = 1e-3

@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from tb_gradcause.analysis import engine, reader
+from tb_gradcause.analysis.reader import Series
 from tb_gradcause.testing import synthetic
 
 
@@ -16,52 +17,39 @@ def mlp(depth: int = 4, activation: str = "relu", output: str = "sigmoid") -> li
 
 def healthy(
     layers: Sequence[synthetic.Layer] | None = None, n_steps: int = 400, every: int = 10, **kwargs
-) -> dict[str, synthetic.KindData]:
+) -> dict[str, Series]:
     """A healthy run's editable statistics (loss every step, the other kinds every `every` steps)."""
     return synthetic.healthy_run(layers if layers is not None else mlp(), n_steps, every=every, **kwargs)
 
 
-def to_run(data: Mapping[str, synthetic.KindData], name: str = "synthetic") -> reader.RunData:
-    """The `RunData` the reader would return for `data`."""
-    return reader.RunData(
-        name,
-        {
-            kind: reader.Series(
-                kind=kind,
-                steps=np.asarray(kd.steps, dtype=np.int64).copy(),
-                wall_times=kd.steps.astype(np.float64),
-                values=kd.values.copy(),
-                rows=tuple(reader.RowInfo.from_proto(row) for row in kd.rows),
-                stats=tuple(kd.stats),
-            )
-            for kind, kd in data.items()
-        },
-    )
+def to_run(data: Mapping[str, Series], name: str = "synthetic") -> reader.RunData:
+    """The `RunData` the reader would return for `data` (the same series objects)."""
+    return reader.RunData(name, dict(data))
 
 
-def events(data: Mapping[str, synthetic.KindData], kind: str | None = None) -> list[dict]:
+def events(data: Mapping[str, Series], kind: str | None = None) -> list[dict]:
     """The engine's events for `data` (only those of `kind` when given)."""
     found = engine.analyze(to_run(data))["events"]
     return [e for e in found if kind is None or e["kind"] == kind]
 
 
-def at(kd: synthetic.KindData, first_step: int) -> np.ndarray:
+def at(kd: Series, first_step: int) -> np.ndarray:
     """Mask of the samples of `kd` at or after `first_step`."""
     return kd.steps >= first_step
 
 
-def flat_loss(data: Mapping[str, synthetic.KindData], level: float = 0.69, seed: int = 0) -> None:
+def flat_loss(data: Mapping[str, Series], level: float = 0.69, seed: int = 0) -> None:
     """Make the loss stall at `level` (with 2 % noise): training is not converging."""
     loss = data["loss"].stat("value")
     loss[:] = level * (1 + 0.02 * np.random.default_rng(seed).standard_normal(loss.shape))
 
 
-def layer_rows(kd: synthetic.KindData, layer: str, role: str | None = None) -> list[int]:
+def layer_rows(kd: Series, layer: str, role: str | None = None) -> list[int]:
     """Rows of `layer` (optionally only those with `role`)."""
     return [i for i in kd.rows_of(layer) if role is None or kd.rows[i].role == role]
 
 
-def scale(kd: synthetic.KindData, layer: str, factor: np.ndarray | float, stats=("l2", "mean", "std", "min", "max", "max_abs"), from_step: int = 0) -> None:
+def scale(kd: Series, layer: str, factor: np.ndarray | float, stats=("l2", "mean", "std", "min", "max", "max_abs"), from_step: int = 0) -> None:
     """Multiply a layer's tensor stats by `factor` (per sample [S] or scalar) from `from_step` on."""
     sel = at(kd, from_step)
     factor = np.broadcast_to(np.asarray(factor, dtype=np.float64), kd.steps.shape)[sel]

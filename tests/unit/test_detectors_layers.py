@@ -3,7 +3,8 @@
 import numpy as np
 
 from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.reader import RowInfo, Series
+from tb_gradcause.analysis.reader import Series
+from tb_gradcause.rows import RowInfo
 
 # Layer "b" comes first in forward order; "a" has three rows, "c" one.
 ROWS = (

@@ -9,11 +9,12 @@ import pytest
 
 from tb_gradcause import metadata
 from tb_gradcause.plugin.loader import GradCauseLoader
+from tb_gradcause.rows import RowInfo
 from tensorboard.compat.proto import summary_pb2
 
 
 def test_metadata_round_trip_keeps_rows_and_is_a_tensor_series():
-    row = metadata.plugin_data_pb2.RowInfo(
+    row = RowInfo(
         name="block/dense/kernel", layer="block/dense", layer_class="Dense", activation="relu", shape=[4, 3], depth=2
     )
     md = metadata.create_summary_metadata("gradients", [row])
@@ -23,7 +24,7 @@ def test_metadata_round_trip_keeps_rows_and_is_a_tensor_series():
     assert parsed.version == metadata.PROTO_VERSION
     assert parsed.kind == "gradients"
     assert list(parsed.stats) == list(metadata.KIND_STATS["gradients"])
-    assert parsed.rows[0].name == "block/dense/kernel" and list(parsed.rows[0].shape) == [4, 3]
+    assert RowInfo.from_proto(parsed.rows[0]) == row
 
 
 def test_newer_format_version_is_refused_clearly():

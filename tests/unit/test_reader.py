@@ -1,5 +1,6 @@
 """The reader: event files -> TensorBoard's loader -> `RunData`, with rewinds, row-set changes, versions, corruption."""
 
+import dataclasses
 import glob
 import os
 import time
@@ -10,6 +11,7 @@ from tensorboard import context, errors
 
 from tb_gradcause import metadata
 from tb_gradcause.analysis import reader
+from tb_gradcause.rows import RowInfo
 from tb_gradcause.testing import synthetic
 
 LAYERS = synthetic.mlp(3, units=4) + [synthetic.Layer("rnn", 3, "tanh", "SimpleRNN", recurrent=True)]
@@ -55,7 +57,7 @@ def test_row_facts_and_stat_lookup_by_name(tmp_path):
 
 def test_a_series_built_from_step_major_values_is_stored_stat_major():
     values = np.arange(3 * 2 * 4, dtype=np.float32).reshape(3, 2, 4)
-    rows = (reader.RowInfo("a"), reader.RowInfo("b"))
+    rows = (RowInfo("a"), RowInfo("b"))
     series = reader.Series("loss", np.arange(3), np.zeros(3), values, rows, ("w", "x", "y", "z"))
     np.testing.assert_array_equal(series.values, values)
     assert series.stat("y").flags.c_contiguous and series.stat("y").tolist() == values[:, :, 2].tolist()
@@ -157,7 +159,7 @@ def test_a_corrupt_event_file_costs_only_what_it_holds(tmp_path):
     with open(truncated, "r+b") as f:
         f.truncate(os.path.getsize(truncated) // 2 + 3)  # mid-record
     later = synthetic.healthy_run(LAYERS, 30, n_features=3, kinds=["loss"])["loss"]
-    later.steps, later.values = later.steps[20:], later.values[20:]
+    later = dataclasses.replace(later, steps=later.steps[20:], wall_times=later.wall_times[20:], values=later.values[20:])
     synthetic.write_run(str(tmp_path), "truncated", {"loss": later}, start_wall_time=1.8e9)  # a later file
     (garbage,) = glob.glob(str(tmp_path / "garbage" / "events*"))
     with open(garbage, "ab") as f:

@@ -6,7 +6,8 @@ import pytest
 
 from tb_gradcause.plugin import timeline
 from tb_gradcause.metadata import KIND_STATS
-from tb_gradcause.analysis.reader import RowInfo, Series
+from tb_gradcause.analysis.reader import Series
+from tb_gradcause.rows import RowInfo
 
 STATS = KIND_STATS["gradients"]
 
