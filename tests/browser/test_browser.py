@@ -21,6 +21,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
+from tb_gradcause.analysis.reader import Series
 from tb_gradcause.testing import synthetic
 
 from tests.support import chromium
@@ -42,7 +43,7 @@ NAN_STEP = 60
 pytestmark = pytest.mark.timeout(300)
 
 
-def _chain_run() -> dict[str, synthetic.KindData]:
+def _chain_run() -> dict[str, Series]:
     """dense_1's gradients and updates grow 1e9-fold over steps 30-59, then the loss is NaN."""
     data = synthetic.healthy_run(synthetic.mlp(4), STEPS, seed=5)
     grow = np.logspace(0, 9, NAN_STEP - 30)
@@ -57,7 +58,7 @@ def _chain_run() -> dict[str, synthetic.KindData]:
     return data
 
 
-def _hostile_run() -> dict[str, synthetic.KindData]:
+def _hostile_run() -> dict[str, Series]:
     """The layer named HOSTILE outputs NaN from NAN_STEP on; so do all gradients and the loss."""
     layers = [synthetic.Layer("dense_0"), synthetic.Layer(HOSTILE), synthetic.Layer("out", 1, "sigmoid")]
     data = synthetic.healthy_run(layers, STEPS, seed=3)
