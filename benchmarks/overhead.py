@@ -336,7 +336,7 @@ def _event_bytes(log_dir: str) -> int:
 
 
 def _callback_bytes_per_step(work: str, kinds, steps: int) -> float:
-    """Event bytes per logged step of the CNN (every step logged), metadata excluded."""
+    """Cause bytes per logged step of the CNN (every step logged), metadata excluded."""
     from tb_gradcause import GradCauseCallback
 
     sizes = []
@@ -351,7 +351,7 @@ def _callback_bytes_per_step(work: str, kinds, steps: int) -> float:
 
 
 def bytes_per_layer() -> dict:
-    """Event bytes per logged step against one `tf.summary.histogram` per tensor (CNN)."""
+    """Cause bytes per logged step against one `tf.summary.histogram` per tensor (CNN)."""
     import tensorflow as tf
 
     from tb_gradcause import metadata
@@ -371,7 +371,7 @@ def bytes_per_layer() -> dict:
         return {
             "layers": len(model.layers),
             "variables": len(tensors),
-            "all_kinds_per_layer": _callback_bytes_per_step(work, set(metadata.KINDS), steps) / len(model.layers),
+            "all_kinds_per_layer": _callback_bytes_per_step(work, set(metadata.SUMMARY_KINDS), steps) / len(model.layers),
             "gradients_per_variable": _callback_bytes_per_step(work, {"gradients"}, steps) / len(tensors),
             "histogram_per_tensor": _event_bytes(hist_dir) / steps / len(tensors),
         }

@@ -59,7 +59,7 @@ KIND_STATS: dict[str, tuple[str, ...]] = {
     "loss": ("value", "learning_rate", "loss_scale", "step_skipped"),
 }
 
-KINDS: tuple[str, ...] = tuple(KIND_STATS)
+SUMMARY_KINDS: tuple[str, ...] = tuple(KIND_STATS)
 
 MAX_INPUT_FEATURES = 256
 
@@ -86,7 +86,7 @@ def create_summary_metadata(
 ) -> summary_pb2.SummaryMetadata:
     """Metadata for one kind's tensor series (`data_class` must be TENSOR or loaders drop it)."""
     if kind not in KIND_STATS:
-        raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {KINDS}")
+        raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {SUMMARY_KINDS}")
     content = plugin_data_pb2.GradCausePluginData(
         version=version,
         kind=kind,

@@ -1,4 +1,4 @@
-"""The `Event` record: one diagnosed problem of a run, with its evidence, advice and causes."""
+"""The `Cause` record: one diagnosed problem of a run, with its evidence, advice and causes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 import math
 from typing import Any
 
-KINDS: tuple[str, ...] = (
+CAUSE_KINDS: tuple[str, ...] = (
     "nan_inf",
     "exploding_gradient",
     "vanishing_gradient",
@@ -53,7 +53,7 @@ def _json_number(value: Any) -> Any:
 
 
 @dataclasses.dataclass
-class Event:
+class Cause:
     """A diagnosed problem; `id` is stable within a run: f"{kind}:{layer or 'run'}:{first_step}"."""
 
     id: str
@@ -78,9 +78,9 @@ class Event:
         title: str,
         evidence: list[dict[str, Any]],
         advice: str,
-    ) -> "Event":
+    ) -> "Cause":
         """Build an event with its id derived from kind, layer and first step."""
-        if kind not in KINDS:
+        if kind not in CAUSE_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tb_gradcause.analysis.causes import Event
+from tb_gradcause.analysis.causes import Cause
 from tb_gradcause.analysis.detectors import (
     dead_relu,
     disconnected_gradient,
@@ -17,6 +17,7 @@ from tb_gradcause.analysis.detectors import (
     vanishing_gradient,
 )
 from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.reader import RunData
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
 BACKWARD_EFFECTS = frozenset({"exploding_gradient", "vanishing_gradient"})
 
 
-def analyze(run: Any) -> dict[str, Any]:
+def analyze(run: RunData) -> dict[str, Any]:
     """`{"events": [...], "checked": [kinds that ran], "skipped": {kind: why}}` for one `RunData`."""
     try:
         return _analyze(run)
@@ -53,29 +54,29 @@ def analyze(run: Any) -> dict[str, Any]:
         per_layer.clear_memos()  # the arrays shared by the detectors of this run
 
 
-def _analyze(run: Any) -> dict[str, Any]:
-    events: list[Event] = []
+def _analyze(run: RunData) -> dict[str, Any]:
+    events: list[Cause] = []
     checked: list[str] = []
     skipped: dict[str, str] = {}
     for detector in DETECTORS:
         missing = [kind for kind in detector.REQUIRES if not _logged(run, kind)]
         if missing:
-            skipped[detector.KIND] = f"needs {' and '.join(missing)} statistics, which this run did not log"
+            skipped[detector.CAUSE_KIND] = f"needs {' and '.join(missing)} statistics, which this run did not log"
             continue
         try:
             events.extend(detector.detect(run))
         except Exception as e:  # one broken detector must not hide the others' findings
-            logger.exception("detector %s failed on run %r", detector.KIND, getattr(run, "run", "?"))
-            skipped[detector.KIND] = f"detector failed: {type(e).__name__}: {e}"
+            logger.exception("detector %s failed on run %r", detector.CAUSE_KIND, getattr(run, "run", "?"))
+            skipped[detector.CAUSE_KIND] = f"detector failed: {type(e).__name__}: {e}"
             continue
-        checked.append(detector.KIND)
+        checked.append(detector.CAUSE_KIND)
     _unique_ids(events)
     link_causes(events, layer_depths(run))
     events.sort(key=lambda e: (e.first_step, -e.rank, e.layer or ""))
     return {"events": [e.to_json() for e in events], "checked": checked, "skipped": skipped}
 
 
-def _unique_ids(events: list[Event]) -> None:
+def _unique_ids(events: list[Cause]) -> None:
     """Suffix "#2", "#3"... to ids that repeat (e.g. two model inputs, both the layer "input")."""
     seen: dict[str, int] = {}
     for event in events:
@@ -84,12 +85,12 @@ def _unique_ids(events: list[Event]) -> None:
             event.id = f"{event.id}#{seen[event.id]}"
 
 
-def _logged(run: Any, kind: str) -> bool:
+def _logged(run: RunData, kind: str) -> bool:
     series = run.get(kind)
     return series is not None and len(series.steps) > 0 and len(series.rows) > 0
 
 
-def layer_depths(run: Any) -> dict[str, int]:
+def layer_depths(run: RunData) -> dict[str, int]:
     """Forward position of every layer named in the run's rows (-1 when unknown)."""
     depths: dict[str, int] = {}
     for series in run.series.values():
@@ -99,7 +100,7 @@ def layer_depths(run: Any) -> dict[str, int]:
     return depths
 
 
-def _related(cause: Event, effect: Event, depths: dict[str, int]) -> bool:
+def _related(cause: Cause, effect: Cause, depths: dict[str, int]) -> bool:
     """Same layer, a run-wide/input cause, or a cause upstream of the effect along its signal."""
     if cause.layer in (None, "input") or effect.layer is None or cause.layer == effect.layer:
         return True
@@ -111,7 +112,7 @@ def _related(cause: Event, effect: Event, depths: dict[str, int]) -> bool:
     return c >= e if effect.kind in BACKWARD_EFFECTS else c <= e
 
 
-def link_causes(events: list[Event], depths: dict[str, int]) -> None:
+def link_causes(events: list[Cause], depths: dict[str, int]) -> None:
     """Fill `caused_by` with the direct causes of each event (indirect ones left to the chain)."""
     candidates = {
         effect.id: [

@@ -17,7 +17,7 @@ from typing import Any
 from tensorboard import context
 from tensorboard.backend import json_util
 
-from tb_gradcause.analysis import engine, causes as events, reader
+from tb_gradcause.analysis import causes, engine, reader
 
 EXIT_FAIL_ON = 1
 EXIT_UNUSABLE = 2
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fail-on",
-        choices=[s for s in events.SEVERITIES if s != "info"],
+        choices=[s for s in causes.SEVERITIES if s != "info"],
         help="exit with status 1 when an event of this severity or worse was found",
     )
     parser.set_defaults(func=main)
@@ -154,5 +154,5 @@ def _number(value: Any) -> str:
 
 
 def _rank(severity: str) -> int:
-    return events.SEVERITIES.index(severity)
+    return causes.SEVERITIES.index(severity)
 

@@ -24,7 +24,7 @@ from tensorboard.plugins import base_plugin
 
 from tb_gradcause.analysis import engine, reader
 from tb_gradcause.plugin import timeline
-from tb_gradcause.metadata import KINDS, PLUGIN_NAME
+from tb_gradcause.metadata import SUMMARY_KINDS, PLUGIN_NAME
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -121,8 +121,8 @@ class GradCausePlugin(base_plugin.TBPlugin):
         ctx, experiment = _request_scope(request)
         run = _required_arg(request, "run")
         kind = _required_arg(request, "kind")
-        if kind not in KINDS:
-            raise errors.InvalidArgumentError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        if kind not in SUMMARY_KINDS:
+            raise errors.InvalidArgumentError(f"unknown kind {kind!r}; expected one of {', '.join(SUMMARY_KINDS)}")
         max_points = _max_points_arg(request)
         stats = _stats_arg(request)
         fingerprint = self._fingerprint(ctx, experiment, run)

@@ -73,7 +73,7 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
         return [RowInfo(name=feature_name("input", i), role="input", depth=-1) for i in range(n_features)]
     if kind == "loss":
         return [RowInfo(name=LOSS, depth=-1)]
-    raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {metadata.KINDS}")
+    raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {metadata.SUMMARY_KINDS}")
 
 
 def healthy_run(
@@ -82,7 +82,7 @@ def healthy_run(
     *,
     n_features: int = 8,
     every: int = 1,
-    kinds: Iterable[str] = metadata.KINDS,
+    kinds: Iterable[str] = metadata.SUMMARY_KINDS,
     seed: int = 0,
     start_wall_time: float = 1.7e9,
     seconds_per_step: float = 0.01,

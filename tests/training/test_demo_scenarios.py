@@ -17,7 +17,7 @@ import pytest
 
 from tb_gradcause import demo
 from tb_gradcause.analysis import engine, reader
-from tb_gradcause.analysis.causes import KINDS
+from tb_gradcause.analysis.causes import CAUSE_KINDS
 
 # Training every scenario takes ~3-4 minutes on 2 busy cores; the first test to use the fixture pays it.
 pytestmark = pytest.mark.timeout(1800)
@@ -181,9 +181,9 @@ def test_nan_is_linked_to_its_expected_cause(outcomes: dict[str, Outcome], name:
 def test_every_kind_has_a_scenario_and_there_are_healthy_controls() -> None:
     for scenario in demo.SCENARIOS:
         assert {tuple(expected) for expected in scenario.EXPECTED} <= {("kind", "layer")}, scenario.NAME
-        assert {expected["kind"] for expected in scenario.EXPECTED} <= set(KINDS), scenario.NAME
+        assert {expected["kind"] for expected in scenario.EXPECTED} <= set(CAUSE_KINDS), scenario.NAME
     covered = {expected["kind"] for scenario in demo.SCENARIOS for expected in scenario.EXPECTED}
-    assert covered == set(KINDS)
+    assert covered == set(CAUSE_KINDS)
     assert sum(not scenario.EXPECTED for scenario in demo.SCENARIOS) >= 3
     assert len(set(SCENARIO_IDS)) == len(SCENARIO_IDS)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer as L
+from tb_gradcause.analysis.signals import per_layer
 from tb_gradcause.analysis.reader import Series
 from tb_gradcause.rows import RowInfo
 
@@ -24,7 +24,7 @@ def _naive_total(layers, values, rows):
 
 
 def test_total_sums_rows_per_layer_in_forward_order_with_nan_as_zero():
-    layers = L.Layers.of(ROWS)
+    layers = per_layer.Layers.of(ROWS)
     assert layers.names == ("b", "a", "c")
     values = np.arange(15, dtype=np.float32).reshape(3, 5)
     values[1, 2], values[2, 0] = np.nan, np.inf
@@ -33,7 +33,7 @@ def test_total_sums_rows_per_layer_in_forward_order_with_nan_as_zero():
 
 
 def test_total_of_some_rows_gives_zero_to_layers_without_one():
-    layers = L.Layers.of(ROWS)
+    layers = per_layer.Layers.of(ROWS)
     rows = np.array([4, 0, 2])  # only layer "a", in another order
     values = np.arange(6, dtype=np.float64).reshape(2, 3)
     np.testing.assert_array_equal(layers.total(values, rows), _naive_total(layers, values, rows))
@@ -47,8 +47,8 @@ def test_rms_over_kernels_leaves_out_biases_missing_rows_and_zeros():
     values[1, 3, 1] = 0.8  # c: only 1 of its 5 elements is non-zero at step 1
     values[1, 4, 2] = 1  # a/extra: no gradient at step 1
     series = Series("gradients", np.arange(2), np.zeros(2), values, ROWS, stats)
-    layers, rms = L.rms(series, roles=L.KERNEL_ROLES)
-    L.clear_memos()
+    layers, rms = per_layer.rms(series, roles=per_layer.KERNEL_ROLES)
+    per_layer.clear_memos()
     expected = [
         [np.sqrt(9 / 3), np.sqrt((4 + 16) / 8), np.sqrt(25 / 5)],
         [np.sqrt(9 / 3), np.sqrt(4 / 4), np.sqrt(25 / 1)],

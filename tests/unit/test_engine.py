@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from tests.support import synth_runs as sr
-from tb_gradcause.analysis import engine, causes as events
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis import causes, engine
+from tb_gradcause.analysis.causes import Cause, evidence
 
 
 def test_result_has_exactly_the_contract_keys_and_is_json():
     result = engine.analyze(sr.to_run(sr.healthy()))
     assert set(result) == {"events", "checked", "skipped"}
-    assert result["checked"] == [d.KIND for d in engine.DETECTORS]
+    assert result["checked"] == [d.CAUSE_KIND for d in engine.DETECTORS]
     assert result["skipped"] == {}
     json.dumps(result, allow_nan=False)
 
@@ -50,14 +50,14 @@ def test_every_event_follows_the_event_contract():
     for e in found:
         assert set(e) == {"id", "kind", "severity", "layer", "first_step", "last_step", "title", "evidence", "advice", "caused_by"}
         assert e["id"].startswith(f"{e['kind']}:{e['layer'] or 'run'}:{e['first_step']}")
-        assert e["severity"] in events.SEVERITIES and e["kind"] in events.KINDS
+        assert e["severity"] in causes.SEVERITIES and e["kind"] in causes.CAUSE_KINDS
         assert e["first_step"] <= e["last_step"] and e["title"] and e["advice"]
         for item in e["evidence"]:
-            assert set(item) == {"metric", "value", "threshold", "op", "step", "note"} and item["op"] in events.OPS
+            assert set(item) == {"metric", "value", "threshold", "op", "step", "note"} and item["op"] in causes.OPS
 
 
-def _event(kind: str, layer: str | None, first: int, last: int = 100) -> Event:
-    return Event.create(kind, "warning", layer, first, last, "t", [evidence("m", 1, 0, ">")], "a")
+def _event(kind: str, layer: str | None, first: int, last: int = 100) -> Cause:
+    return Cause.create(kind, "warning", layer, first, last, "t", [evidence("m", 1, 0, ">")], "a")
 
 
 def test_cause_chain_links_direct_causes_only():
@@ -93,7 +93,7 @@ def test_events_sorted_by_step_then_severity_and_ids_unique():
         data[kind].stat("nan")[sr.at(data[kind], 200)] = 1
     data["loss"].stat("value")[sr.at(data["loss"], 200)] = np.nan
     found = sr.events(data)
-    keys = [(e["first_step"], -events.SEVERITIES.index(e["severity"])) for e in found]
+    keys = [(e["first_step"], -causes.SEVERITIES.index(e["severity"])) for e in found]
     assert keys == sorted(keys)
     assert len({e["id"] for e in found}) == len(found)
 

@@ -1,1 +1,1 @@
-"""One module per cause kind; each exposes `KIND`, `REQUIRES` and `detect(run)`."""
+"""One module per cause kind; each exposes `CAUSE_KIND`, `REQUIRES` and `detect(run)`."""

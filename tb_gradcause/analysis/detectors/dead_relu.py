@@ -7,16 +7,16 @@ dead while the loss is in trouble.
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData
 
-KIND = "dead_relu"
+CAUSE_KIND = "dead_relu"
 REQUIRES: tuple[str, ...] = ("activations",)
 
 # Dead no matter how the loss behaves: at most 1 unit in 10 still carries signal.
@@ -40,62 +40,62 @@ def _advice(layer: str, from_start: bool, grads_zero: float | None) -> str:
             "for good. Lower the learning rate (or add warmup / gradient clipping)."
         )
     tail = " Dead units get no gradient" + (
-        f" ({text.num(100 * grads_zero)} % of its kernel gradient is exactly 0)." if grads_zero is not None else "."
+        f" ({wording.num(100 * grads_zero)} % of its kernel gradient is exactly 0)." if grads_zero is not None else "."
     )
     return why + tail + " LeakyReLU/ELU/GELU cannot die; BatchNormalization before the ReLU also helps."
 
 
-def _kernel_zero_frac(run: Any, layer: str, first: int, last: int) -> float | None:
+def _kernel_zero_frac(run: RunData, layer: str, first: int, last: int) -> float | None:
     grads = run.get("gradients")
     if grads is None or not grads.has("zero_frac"):
         return None
-    rows = [i for i, r in enumerate(grads.rows) if L.row_layer(r) == layer and r.role == "kernel"]
+    rows = [i for i, r in enumerate(grads.rows) if per_layer.row_layer(r) == layer and r.role == "kernel"]
     sel = (grads.steps >= first) & (grads.steps <= last)
     if not rows or not sel.any():
         return None
     return float(np.nanmedian(grads.stat("zero_frac")[np.ix_(sel, rows)]))
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     acts = run.get("activations")
     if not acts.has("dead_frac"):
         return []
-    n = L.finite_prefix(acts)
+    n = per_layer.finite_prefix(acts)
     if n == 0:
         return []
     steps = acts.steps[:n]
     dead = acts.stat("dead_frac")[:n].astype(np.float64)
-    trend = windows.LossTrend.from_run(run)
-    need = windows.persistence(n)
+    trend = trends.LossTrend.from_run(run)
+    need = trends.persistence(n)
     events = []
-    relu = np.array([L.is_relu(row) for row in acts.rows], dtype=bool)
-    for r, a, b in windows.persistent_spans((dead >= MAJORITY) & relu[None, :], need):
+    relu = np.array([per_layer.is_relu(row) for row in acts.rows], dtype=bool)
+    for r, a, b in trends.persistent_spans((dead >= MAJORITY) & relu[None, :], need):
         row = acts.rows[r]
         first, last = int(steps[a]), int(steps[b])
         level = float(np.median(dead[a : b + 1, r]))
         items = [evidence("dead_frac", level, MAJORITY, ">=", None, f"median over steps {first}–{last}")]
         if level < SEVERE:
-            trouble = windows.loss_trouble(trend, first, last)
+            trouble = trends.loss_trouble(trend, first, last)
             if trouble is None:
                 continue
             items.append(trouble)
         else:
             items[0]["threshold"] = SEVERE
-        zero = _kernel_zero_frac(run, L.row_layer(row), first, last)
+        zero = _kernel_zero_frac(run, per_layer.row_layer(row), first, last)
         if zero is not None:
             items.append(evidence("kernel_grad_zero_frac", zero, 0, ">", None, "kernel gradient entries exactly 0"))
         from_start = a == 0 and bool(dead[0, r] >= MAJORITY)
         events.append(
-            Event.create(
-                KIND,
+            Cause.create(
+                CAUSE_KIND,
                 "error" if level >= ALL_DEAD else "warning",
-                L.row_layer(row),
+                per_layer.row_layer(row),
                 first,
                 last,
-                f"{text.num(100 * level)} % of {L.row_layer(row)}'s ReLU units are dead "
+                f"{wording.num(100 * level)} % of {per_layer.row_layer(row)}'s ReLU units are dead "
                 + ("from the start" if from_start else f"from step {first}"),
                 items,
-                _advice(L.row_layer(row), from_start, zero),
+                _advice(per_layer.row_layer(row), from_start, zero),
             )
         )
     return events

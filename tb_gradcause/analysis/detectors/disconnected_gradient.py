@@ -8,17 +8,18 @@ where the graph is cut.
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
 from tb_gradcause.analysis.detectors import dead_relu
-from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.rows import RowInfo
 
-KIND = "disconnected_gradient"
+CAUSE_KIND = "disconnected_gradient"
 REQUIRES: tuple[str, ...] = ("gradients",)
 
 # An output whose across-batch spread is below this fraction of its magnitude is constant
@@ -31,7 +32,7 @@ FULLY = 0.99
 VARYING = 1e-3
 
 
-def _no_gradient(grads: Any, n: int) -> np.ndarray:
+def _no_gradient(grads: Series, n: int) -> np.ndarray:
     """[R] True for variables whose gradient was missing or exactly zero at every logged step."""
     if n < 2:
         return np.zeros(len(grads.rows), bool)
@@ -43,7 +44,7 @@ def _no_gradient(grads: Any, n: int) -> np.ndarray:
     return np.all(none, axis=0)
 
 
-def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
+def _deepest_dead(acts: Series | None, steps: np.ndarray) -> int:
     """Largest depth of a ReLU layer that is mostly dead (median `dead_frac` over `steps` at
     dead_relu's SEVERE level) (-1 if none)."""
     if acts is None or not acts.has("dead_frac"):
@@ -52,10 +53,10 @@ def _deepest_dead(acts: Any | None, steps: np.ndarray) -> int:
     if not sel.any():
         return -1
     dead = np.median(acts.stat("dead_frac")[sel], axis=0) >= dead_relu.SEVERE
-    return max((row.depth for row, d in zip(acts.rows, dead) if d and L.is_relu(row)), default=-1)
+    return max((row.depth for row, d in zip(acts.rows, dead) if d and per_layer.is_relu(row)), default=-1)
 
 
-def _relative_spread(acts: Any, n: int) -> np.ndarray:
+def _relative_spread(acts: Series, n: int) -> np.ndarray:
     """[n, R] across-batch spread over output size; 0 for all-zero outputs.
 
     float32: the correctly rounded quotient of two float32 values, compared at orders of magnitude."""
@@ -64,7 +65,7 @@ def _relative_spread(acts: Any, n: int) -> np.ndarray:
         return np.divide(spread, size, out=np.zeros_like(spread), where=size > 0)
 
 
-def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | None:
+def _constant_layer(run: RunData, dead_depth: int) -> tuple[RowInfo, int, int, float] | None:
     """The first layer (forward order) whose output is the same for every sample at every logged
     step while the layer feeding it varies; with its span and largest relative spread.
 
@@ -74,14 +75,14 @@ def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | 
     acts = run.get("activations")
     if acts is None or not all(acts.has(s) for s in ("batch_std", "max_abs")):
         return None
-    n = L.finite_prefix(acts)
+    n = per_layer.finite_prefix(acts)
     if n < 2:
         return None
     rel = _relative_spread(acts, n)
     constant = np.all(rel <= CONSTANT_RELATIVE, axis=0)
     if acts.has("saturated_frac"):
         constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0)
-    typical = windows.typical(rel)
+    typical = trends.typical(rel)
     depths = np.array([row.depth for row in acts.rows], dtype=np.int64)
     for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
         if dead_depth >= 0 and depths[r] >= dead_depth:
@@ -97,17 +98,17 @@ def _constant_layer(run: Any, dead_depth: int) -> tuple[Any, int, int, float] | 
     return None
 
 
-def _cut_event(row: Any, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Any, trouble: dict | None) -> Event:
-    layer = L.row_layer(row)
+def _cut_event(row: RowInfo, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Series, trouble: dict | None) -> Cause:
+    layer = per_layer.row_layer(row)
     items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
     if upstream:
         variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
-        items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + text.names(variables)))
+        items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + wording.names(variables)))
     if trouble is not None:
         items.append(trouble)
     cls = f" ({row.layer_class})" if row.layer_class else ""
-    return Event.create(
-        KIND, "warning", layer, first, last,
+    return Cause.create(
+        CAUSE_KIND, "warning", layer, first, last,
         f"{layer}'s output does not depend on its input",
         items,
         f"{layer}{cls} returns the same value for every sample: its `call` does not use `inputs` "
@@ -116,24 +117,24 @@ def _cut_event(row: Any, first: int, last: int, rel: float, upstream: dict[str, 
     )
 
 
-def _no_gradient_event(layer: str, rows: list[int], grads: Any, n: int) -> Event:
+def _no_gradient_event(layer: str, rows: list[int], grads: Series, n: int) -> Cause:
     variables = [grads.rows[r].name for r in rows]
     missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
     what = "no gradient (None)" if missing else "only exact-zero gradients"
-    return Event.create(
-        KIND, "warning", layer, int(grads.steps[0]), int(grads.steps[n - 1]),
+    return Cause.create(
+        CAUSE_KIND, "warning", layer, int(grads.steps[0]), int(grads.steps[n - 1]),
         f"{layer} gets {what} at every step",
-        [evidence("steps_without_gradient", n, n, "==", None, f"{text.names(variables)}: {what} in all {n} logged steps")],
-        f"{text.names(variables)} never change: the loss does not depend on {layer}. Check that its "
+        [evidence("steps_without_gradient", n, n, "==", None, f"{wording.names(variables)}: {what} in all {n} logged steps")],
+        f"{wording.names(variables)} never change: the loss does not depend on {layer}. Check that its "
         "output reaches the model's output (an unused branch, a layer built but not called, a "
         "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "
         "`trainable=False` if that is intended.",
     )
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     grads = run.get("gradients")
-    n = L.finite_prefix(grads)
+    n = per_layer.finite_prefix(grads)
     if n == 0:
         return []
     dead_depth = _deepest_dead(run.get("activations"), grads.steps[:n])
@@ -142,13 +143,13 @@ def detect(run: Any) -> list[Event]:
         row = grads.rows[r]
         if dead_depth >= 0 and 0 <= row.depth <= dead_depth + 1:
             continue  # a fully dead layer blocks the gradient before it and zeroes the next kernel's
-        by_layer.setdefault(L.row_layer(row), []).append(r)
+        by_layer.setdefault(per_layer.row_layer(row), []).append(r)
     events = []
     cut = _constant_layer(run, dead_depth)
     if cut is not None:
         row, first, last, rel = cut
         upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth <= row.depth}
-        trouble = windows.loss_trouble(windows.LossTrend.from_run(run), first, last)
+        trouble = trends.loss_trouble(trends.LossTrend.from_run(run), first, last)
         if upstream or trouble is not None:
             events.append(_cut_event(row, first, last, rel, upstream, grads, trouble))
             by_layer = {name: rows for name, rows in by_layer.items() if name not in upstream}

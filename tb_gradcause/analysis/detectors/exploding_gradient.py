@@ -6,16 +6,16 @@ One event per run, at the layer where it starts: the earliest onset, then the la
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
 from tb_gradcause.analysis.signals import flow
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData
 
-KIND = "exploding_gradient"
+CAUSE_KIND = "exploding_gradient"
 REQUIRES: tuple[str, ...] = ("gradients",)
 
 # A layer's kernel-gradient RMS 100x above its own early level (healthy runs drift within ~10x).
@@ -55,7 +55,7 @@ def _advice(best: flow.Candidate) -> str:
     )
 
 
-def _loss_explosion(trend: windows.LossTrend | None) -> Event | None:
+def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
     """A run-wide event when the per-step loss grows by orders of magnitude right into NaN/Inf.
 
     Only for runs that die: a run that survives is sampled again by the gradient statistics,
@@ -67,11 +67,11 @@ def _loss_explosion(trend: windows.LossTrend | None) -> Event | None:
     if n == 0:
         return None
     # Best so far of the smoothed loss: one lucky batch does not set the reference.
-    best = np.fmin.accumulate(windows.rolling_median(values[:n], windows.smoothing_window(n)))
+    best = np.fmin.accumulate(trends.rolling_median(values[:n], trends.smoothing_window(n)))
     with np.errstate(all="ignore"):
         decades = np.log10(values[:n] / best)
     mask = (decades >= LOSS_DECADES) & (values[:n] > trend.baseline) & (best > 0)
-    spans = [span for span in windows.persistent_spans(mask, 1) if span[2] == n - 1]
+    spans = [span for span in trends.persistent_spans(mask, 1) if span[2] == n - 1]
     if not spans:
         return None
     _, a, b = spans[0]
@@ -81,17 +81,17 @@ def _loss_explosion(trend: windows.LossTrend | None) -> Event | None:
         evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best (smoothed) value so far"),
         evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
     ]
-    return Event.create(
-        KIND, "error", None, first, last,
-        f"Gradients explode from step {first}: the loss grows {text.num(10 ** decades[peak])}x within a few steps",
+    return Cause.create(
+        CAUSE_KIND, "error", None, first, last,
+        f"Gradients explode from step {first}: the loss grows {wording.num(10 ** decades[peak])}x within a few steps",
         items,
         "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
         "single layer can be named. Lower the learning rate, clip gradients (`clipnorm=1.0`), and "
-        f"scale inputs and targets (the loss starts at {text.num(trend.baseline)}).",
+        f"scale inputs and targets (the loss starts at {wording.num(trend.baseline)}).",
     )
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     dies = flow.run_dies(run)
     grads = flow.kernel_gradients(run.get("gradients"))
     candidates = flow.spans(
@@ -110,7 +110,7 @@ def detect(run: Any) -> list[Event]:
             timed, timed.log, TIME_DECADES, dies, "along_time", "backward_time_ratio",
             "d loss / d input at the first time position over that at the last",
         )
-    trend = windows.LossTrend.from_run(run)
+    trend = trends.LossTrend.from_run(run)
     confirmed = flow.confirm(candidates, trend)
     if not confirmed:
         fallback = _loss_explosion(trend)
@@ -120,16 +120,16 @@ def detect(run: Any) -> list[Event]:
     items = list(best.items)
     others = sorted({c.layer for c in confirmed} - {best.layer})
     if others:
-        items.append(evidence("other_layers", len(others), 0, ">", None, "also exploding: " + text.names(others)))
+        items.append(evidence("other_layers", len(others), 0, ">", None, "also exploding: " + wording.names(others)))
     where = {"time": "grow", "depth": "explode across depth", "along_time": "explode along time"}[best.how]
     return [
-        Event.create(
-            KIND,
+        Cause.create(
+            CAUSE_KIND,
             "error" if dies else "warning",
             best.layer,
             start,
             max(c.last for c in confirmed),
-            f"Gradients {where} in {best.layer} from step {start} ({text.num(10 ** best.score)}x)",
+            f"Gradients {where} in {best.layer} from step {start} ({wording.num(10 ** best.score)}x)",
             items,
             _advice(best),
         )

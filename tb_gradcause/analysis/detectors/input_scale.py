@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 
 from tb_gradcause.analysis.signals import flow
-from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.rows import RowInfo
 
-KIND = "input_scale"
+CAUSE_KIND = "input_scale"
 REQUIRES: tuple[str, ...] = ("inputs",)
 
 # Two groups of features whose magnitudes are 100x apart (a gap in the sorted magnitudes)...
@@ -35,11 +37,11 @@ OUTLIER_SIGMA = 10.0
 SPIKE_FACTOR = 10.0
 
 
-def _input_name(row: Any) -> str:
+def _input_name(row: RowInfo) -> str:
     return row.role or row.name.split("/")[0]
 
 
-def _per_input(series: Any) -> dict[str, np.ndarray]:
+def _per_input(series: Series) -> dict[str, np.ndarray]:
     """Input name -> row indices of its features."""
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(series.rows):
@@ -47,7 +49,7 @@ def _per_input(series: Any) -> dict[str, np.ndarray]:
     return {name: np.array(rows) for name, rows in groups.items()}
 
 
-def _id_inputs(run: Any, series: Any, n: int) -> set[str]:
+def _id_inputs(run: RunData, series: Series, n: int) -> set[str]:
     """Inputs holding only integers in a model that embeds ids."""
     classes = {row.layer_class for kind in ("activations", "gradients") if run.get(kind) for row in run.get(kind).rows}
     if not classes & ID_LAYERS or not (series.has("min") and series.has("max")):
@@ -57,16 +59,16 @@ def _id_inputs(run: Any, series: Any, n: int) -> set[str]:
     return {name for name, rows in _per_input(series).items() if integral[rows].all()}
 
 
-def _feature_labels(series: Any, rows: np.ndarray) -> str:
+def _feature_labels(series: Series, rows: np.ndarray) -> str:
     """'features 5–9' from rows named '<input>/feature_<i>' (else their names)."""
     tails = [series.rows[r].name.rsplit("feature_", 1) for r in rows]
     if all(len(t) == 2 and t[1].isdigit() for t in tails):
         label = "feature" if len(rows) == 1 else "features"
-        return f"{label} {text.index_ranges([int(t[1]) for t in tails])}"
-    return text.names([series.rows[r].name for r in rows])
+        return f"{label} {wording.index_ranges([int(t[1]) for t in tails])}"
+    return wording.names([series.rows[r].name for r in rows])
 
 
-def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray, skip: set[str]) -> list[Event]:
+def _mixed_scales(series: Series, magnitude: np.ndarray, trend: trends.LossTrend | None, steps: np.ndarray, skip: set[str]) -> list[Cause]:
     events = []
     for name, rows in _per_input(series).items():
         if name in skip:
@@ -86,23 +88,23 @@ def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndar
             continue
         rest = float(np.median(magnitude[small]))
         first, last = int(steps[0]), int(steps[-1])
-        trouble = windows.loss_trouble(trend, first, last)
+        trouble = trends.loss_trouble(trend, first, last)
         labels = _feature_labels(series, large)
         items = [
-            evidence("magnitude_gap", 10 ** gaps[k], 10**GAP_DECADES, ">=", None, f"|x| of {labels} ≈ {text.num(big)} vs ≈ {text.num(rest)} for the others"),
+            evidence("magnitude_gap", 10 ** gaps[k], 10**GAP_DECADES, ">=", None, f"|x| of {labels} ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others"),
         ]
         if trouble is not None:
             items.append(trouble)
         events.append(
-            Event.create(
-                KIND,
+            Cause.create(
+                CAUSE_KIND,
                 "warning" if trouble is not None else "info",  # a model that converges anyway: a note
                 "input",
                 first,
                 last,
-                f"Input {name}: {labels} are ~{text.num(big / rest)}x larger than the other features",
+                f"Input {name}: {labels} are ~{wording.num(big / rest)}x larger than the other features",
                 items,
-                f"Standardize {labels} of input {name} (|x| ≈ {text.num(big)} vs ≈ {text.num(rest)} for the others): "
+                f"Standardize {labels} of input {name} (|x| ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others): "
                 "subtract the mean and divide by the std of each feature on the training set, e.g. with "
                 "`keras.layers.Normalization` adapted to the data, or log-transform heavy-tailed features.",
             )
@@ -110,43 +112,43 @@ def _mixed_scales(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndar
     return events
 
 
-def _unscaled(series: Any, magnitude: np.ndarray, trend: Any, steps: np.ndarray, skip: set[str]) -> list[Event]:
+def _unscaled(series: Series, magnitude: np.ndarray, trend: trends.LossTrend | None, steps: np.ndarray, skip: set[str]) -> list[Cause]:
     ids = np.array([_input_name(row) in skip for row in series.rows], dtype=bool)
     used = magnitude[(magnitude > 0) & ~ids]
     if not len(used) or np.min(used) < UNSCALED_MAGNITUDE:
         return []
     first, last = int(steps[0]), int(steps[-1])
-    trouble = windows.loss_trouble(trend, first, last)
+    trouble = trends.loss_trouble(trend, first, last)
     if trouble is None:
         return []
     level = float(np.median(used))
     return [
-        Event.create(
-            KIND, "warning", "input", first, last,
-            f"Inputs are unscaled (|x| ≈ {text.num(level)}) while training is in trouble",
+        Cause.create(
+            CAUSE_KIND, "warning", "input", first, last,
+            f"Inputs are unscaled (|x| ≈ {wording.num(level)}) while training is in trouble",
             [evidence("input_magnitude", float(np.min(used)), UNSCALED_MAGNITUDE, ">=", None, "smallest feature magnitude"), trouble],
-            f"Every input feature has |x| ≈ {text.num(level)}: scale the inputs to about unit range (divide by "
+            f"Every input feature has |x| ≈ {wording.num(level)}: scale the inputs to about unit range (divide by "
             "the feature std, e.g. `keras.layers.Normalization`, or by 255 for pixels) so the first layer's "
             "gradients and activations stay in range.",
         )
     ]
 
 
-def _outlier_spikes(run: Any, series: Any, n: int) -> list[Event]:
+def _outlier_spikes(run: RunData, series: Series, n: int) -> list[Cause]:
     grads = run.get("gradients")
     if grads is None or not all(series.has(s) for s in ("mean", "std", "min", "max")):
         return []
     steps = series.steps[:n]
     mean, std = (series.stat(s)[:n].astype(np.float64) for s in ("mean", "std"))
     lo, hi = (series.stat(s)[:n].astype(np.float64) for s in ("min", "max"))
-    mu, sigma = windows.typical(mean), windows.typical(std)
+    mu, sigma = trends.typical(mean), trends.typical(std)
     with np.errstate(all="ignore"):
         z = np.fmax(np.abs(hi - mu), np.abs(lo - mu)) / np.where(sigma > 0, sigma, np.nan)
     outlier = np.nanmax(np.where(np.isfinite(z), z, np.nan), axis=1, initial=0.0) >= OUTLIER_SIGMA
     g = flow.kernel_gradients(grads)
     if not g.log.shape[1]:
         return []
-    first_layer = g.log[:, 0] - windows.typical(g.log[:, 0])
+    first_layer = g.log[:, 0] - trends.typical(g.log[:, 0])
     spike = first_layer >= np.log10(SPIKE_FACTOR)
     spike_steps = g.steps[spike]
     hits = np.flatnonzero(outlier & np.isin(steps, spike_steps))
@@ -157,29 +159,29 @@ def _outlier_spikes(run: Any, series: Any, n: int) -> list[Event]:
     h, f = int(hits[worst]), int(feature[worst])
     shown = ", ".join(str(int(s)) for s in steps[hits][:8])
     return [
-        Event.create(
-            KIND, "warning", "input", int(steps[hits[0]]), int(steps[hits[-1]]),
+        Cause.create(
+            CAUSE_KIND, "warning", "input", int(steps[hits[0]]), int(steps[hits[-1]]),
             f"Outlier input batches drive gradient spikes (steps {shown})",
             [
                 evidence("outlier_sigma", float(z[h, f]), OUTLIER_SIGMA, ">=", int(steps[h]), f"{series.rows[f].name}: distance from its usual mean in usual batch stds"),
                 evidence("gradient_spike", float(10 ** first_layer[np.searchsorted(g.steps, steps[h])]), SPIKE_FACTOR, ">=", int(steps[h]), f"{g.layers.names[0]} gradient RMS over its median"),
             ],
-            f"Batches at steps {shown} carry extreme values ({series.rows[f].name} {text.num(float(z[h, f]))} stds from its "
+            f"Batches at steps {shown} carry extreme values ({series.rows[f].name} {wording.num(float(z[h, f]))} stds from its "
             "mean) and the gradients spike with them. Clip or winsorize outliers, fix corrupt records, or use a "
             "robust scaling (e.g. quantile / log transform); gradient clipping (`clipnorm=1.0`) limits the damage.",
         )
     ]
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     series = run.get("inputs")
-    n = L.finite_prefix(series)
+    n = per_layer.finite_prefix(series)
     if n == 0 or not (series.has("min") and series.has("max")):
         return []
     steps = series.steps[:n]
     extreme = np.fmax(np.abs(series.stat("min")[:n]), np.abs(series.stat("max")[:n])).astype(np.float64)
-    magnitude = windows.typical(extreme)
-    trend = windows.LossTrend.from_run(run)
+    magnitude = trends.typical(extreme)
+    trend = trends.LossTrend.from_run(run)
     magnitude = np.nan_to_num(magnitude, nan=0.0)
     ids = _id_inputs(run, series, n)
     return (

@@ -8,16 +8,16 @@ layers, since the learning rate is shared by all of them.
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData, Series
 
-KIND = "learning_rate_too_high"
+CAUSE_KIND = "learning_rate_too_high"
 REQUIRES: tuple[str, ...] = ("weights", "loss")
 
 # One step changing the weights by 10 % of their norm: 100x the classic ~1e-3 rule of thumb and
@@ -27,38 +27,38 @@ UPDATE_RATIO = 0.1
 WEIGHT_GROWTH = 10.0
 
 
-def _layer_ratio(weights: Any) -> tuple[np.ndarray, np.ndarray]:
+def _layer_ratio(weights: Series) -> tuple[np.ndarray, np.ndarray]:
     """Median over layers of the kernel update ratio [S], and the total kernel norm [S]."""
-    kernel = np.flatnonzero([r.role in L.KERNEL_ROLES for r in weights.rows])
+    kernel = np.flatnonzero([r.role in per_layer.KERNEL_ROLES for r in weights.rows])
     if not len(kernel):
         kernel = np.arange(len(weights.rows))
-    layers = L.Layers.of([weights.rows[i] for i in kernel])
+    layers = per_layer.Layers.of([weights.rows[i] for i in kernel])
     w2 = layers.total(np.square(np.take(weights.stat("norm"), kernel, axis=1), dtype=np.float64))
     u2 = layers.total(np.square(np.take(weights.stat("update_norm"), kernel, axis=1), dtype=np.float64))
     with np.errstate(all="ignore"):
         ratio = np.sqrt(np.divide(u2, w2, out=u2), out=u2)
     ratio[~np.isfinite(ratio)] = np.nan  # no kernel norm (w2 = 0; NaN rows count as 0), or an infinite update
-    return windows.row_median(ratio), np.sqrt(w2.sum(axis=1))
+    return trends.row_median(ratio), np.sqrt(w2.sum(axis=1))
 
 
-def _lr_text(run: Any) -> tuple[str, float | None]:
+def _lr_text(run: RunData) -> tuple[str, float | None]:
     loss = run.get("loss")
     if loss is None or not loss.has("learning_rate"):
         return "", None
     lr = loss.stat("learning_rate")[:, 0]
     lr = lr[np.isfinite(lr) & (lr > 0)]
-    return (f" ({text.num(float(lr[-1]))})", float(lr[-1])) if len(lr) else ("", None)
+    return (f" ({wording.num(float(lr[-1]))})", float(lr[-1])) if len(lr) else ("", None)
 
 
 def _advice(lr: float | None) -> str:
-    target = f" (e.g. {text.num(lr / 10)} instead of {text.num(lr)})" if lr is not None else ""
+    target = f" (e.g. {wording.num(lr / 10)} instead of {wording.num(lr)})" if lr is not None else ""
     return (
         f"Lower the learning rate about 10x{target}, or use a schedule with warmup; clip gradients "
         "(`clipnorm=1.0`) to survive occasional large steps. With SGD, try Adam at its default 1e-3."
     )
 
 
-def _diverging(trend: windows.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, lr: float | None, lr_note: str) -> Event | None:
+def _diverging(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, lr: float | None, lr_note: str) -> Cause | None:
     """The loss rises or turns NaN/Inf, confirmed by large updates or growing weights up to then."""
     trouble = _first_trouble(trend)
     if trouble is None:
@@ -78,39 +78,39 @@ def _diverging(trend: windows.LossTrend, steps: np.ndarray, ratio: np.ndarray, g
     if len(items) == 1:
         return None
     dies = trend.first_nonfinite_step is not None
-    return Event.create(
-        KIND, "error" if dies else "warning", None, start, trend.last_step,
+    return Cause.create(
+        CAUSE_KIND, "error" if dies else "warning", None, start, trend.last_step,
         f"Learning rate too high{lr_note}: the loss " + ("diverges to NaN/Inf" if dies else "rises") + f" from step {start}",
         items, _advice(lr),
     )
 
 
-def _oscillating(trend: windows.LossTrend, steps: np.ndarray, ratio: np.ndarray, lr: float | None, lr_note: str) -> Event | None:
+def _oscillating(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, lr: float | None, lr_note: str) -> Cause | None:
     """No progress while every update is large, over at least half the run."""
-    for _, a, b in windows.persistent_spans(ratio >= UPDATE_RATIO, windows.persistence(len(steps))):
+    for _, a, b in trends.persistent_spans(ratio >= UPDATE_RATIO, trends.persistence(len(steps))):
         first, last = int(steps[a]), int(steps[b])
         if not trend.stalled(first) or b - a + 1 < len(steps) // 2:
             continue
         level = float(np.median(ratio[a : b + 1]))
-        return Event.create(
-            KIND, "warning", None, first, last,
-            f"Learning rate too high{lr_note}: every step changes the weights by {text.num(100 * level)} % and the loss does not improve",
+        return Cause.create(
+            CAUSE_KIND, "warning", None, first, last,
+            f"Learning rate too high{lr_note}: every step changes the weights by {wording.num(100 * level)} % and the loss does not improve",
             [
                 evidence("update_ratio", level, UPDATE_RATIO, ">=", None, f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||"),
-                evidence("loss_progress", trend.progress(first, trend.last_step), windows.CONVERGED_PROGRESS, "<", trend.last_step, "fraction of the early loss removed by the end"),
+                evidence("loss_progress", trend.progress(first, trend.last_step), trends.CONVERGED_PROGRESS, "<", trend.last_step, "fraction of the early loss removed by the end"),
             ],
             _advice(lr),
         )
     return None
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     weights = run.get("weights")
-    trend = windows.LossTrend.from_run(run)
+    trend = trends.LossTrend.from_run(run)
     if trend is None or not (weights.has("norm") and weights.has("update_norm")):
         return []
     ratio, norm = _layer_ratio(weights)
-    base = windows.baseline(norm)
+    base = trends.baseline(norm)
     with np.errstate(all="ignore"):  # no early kernel norm (all-zero kernels): growth unknown
         growth = np.where(base > 0, norm / base, np.nan)
     lr_note, lr = _lr_text(run)
@@ -118,14 +118,14 @@ def detect(run: Any) -> list[Event]:
     return [event] if event is not None else []
 
 
-def _first_trouble(trend: windows.LossTrend) -> tuple[int, dict] | None:
+def _first_trouble(trend: trends.LossTrend) -> tuple[int, dict] | None:
     """First step where the loss goes non-finite or rises RISE_FACTOR x above its best so far."""
     rise = trend.rise()
-    rising = np.flatnonzero(rise >= windows.RISE_FACTOR)
+    rising = np.flatnonzero(rise >= trends.RISE_FACTOR)
     bad = trend.first_nonfinite_step
     if len(rising) and (bad is None or trend.steps[rising[0]] < bad):
         i = int(rising[0])
-        return int(trend.steps[i]), evidence("loss_rise", rise[i], windows.RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far")
+        return int(trend.steps[i]), evidence("loss_rise", rise[i], trends.RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far")
     if bad is not None:
         return bad, evidence("loss_nonfinite_step", bad, 0, ">=", bad, "the loss becomes NaN/Inf")
     return None

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer as layers_mod
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData, Series
 
-KIND = "nan_inf"
+CAUSE_KIND = "nan_inf"
 REQUIRES: tuple[str, ...] = ()  # uses whichever kinds were logged
 
 # (phase, kind, search order of layers inside the phase)
@@ -66,7 +67,7 @@ class _Hit:
     count: float  # NaN + Inf elements in them (1 for the loss, NaN when not counted)
 
 
-def _masks(run: Any) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+def _masks(run: RunData) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     """(phase, kind) -> (steps, [S, R] non-finite mask); skipped loss-scale steps do not count
     for gradients."""
     result = {}
@@ -85,7 +86,7 @@ def _masks(run: Any) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         elif kind == "loss":
             mask = ~np.isfinite(series.stat("value"))
         else:
-            mask = layers_mod.nonfinite(series)
+            mask = per_layer.nonfinite(series)
         if phase == "update" and series.has("update_norm"):
             mask = mask | ~np.isfinite(series.stat("update_norm"))
         if kind in ("gradients", "backward", "backward_time", "weights"):
@@ -94,7 +95,7 @@ def _masks(run: Any) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     return result
 
 
-def _count(series: Any, i: int, rows: np.ndarray, phase: str) -> float:
+def _count(series: Series, i: int, rows: np.ndarray, phase: str) -> float:
     if phase == "entry":
         return float(series.stat("nonfinite_before")[i, rows].sum())
     if series.has("nan") and series.has("inf"):
@@ -102,7 +103,7 @@ def _count(series: Any, i: int, rows: np.ndarray, phase: str) -> float:
     return float("nan")
 
 
-def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
+def _locate(run: RunData, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
     """The earliest phase (and its first layer) non-finite at `step`; kinds not logged then."""
     not_logged: list[str] = []
     for phase, kind, order in PHASES:
@@ -123,7 +124,7 @@ def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
             return _Hit(phase, kind, "input", names, _count(series, i, rows, phase)), not_logged
         if kind == "loss":
             return _Hit(phase, kind, "", (), 1.0), not_logged
-        view = layers_mod.Layers.of(series.rows)
+        view = per_layer.Layers.of(series.rows)
         bad_layers = np.unique(view.index[mask[i]])
         layer = int(bad_layers[0] if order == "forward" else bad_layers[-1])
         rows = np.flatnonzero(mask[i] & (view.index == layer))
@@ -132,17 +133,17 @@ def _locate(run: Any, masks: dict, step: int) -> tuple[_Hit | None, list[str]]:
     return None, not_logged
 
 
-def _layer_info(run: Any, layer: str) -> Any:
+def _layer_info(run: RunData, layer: str) -> RowInfo | None:
     for kind in ("activations", "gradients", "backward", "weights"):
         series = run.get(kind)
         if series is not None:
             for row in series.rows:
-                if layers_mod.row_layer(row) == layer:
+                if per_layer.row_layer(row) == layer:
                     return row
     return None
 
 
-def _largest_output(run: Any, step: int) -> float:
+def _largest_output(run: RunData, step: int) -> float:
     """Largest |value| of any layer output at `step` (0 when not logged)."""
     acts = run.get("activations")
     if acts is None or not acts.has("max_abs") or step not in acts.steps:
@@ -152,13 +153,13 @@ def _largest_output(run: Any, step: int) -> float:
     return float(values.max()) if len(values) else 0.0
 
 
-def _advice(run: Any, hit: _Hit, step: int) -> str:
+def _advice(run: RunData, hit: _Hit, step: int) -> str:
     row = _layer_info(run, hit.layer)
     cls = f" ({row.layer_class})" if row is not None and row.layer_class else ""
     act = row.activation if row is not None else ""
     if hit.phase == "input":
         return (
-            f"The input batch already holds NaN/Inf ({text.names(hit.rows, 5)}). Clean the data before training "
+            f"The input batch already holds NaN/Inf ({wording.names(hit.rows, 5)}). Clean the data before training "
             "(drop or impute missing values, check divisions and logs in preprocessing; "
             "`np.isfinite(x).all()` on the dataset finds the rows)."
         )
@@ -188,7 +189,7 @@ def _advice(run: Any, hit: _Hit, step: int) -> str:
         largest = _largest_output(run, step)
         if largest >= OVERFLOW_OUTPUT:
             return (
-                f"The loss overflowed: layer outputs reached {text.num(largest)}, and squaring or "
+                f"The loss overflowed: layer outputs reached {wording.num(largest)}, and squaring or "
                 "exponentiating such values exceeds float32. The weights have grown far too large: lower "
                 "the learning rate, clip gradients (`clipnorm=1.0`), and scale inputs and targets."
             )
@@ -213,7 +214,7 @@ def _advice(run: Any, hit: _Hit, step: int) -> str:
     )
 
 
-def _finite_loss_at(run: Any, step: int) -> bool:
+def _finite_loss_at(run: RunData, step: int) -> bool:
     """Whether the loss of `step` was logged and finite."""
     loss = run.get("loss")
     if loss is None or step < 0:
@@ -222,7 +223,7 @@ def _finite_loss_at(run: Any, step: int) -> bool:
     return i < len(loss.steps) and loss.steps[i] == step and bool(np.isfinite(loss.stat("value")[i, 0]))
 
 
-def _learning_rate(run: Any) -> float | None:
+def _learning_rate(run: RunData) -> float | None:
     loss = run.get("loss")
     if loss is None or not loss.has("learning_rate"):
         return None
@@ -231,7 +232,7 @@ def _learning_rate(run: Any) -> float | None:
     return float(values[-1]) if len(values) else None
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     masks = _masks(run)
     if not masks:
         return []
@@ -241,7 +242,7 @@ def detect(run: Any) -> list[Event]:
         bad[np.searchsorted(all_steps, steps[mask.any(axis=1)])] = True
     # Episodes: runs of logged steps with non-finite values; same place, same event.
     grouped: dict[tuple[str, str], list] = {}
-    for _, start, end in windows.true_runs(bad):
+    for _, start, end in trends.true_runs(bad):
         first, last = int(all_steps[start]), int(all_steps[end])
         hit, not_logged = _locate(run, masks, first)
         if hit is None:
@@ -259,7 +260,7 @@ def detect(run: Any) -> list[Event]:
                 text_key = "entry_unknown"
         where = PHASE_TEXT[text_key].format(layer=layer)
         parts = [name for name in hit.rows if name != layer]
-        names = f": {text.names(parts, 8)}" if parts else ""
+        names = f": {wording.names(parts, 8)}" if parts else ""
         if phase == "entry":
             found = evidence(
                 "weights.nonfinite_before", hit.count, 0, ">", seen, f"NaN/Inf elements in the weights step {seen} started from{names}"
@@ -274,8 +275,8 @@ def detect(run: Any) -> list[Event]:
                 evidence("kinds_not_logged", len(not_logged), 0, ">", seen, "not logged at that step: " + ", ".join(not_logged))
             )
         events.append(
-            Event.create(
-                KIND,
+            Cause.create(
+                CAUSE_KIND,
                 "error",
                 None if phase == "loss" else layer,
                 first,

@@ -10,16 +10,16 @@ or inputs), and it keeps the layers before it from learning.
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData
 
-KIND = "saturated_activation"
+CAUSE_KIND = "saturated_activation"
 REQUIRES: tuple[str, ...] = ("activations", "loss")
 
 # At least half of the layer's outputs pinned at a bound (TheDeepChecker / SageMaker use 50 % of units).
@@ -44,45 +44,45 @@ def _advice(layer: str, activation: str, is_output: bool) -> str:
     )
 
 
-def detect(run: Any) -> list[Event]:
+def detect(run: RunData) -> list[Cause]:
     acts = run.get("activations")
     if not acts.has("saturated_frac"):
         return []
-    n = L.finite_prefix(acts)
+    n = per_layer.finite_prefix(acts)
     if n == 0:
         return []
     steps = acts.steps[:n]
     sat = acts.stat("saturated_frac")[:n].astype(np.float64)
-    start = windows.baseline(sat)
-    trend = windows.LossTrend.from_run(run)
-    need = windows.persistence(n)
+    start = trends.baseline(sat)
+    trend = trends.LossTrend.from_run(run)
+    need = trends.persistence(n)
     deepest = max((row.depth for row in acts.rows), default=-1)
     softmax = np.array([row.activation == "softmax" for row in acts.rows], dtype=bool)
     mask = (sat >= SATURATED) & (~softmax[None, :] | (sat >= start[None, :] + SOFTMAX_RISE))
     events = []
-    for r, a, b in windows.persistent_spans(mask, need):
+    for r, a, b in trends.persistent_spans(mask, need):
         row = acts.rows[r]
         is_output = row.depth == deepest and row.depth >= 0
         first, last = int(steps[a]), int(steps[b])
         level = float(np.median(sat[a : b + 1, r]))
         items = [evidence("saturated_frac", level, SATURATED, ">=", None, f"median over steps {first}–{last}")]
-        trouble = windows.loss_trouble(trend, first, last)
+        trouble = trends.loss_trouble(trend, first, last)
         if trouble is not None:
             items.append(trouble)
         elif not is_output and a == 0 and start[r] >= SATURATED:
             items.append(evidence("early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"))
         else:
             continue
-        layer = L.row_layer(row)
+        layer = per_layer.row_layer(row)
         activation = row.activation or "saturating"
         events.append(
-            Event.create(
-                KIND,
+            Cause.create(
+                CAUSE_KIND,
                 "warning",
                 layer,
                 first,
                 last,
-                f"{text.num(100 * level)} % of {layer}'s {activation} outputs are saturated from step {first}",
+                f"{wording.num(100 * level)} % of {layer}'s {activation} outputs are saturated from step {first}",
                 items,
                 _advice(layer, activation, is_output),
             )

@@ -9,14 +9,14 @@ recurrent layer.
 
 from __future__ import annotations
 
-from typing import Any
 
 from tb_gradcause.analysis.signals import flow
-from tb_gradcause.analysis.signals import wording as text
-from tb_gradcause.analysis.signals import trends as windows
-from tb_gradcause.analysis.causes import Event, evidence
+from tb_gradcause.analysis.signals import wording
+from tb_gradcause.analysis.signals import trends
+from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.reader import RunData
 
-KIND = "vanishing_gradient"
+CAUSE_KIND = "vanishing_gradient"
 REQUIRES: tuple[str, ...] = ("gradients", "loss")
 
 # The backward signal of a layer 100x below that of some later layer. A Glorot-initialized ReLU
@@ -45,12 +45,12 @@ def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[st
     shrink = f" ({', '.join(parts)})" if parts else ""
     if best.row.recurrent:
         return (
-            f"Almost no error signal reaches {text.names(affected)}{shrink}; {best.layer} is recurrent: "
+            f"Almost no error signal reaches {wording.names(affected)}{shrink}; {best.layer} is recurrent: "
             "use LSTM/GRU rather than SimpleRNN, keep sequences short (or truncate backpropagation "
             "through time), and check that the loss reads the outputs that need the early steps."
         )
     return (
-        f"Almost no error signal reaches {text.names(affected)}: it shrinks on its way back through the "
+        f"Almost no error signal reaches {wording.names(affected)}: it shrinks on its way back through the "
         f"layers after them{shrink}. Use ReLU-family activations in hidden layers with He initialization, "
         "keep sigmoid/softmax for the output only (with `from_logits=True` losses), add BatchNormalization "
         "or residual connections, or make the network shallower."
@@ -67,7 +67,7 @@ def _time_advice(c: flow.Candidate, seq_len: str) -> str:
     )
 
 
-def _across_layers(run: Any, trend: windows.LossTrend | None) -> list[Event]:
+def _across_layers(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     """Depth deficits and collapses over steps: one event at the most affected layer."""
     depth = flow.depth_signal(run)
     threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
@@ -87,21 +87,21 @@ def _across_layers(run: Any, trend: windows.LossTrend | None) -> list[Event]:
     affected = list(dict.fromkeys(c.layer for c in sorted(confirmed, key=lambda c: c.row.depth)))
     items = list(best.items)
     if len(affected) > 1:
-        items.append(evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + text.names(affected)))
+        items.append(evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + wording.names(affected)))
     title = (
-        f"Gradients vanish in {best.layer} ({text.num(10 ** -best.score)}x the later layers')"
+        f"Gradients vanish in {best.layer} ({wording.num(10 ** -best.score)}x the later layers')"
         if best.how == "depth"
-        else f"Gradients of {best.layer} collapse to {text.num(10 ** -best.score)}x their early level"
+        else f"Gradients of {best.layer} collapse to {wording.num(10 ** -best.score)}x their early level"
     )
     return [
-        Event.create(
-            KIND, "warning", best.layer, min(c.first for c in confirmed), max(c.last for c in confirmed),
+        Cause.create(
+            CAUSE_KIND, "warning", best.layer, min(c.first for c in confirmed), max(c.last for c in confirmed),
             title, items, _depth_advice(depth, best, affected),
         )
     ]
 
 
-def _along_time(run: Any, trend: windows.LossTrend | None) -> list[Event]:
+def _along_time(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     """Recurrent layers whose error signal dies out along the sequence: one event per layer."""
     timed = flow.along_time(run)
     if timed is None:
@@ -118,15 +118,15 @@ def _along_time(run: Any, trend: windows.LossTrend | None) -> list[Event]:
         c = max(spans, key=lambda s: s.score)
         seq_len = c.row.facts.get("seq_len", "") if c.row.facts else ""
         events.append(
-            Event.create(
-                KIND, "warning", layer, spans[0].first, spans[-1].last,
-                f"Gradients vanish along time in {layer} ({text.num(10 ** -c.score)}x at the first step)",
+            Cause.create(
+                CAUSE_KIND, "warning", layer, spans[0].first, spans[-1].last,
+                f"Gradients vanish along time in {layer} ({wording.num(10 ** -c.score)}x at the first step)",
                 list(c.items), _time_advice(c, seq_len),
             )
         )
     return events
 
 
-def detect(run: Any) -> list[Event]:
-    trend = windows.LossTrend.from_run(run)
+def detect(run: RunData) -> list[Cause]:
+    trend = trends.LossTrend.from_run(run)
     return _across_layers(run, trend) + _along_time(run, trend)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer as L
-from tb_gradcause.analysis.signals import trends as windows
+from tb_gradcause.analysis.signals import per_layer
+from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import evidence
+from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.rows import RowInfo
 
 
 # Layers that rescale the signal flowing back through them by their input's spread.
@@ -28,14 +29,14 @@ class Profile:
     """log10 of a per-layer quantity [n, L] at `steps` [n], and what it measures."""
 
     steps: np.ndarray
-    layers: L.Layers
+    layers: per_layer.Layers
     log: np.ndarray
     what: str  # "kernel-gradient RMS" | "backward-signal norm" | "time"
 
     @functools.cached_property
     def early(self) -> np.ndarray:
         """Each layer's early baseline of `log` [L] (shared by the rules over steps and depth)."""
-        return windows.baseline(self.log)
+        return trends.baseline(self.log)
 
     @property
     def metric(self) -> str:
@@ -48,7 +49,7 @@ class Candidate:
     """One layer's persistent excess or deficit: where, when, how much, and the numbers behind it."""
 
     layer: str
-    row: Any
+    row: RowInfo
     first: int
     last: int
     score: float  # decades beyond the reference
@@ -73,16 +74,16 @@ def log10(x: np.ndarray) -> np.ndarray:
     return result
 
 
-@L.memo
-def kernel_gradients(grads: Any) -> Profile:
+@per_layer.memo
+def kernel_gradients(grads: Series) -> Profile:
     """log10 per-layer RMS of the non-zero kernel gradients."""
-    n = L.finite_prefix(grads)
-    layers, g = L.rms(grads, roles=L.KERNEL_ROLES)
+    n = per_layer.finite_prefix(grads)
+    layers, g = per_layer.rms(grads, roles=per_layer.KERNEL_ROLES)
     return Profile(grads.steps[:n], layers, log10(g[:n]), KERNEL_RMS)
 
 
-@L.memo
-def depth_signal(run: Any) -> Profile:
+@per_layer.memo
+def depth_signal(run: RunData) -> Profile:
     """The backward signal (d loss / d layer output) per layer when logged, else kernel gradients.
 
     The backward signal is compared by its total L2 norm, which Glorot/He-initialized layers keep
@@ -93,23 +94,23 @@ def depth_signal(run: Any) -> Profile:
     grads = run.get("gradients")
     if back is None or not len(back.steps):
         return kernel_gradients(grads)
-    n = L.finite_prefix(back)
-    layers, v = L.norm(back)
-    trainable = {L.row_layer(row) for row in grads.rows} if grads is not None else set()
+    n = per_layer.finite_prefix(back)
+    layers, v = per_layer.norm(back)
+    trainable = {per_layer.row_layer(row) for row in grads.rows} if grads is not None else set()
     keep = np.array([name in trainable for name in layers.names], dtype=bool)
     if keep.any():
         v = np.where(keep[None, :], v, np.nan)
     return Profile(back.steps[:n], layers, log10(v[:n]), BACKWARD_NORM)
 
 
-def along_time(run: Any) -> Profile | None:
+def along_time(run: RunData) -> Profile | None:
     """log10 of d loss / d input at the first time position over that at the last, per recurrent layer."""
     series = run.get("backward_time")
     if series is None or not len(series.steps) or not (series.has("t_0") and series.has("t_7")):
         return None
-    n = L.finite_prefix(series)
+    n = per_layer.finite_prefix(series)
     ratio = log10(series.stat("t_7")[:n]) - log10(series.stat("t_0")[:n])
-    layers = L.Layers.of(series.rows)
+    layers = per_layer.Layers.of(series.rows)
     profile = np.full((n, len(layers.names)), np.nan)
     profile[:, layers.index] = ratio
     return Profile(series.steps[:n], layers, profile, "time")
@@ -123,9 +124,9 @@ def spans(
     The evidence reports the factor 10**excess at the span's peak (its inverse for `op="<="`:
     a deficit of 3 decades is reported as 1e-3 <= 1e-threshold)."""
     result = []
-    need = windows.persistence(len(profile.steps))
+    need = trends.persistence(len(profile.steps))
     sign = 1.0 if op == ">=" else -1.0
-    for j, a, b in windows.persistent_spans(excess >= threshold, need, terminal_ok=dies):
+    for j, a, b in trends.persistent_spans(excess >= threshold, need, terminal_ok=dies):
         peak = a + int(np.nanargmax(excess[a : b + 1, j]))
         score = float(excess[peak, j])
         item = evidence(metric, 10 ** (sign * score), 10 ** (sign * threshold), op, int(profile.steps[peak]), note)
@@ -140,7 +141,7 @@ def growth(profile: Profile) -> np.ndarray:
     return profile.log - profile.early[None, :]
 
 
-def _segments(layers: L.Layers) -> np.ndarray:
+def _segments(layers: per_layer.Layers) -> np.ndarray:
     """Per layer: how many normalization layers come at or before it. A normalization layer
     divides the signal flowing back through it by its input's spread, so depth is compared
     only between layers of the same segment."""
@@ -177,19 +178,19 @@ def below_later(profile: Profile) -> np.ndarray:
     return _beyond_later(profile, -1.0)
 
 
-def confirm(candidates: list[Candidate], trend: windows.LossTrend | None, death_counts: bool = True) -> list[Candidate]:
-    """Candidates during which training is in trouble (`windows.loss_trouble`), with that evidence added."""
+def confirm(candidates: list[Candidate], trend: trends.LossTrend | None, death_counts: bool = True) -> list[Candidate]:
+    """Candidates during which training is in trouble (`trends.loss_trouble`), with that evidence added."""
     result = []
     for c in candidates:
-        trouble = windows.loss_trouble(trend, c.first, c.last, death_counts)
+        trouble = trends.loss_trouble(trend, c.first, c.last, death_counts)
         if trouble is not None:
             result.append(dataclasses.replace(c, items=c.items + (trouble,)))
     return result
 
 
-def run_dies(run: Any) -> bool:
+def run_dies(run: RunData) -> bool:
     """The run holds NaN/Inf in its gradients or loss at some step."""
     grads = run.get("gradients")
-    trend = windows.LossTrend.from_run(run)
-    died = grads is not None and L.finite_prefix(grads) < len(grads.steps)
+    trend = trends.LossTrend.from_run(run)
+    died = grads is not None and per_layer.finite_prefix(grads) < len(grads.steps)
     return bool(died or (trend is not None and trend.first_nonfinite_step is not None))

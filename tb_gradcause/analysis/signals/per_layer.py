@@ -7,6 +7,8 @@ import functools
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from tb_gradcause.analysis.reader import Series
+from tb_gradcause.rows import RowInfo
 
 # Series-derived arrays kept by `memo` per function (the detectors of one run share them).
 MEMO_SIZE = 32
@@ -17,17 +19,17 @@ KERNEL_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_ker
 DYING = frozenset({"relu", "relu6"})
 
 
-def is_relu(row: Any) -> bool:
+def is_relu(row: RowInfo) -> bool:
     """The row's layer ends in a ReLU (its units can die)."""
     return row.activation in DYING or row.layer_class == "ReLU"
 
 
-def row_layer(row: Any) -> str:
+def row_layer(row: RowInfo) -> str:
     """The layer a row belongs to (its own name for layer rows without a `layer`)."""
     return row.layer or row.name
 
 
-def row_size(row: Any) -> int:
+def row_size(row: RowInfo) -> int:
     """Number of elements of a row's variable or per-sample output (1 for scalars/unknown)."""
     return int(np.prod([d for d in row.shape if d > 0], dtype=np.int64)) if len(row.shape) else 1
 
@@ -39,12 +41,12 @@ class Layers:
     names: tuple[str, ...]
     index: np.ndarray  # int [R]: layer of each row
     depth: np.ndarray  # int [L]: forward position (RowInfo.depth, else first appearance)
-    rows: tuple[Any, ...]  # [L]: the first row of each layer (class, activation, recurrent...)
+    rows: tuple[RowInfo, ...]  # [L]: the first row of each layer (class, activation, recurrent...)
 
     @classmethod
-    def of(cls, rows: Sequence[Any]) -> "Layers":
+    def of(cls, rows: Sequence[RowInfo]) -> "Layers":
         position: dict[str, int] = {}
-        first: list[Any] = []
+        first: list[RowInfo] = []
         index = np.zeros(len(rows), dtype=np.int64)
         for i, row in enumerate(rows):
             name = row_layer(row)
@@ -111,7 +113,7 @@ def memo(fn: Callable) -> Callable:
     _CACHES.append(cache)
 
     @functools.wraps(fn)
-    def wrapper(series: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(series: Series, *args: Any, **kwargs: Any) -> Any:
         key = (id(series), args, tuple(sorted(kwargs.items())))
         hit = cache.get(key)
         if hit is not None and hit[0] is series:
@@ -126,7 +128,7 @@ def memo(fn: Callable) -> Callable:
 
 
 @memo
-def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None) -> tuple[Layers, np.ndarray]:
+def rms(series: Series, nonzero: bool = True, roles: tuple[str, ...] | None = None) -> tuple[Layers, np.ndarray]:
     """Per-layer root mean square [S, L] of a tensor-stats series (gradients, backward).
 
     Combines the rows' L2 norms; `nonzero` averages over the elements that are not exactly 0
@@ -157,14 +159,14 @@ def rms(series: Any, nonzero: bool = True, roles: tuple[str, ...] | None = None)
 
 
 @memo
-def norm(series: Any) -> tuple[Layers, np.ndarray]:
+def norm(series: Series) -> tuple[Layers, np.ndarray]:
     """Per-layer L2 norm [S, L] of a tensor-stats series (the rows' `l2` combined)."""
     layers = Layers.of(series.rows)
     return layers, np.sqrt(layers.total(np.square(series.stat("l2"), dtype=np.float64)))
 
 
 @memo
-def nonfinite(series: Any) -> np.ndarray:
+def nonfinite(series: Series) -> np.ndarray:
     """[S, R] True where a row holds NaN/Inf elements (or a non-finite stat when no counts)."""
     if series.has("nan") and series.has("inf"):
         return (series.stat("nan") != 0) | (series.stat("inf") != 0)
@@ -172,7 +174,7 @@ def nonfinite(series: Any) -> np.ndarray:
 
 
 @memo
-def finite_prefix(series: Any) -> int:
+def finite_prefix(series: Series) -> int:
     """Number of leading samples before the first one holding NaN/Inf anywhere."""
     bad = np.flatnonzero(nonfinite(series).any(axis=1))
     return int(bad[0]) if len(bad) else len(series.steps)
