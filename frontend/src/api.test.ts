@@ -1,0 +1,170 @@
+// Unit tests of api.ts's decoding of the routes' JSON (run by `npm test`, see test.mjs), with a stub `fetch`.
+// @ts-ignore -- node's types are not installed; the bundled test runs under node
+import { afterEach, test } from "node:test";
+// @ts-ignore
+import assert from "node:assert/strict";
+import { fetchEvents, fetchRuns, fetchTimeline, HttpError, TIMELINE_STATS } from "./api";
+
+const realFetch = globalThis.fetch;
+afterEach(() => {
+  globalThis.fetch = realFetch;
+});
+
+/** Serves `reply(route, params)` as the response to each request, and records the requests. */
+function serve(reply: (route: string, params: URLSearchParams) => [number, unknown]): URL[] {
+  const requests: URL[] = [];
+  globalThis.fetch = (async (input: string) => {
+    const url = new URL(input, "http://localhost/data/plugin/gradcause/");
+    requests.push(url);
+    const [status, body] = reply(url.pathname.split("/").pop()!, url.searchParams);
+    return new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
+  }) as typeof fetch;
+  return requests;
+}
+
+const ROWS = [
+  {
+    name: "dense/kernel",
+    layer: "dense",
+    layer_class: "Dense",
+    activation: "relu",
+    shape: [4, 8],
+    recurrent: false,
+    role: "kernel",
+    depth: 1,
+    facts: {},
+  },
+];
+
+test("fetchTimeline asks for the tab's stats and decodes NaN/Infinity strings to numbers", async () => {
+  const requests = serve(() => [
+    200,
+    {
+      run: "r",
+      kind: "gradients",
+      steps: [0, 10, 20, 30],
+      rows: ROWS,
+      stats: ["l2", "nan", "inf", "missing"],
+      values: {
+        l2: [[0.5, "NaN", "Infinity", "-Infinity"]],
+        nan: [[0, 3, 0, 0]],
+        inf: [[0, 0, 1, 1]],
+        missing: [[0, 0, 0, 0]],
+      },
+    },
+  ]);
+  const t = (await fetchTimeline("r", "gradients", 500))!;
+  assert.equal(requests.length, 1);
+  assert.equal(requests[0].pathname, "/data/plugin/gradcause/timeline");
+  assert.deepEqual(Object.fromEntries(requests[0].searchParams), {
+    run: "r",
+    kind: "gradients",
+    max_points: "500",
+    stats: TIMELINE_STATS.gradients.join(","),
+  });
+  assert.deepEqual(t.steps, [0, 10, 20, 30]);
+  assert.equal(t.rows[0].layer, "dense");
+  const l2 = t.values.l2[0];
+  assert.ok(l2 instanceof Float64Array);
+  assert.equal(l2[0], 0.5);
+  assert.ok(Number.isNaN(l2[1]));
+  assert.equal(l2[2], Infinity);
+  assert.equal(l2[3], -Infinity);
+  assert.deepEqual([...t.values.nan[0]], [0, 3, 0, 0]);
+});
+
+test("fetchTimeline escapes run names in the query", async () => {
+  const requests = serve(() => [200, { run: "a&b", kind: "loss", steps: [], rows: [], stats: [], values: {} }]);
+  await fetchTimeline("a&b=c/d e", "loss", 10);
+  assert.equal(requests[0].searchParams.get("run"), "a&b=c/d e");
+  assert.equal(requests[0].searchParams.get("stats"), "value");
+});
+
+test("fetchTimeline retries without `stats` when the run lacks one of them (400)", async () => {
+  const requests = serve((_route, params) =>
+    params.has("stats")
+      ? [400, "unknown stat update_norm"]
+      : [
+          200,
+          {
+            run: "r",
+            kind: "weights",
+            steps: [1],
+            rows: ROWS,
+            stats: ["norm", "mean"],
+            values: { norm: [[2]], mean: [["NaN"]] },
+          },
+        ],
+  );
+  const t = (await fetchTimeline("r", "weights", 100))!;
+  assert.equal(requests.length, 2);
+  assert.equal(requests[1].searchParams.has("stats"), false);
+  assert.equal(requests[1].searchParams.get("max_points"), "100");
+  assert.deepEqual(t.stats, ["norm", "mean"]);
+  assert.equal(t.values.norm[0][0], 2);
+  assert.ok(Number.isNaN(t.values.mean[0][0]));
+});
+
+test("fetchTimeline is null for a kind the run did not log (404), and throws other errors", async () => {
+  serve(() => [404, "no activations"]);
+  assert.equal(await fetchTimeline("r", "activations", 100), null);
+
+  serve(() => [500, "boom"]);
+  await assert.rejects(fetchTimeline("r", "loss", 100), (err: unknown) => {
+    if (!(err instanceof HttpError)) return false;
+    assert.equal(err.status, 500);
+    assert.match(err.message, /HTTP 500 boom/);
+    return true;
+  });
+});
+
+test("fetchEvents decodes non-finite evidence values and thresholds", async () => {
+  const evidence = (value: unknown, threshold: unknown) => ({
+    metric: "m",
+    value,
+    threshold,
+    op: ">",
+    step: 3,
+    note: "",
+  });
+  const requests = serve(() => [
+    200,
+    {
+      events: [
+        {
+          id: "nan_inf:dense:3",
+          kind: "nan_inf",
+          severity: "error",
+          layer: "dense",
+          first_step: 3,
+          last_step: 3,
+          title: "t",
+          evidence: [evidence("NaN", 0), evidence("Infinity", "-Infinity"), evidence(1.5, 1e3)],
+          advice: "a",
+          caused_by: [],
+        },
+      ],
+      checked: ["nan_inf"],
+      skipped: { dead_relu: "activations not logged" },
+    },
+  ]);
+  const result = await fetchEvents("my run");
+  assert.equal(requests[0].pathname, "/data/plugin/gradcause/events");
+  assert.equal(requests[0].searchParams.get("run"), "my run");
+  const [a, b, c] = result.events[0].evidence;
+  assert.ok(Number.isNaN(a.value));
+  assert.equal(a.threshold, 0);
+  assert.equal(b.value, Infinity);
+  assert.equal(b.threshold, -Infinity);
+  assert.equal(c.value, 1.5);
+  assert.equal(c.threshold, 1000);
+  assert.deepEqual(result.checked, ["nan_inf"]);
+  assert.deepEqual(result.skipped, { dead_relu: "activations not logged" });
+});
+
+test("fetchRuns lists the runs", async () => {
+  const requests = serve(() => [200, { runs: ["a", "b/c"] }]);
+  assert.deepEqual(await fetchRuns(), ["a", "b/c"]);
+  assert.equal(requests[0].pathname, "/data/plugin/gradcause/runs");
+  assert.equal(requests[0].search, "");
+});
