@@ -1,0 +1,59 @@
+"""MNIST MLP trained on raw 0-255 pixels with plain SGD: the unscaled inputs wreck training."""
+
+import keras
+import numpy as np
+
+SOURCE = "DeepFD benchmark case 8 (Stack Overflow question 55328966)"
+URL = "https://stackoverflow.com/questions/55328966"
+FIX = ("DeepFD's patch divides the pixels by 255, changes the sigmoid output to softmax and SGD to Adam; "
+       "fault labels: missing preprocessing, activation, optimizer.")
+MECHANISM = ("The pixels go into the network unscaled (0-255), through an extra linear 784-unit layer, so the "
+             "pre-activations reach the hundreds: the sigmoid outputs of several classes saturate at exactly "
+             "1.0 and tie, and accuracy stays near 40 % on data the patched program learns to ~90 %.")
+HEALTHY = False
+EXPECTED = [{"kind": "input_scale", "layer": "input"}]
+ACCEPTABLE = ["saturated_activation", "exploding_gradient", "nan_inf", "learning_rate_too_high", "dead_relu"]
+
+SEED = 55328966 % 10000
+
+
+def _mnist_like(rng, n):
+    """Digit-like 28x28 images with MNIST's raw pixel range (integers 0-255, dark background): one blurred
+    stroke template per class, shifted by up to 2 pixels."""
+    yy, xx = np.mgrid[0:28, 0:28]
+    templates = []
+    for _ in range(10):
+        img = np.zeros((28, 28))
+        for _ in range(4):
+            cy, cx = rng.uniform(8, 20, 2)
+            img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(1.5, 3.0) ** 2))
+        templates.append(img / img.max())
+    labels = rng.integers(0, 10, n)
+    x = np.empty((n, 28, 28), "float32")
+    for i, c in enumerate(labels):
+        dy, dx = rng.integers(-2, 3, 2)
+        img = np.roll(np.roll(templates[c], dy, 0), dx, 1) * rng.uniform(0.7, 1.0)
+        x[i] = np.round(255 * np.where(img > 0.2, img, 0.0))
+    return x, labels
+
+
+def run(run_dir: str, callbacks: list) -> None:
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    x, labels = _mnist_like(rng, 2000)                 # the question uses 5000 rows of mnist_train.csv
+    x = x.reshape(-1, 784)                             # x_train.values: no /255
+    y = np.eye(10, dtype="float32")[labels]
+
+    l2 = keras.regularizers.L2(0.0)                    # lambda_ = 0
+    model = keras.Sequential([
+        keras.Input((784,), name="pixels"),
+        keras.layers.Dense(784, name="dense_in"),
+        keras.layers.Dense(50, kernel_regularizer=l2, name="hidden"),
+        keras.layers.Activation("relu", name="relu"),
+        keras.layers.Dense(10, kernel_regularizer=l2, name="dense_out"),
+        keras.layers.Activation("sigmoid", name="sigmoid_out"),
+    ], name="so_55328966")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0001), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, batch_size=32, epochs=3, callbacks=callbacks, verbose=0)
