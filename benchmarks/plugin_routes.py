@@ -16,7 +16,7 @@ import time
 from werkzeug import test as werkzeug_test
 
 from tb_gradcause.testing import synthetic
-from tb_gradcause.cli import tensorboard_process as tb_process
+from tb_gradcause.testing import tensorboard_app
 
 # What the tab requests per kind (frontend/src: the stats it draws).
 TAB_STATS = {
@@ -42,7 +42,7 @@ def main() -> None:
     print(f"wrote {args.steps} steps x {args.layers} layers in {time.perf_counter() - start:.1f} s")
 
     start = time.perf_counter()
-    app, _ = tb_process.wsgi_app(logdir, args.load_fast)
+    app, _ = tensorboard_app.wsgi_app(logdir, args.load_fast)
     client = werkzeug_test.Client(app)
     route = "/data/plugin/gradcause"
     while b'"big"' not in client.get(f"{route}/runs").get_data():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
+
+from tb_gradcause.analysis import json_numbers
 
 CAUSE_KINDS: tuple[str, ...] = (
     "nan_inf",
@@ -39,17 +40,6 @@ def evidence(
         "step": None if step is None else int(step),
         "note": note,
     }
-
-
-def _json_number(value: Any) -> Any:
-    """NaN/Inf as the strings the plugin routes use; other floats rounded to 6 significant digits."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return float(f"{value:.6g}")
-    return value
 
 
 @dataclasses.dataclass
@@ -105,6 +95,6 @@ class Cause:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite evidence numbers become "NaN"/"Infinity" strings)."""
         result = dataclasses.asdict(self)
-        result["evidence"] = [{k: _json_number(v) for k, v in item.items()} for item in self.evidence]
+        result["evidence"] = [{k: json_numbers.number(v, json_numbers.EVIDENCE_DIGITS) for k, v in item.items()} for item in self.evidence]
         result["caused_by"] = list(self.caused_by)
         return result

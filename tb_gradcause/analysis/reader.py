@@ -120,12 +120,29 @@ def logdir_provider(logdir: str) -> tb_provider.DataProvider:
     return data_provider.MultiplexerDataProvider(multiplexer, logdir)
 
 
-def read_logdir(logdir: str, run: str | None = None) -> dict[str, RunData]:
-    """Every gradcause run under `logdir` (or just `run`), read through `logdir_provider`."""
+def read_logdir(logdir: str, run: str | None = None, *, failures: dict[str, str] | None = None) -> dict[str, RunData]:
+    """Every gradcause run under `logdir` (or just `run`), read through `logdir_provider`.
+
+    Raises `NotFoundError` for a `run` without gradcause data. A run in a newer format raises
+    `UnsupportedFormatError`, or, when `failures` is given, is recorded there (run -> why) and
+    left out while the other runs are read.
+    """
     provider = logdir_provider(logdir)
     ctx = tb_context.RequestContext()
-    runs = [run] if run is not None else list_runs(provider, ctx, "")
-    return {name: read_run(provider, ctx, "", name) for name in runs}
+    runs = list_runs(provider, ctx, "")
+    if run is not None:
+        if run not in runs:
+            raise errors.NotFoundError(f"no gradcause run {run!r} under {logdir!r}; runs: {', '.join(runs) or 'none'}")
+        runs = [run]
+    result = {}
+    for name in runs:
+        try:
+            result[name] = read_run(provider, ctx, "", name)
+        except UnsupportedFormatError as e:
+            if failures is None:
+                raise
+            failures[name] = str(e)
+    return result
 
 
 def _latest_tag_per_kind(

@@ -14,8 +14,7 @@ import sys
 import textwrap
 from typing import Any
 
-from tensorboard import context
-from tensorboard.backend import json_util
+from tensorboard import errors
 
 from tb_gradcause.analysis import causes, engine, reader
 
@@ -55,8 +54,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"tb-gradcause report: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
     if args.json:
-        # NaN/Inf as "NaN"/"Infinity"/"-Infinity", as TensorBoard's HTTP responses write them.
-        print(json.dumps({"runs": json_util.Cleanse(results)}, indent=2))
+        # Causes are JSON-ready (`Cause.to_json`): NaN/Inf are already TensorBoard's strings.
+        print(json.dumps({"runs": results}, indent=2, allow_nan=False))
     else:
         print("\n".join(format_run(run, result) for run, result in results.items()), end="")
     for run, why in failures.items():
@@ -74,22 +73,14 @@ def analyze_logdir(logdir: str, run: str | None = None) -> tuple[dict[str, dict]
         raise UnusableInput(f"logdir {logdir!r} does not exist or is not a directory")
     if not os.access(logdir, os.R_OK | os.X_OK):
         raise UnusableInput(f"logdir {logdir!r} is not readable")
-    provider = reader.logdir_provider(logdir)
-    ctx = context.RequestContext()
-    runs = reader.list_runs(provider, ctx, "")
-    if not runs:
+    failures: dict[str, str] = {}
+    try:
+        runs = reader.read_logdir(logdir, run, failures=failures)
+    except errors.NotFoundError as e:
+        raise UnusableInput(str(e)) from None
+    if not runs and not failures:
         raise UnusableInput(f"no gradcause data under {logdir!r} (was GradCauseCallback given this log_dir?)")
-    if run is not None:
-        if run not in runs:
-            raise UnusableInput(f"no gradcause run {run!r} under {logdir!r}; runs: {', '.join(runs)}")
-        runs = [run]
-    results, failures = {}, {}
-    for name in runs:
-        try:
-            results[name] = engine.analyze(reader.read_run(provider, ctx, "", name))
-        except reader.UnsupportedFormatError as e:
-            failures[name] = str(e)
-    return results, failures
+    return {name: engine.analyze(data) for name, data in runs.items()}, failures
 
 
 def format_run(run: str, result: dict[str, Any]) -> str:

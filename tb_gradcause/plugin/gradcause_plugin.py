@@ -108,23 +108,55 @@ class GradCausePlugin(base_plugin.TBPlugin):
     def frontend_metadata(self) -> base_plugin.FrontendMetadata:
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name=TAB_NAME)
 
-    # Routes
+    # Routes: parse the request, call the `*_impl` method (the CLI's and tests' entry), respond.
 
     @wrappers.Request.application
     def _serve_runs(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
-        runs = reader.list_runs(self._provider, ctx, experiment)
-        return http_util.Respond(request, {"runs": list(runs)}, _JSON)
+        return http_util.Respond(request, {"runs": self.runs_impl(ctx, experiment)}, _JSON)
 
     @wrappers.Request.application
     def _serve_timeline(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
-        run = _required_arg(request, "run")
-        kind = _required_arg(request, "kind")
+        run, kind = _required_arg(request, "run"), _required_arg(request, "kind")
+        body = self.timeline_impl(ctx, experiment, run, kind, _max_points_arg(request), _stats_arg(request))
+        return http_util.Respond(request, body, _JSON, content_encoding="gzip")
+
+    @wrappers.Request.application
+    def _serve_events(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, experiment = _request_scope(request)
+        return http_util.Respond(request, self.events_impl(ctx, experiment, _required_arg(request, "run")), _JSON)
+
+    @wrappers.Request.application
+    def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
+        name = request.path.rsplit("/", 1)[-1]
+        path = STATIC_DIR / name
+        if name not in STATIC_FILES or not path.is_file():
+            raise errors.NotFoundError(f"no static file {name!r} (is the frontend bundle built?)")
+        return http_util.Respond(request, path.read_bytes(), STATIC_FILES[name])
+
+    # Implementations
+
+    def runs_impl(self, ctx: tb_context.RequestContext, experiment: str) -> list[str]:
+        """Names of the runs with gradcause data, sorted."""
+        return reader.list_runs(self._provider, ctx, experiment)
+
+    def timeline_impl(
+        self,
+        ctx: tb_context.RequestContext,
+        experiment: str,
+        run: str,
+        kind: str,
+        max_points: int | None = None,
+        stats: tuple[str, ...] = (),
+    ) -> bytes:
+        """The `timeline` route's body: gzip-compressed JSON (`timeline.timeline_json`).
+
+        Compressed once and cached per data fingerprint rather than by `Respond` on every
+        request: timelines reach megabytes. 400 for an unknown kind or stat, 404 for an unknown
+        run or a kind it did not log."""
         if kind not in SUMMARY_KINDS:
             raise errors.InvalidArgumentError(f"unknown kind {kind!r}; expected one of {', '.join(SUMMARY_KINDS)}")
-        max_points = _max_points_arg(request)
-        stats = _stats_arg(request)
         fingerprint = self._fingerprint(ctx, experiment, run)
 
         def compute() -> bytes:
@@ -136,32 +168,18 @@ class GradCausePlugin(base_plugin.TBPlugin):
                 raise errors.InvalidArgumentError(
                     f"unknown {kind} stats {unknown}; this run has {', '.join(series.stats)}"
                 )
-            # Compressed once here rather than by Respond on every request (timelines reach MBs).
             return gzip.compress(timeline.timeline_json(run, series, max_points, stats).encode(), 3, mtime=0)
 
-        key = (experiment, run, kind, max_points, stats)
-        body = self._timelines.get(key, fingerprint, compute)
-        return http_util.Respond(request, body, _JSON, content_encoding="gzip")
+        return self._timelines.get((experiment, run, kind, max_points, stats), fingerprint, compute)
 
-    @wrappers.Request.application
-    def _serve_events(self, request: wrappers.Request) -> wrappers.Response:
-        ctx, experiment = _request_scope(request)
-        run = _required_arg(request, "run")
+    def events_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> dict[str, Any]:
+        """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it."""
         fingerprint = self._fingerprint(ctx, experiment, run)
-        result = self._events.get(
+        return self._events.get(
             (experiment, run),
             fingerprint,
             lambda: engine.analyze(self._run_data(ctx, experiment, run, fingerprint)),
         )
-        return http_util.Respond(request, result, _JSON)
-
-    @wrappers.Request.application
-    def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
-        name = request.path.rsplit("/", 1)[-1]
-        path = STATIC_DIR / name
-        if name not in STATIC_FILES or not path.is_file():
-            raise errors.NotFoundError(f"no static file {name!r} (is the frontend bundle built?)")
-        return http_util.Respond(request, path.read_bytes(), STATIC_FILES[name])
 
     # Data
 

@@ -14,13 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from tb_gradcause.analysis import json_numbers
 from tb_gradcause.analysis.reader import Series
-
-# float32 carries 7.2 significant decimal digits; more would only lengthen the JSON.
-SIGNIFICANT_DIGITS = 7
-
-_NONFINITE_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
 
 def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
     """Bool [S]: steps with a NaN/Inf value or a positive `nan`/`inf` count in any row."""
@@ -64,40 +59,9 @@ def decimate(
     return out_steps[order], np.concatenate(kept_values)[order]
 
 
-def round_significant(values: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
-    """float64 copy of `values` rounded to `digits` significant digits (short JSON); NaN/Inf/0 kept."""
-    out = np.asarray(values, dtype=np.float64).copy()
-    nonzero = np.isfinite(out) & (out != 0)
-    shift = digits - 1 - np.floor(np.log10(np.abs(out[nonzero]))).astype(np.int64)
-    # With an exact power of ten (<= 1e22) one correctly rounded division or product gives the
-    # double nearest to the rounded decimal, which prints as that decimal.
-    exact = np.abs(shift) <= 22
-    x = out[nonzero]
-    up, down = exact & (shift >= 0), exact & (shift < 0)
-    x[up] = np.round(x[up] * 10.0 ** shift[up]) / 10.0 ** shift[up]
-    x[down] = np.round(x[down] / 10.0 ** -shift[down]) * 10.0 ** -shift[down]
-    x[~exact] = [float(f"{v:.{digits}g}") for v in x[~exact].tolist()]
-    out[nonzero] = x
-    return out
-
-
 def json_columns(values: np.ndarray) -> list:
-    """`values` [K, ...] as nested lists, one per stat: integral stats (counts, flags) as ints, the
-    others rounded by `round_significant`; NaN/Inf as the JSON strings "NaN"/"Infinity"/"-Infinity"."""
-    return [_json_column(column) for column in values]
-
-
-def _json_column(column: np.ndarray) -> list:
-    finite = np.isfinite(column)
-    if finite.all():
-        if (column == np.round(column)).all() and np.abs(column).max(initial=0) < 2**53:
-            return column.astype(np.int64).tolist()
-        return round_significant(column).tolist()
-    cells = round_significant(column).astype(object)
-    cells[np.isnan(column)] = _NONFINITE_JSON["nan"]
-    cells[np.isposinf(column)] = _NONFINITE_JSON["inf"]
-    cells[np.isneginf(column)] = _NONFINITE_JSON["-inf"]
-    return cells.tolist()
+    """`values` [K, ...] as nested lists, one per stat, each a `json_numbers.column`."""
+    return [json_numbers.column(stat) for stat in values]
 
 
 def timeline_json(

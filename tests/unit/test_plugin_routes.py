@@ -29,8 +29,9 @@ from tb_gradcause import cli
 from tb_gradcause.plugin import gradcause_plugin as plugin
 from tb_gradcause.analysis import reader
 from tb_gradcause.testing import synthetic
-from tb_gradcause.cli import tensorboard_process as tb_process
+from tb_gradcause.testing import tensorboard_app
 from tb_gradcause.metadata import KIND_STATS
+from tensorboard import context
 from tensorboard.plugins import base_plugin
 
 ROUTE = "/data/plugin/gradcause"
@@ -49,7 +50,7 @@ class Client:
     """A TensorBoard WSGI app over a logdir, as `tensorboard --load_fast=MODE` would build it."""
 
     def __init__(self, logdir: Path, load_fast: str) -> None:
-        app, self.multiplexer = tb_process.wsgi_app(logdir, load_fast)
+        app, self.multiplexer = tensorboard_app.wsgi_app(logdir, load_fast)
         self.client = werkzeug_test.Client(app)
 
     def get(self, path: str):
@@ -283,3 +284,13 @@ def test_is_active_only_with_gradcause_data(logdir, tmp_path):
     (tmp_path / "other").mkdir()
     assert active(logdir) is True
     assert active(tmp_path / "other") is False
+
+
+def test_impl_methods_give_what_the_routes_serve(client, logdir):
+    """The routes are thin: the `*_impl` methods the tests and other callers use give the same answers."""
+    direct = plugin.GradCausePlugin(base_plugin.TBContext(data_provider=reader.logdir_provider(str(logdir))))
+    ctx = context.RequestContext()
+    assert set(GOOD_RUNS) <= set(direct.runs_impl(ctx, ""))
+    assert direct.events_impl(ctx, "", NAN) == client.json(f"{ROUTE}/events?run={NAN}")
+    body = gzip.decompress(direct.timeline_impl(ctx, "", NAN, "gradients", 50, ("l2", "nan")))
+    assert _strict_json(body) == client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients&max_points=50&stats=l2,nan")

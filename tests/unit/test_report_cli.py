@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -38,7 +37,7 @@ CHAIN = [
     _event("learning_rate_too_high", "warning", None, 3, 40),
     _event("exploding_gradient", "warning", "dense_1", 5, 9, ["learning_rate_too_high:run:3"]),
     _event(
-        "nan_inf", "error", "dense_1", 9, 40, ["exploding_gradient:dense_1:5", "learning_rate_too_high:run:3"], math.nan
+        "nan_inf", "error", "dense_1", 9, 40, ["exploding_gradient:dense_1:5", "learning_rate_too_high:run:3"], "NaN"
     ),
 ]
 
@@ -47,7 +46,8 @@ NOT_EVENTS = {"checked": ["nan_inf", "dead_relu"], "skipped": {"input_scale": "i
 
 
 def stand_in_analyze(run):
-    """Events chosen by the run's name, so the CLI is tested apart from the detectors' judgement."""
+    """Events chosen by the run's name (JSON-ready, as the engine returns them), so the CLI is tested apart
+    from the detectors' judgement."""
     found = {"chain": CHAIN, "warn": [_event("dead_relu", "warning", "dense_0", 2, 30)]}.get(run.run, [])
     assert run.get("loss") is not None  # the CLI hands the engine what the reader read
     return {"events": found, **NOT_EVENTS}
@@ -76,7 +76,7 @@ def test_text_report_shows_events_in_order_with_evidence_chain_and_advice(logdir
     assert out.startswith("== chain: 3 event(s)") and "== warn" not in out
     cause = out.index("learning_rate_too_high in the run, steps 3-40")
     assert cause < out.index("ERROR   nan_inf in dense_1, steps 9-40")
-    assert "evidence: nan_inf.metric = nan > 10 at step 9 (why)" in out
+    assert "evidence: nan_inf.metric = NaN > 10 at step 9 (why)" in out
     assert (
         "cause chain: learning_rate_too_high (run, step 3) -> exploding_gradient (dense_1, step 5)"
         " -> nan_inf (dense_1, step 9)" in " ".join(out.split())  # wrapped at 100 columns

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from tb_gradcause.analysis import json_numbers
 from tb_gradcause.plugin import timeline
 from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.analysis.reader import Series
@@ -80,13 +81,6 @@ def test_many_nonfinite_steps_are_all_kept_beyond_the_budget():
     out_steps, _ = timeline.decimate(steps, values, bad, 10)
     assert set(steps[bad].tolist()) <= set(out_steps.tolist())
     assert len(out_steps) <= bad.sum() + 2
-
-
-def test_rounding_keeps_seven_significant_digits_and_short_text():
-    x = np.array([0.1, 1 / 3, 123456789, 1e-30, 3.4e38, -2.5e-7, 0, 1e-45], np.float32)
-    rounded = timeline.round_significant(x)
-    np.testing.assert_allclose(rounded, x.astype(np.float64), rtol=5e-7)
-    assert max(len(repr(v)) for v in rounded.tolist()) <= 13
 
 
 def test_json_is_columnar_with_nonfinite_strings_and_rows_as_data():
