@@ -28,11 +28,12 @@ from playwright.sync_api import Page, sync_playwright
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parent))  # the repository root: tests.support
 
 from detect import RUN, layers, write_benchmark_run  # noqa: E402
-import chromium  # noqa: E402
-from tensorboard_server import tensorboard_server  # noqa: E402
+
+from tests.support import chromium  # noqa: E402
+from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
 
 TARGET_RENDER_MS = 1000
 N_STEPS = 10_000
