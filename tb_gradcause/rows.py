@@ -12,8 +12,9 @@ Conventions:
   ("kernel", "bias", ...), "output" for layer outputs, or the input's name for input features.
 - `depth` is the layer's forward position, -1 when unknown (inputs, the loss).
 - `shape` is per sample for outputs and signals (no batch axis), whole for variables.
-- `facts` are strings: "dtype", "path", "features", "seq_len" (recurrent inputs), and the
-  unit-sampling facts of `stats.sample_facts`.
+- `facts` are strings: "dtype", "path", "features", and the unit-sampling facts of
+  `stats.sample_facts`. Anything that changes from step to step (a sequence length) is a stat
+  column, never a fact: metadata is written once per tag.
 """
 
 from __future__ import annotations

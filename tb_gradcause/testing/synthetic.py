@@ -65,7 +65,7 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
         return [_row(layer.name, layer, depth, shape=[layer.units]) for depth, layer in enumerate(layers)]
     if kind == "backward_time":
         return [
-            _row(layer.name, layer, depth, shape=[SEQ_LEN, layer.units], facts={"seq_len": str(SEQ_LEN)})
+            _row(layer.name, layer, depth, shape=[SEQ_LEN, layer.units])
             for depth, layer in enumerate(layers)
             if layer.recurrent
         ]

@@ -84,6 +84,7 @@ def test_recurrent_signal_growing_along_time_is_an_explosion_in_that_layer():
     data["backward_time"].stat("t_7")[:] *= 1e3
     [event] = sr.events(data, "exploding_gradient")
     assert event["layer"] == "rnn" and "along time" in event["title"] and "clip" in event["advice"].lower()
+    assert "the 50 time steps of rnn" in event["advice"]  # the length is the logged seq_len column
 
 
 def test_vanishing_across_depth_while_the_loss_is_stuck():

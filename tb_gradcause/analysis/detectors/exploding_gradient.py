@@ -33,9 +33,9 @@ TIME_DECADES = 2.0
 LOSS_DECADES = 2.0
 
 
-def _advice(best: flow.Candidate) -> str:
+def _advice(run: RunData, best: flow.Candidate) -> str:
     if best.row.recurrent or best.how == "along_time":
-        seq_len = best.row.facts.get("seq_len", "") if best.row.facts else ""
+        seq_len = flow.sequence_length(run, best.layer)
         length = f" {seq_len}" if seq_len else ""
         return (
             f"The error signal grows as it flows back through the{length} time steps of {best.layer}. "
@@ -131,6 +131,6 @@ def detect(run: RunData) -> list[Cause]:
             max(c.last for c in confirmed),
             f"Gradients {where} in {best.layer} from step {start} ({wording.num(10 ** best.score)}x)",
             items,
-            _advice(best),
+            _advice(run, best),
         )
     ]

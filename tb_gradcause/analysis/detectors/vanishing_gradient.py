@@ -57,7 +57,7 @@ def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[st
     )
 
 
-def _time_advice(c: flow.Candidate, seq_len: str) -> str:
+def _time_advice(c: flow.Candidate, seq_len: int | None) -> str:
     length = f" of {seq_len} steps" if seq_len else ""
     simple = " Replace SimpleRNN with LSTM or GRU (gated memory keeps the signal)." if c.row.layer_class == "SimpleRNN" else ""
     return (
@@ -116,7 +116,7 @@ def _along_time(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     events = []
     for layer, spans in by_layer.items():
         c = max(spans, key=lambda s: s.score)
-        seq_len = c.row.facts.get("seq_len", "") if c.row.facts else ""
+        seq_len = flow.sequence_length(run, layer)
         events.append(
             Cause.create(
                 CAUSE_KIND, "warning", layer, spans[0].first, spans[-1].last,

@@ -116,6 +116,16 @@ def along_time(run: RunData) -> Profile | None:
     return Profile(series.steps[:n], layers, profile, "time")
 
 
+def sequence_length(run: RunData, layer: str) -> int | None:
+    """The latest logged sequence length of a recurrent layer (`backward_time`'s `seq_len` column)."""
+    series = run.get("backward_time")
+    if series is None or not series.has("seq_len"):
+        return None
+    lengths = series.stat("seq_len")[:, series.rows_of(layer)]
+    finite = lengths[np.isfinite(lengths) & (lengths > 0)]
+    return int(finite[-1]) if len(finite) else None
+
+
 def spans(
     profile: Profile, excess: np.ndarray, threshold: float, dies: bool, how: str, metric: str, note: str, op: str = ">="
 ) -> list[Candidate]:
