@@ -1,9 +1,8 @@
-"""The engine: contract of the result, skipped detectors, cause chains, ordering, speed."""
+"""The engine: contract of the result, skipped detectors, cause chains, ordering."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -105,18 +104,6 @@ def test_a_failing_detector_is_reported_as_skipped_not_raised(monkeypatch):
     monkeypatch.setattr(engine.dead_relu, "detect", broken)
     result = engine.analyze(sr.to_run(sr.healthy()))
     assert "boom" in result["skipped"]["dead_relu"] and "dead_relu" not in result["checked"]
-
-
-def test_speed_10000_steps_200_layers():
-    layers = [sr.synthetic.Layer(f"dense_{i}", 8) for i in range(200)]
-    data = sr.healthy(layers, 10_000, every=1, kinds=("gradients", "activations", "backward", "weights", "loss", "inputs"))
-    run = sr.to_run(data)
-    engine.analyze(run)  # warm up
-    start = time.process_time()
-    engine.analyze(run)
-    cpu = time.process_time() - start
-    print(f"engine.analyze on 10,000 steps x 200 layers: {cpu:.3f} s CPU")
-    assert cpu < 2.0  # target 0.5 s on an idle core; CPU time, and generous, for shared CI machines
 
 
 @pytest.mark.parametrize("n_steps", [1, 2, 3])
