@@ -18,7 +18,7 @@ setup(
     # so `tb-gradcause demo` works from an installed package too.
     packages=find_packages(include=["tb_gradcause", "tb_gradcause.*"]) + ["tb_gradcause.demo"],
     package_dir={"tb_gradcause.demo": "demo"},
-    package_data={"tb_gradcause": ["plugin_data.proto"], "tb_gradcause.plugin": ["static/*"]},
+    package_data={"tb_gradcause": ["plugin_data.proto", "plugin_data_pb2.pyi"], "tb_gradcause.plugin": ["static/*"]},
     install_requires=[
         "tensorboard>=2.21",
         "numpy>=1.24",

@@ -2,9 +2,9 @@
 
     python benchmarks/browser_render.py [--logdir DIR] [--load-fast true|false] [--repeats N] [--append]
 
-Writes (or reuses) the run of `benchmarks/detect.py` (every kind at every step, 440 MB), starts a real TensorBoard, waits until it
-has loaded every step, then opens the tab `--repeats` times (the first with the plugin's caches
-cold) and reads the tab's own performance measures: `gradcause:load` (routes fetched and parsed),
+Writes (or reuses) the run of `benchmarks/detect.py` (every kind at every step, 440 MB), starts a real
+TensorBoard, waits until it has loaded every step, then opens the tab `--repeats` times (the first with the
+plugin's caches cold) and reads the tab's own performance measures: `gradcause:load` (routes fetched and parsed),
 `gradcause:render` (data in hand -> cards and every chart painted; target < 1 s), then
 `gradcause:zoom` for drag zooms, a double-click reset and a card click (time until the next
 frame). `--append` adds the figures to benchmarks/RESULTS.md.
@@ -43,7 +43,9 @@ def wait_until_loaded(server, timeout: float = 600.0) -> float:
     """Seconds until TensorBoard serves the run's last step for every kind the tab draws."""
     start = time.monotonic()
     for kind in ("loss", "gradients", "activations", "weights"):
-        query = urllib.parse.urlencode({"run": RUN, "kind": kind, "max_points": 2, "stats": "nan" if kind != "loss" else "value"})
+        query = urllib.parse.urlencode(
+            {"run": RUN, "kind": kind, "max_points": 2, "stats": "nan" if kind != "loss" else "value"}
+        )
         while True:
             status, _, body = server.get(f"/data/plugin/gradcause/timeline?{query}", timeout=timeout)
             if status == 200 and json.loads(body)["steps"][-1] == N_STEPS - 1:
@@ -154,7 +156,7 @@ def main() -> None:
             f"({platform.machine()}, shared with other jobs: load average {load:.1f} during the run), "
             f"viewport 1600x1100, {args.repeats} page opens. Charts: loss, per-layer gradient norm, the "
             "layers x steps heatmap, activation health, update ratio (a model this deep gets max/median/min "
-            "lines plus the layers with causes; the heatmap has all 200). \"load\" is the plugin's routes "
+            'lines plus the layers with causes; the heatmap has all 200). "load" is the plugin\'s routes '
             "(reader, engine, JSON) plus fetch and parse; the render target excludes it.\n\n"
             "| measure | value |\n|---|---|\n"
             f"| render (data in hand -> cards and 5 charts painted), median | **{render:.0f} ms** "

@@ -119,7 +119,7 @@ def main() -> None:
     size = sum(entry.stat().st_size for entry in os.scandir(os.path.join(args.logdir, RUN)))
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
 
-    tensorboard_compat.tf.__version__  # TensorBoard's loader imports TensorFlow when installed: not timed
+    _ = tensorboard_compat.tf.__version__  # TensorBoard's loader imports TensorFlow when installed: not timed
     load = Timing(lambda: reader.logdir_provider(args.logdir), max(1, args.repeats // 2))
     provider, ctx = load.result, context.RequestContext()
     read_tensors = Timing(

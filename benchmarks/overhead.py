@@ -1,6 +1,7 @@
 """Step-time overhead of GradCauseCallback against plain `model.fit`, and bytes per logged layer.
 
-    python benchmarks/overhead.py [--groups steps,references,...] [--repeats 3] [--cycles-scale 1] [--rounds 7] [--models mlp,cnn,lstm,tiny_mlp,small_cnn] [--append]
+    python benchmarks/overhead.py [--groups steps,references,...] [--repeats 3] [--cycles-scale 1] [--rounds 7]
+        [--models mlp,cnn,lstm,tiny_mlp,small_cnn] [--append]
 
 Two methods, each model in its own processes:
 
@@ -43,7 +44,13 @@ GROUPS = {
     "split": ["plain", "gradcause_lean", "gradcause_lean_pulse", "gradcause_full_unsampled"],
     # Lean steps (no loss pulse) logging one kind besides the loss: what each kind's dead capture
     # branch costs a step that does not log.
-    "lean_kinds": ["plain", "gradcause_lean", "gradcause_lean_loss", "gradcause_lean_gradients", "gradcause_lean_weights"],
+    "lean_kinds": [
+        "plain",
+        "gradcause_lean",
+        "gradcause_lean_loss",
+        "gradcause_lean_gradients",
+        "gradcause_lean_weights",
+    ],
 }
 # Steps per round (one epoch over that many batches): multiples of the default cadence's late
 # interval, so every round of a variant holds the same number of full captures.
@@ -75,18 +82,27 @@ def build(kind: str):
         y = rng.integers(0, 10, size=(len(x),))
         width = MLP_WIDTH[kind]
         model = keras.Sequential(
-            [keras.Input((128,)), keras.layers.Dense(width, activation="relu"),
-             keras.layers.Dense(width, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+            [
+                keras.Input((128,)),
+                keras.layers.Dense(width, activation="relu"),
+                keras.layers.Dense(width, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
         )
     elif kind in CNN_SIDE:
         side = CNN_SIDE[kind]
         x = rng.normal(size=(n, side, side, 3)).astype("float32")
         y = rng.integers(0, 10, size=(len(x),))
         model = keras.Sequential(
-            [keras.Input((side, side, 3)), keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
-             keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.MaxPooling2D(),
-             keras.layers.Conv2D(64, 3, activation="relu", padding="same"), keras.layers.GlobalAveragePooling2D(),
-             keras.layers.Dense(10, activation="softmax")]
+            [
+                keras.Input((side, side, 3)),
+                keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
+                keras.layers.Conv2D(64, 3, activation="relu", padding="same"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Conv2D(64, 3, activation="relu", padding="same"),
+                keras.layers.GlobalAveragePooling2D(),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
         )
     else:
         x = rng.normal(size=(n, 50, 16)).astype("float32")
@@ -345,7 +361,14 @@ def _callback_bytes_per_step(work: str, kinds, steps: int) -> float:
         x, y = x[: BATCH * n], y[: BATCH * n]
         assert len(x) == BATCH * n
         log_dir = os.path.join(work, f"{'_'.join(sorted(kinds))}_{n}")
-        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=1, kinds=kinds)])
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=1,
+            verbose=0,
+            callbacks=[GradCauseCallback(log_dir, every_n_steps=1, kinds=kinds)],
+        )
         sizes.append(_event_bytes(log_dir))
     return (sizes[1] - sizes[0]) / steps
 
@@ -371,7 +394,8 @@ def bytes_per_layer() -> dict:
         return {
             "layers": len(model.layers),
             "variables": len(tensors),
-            "all_kinds_per_layer": _callback_bytes_per_step(work, set(metadata.SUMMARY_KINDS), steps) / len(model.layers),
+            "all_kinds_per_layer": _callback_bytes_per_step(work, set(metadata.SUMMARY_KINDS), steps)
+            / len(model.layers),
             "gradients_per_variable": _callback_bytes_per_step(work, {"gradients"}, steps) / len(tensors),
             "histogram_per_tensor": _event_bytes(hist_dir) / steps / len(tensors),
         }
@@ -412,7 +436,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--models", default="mlp,cnn,lstm")
     parser.add_argument(
-        "--groups", default="steps,references,check_numerics,debugger", help=f"some of {','.join([*STEP_GROUPS, *GROUPS])}"
+        "--groups",
+        default="steps,references,check_numerics,debugger",
+        help=f"some of {','.join([*STEP_GROUPS, *GROUPS])}",
     )
     parser.add_argument("--cycles-scale", type=float, default=1.0, help="scale the steps method's CYCLES")
     parser.add_argument("--repeats", type=int, default=3, help="processes per model for the steps method")
@@ -477,11 +503,12 @@ def main() -> None:
         with open(path, "a", encoding="utf-8") as f:
             f.write(
                 "\n## Logging overhead (`benchmarks/overhead.py`)\n\n"
-                f"steps: {args.repeats} processes of {', '.join(f'{m} {_cycles(m, args.cycles_scale)}' for m in args.models.split(','))} "
+                f"steps: {args.repeats} processes of "
+                f"{', '.join(f'{m} {_cycles(m, args.cycles_scale)}' for m in args.models.split(','))} "
                 f"timed cycles, ratios = median over blocks of {BLOCK} cycles; rounds: medians of {args.rounds} "
                 f"interleaved rounds of {STEPS} steps after {WARMUP_STEPS} warm-up steps (method: see the script's "
-                f"docstring). MLP hidden widths {MLP_WIDTH}, CNN image sides {CNN_SIDE}. `_est` rows are computed, not timed (`early_estimate`).\n\n"
-                + "\n".join(lines) + "\n"
+                f"docstring). MLP hidden widths {MLP_WIDTH}, CNN image sides {CNN_SIDE}. "
+                "`_est` rows are computed, not timed (`early_estimate`).\n\n" + "\n".join(lines) + "\n"
             )
 
 

@@ -15,8 +15,7 @@ import time
 
 from werkzeug import test as werkzeug_test
 
-from tb_gradcause.testing import synthetic
-from tb_gradcause.testing import tensorboard_app
+from tb_gradcause.testing import synthetic, tensorboard_app
 
 # What the tab requests per kind (frontend/src: the stats it draws).
 TAB_STATS = {

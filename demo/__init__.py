@@ -6,8 +6,8 @@ report, `[]` for a healthy control) and `run(logdir)`; `python demo/<name>.py LO
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import ModuleType
-from typing import Iterable
 
 from tb_gradcause.demo import (
     custom_layer_ignores_inputs,

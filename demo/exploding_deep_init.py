@@ -24,7 +24,9 @@ def run(logdir: str) -> None:
     hidden = [
         keras.layers.Dense(64, activation="relu", kernel_initializer=init, name=f"dense_{i}") for i in range(1, DEPTH)
     ]
-    model = keras.Sequential([keras.Input((16,)), *hidden, keras.layers.Dense(1, kernel_initializer=init, name="output")])
+    model = keras.Sequential(
+        [keras.Input((16,)), *hidden, keras.layers.Dense(1, kernel_initializer=init, name="output")]
+    )
     model.compile(optimizer="sgd", loss="mse")
     _common.fit(
         model, x, y, logdir=logdir, name=NAME, epochs=2, batch_size=32, callbacks=[keras.callbacks.TerminateOnNaN()]

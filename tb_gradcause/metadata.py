@@ -10,7 +10,7 @@ This module must stay import-light (no TensorFlow): the plugin, the reader and t
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from tensorboard.compat.proto import summary_pb2
 

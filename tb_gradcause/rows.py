@@ -20,7 +20,8 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tb_gradcause import plugin_data_pb2
 
@@ -41,7 +42,7 @@ class RowInfo:
     layer: str = ""
     layer_class: str = ""
     activation: str = ""
-    shape: tuple[int, ...] = ()
+    shape: Sequence[int] = ()  # stored as a tuple
     recurrent: bool = False
     role: str = ""
     depth: int = -1

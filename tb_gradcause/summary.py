@@ -21,14 +21,15 @@ import contextlib
 import dataclasses
 import threading
 import weakref
-from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tensorboard import lazy
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 
 from tb_gradcause import metadata
-from tb_gradcause.rows import LOSS, OUTPUT_ROLE, RowInfo, feature_name
+from tb_gradcause.rows import LOSS, RowInfo, feature_name
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -79,7 +80,7 @@ __all__ = [
 
 _lock = threading.Lock()
 # writer -> {tag: tf.Variable(bool) "metadata already written"}.
-_metadata_written: "weakref.WeakKeyDictionary[object, dict[str, tf.Variable]]" = weakref.WeakKeyDictionary()
+_metadata_written: weakref.WeakKeyDictionary[object, dict[str, tf.Variable]] = weakref.WeakKeyDictionary()
 
 
 def _written_flag(tag: str) -> tf.Variable | None:
@@ -212,7 +213,9 @@ def _output_rows(names: Sequence[str], tensors: Sequence, max_units: int | None)
     """Default rows of layer outputs (or signals of their shape): the layer is the name."""
     rows = _default_rows(names, tensors, batch_axis=True)
     return [
-        r.replace(layer=r.name, facts={**r.facts, **(stats.sample_facts(_shape(t), max_units) if t is not None else {})})
+        r.replace(
+            layer=r.name, facts={**r.facts, **(stats.sample_facts(_shape(t), max_units) if t is not None else {})}
+        )
         for r, t in zip(rows, tensors)
     ]
 
@@ -226,7 +229,10 @@ def activations_record(
     names = list(outputs)
     acts = dict(activation_names or {})
     if rows is None:
-        rows = [r.replace(activation=acts.get(r.name, "")) for r in _output_rows(names, [outputs[n] for n in names], max_units)]
+        rows = [
+            r.replace(activation=acts.get(r.name, ""))
+            for r in _output_rows(names, [outputs[n] for n in names], max_units)
+        ]
     values = stats.activation_stats_list([outputs[n] for n in names], [acts.get(n, "") for n in names], max_units)
     return Record("activations", list(rows), values)
 
@@ -240,8 +246,10 @@ def backward_record(
     if rows is None:
         rows = _output_rows(names, [output_grads[n] for n in names], max_units)
     present = [n for n in names if output_grads[n] is not None]
-    computed = stats.output_stats_list([output_grads[n] for n in present], max_units) if present else None
     zero = tf.constant(stats.MISSING_GRADIENT[:-1], tf.float32)  # no signal: all zeros
+    if not present:
+        return Record("backward", list(rows), tf.stack([zero for _ in names]))
+    computed = stats.output_stats_list([output_grads[n] for n in present], max_units)
     values = tf.stack([computed[present.index(n)] if n in present else zero for n in names])
     return Record("backward", list(rows), values)
 
@@ -249,7 +257,10 @@ def backward_record(
 def backward_time_record(input_grads: Mapping[str, tf.Tensor], rows: Sequence[RowInfo] | None = None) -> Record:
     names = list(input_grads)
     if rows is None:
-        rows = [r.replace(layer=r.name) for r in _default_rows(names, [input_grads[n] for n in names], batch_axis=True, recurrent=True)]
+        rows = [
+            r.replace(layer=r.name)
+            for r in _default_rows(names, [input_grads[n] for n in names], batch_axis=True, recurrent=True)
+        ]
     return Record("backward_time", list(rows), tf.stack([stats.time_grad_stats(input_grads[n]) for n in names]))
 
 

@@ -1,9 +1,10 @@
-"""Regenerate tb_gradcause/plugin_data_pb2.py from plugin_data.proto.
+"""Regenerate tb_gradcause/plugin_data_pb2.py (and its .pyi type stubs) from plugin_data.proto.
 
 Uses the protoc bundled in grpcio-tools 1.75.x (protobuf 6.31 gencode), the same
 gencode version TensorBoard 2.21 ships, so the runtime floor stays protobuf>=6.31.1.
 Run: pip install --target /tmp/gt grpcio-tools==1.75.1 --no-deps && PYTHONPATH=/tmp/gt python tools/gen_proto.py
 """
+
 import pathlib
 import sys
 
@@ -14,6 +15,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if __name__ == "__main__":
     sys.exit(
         protoc.main(
-            ["protoc", f"-I{ROOT}", f"--python_out={ROOT}", str(ROOT / "tb_gradcause" / "plugin_data.proto")]
+            [
+                "protoc",
+                f"-I{ROOT}",
+                f"--python_out={ROOT}",
+                f"--pyi_out={ROOT}",  # type stubs, for mypy
+                str(ROOT / "tb_gradcause" / "plugin_data.proto"),
+            ]
         )
     )

@@ -68,7 +68,7 @@ class Cause:
         title: str,
         evidence: list[dict[str, Any]],
         advice: str,
-    ) -> "Cause":
+    ) -> Cause:
         """Build an event with its id derived from kind, layer and first step."""
         if kind not in CAUSE_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
@@ -95,6 +95,8 @@ class Cause:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite evidence numbers become "NaN"/"Infinity" strings)."""
         result = dataclasses.asdict(self)
-        result["evidence"] = [{k: json_numbers.number(v, json_numbers.EVIDENCE_DIGITS) for k, v in item.items()} for item in self.evidence]
+        result["evidence"] = [
+            {k: json_numbers.number(v, json_numbers.EVIDENCE_DIGITS) for k, v in item.items()} for item in self.evidence
+        ]
         result["caused_by"] = list(self.caused_by)
         return result

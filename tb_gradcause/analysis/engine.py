@@ -16,8 +16,8 @@ from tb_gradcause.analysis.detectors import (
     saturated_activation,
     vanishing_gradient,
 )
-from tb_gradcause.analysis.signals import per_layer
 from tb_gradcause.analysis.reader import RunData
+from tb_gradcause.analysis.signals import per_layer
 
 logger = logging.getLogger(__name__)
 

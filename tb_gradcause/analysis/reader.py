@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from tensorboard import context as tb_context
@@ -69,6 +69,10 @@ class RunData:
 
     def get(self, kind: str) -> Series | None:
         return self.series.get(kind)
+
+    def __getitem__(self, kind: str) -> Series:
+        """A kind the caller knows was logged (a detector's `REQUIRES`); KeyError otherwise."""
+        return self.series[kind]
 
 
 def list_runs(provider: tb_provider.DataProvider, ctx: tb_context.RequestContext, experiment_id: str) -> list[str]:

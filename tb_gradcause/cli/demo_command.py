@@ -12,7 +12,7 @@ import shutil
 import signal
 import sys
 import webbrowser
-from typing import Sequence
+from collections.abc import Sequence
 
 from tb_gradcause.cli import tensorboard_process as tb_process
 
@@ -25,9 +25,7 @@ COMPLETE_MARKER = ".tb_gradcause_demo_complete"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logdir", default=DEFAULT_LOGDIR, help=f"where the runs go (default: ./{DEFAULT_LOGDIR})")
     parser.add_argument("--port", type=int, default=0, help="TensorBoard's port (default: a free one)")
-    parser.add_argument(
-        "--scenarios", help="comma-separated scenario names (default: all); see tb_gradcause/demo/"
-    )
+    parser.add_argument("--scenarios", help="comma-separated scenario names (default: all); see tb_gradcause/demo/")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL, do not open a browser")
     parser.set_defaults(func=main)
 

@@ -146,4 +146,3 @@ def _number(value: Any) -> str:
 
 def _rank(severity: str) -> int:
     return causes.SEVERITIES.index(severity)
-

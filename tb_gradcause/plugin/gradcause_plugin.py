@@ -11,20 +11,20 @@ from __future__ import annotations
 import collections
 import gzip
 import threading
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Callable, Hashable
-
-from werkzeug import wrappers
+from typing import Any
 
 from tensorboard import context as tb_context
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.data import provider as tb_provider
 from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
 
 from tb_gradcause.analysis import engine, reader
+from tb_gradcause.metadata import PLUGIN_NAME, SUMMARY_KINDS
 from tb_gradcause.plugin import timeline
-from tb_gradcause.metadata import SUMMARY_KINDS, PLUGIN_NAME
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -89,13 +89,14 @@ class GradCausePlugin(base_plugin.TBPlugin):
         self._events = _Cache(_EVENTS_CACHE_SIZE)
 
     def get_plugin_apps(self) -> dict[str, Callable]:
+        application = wrappers.Request.application  # WSGI apps of (request -> response) methods
         apps: dict[str, Callable] = {
-            "/runs": self._serve_runs,
-            "/timeline": self._serve_timeline,
-            "/events": self._serve_events,
+            "/runs": application(self._serve_runs),
+            "/timeline": application(self._serve_timeline),
+            "/events": application(self._serve_events),
         }
         for name in STATIC_FILES:
-            apps["/" + name] = self._serve_static
+            apps["/" + name] = application(self._serve_static)
         return apps
 
     def is_active(self) -> bool:
@@ -110,24 +111,20 @@ class GradCausePlugin(base_plugin.TBPlugin):
 
     # Routes: parse the request, call the `*_impl` method (the CLI's and tests' entry), respond.
 
-    @wrappers.Request.application
     def _serve_runs(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
         return http_util.Respond(request, {"runs": self.runs_impl(ctx, experiment)}, _JSON)
 
-    @wrappers.Request.application
     def _serve_timeline(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
         run, kind = _required_arg(request, "run"), _required_arg(request, "kind")
         body = self.timeline_impl(ctx, experiment, run, kind, _max_points_arg(request), _stats_arg(request))
         return http_util.Respond(request, body, _JSON, content_encoding="gzip")
 
-    @wrappers.Request.application
     def _serve_events(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
         return http_util.Respond(request, self.events_impl(ctx, experiment, _required_arg(request, "run")), _JSON)
 
-    @wrappers.Request.application
     def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
         name = request.path.rsplit("/", 1)[-1]
         path = STATIC_DIR / name

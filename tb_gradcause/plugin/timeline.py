@@ -10,12 +10,13 @@ value, or a non-zero `nan`/`inf` count, is kept as it is.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from tb_gradcause.analysis import json_numbers
 from tb_gradcause.analysis.reader import Series
+
 
 def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
     """Bool [S]: steps with a NaN/Inf value or a positive `nan`/`inf` count in any row."""
@@ -26,9 +27,7 @@ def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
     return bad
 
 
-def decimate(
-    steps: np.ndarray, values: np.ndarray, bad: np.ndarray, max_points: int
-) -> tuple[np.ndarray, np.ndarray]:
+def decimate(steps: np.ndarray, values: np.ndarray, bad: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
     """Reduce `steps` [S] / `values` [S, R, K] to about `max_points` steps (see module docstring).
 
     The result holds every `bad` step plus at most two steps per bucket, with
@@ -64,9 +63,7 @@ def json_columns(values: np.ndarray) -> list:
     return [json_numbers.column(stat) for stat in values]
 
 
-def timeline_json(
-    run: str, series: Series, max_points: int | None = None, stats: Sequence[str] | None = None
-) -> str:
+def timeline_json(run: str, series: Series, max_points: int | None = None, stats: Sequence[str] | None = None) -> str:
     """The `timeline` route's JSON text for a reader `Series` (optionally only some `stats`)."""
     all_stats = tuple(series.stats)
     chosen = tuple(stats) if stats else all_stats

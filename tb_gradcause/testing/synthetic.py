@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2
@@ -145,9 +145,7 @@ class RunWriter:
     then in creation order, and loaders read a run's files in that order.
     """
 
-    def __init__(
-        self, path: str, *, format_version: int = metadata.PROTO_VERSION, wall_time: float = 1.7e9
-    ) -> None:
+    def __init__(self, path: str, *, format_version: int = metadata.PROTO_VERSION, wall_time: float = 1.7e9) -> None:
         os.makedirs(path, exist_ok=True)
         name = f"events.out.tfevents.{int(wall_time):010d}.synthetic.{os.getpid()}.{next(_FILE_NUMBERS):06d}"
         self._writer = RecordWriter(open(os.path.join(path, name), "wb"))
@@ -261,8 +259,8 @@ def _fill_activations(data: Series, rng: np.random.Generator) -> None:
         data.stat("dead_frac")[:, r] = 0.02 if row.activation == "relu" else 0.0
         data.stat("saturated_frac")[:, r] = saturated
         data.stat("batch_std")[:, r] = 0.8 * std * jitter[:, r]
-    mean, std = data.stat("mean"), data.stat("std")
-    data.stat("l2")[:] = np.sqrt(n * (mean.astype(np.float64) ** 2 + std.astype(np.float64) ** 2))
+    means, stds = data.stat("mean").astype(np.float64), data.stat("std").astype(np.float64)
+    data.stat("l2")[:] = np.sqrt(n * (means**2 + stds**2))
 
 
 # activation -> (min, max, mean, std, zero_frac, saturated_frac) of a healthy layer output

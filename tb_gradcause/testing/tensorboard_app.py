@@ -21,7 +21,17 @@ def wsgi_app(logdir: str | os.PathLike, load_fast: str = "false") -> tuple[Any, 
 
     tensorboard = program.TensorBoard(plugins=[core_plugin.CorePluginLoader(), GradCauseLoader()])
     tensorboard.configure(
-        ["", "--logdir", os.fspath(logdir), "--load_fast", load_fast, "--reload_interval", "0", "--reload_task", "blocking"]
+        [
+            "",
+            "--logdir",
+            os.fspath(logdir),
+            "--load_fast",
+            load_fast,
+            "--reload_interval",
+            "0",
+            "--reload_task",
+            "blocking",
+        ]
     )
     provider, multiplexer = tensorboard._make_data_provider()  # as TensorBoard's own server does
     app = application.TensorBoardWSGIApp(tensorboard.flags, tensorboard.plugin_loaders, provider, None, multiplexer)

@@ -23,7 +23,6 @@ import pytest
 
 from tb_gradcause.analysis.reader import Series
 from tb_gradcause.testing import synthetic
-
 from tests.support import chromium
 from tests.support.tensorboard_server import tensorboard_server
 
@@ -183,7 +182,10 @@ def test_cards_show_the_events_route_in_step_order(tb, page):
         assert card.query_selector(".gc-layer").text_content() == (event["layer"] or "whole run")
         assert card.query_selector(".gc-title").text_content() == event["title"]
         assert card.query_selector(".gc-advice").text_content() == event["advice"]
-        metrics = [row.query_selector("td").text_content() for row in card.query_selector_all(".gc-evidence tbody tr:not(.gc-note)")]
+        metrics = [
+            row.query_selector("td").text_content()
+            for row in card.query_selector_all(".gc-evidence tbody tr:not(.gc-note)")
+        ]
         assert metrics == [ev["metric"] for ev in event["evidence"]]
         notes = [row.text_content() for row in card.query_selector_all(".gc-evidence tr.gc-note")]
         assert notes == [ev["note"] for ev in event["evidence"] if ev["note"]]
@@ -195,7 +197,9 @@ def test_cause_chain_is_drawn_and_followable(tb, page):
     links = [(cause, e["id"]) for e in events for cause in e["caused_by"]]
     assert links, "the chain run should produce a caused_by link"
     frame = _open(page, tb, ["chain"])
-    arrows = {(p.get_attribute("data-from"), p.get_attribute("data-to")) for p in frame.query_selector_all(".gc-chain-arrow")}
+    arrows = {
+        (p.get_attribute("data-from"), p.get_attribute("data-to")) for p in frame.query_selector_all(".gc-chain-arrow")
+    }
     assert arrows == set(links)
     cause, effect = links[0]
     effect_card = frame.query_selector(f'.gc-card[data-event-id="{effect}"]')
@@ -242,7 +246,9 @@ def test_hostile_layer_and_run_names_stay_text(tb, page):
     assert frame.query_selector(".gc-run-head h2").text_content() == HOSTILE_RUN
     layers = [c.text_content() for c in frame.query_selector_all(".gc-card .gc-layer")]
     assert HOSTILE in layers
-    card = next(c for c in frame.query_selector_all(".gc-card") if c.query_selector(".gc-layer").text_content() == HOSTILE)
+    card = next(
+        c for c in frame.query_selector_all(".gc-card") if c.query_selector(".gc-layer").text_content() == HOSTILE
+    )
     card.click()
     assert frame.query_selector(".gc-focus").text_content() == f"focused: {HOSTILE}"
     # Hover the hostile layer's heatmap row: its name shows in the tooltip, as text.
@@ -333,7 +339,9 @@ def test_screenshots_follow_tensorboard_theme(tb, browser, scheme):
     frame = _open(page, tb, ["chain"])
     # TensorBoard's default theme follows the browser; the tab follows TensorBoard's body class.
     assert page.evaluate("document.body.classList.contains('dark-mode')") == (scheme == "dark")
-    frame.wait_for_function(f"document.documentElement.classList.contains('gc-dark') === {json.dumps(scheme == 'dark')}")
+    frame.wait_for_function(
+        f"document.documentElement.classList.contains('gc-dark') === {json.dumps(scheme == 'dark')}"
+    )
     explosion = next(e for e in _events(tb, "chain") if e["kind"] == "exploding_gradient")
     frame.click(f'.gc-card[data-event-id="{explosion["id"]}"]')
     page.wait_for_timeout(300)
@@ -363,17 +371,22 @@ def test_demo_scenarios_in_the_tab(browser, tmp_path):
     demo.write_all(str(tmp_path), names)
     with tensorboard_server(tmp_path, load_fast="true") as server:
         for scenario in (s for s in demo.SCENARIOS if s.NAME in names):
-            run = _wait_for_run(server, lambda name: name.split("/")[0] == scenario.NAME)
+            run = _wait_for_run(server, lambda name, scenario=scenario: name.split("/")[0] == scenario.NAME)
             events = _events(server, run)
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
             frame = _open(page, server, [run])
             cards = frame.query_selector_all(".gc-card")
             assert sorted(c.get_attribute("data-event-id") for c in cards) == sorted(e["id"] for e in events)
-            shown = [(c.query_selector(".gc-kind").text_content(), c.query_selector(".gc-layer").text_content()) for c in cards]
+            shown = [
+                (c.query_selector(".gc-kind").text_content(), c.query_selector(".gc-layer").text_content())
+                for c in cards
+            ]
             for expected in scenario.EXPECTED:
                 layer = expected["layer"] or "whole run"
-                assert any(k == expected["kind"] and shown_layer.split("/")[-1] == layer for k, shown_layer in shown), shown
+                assert any(k == expected["kind"] and shown_layer.split("/")[-1] == layer for k, shown_layer in shown), (
+                    shown
+                )
             if scenario.NAME == "exp_overflow_nan":
                 assert frame.query_selector_all(".gc-chart")[0].query_selector('.gc-marker[data-flag="NaN"]')
             page.screenshot(path=str(SCREENSHOTS / f"demo-{scenario.NAME}.png"))
@@ -386,10 +399,13 @@ def test_bundle_rebuilds_byte_for_byte(tmp_path):
     rebuilt = tmp_path / "index.js"
     subprocess.run(["node", "build.mjs", str(rebuilt)], cwd=FRONTEND, check=True, timeout=120)
     assert rebuilt.read_bytes() == BUNDLE.read_bytes() == _committed_bundle(), (
-        "tb_gradcause/plugin/static/index.js differs from a fresh build of frontend/: `cd frontend && npm run build` and commit it"
+        "tb_gradcause/plugin/static/index.js differs from a fresh build of frontend/: "
+        "`cd frontend && npm run build` and commit it"
     )
 
 
 def test_frontend_is_formatted_and_typechecks():
-    result = subprocess.run(["npm", "run", "--silent", "lint"], cwd=FRONTEND, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        ["npm", "run", "--silent", "lint"], cwd=FRONTEND, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stdout + result.stderr

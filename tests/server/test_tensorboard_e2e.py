@@ -8,6 +8,10 @@ import time
 import numpy as np
 import pytest
 
+from tb_gradcause import cli
+from tb_gradcause.metadata import KIND_STATS
+from tb_gradcause.plugin import gradcause_plugin as plugin
+from tb_gradcause.testing import synthetic
 from tests.support.plugin_logdir import (
     BROKEN_RUNS,
     GOOD_RUNS,
@@ -20,10 +24,6 @@ from tests.support.plugin_logdir import (
     wait_until_served,
     write_logdir,
 )
-from tb_gradcause import cli
-from tb_gradcause.plugin import gradcause_plugin as plugin
-from tb_gradcause.testing import synthetic
-from tb_gradcause.metadata import KIND_STATS
 from tests.support.tensorboard_server import tensorboard_server
 
 ROUTE = "/data/plugin/gradcause"

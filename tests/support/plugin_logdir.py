@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from tb_gradcause.testing import synthetic
 from tb_gradcause.metadata import KIND_STATS
+from tb_gradcause.testing import synthetic
 
 HOSTILE = "x<img src=x onerror=alert(1)>"
 
@@ -59,12 +59,16 @@ def write_logdir(logdir: str | os.PathLike) -> dict[str, dict[str, int]]:
     _damage(synthetic.write_run(logdir, TRUNCATED, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=True)
     _damage(synthetic.write_run(logdir, CORRUPT, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=False)
 
-    last = {run: {kind: int(kd.steps[-1]) for kind, kd in data.items()} for run, data in
-            [(HEALTHY, healthy), (NAN, nan), (HOSTILE_RUN, hostile)]}
+    last = {
+        run: {kind: int(kd.steps[-1]) for kind, kd in data.items()}
+        for run, data in [(HEALTHY, healthy), (NAN, nan), (HOSTILE_RUN, hostile)]
+    }
     return {**last, REWIND: {"loss": 89}}
 
 
-def wait_until_served(get_json: Callable[[str], dict], last_steps: dict[str, dict[str, int]], timeout: float = 120) -> None:
+def wait_until_served(
+    get_json: Callable[[str], dict], last_steps: dict[str, dict[str, int]], timeout: float = 120
+) -> None:
     """Wait until the plugin serves every run's last step of every kind (RustBoard loads in the
     background). `get_json(path)` returns a route's JSON, RuntimeError unless status 200."""
     deadline = time.monotonic() + timeout
@@ -72,7 +76,9 @@ def wait_until_served(get_json: Callable[[str], dict], last_steps: dict[str, dic
         for kind, step in kinds.items():
             while True:
                 if run in get_json("/data/plugin/gradcause/runs")["runs"]:
-                    query = urllib.parse.urlencode({"run": run, "kind": kind, "max_points": 2, "stats": KIND_STATS[kind][0]})
+                    query = urllib.parse.urlencode(
+                        {"run": run, "kind": kind, "max_points": 2, "stats": KIND_STATS[kind][0]}
+                    )
                     try:
                         if get_json(f"/data/plugin/gradcause/timeline?{query}")["steps"][-1] == step:
                             break

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -49,7 +49,13 @@ def layer_rows(kd: Series, layer: str, role: str | None = None) -> list[int]:
     return [i for i in kd.rows_of(layer) if role is None or kd.rows[i].role == role]
 
 
-def scale(kd: Series, layer: str, factor: np.ndarray | float, stats=("l2", "mean", "std", "min", "max", "max_abs"), from_step: int = 0) -> None:
+def scale(
+    kd: Series,
+    layer: str,
+    factor: np.ndarray | float,
+    stats=("l2", "mean", "std", "min", "max", "max_abs"),
+    from_step: int = 0,
+) -> None:
     """Multiply a layer's tensor stats by `factor` (per sample [S] or scalar) from `from_step` on."""
     sel = at(kd, from_step)
     factor = np.broadcast_to(np.asarray(factor, dtype=np.float64), kd.steps.shape)[sel]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from tb_gradcause.cli.tensorboard_process import TensorBoardProcess, TensorBoardStartError, start_tensorboard
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.support import synth_runs as sr
 from tb_gradcause.testing import synthetic
+from tests.support import synth_runs as sr
 
 
 def _set(data, stat: str, layer: str, value: float, from_step: int = 0) -> None:

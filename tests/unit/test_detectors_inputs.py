@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.support import synth_runs as sr
 from tb_gradcause.testing import synthetic
+from tests.support import synth_runs as sr
 
 
 def _scale_features(data, features, factor: float) -> None:

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer
 from tb_gradcause.analysis.reader import Series
+from tb_gradcause.analysis.signals import per_layer
 from tb_gradcause.rows import RowInfo
 
 # Layer "b" comes first in forward order; "a" has three rows, "c" one.

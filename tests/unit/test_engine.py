@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.support import synth_runs as sr
 from tb_gradcause.analysis import causes, engine
 from tb_gradcause.analysis.causes import Cause, evidence
+from tests.support import synth_runs as sr
 
 
 def test_result_has_exactly_the_contract_keys_and_is_json():
@@ -23,7 +23,11 @@ def test_result_has_exactly_the_contract_keys_and_is_json():
 @pytest.mark.parametrize("every", [1, 10, 50])
 @pytest.mark.parametrize(
     "layers",
-    [sr.mlp(4), sr.mlp(8, "tanh"), [sr.synthetic.Layer("rnn", 16, "tanh", "SimpleRNN", True), sr.synthetic.Layer("out", 1, "sigmoid")]],
+    [
+        sr.mlp(4),
+        sr.mlp(8, "tanh"),
+        [sr.synthetic.Layer("rnn", 16, "tanh", "SimpleRNN", True), sr.synthetic.Layer("out", 1, "sigmoid")],
+    ],
     ids=["relu_mlp", "tanh_mlp", "rnn"],
 )
 def test_healthy_synthetic_runs_are_silent(layers, every):
@@ -47,7 +51,18 @@ def test_every_event_follows_the_event_contract():
     found = sr.events(data)
     assert found
     for e in found:
-        assert set(e) == {"id", "kind", "severity", "layer", "first_step", "last_step", "title", "evidence", "advice", "caused_by"}
+        assert set(e) == {
+            "id",
+            "kind",
+            "severity",
+            "layer",
+            "first_step",
+            "last_step",
+            "title",
+            "evidence",
+            "advice",
+            "caused_by",
+        }
         assert e["id"].startswith(f"{e['kind']}:{e['layer'] or 'run'}:{e['first_step']}")
         assert e["severity"] in causes.SEVERITIES and e["kind"] in causes.CAUSE_KINDS
         assert e["first_step"] <= e["last_step"] and e["title"] and e["advice"]

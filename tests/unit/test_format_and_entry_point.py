@@ -6,11 +6,11 @@ import sys
 from importlib import metadata as importlib_metadata
 
 import pytest
+from tensorboard.compat.proto import summary_pb2
 
 from tb_gradcause import metadata
 from tb_gradcause.plugin.loader import GradCauseLoader
 from tb_gradcause.rows import RowInfo
-from tensorboard.compat.proto import summary_pb2
 
 
 def test_metadata_round_trip_keeps_rows_and_is_a_tensor_series():

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tensorboard import context
+from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
+from tb_gradcause import cli
+from tb_gradcause.analysis import reader
+from tb_gradcause.metadata import KIND_STATS
+from tb_gradcause.plugin import gradcause_plugin as plugin
+from tb_gradcause.testing import synthetic, tensorboard_app
 from tests.support.plugin_logdir import (
     BROKEN_RUNS,
     GOOD_RUNS,
@@ -25,14 +32,6 @@ from tests.support.plugin_logdir import (
     wait_until_served,
     write_logdir,
 )
-from tb_gradcause import cli
-from tb_gradcause.plugin import gradcause_plugin as plugin
-from tb_gradcause.analysis import reader
-from tb_gradcause.testing import synthetic
-from tb_gradcause.testing import tensorboard_app
-from tb_gradcause.metadata import KIND_STATS
-from tensorboard import context
-from tensorboard.plugins import base_plugin
 
 ROUTE = "/data/plugin/gradcause"
 
@@ -104,7 +103,17 @@ def test_timeline_keeps_every_step_of_every_row(client):
     assert data["stats"] == list(KIND_STATS["gradients"])
     names = [row["name"] for row in data["rows"]]
     assert names == [f"dense_{i}/{role}" for i in range(3) for role in ("kernel", "bias")]
-    assert set(data["rows"][0]) == {"name", "layer", "layer_class", "activation", "shape", "recurrent", "role", "depth", "facts"}
+    assert set(data["rows"][0]) == {
+        "name",
+        "layer",
+        "layer_class",
+        "activation",
+        "shape",
+        "recurrent",
+        "role",
+        "depth",
+        "facts",
+    }
     for stat in data["stats"]:
         assert len(data["values"][stat]) == len(names)
         assert all(len(per_row) == STEPS for per_row in data["values"][stat])

@@ -43,7 +43,11 @@ def test_row_facts_and_stat_lookup_by_name(tmp_path):
     grads = run.get("gradients")
     kernel = grads.rows[[row.name for row in grads.rows].index("rnn/recurrent_kernel")]
     assert (kernel.layer, kernel.layer_class, kernel.recurrent, kernel.role, kernel.depth) == (
-        "rnn", "SimpleRNN", True, "recurrent_kernel", 3
+        "rnn",
+        "SimpleRNN",
+        True,
+        "recurrent_kernel",
+        3,
     )
     assert kernel.shape == (3, 3) and (run.get("backward_time").stat("seq_len") == synthetic.SEQ_LEN).all()
     assert kernel.to_json()["shape"] == [3, 3]
@@ -159,7 +163,9 @@ def test_a_corrupt_event_file_costs_only_what_it_holds(tmp_path):
     with open(truncated, "r+b") as f:
         f.truncate(os.path.getsize(truncated) // 2 + 3)  # mid-record
     later = synthetic.healthy_run(LAYERS, 30, n_features=3, kinds=["loss"])["loss"]
-    later = dataclasses.replace(later, steps=later.steps[20:], wall_times=later.wall_times[20:], values=later.values[20:])
+    later = dataclasses.replace(
+        later, steps=later.steps[20:], wall_times=later.wall_times[20:], values=later.values[20:]
+    )
     synthetic.write_run(str(tmp_path), "truncated", {"loss": later}, start_wall_time=1.8e9)  # a later file
     (garbage,) = glob.glob(str(tmp_path / "garbage" / "events*"))
     with open(garbage, "ab") as f:

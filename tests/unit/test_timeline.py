@@ -1,13 +1,13 @@
 """Columnar timeline JSON and its decimation (pure numpy, no TensorBoard)."""
 
 import json
+
 import numpy as np
 import pytest
 
-from tb_gradcause.analysis import json_numbers
-from tb_gradcause.plugin import timeline
-from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.analysis.reader import Series
+from tb_gradcause.metadata import KIND_STATS
+from tb_gradcause.plugin import timeline
 from tb_gradcause.rows import RowInfo
 
 STATS = KIND_STATS["gradients"]
@@ -89,16 +89,35 @@ def test_json_is_columnar_with_nonfinite_strings_and_rows_as_data():
     values[2, 1, STATS.index("max")] = np.inf
     values[3, 1, STATS.index("min")] = -np.inf
     hostile = "x<img src=x onerror=alert(1)>"
-    rows = [RowInfo(name=f"{hostile}/kernel", layer=hostile, layer_class="Dense", activation="relu", shape=(3, 2),
-                    role="kernel", depth=0, facts={"dtype": "float32"}), RowInfo(name="b", depth=1)]
+    rows = [
+        RowInfo(
+            name=f"{hostile}/kernel",
+            layer=hostile,
+            layer_class="Dense",
+            activation="relu",
+            shape=(3, 2),
+            role="kernel",
+            depth=0,
+            facts={"dtype": "float32"},
+        ),
+        RowInfo(name="b", depth=1),
+    ]
 
     payload = json.loads(timeline.timeline_json("run<1>", _series(steps, values, rows)))
 
     assert payload["run"] == "run<1>" and payload["kind"] == "gradients"
     assert payload["steps"] == steps.tolist() and payload["stats"] == list(STATS)
-    assert payload["rows"][0] == {"name": f"{hostile}/kernel", "layer": hostile, "layer_class": "Dense",
-                                  "activation": "relu", "shape": [3, 2], "recurrent": False, "role": "kernel",
-                                  "depth": 0, "facts": {"dtype": "float32"}}
+    assert payload["rows"][0] == {
+        "name": f"{hostile}/kernel",
+        "layer": hostile,
+        "layer_class": "Dense",
+        "activation": "relu",
+        "shape": [3, 2],
+        "recurrent": False,
+        "role": "kernel",
+        "depth": 0,
+        "facts": {"dtype": "float32"},
+    }
     l2 = payload["values"]["l2"]
     assert len(l2) == 2 and len(l2[0]) == 5
     assert l2[0][1] == "NaN" and payload["values"]["max"][1][2] == "Infinity"

@@ -7,14 +7,11 @@ dead while the loss is in trouble.
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
+from tb_gradcause.analysis.signals import per_layer, trends, wording
 
 CAUSE_KIND = "dead_relu"
 REQUIRES: tuple[str, ...] = ("activations",)
@@ -53,11 +50,11 @@ def _kernel_zero_frac(run: RunData, layer: str, first: int, last: int) -> float 
     sel = (grads.steps >= first) & (grads.steps <= last)
     if not rows or not sel.any():
         return None
-    return float(np.nanmedian(grads.stat("zero_frac")[np.ix_(sel, rows)]))
+    return float(np.nanmedian(grads.stat("zero_frac")[np.ix_(sel, np.asarray(rows))]))
 
 
 def detect(run: RunData) -> list[Cause]:
-    acts = run.get("activations")
+    acts = run["activations"]
     if not acts.has("dead_frac"):
         return []
     n = per_layer.finite_prefix(acts)

@@ -2,21 +2,18 @@
 zeros, and layers whose output does not depend on their input (the same for every sample).
 
 Zero gradients explained by dead ReLU units (this or a later layer mostly dead, or the one
-just before it) are left to `dead_relu`. Variables upstream of a constant-output layer are reported with that layer: it is
-where the graph is cut.
+just before it) are left to `dead_relu`. Variables upstream of a constant-output layer are reported
+with that layer: it is where the graph is cut.
 """
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from tb_gradcause.analysis.detectors import dead_relu
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.detectors import dead_relu
 from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.analysis.signals import per_layer, trends, wording
 from tb_gradcause.rows import RowInfo
 
 CAUSE_KIND = "disconnected_gradient"
@@ -98,17 +95,41 @@ def _constant_layer(run: RunData, dead_depth: int) -> tuple[RowInfo, int, int, f
     return None
 
 
-def _cut_event(row: RowInfo, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Series, trouble: dict | None) -> Cause:
+def _cut_event(
+    row: RowInfo, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Series, trouble: dict | None
+) -> Cause:
     layer = per_layer.row_layer(row)
-    items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "output spread across the batch, relative to its size")]
+    items = [
+        evidence(
+            "batch_std_over_max_abs",
+            rel,
+            CONSTANT_RELATIVE,
+            "<=",
+            None,
+            "output spread across the batch, relative to its size",
+        )
+    ]
     if upstream:
         variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
-        items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, "no gradient reaches: " + wording.names(variables)))
+        items.append(
+            evidence(
+                "variables_without_gradient",
+                len(variables),
+                0,
+                ">",
+                None,
+                "no gradient reaches: " + wording.names(variables),
+            )
+        )
     if trouble is not None:
         items.append(trouble)
     cls = f" ({row.layer_class})" if row.layer_class else ""
     return Cause.create(
-        CAUSE_KIND, "warning", layer, first, last,
+        CAUSE_KIND,
+        "warning",
+        layer,
+        first,
+        last,
         f"{layer}'s output does not depend on its input",
         items,
         f"{layer}{cls} returns the same value for every sample: its `call` does not use `inputs` "
@@ -122,9 +143,22 @@ def _no_gradient_event(layer: str, rows: list[int], grads: Series, n: int) -> Ca
     missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
     what = "no gradient (None)" if missing else "only exact-zero gradients"
     return Cause.create(
-        CAUSE_KIND, "warning", layer, int(grads.steps[0]), int(grads.steps[n - 1]),
+        CAUSE_KIND,
+        "warning",
+        layer,
+        int(grads.steps[0]),
+        int(grads.steps[n - 1]),
         f"{layer} gets {what} at every step",
-        [evidence("steps_without_gradient", n, n, "==", None, f"{wording.names(variables)}: {what} in all {n} logged steps")],
+        [
+            evidence(
+                "steps_without_gradient",
+                n,
+                n,
+                "==",
+                None,
+                f"{wording.names(variables)}: {what} in all {n} logged steps",
+            )
+        ],
         f"{wording.names(variables)} never change: the loss does not depend on {layer}. Check that its "
         "output reaches the model's output (an unused branch, a layer built but not called, a "
         "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "
@@ -133,7 +167,7 @@ def _no_gradient_event(layer: str, rows: list[int], grads: Series, n: int) -> Ca
 
 
 def detect(run: RunData) -> list[Cause]:
-    grads = run.get("gradients")
+    grads = run["gradients"]
     n = per_layer.finite_prefix(grads)
     if n == 0:
         return []
@@ -143,7 +177,7 @@ def detect(run: RunData) -> list[Cause]:
         row = grads.rows[r]
         if dead_depth >= 0 and 0 <= row.depth <= dead_depth + 1:
             continue  # a fully dead layer blocks the gradient before it and zeroes the next kernel's
-        by_layer.setdefault(per_layer.row_layer(row), []).append(r)
+        by_layer.setdefault(per_layer.row_layer(row), []).append(int(r))
     events = []
     cut = _constant_layer(run, dead_depth)
     if cut is not None:

@@ -6,14 +6,11 @@ One event per run, at the layer where it starts: the earliest onset, then the la
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from tb_gradcause.analysis.signals import flow
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
+from tb_gradcause.analysis.signals import flow, trends, wording
 
 CAUSE_KIND = "exploding_gradient"
 REQUIRES: tuple[str, ...] = ("gradients",)
@@ -78,11 +75,22 @@ def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
     peak = a + int(np.argmax(decades[a : b + 1]))
     first, last = int(trend.steps[a]), int(trend.steps[-1])
     items = [
-        evidence("loss_growth", 10 ** decades[peak], 10**LOSS_DECADES, ">=", int(trend.steps[peak]), "loss over its best (smoothed) value so far"),
+        evidence(
+            "loss_growth",
+            10 ** decades[peak],
+            10**LOSS_DECADES,
+            ">=",
+            int(trend.steps[peak]),
+            "loss over its best (smoothed) value so far",
+        ),
         evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
     ]
     return Cause.create(
-        CAUSE_KIND, "error", None, first, last,
+        CAUSE_KIND,
+        "error",
+        None,
+        first,
+        last,
         f"Gradients explode from step {first}: the loss grows {wording.num(10 ** decades[peak])}x within a few steps",
         items,
         "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
@@ -93,21 +101,36 @@ def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
 
 def detect(run: RunData) -> list[Cause]:
     dies = flow.run_dies(run)
-    grads = flow.kernel_gradients(run.get("gradients"))
+    grads = flow.kernel_gradients(run["gradients"])
     candidates = flow.spans(
-        grads, flow.growth(grads), GROWTH_DECADES, dies, "time", "gradient_rms_growth",
+        grads,
+        flow.growth(grads),
+        GROWTH_DECADES,
+        dies,
+        "time",
+        "gradient_rms_growth",
         "kernel-gradient RMS over the layer's own early level",
     )
     depth = flow.depth_signal(run)
     threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
     candidates += flow.spans(
-        depth, flow.above_later(depth), threshold, dies, "depth", depth.metric,
+        depth,
+        flow.above_later(depth),
+        threshold,
+        dies,
+        "depth",
+        depth.metric,
         f"{depth.what} over the smallest at a later layer",
     )
     timed = flow.along_time(run)
     if timed is not None:
         candidates += flow.spans(
-            timed, timed.log, TIME_DECADES, dies, "along_time", "backward_time_ratio",
+            timed,
+            timed.log,
+            TIME_DECADES,
+            dies,
+            "along_time",
+            "backward_time_ratio",
             "d loss / d input at the first time position over that at the last",
         )
     trend = trends.LossTrend.from_run(run)
@@ -129,7 +152,7 @@ def detect(run: RunData) -> list[Cause]:
             best.layer,
             start,
             max(c.last for c in confirmed),
-            f"Gradients {where} in {best.layer} from step {start} ({wording.num(10 ** best.score)}x)",
+            f"Gradients {where} in {best.layer} from step {start} ({wording.num(10**best.score)}x)",
             items,
             _advice(run, best),
         )

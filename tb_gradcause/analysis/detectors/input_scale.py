@@ -8,16 +8,11 @@ Integer-valued inputs of a model with an Embedding-like layer are ids, not magni
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from tb_gradcause.analysis.signals import flow
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.analysis.signals import flow, per_layer, trends, wording
 from tb_gradcause.rows import RowInfo
 
 CAUSE_KIND = "input_scale"
@@ -51,7 +46,7 @@ def _per_input(series: Series) -> dict[str, np.ndarray]:
 
 def _id_inputs(run: RunData, series: Series, n: int) -> set[str]:
     """Inputs holding only integers in a model that embeds ids."""
-    classes = {row.layer_class for kind in ("activations", "gradients") if run.get(kind) for row in run.get(kind).rows}
+    classes = {row.layer_class for kind in ("activations", "gradients") if kind in run.series for row in run[kind].rows}
     if not classes & ID_LAYERS or not (series.has("min") and series.has("max")):
         return set()
     bounds = np.concatenate([series.stat("min")[:n], series.stat("max")[:n]]).astype(np.float64)
@@ -68,7 +63,9 @@ def _feature_labels(series: Series, rows: np.ndarray) -> str:
     return wording.names([series.rows[r].name for r in rows])
 
 
-def _mixed_scales(series: Series, magnitude: np.ndarray, trend: trends.LossTrend | None, steps: np.ndarray, skip: set[str]) -> list[Cause]:
+def _mixed_scales(
+    series: Series, magnitude: np.ndarray, trend: trends.LossTrend | None, steps: np.ndarray, skip: set[str]
+) -> list[Cause]:
     events = []
     for name, rows in _per_input(series).items():
         if name in skip:
@@ -91,7 +88,14 @@ def _mixed_scales(series: Series, magnitude: np.ndarray, trend: trends.LossTrend
         trouble = trends.loss_trouble(trend, first, last)
         labels = _feature_labels(series, large)
         items = [
-            evidence("magnitude_gap", 10 ** gaps[k], 10**GAP_DECADES, ">=", None, f"|x| of {labels} ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others"),
+            evidence(
+                "magnitude_gap",
+                10 ** gaps[k],
+                10**GAP_DECADES,
+                ">=",
+                None,
+                f"|x| of {labels} ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others",
+            ),
         ]
         if trouble is not None:
             items.append(trouble)
@@ -104,7 +108,8 @@ def _mixed_scales(series: Series, magnitude: np.ndarray, trend: trends.LossTrend
                 last,
                 f"Input {name}: {labels} are ~{wording.num(big / rest)}x larger than the other features",
                 items,
-                f"Standardize {labels} of input {name} (|x| ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others): "
+                f"Standardize {labels} of input {name} "
+                f"(|x| ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others): "
                 "subtract the mean and divide by the std of each feature on the training set, e.g. with "
                 "`keras.layers.Normalization` adapted to the data, or log-transform heavy-tailed features.",
             )
@@ -112,7 +117,9 @@ def _mixed_scales(series: Series, magnitude: np.ndarray, trend: trends.LossTrend
     return events
 
 
-def _unscaled(series: Series, magnitude: np.ndarray, trend: trends.LossTrend | None, steps: np.ndarray, skip: set[str]) -> list[Cause]:
+def _unscaled(
+    series: Series, magnitude: np.ndarray, trend: trends.LossTrend | None, steps: np.ndarray, skip: set[str]
+) -> list[Cause]:
     ids = np.array([_input_name(row) in skip for row in series.rows], dtype=bool)
     used = magnitude[(magnitude > 0) & ~ids]
     if not len(used) or np.min(used) < UNSCALED_MAGNITUDE:
@@ -124,9 +131,18 @@ def _unscaled(series: Series, magnitude: np.ndarray, trend: trends.LossTrend | N
     level = float(np.median(used))
     return [
         Cause.create(
-            CAUSE_KIND, "warning", "input", first, last,
+            CAUSE_KIND,
+            "warning",
+            "input",
+            first,
+            last,
             f"Inputs are unscaled (|x| ≈ {wording.num(level)}) while training is in trouble",
-            [evidence("input_magnitude", float(np.min(used)), UNSCALED_MAGNITUDE, ">=", None, "smallest feature magnitude"), trouble],
+            [
+                evidence(
+                    "input_magnitude", float(np.min(used)), UNSCALED_MAGNITUDE, ">=", None, "smallest feature magnitude"
+                ),
+                trouble,
+            ],
             f"Every input feature has |x| ≈ {wording.num(level)}: scale the inputs to about unit range (divide by "
             "the feature std, e.g. `keras.layers.Normalization`, or by 255 for pixels) so the first layer's "
             "gradients and activations stay in range.",
@@ -160,13 +176,32 @@ def _outlier_spikes(run: RunData, series: Series, n: int) -> list[Cause]:
     shown = ", ".join(str(int(s)) for s in steps[hits][:8])
     return [
         Cause.create(
-            CAUSE_KIND, "warning", "input", int(steps[hits[0]]), int(steps[hits[-1]]),
+            CAUSE_KIND,
+            "warning",
+            "input",
+            int(steps[hits[0]]),
+            int(steps[hits[-1]]),
             f"Outlier input batches drive gradient spikes (steps {shown})",
             [
-                evidence("outlier_sigma", float(z[h, f]), OUTLIER_SIGMA, ">=", int(steps[h]), f"{series.rows[f].name}: distance from its usual mean in usual batch stds"),
-                evidence("gradient_spike", float(10 ** first_layer[np.searchsorted(g.steps, steps[h])]), SPIKE_FACTOR, ">=", int(steps[h]), f"{g.layers.names[0]} gradient RMS over its median"),
+                evidence(
+                    "outlier_sigma",
+                    float(z[h, f]),
+                    OUTLIER_SIGMA,
+                    ">=",
+                    int(steps[h]),
+                    f"{series.rows[f].name}: distance from its usual mean in usual batch stds",
+                ),
+                evidence(
+                    "gradient_spike",
+                    float(10 ** first_layer[np.searchsorted(g.steps, steps[h])]),
+                    SPIKE_FACTOR,
+                    ">=",
+                    int(steps[h]),
+                    f"{g.layers.names[0]} gradient RMS over its median",
+                ),
             ],
-            f"Batches at steps {shown} carry extreme values ({series.rows[f].name} {wording.num(float(z[h, f]))} stds from its "
+            f"Batches at steps {shown} carry extreme values "
+            f"({series.rows[f].name} {wording.num(float(z[h, f]))} stds from its "
             "mean) and the gradients spike with them. Clip or winsorize outliers, fix corrupt records, or use a "
             "robust scaling (e.g. quantile / log transform); gradient clipping (`clipnorm=1.0`) limits the damage.",
         )
@@ -174,7 +209,7 @@ def _outlier_spikes(run: RunData, series: Series, n: int) -> list[Cause]:
 
 
 def detect(run: RunData) -> list[Cause]:
-    series = run.get("inputs")
+    series = run["inputs"]
     n = per_layer.finite_prefix(series)
     if n == 0 or not (series.has("min") and series.has("max")):
         return []

@@ -8,14 +8,11 @@ layers, since the learning rate is shared by all of them.
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.analysis.signals import per_layer, trends, wording
 
 CAUSE_KIND = "learning_rate_too_high"
 REQUIRES: tuple[str, ...] = ("weights", "loss")
@@ -58,7 +55,9 @@ def _advice(lr: float | None) -> str:
     )
 
 
-def _diverging(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, lr: float | None, lr_note: str) -> Cause | None:
+def _diverging(
+    trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, lr: float | None, lr_note: str
+) -> Cause | None:
     """The loss rises or turns NaN/Inf, confirmed by large updates or growing weights up to then."""
     trouble = _first_trouble(trend)
     if trouble is None:
@@ -71,21 +70,43 @@ def _diverging(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, gr
     items = [item]
     if big.any():
         i = int(np.flatnonzero(big)[np.argmax(ratio[big])])
-        items.append(evidence("update_ratio", ratio[i], UPDATE_RATIO, ">=", int(steps[i]), "median over layers of ||update|| / ||kernel||"))
+        items.append(
+            evidence(
+                "update_ratio",
+                ratio[i],
+                UPDATE_RATIO,
+                ">=",
+                int(steps[i]),
+                "median over layers of ||update|| / ||kernel||",
+            )
+        )
     if grown.any():
         i = int(np.flatnonzero(grown)[np.argmax(growth[grown])])
-        items.append(evidence("weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "kernel norm over its early level"))
+        items.append(
+            evidence(
+                "weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "kernel norm over its early level"
+            )
+        )
     if len(items) == 1:
         return None
     dies = trend.first_nonfinite_step is not None
     return Cause.create(
-        CAUSE_KIND, "error" if dies else "warning", None, start, trend.last_step,
-        f"Learning rate too high{lr_note}: the loss " + ("diverges to NaN/Inf" if dies else "rises") + f" from step {start}",
-        items, _advice(lr),
+        CAUSE_KIND,
+        "error" if dies else "warning",
+        None,
+        start,
+        trend.last_step,
+        f"Learning rate too high{lr_note}: the loss "
+        + ("diverges to NaN/Inf" if dies else "rises")
+        + f" from step {start}",
+        items,
+        _advice(lr),
     )
 
 
-def _oscillating(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, lr: float | None, lr_note: str) -> Cause | None:
+def _oscillating(
+    trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, lr: float | None, lr_note: str
+) -> Cause | None:
     """No progress while every update is large, over at least half the run."""
     for _, a, b in trends.persistent_spans(ratio >= UPDATE_RATIO, trends.persistence(len(steps))):
         first, last = int(steps[a]), int(steps[b])
@@ -93,11 +114,30 @@ def _oscillating(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, 
             continue
         level = float(np.median(ratio[a : b + 1]))
         return Cause.create(
-            CAUSE_KIND, "warning", None, first, last,
-            f"Learning rate too high{lr_note}: every step changes the weights by {wording.num(100 * level)} % and the loss does not improve",
+            CAUSE_KIND,
+            "warning",
+            None,
+            first,
+            last,
+            f"Learning rate too high{lr_note}: every step changes the weights by {wording.num(100 * level)} % "
+            "and the loss does not improve",
             [
-                evidence("update_ratio", level, UPDATE_RATIO, ">=", None, f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||"),
-                evidence("loss_progress", trend.progress(first, trend.last_step), trends.CONVERGED_PROGRESS, "<", trend.last_step, "fraction of the early loss removed by the end"),
+                evidence(
+                    "update_ratio",
+                    level,
+                    UPDATE_RATIO,
+                    ">=",
+                    None,
+                    f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||",
+                ),
+                evidence(
+                    "loss_progress",
+                    trend.progress(first, trend.last_step),
+                    trends.CONVERGED_PROGRESS,
+                    "<",
+                    trend.last_step,
+                    "fraction of the early loss removed by the end",
+                ),
             ],
             _advice(lr),
         )
@@ -105,7 +145,7 @@ def _oscillating(trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, 
 
 
 def detect(run: RunData) -> list[Cause]:
-    weights = run.get("weights")
+    weights = run["weights"]
     trend = trends.LossTrend.from_run(run)
     if trend is None or not (weights.has("norm") and weights.has("update_norm")):
         return []
@@ -114,7 +154,9 @@ def detect(run: RunData) -> list[Cause]:
     with np.errstate(all="ignore"):  # no early kernel norm (all-zero kernels): growth unknown
         growth = np.where(base > 0, norm / base, np.nan)
     lr_note, lr = _lr_text(run)
-    event = _diverging(trend, weights.steps, ratio, growth, lr, lr_note) or _oscillating(trend, weights.steps, ratio, lr, lr_note)
+    event = _diverging(trend, weights.steps, ratio, growth, lr, lr_note) or _oscillating(
+        trend, weights.steps, ratio, lr, lr_note
+    )
     return [event] if event is not None else []
 
 
@@ -125,7 +167,14 @@ def _first_trouble(trend: trends.LossTrend) -> tuple[int, dict] | None:
     bad = trend.first_nonfinite_step
     if len(rising) and (bad is None or trend.steps[rising[0]] < bad):
         i = int(rising[0])
-        return int(trend.steps[i]), evidence("loss_rise", rise[i], trends.RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far")
+        return int(trend.steps[i]), evidence(
+            "loss_rise",
+            rise[i],
+            trends.RISE_FACTOR,
+            ">=",
+            int(trend.steps[i]),
+            "smoothed loss over its best value so far",
+        )
     if bad is not None:
         return bad, evidence("loss_nonfinite_step", bad, 0, ">=", bad, "the loss becomes NaN/Inf")
     return None

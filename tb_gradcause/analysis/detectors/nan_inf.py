@@ -11,15 +11,13 @@ update made them so (the step before, when its loss was logged finite).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.analysis.signals import per_layer, trends, wording
+from tb_gradcause.rows import RowInfo
 
 CAUSE_KIND = "nan_inf"
 REQUIRES: tuple[str, ...] = ()  # uses whichever kinds were logged
@@ -39,8 +37,22 @@ PHASES: tuple[tuple[str, str, str], ...] = (
 # Layers whose forward pass is only products and sums (plus a bounded or ReLU-like activation):
 # a NaN/Inf there is an overflow of huge weights or inputs, not an op with a singularity.
 WEIGHTED_LAYERS = frozenset(
-    {"Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D",
-     "Conv1DTranspose", "Conv2DTranspose", "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional"}
+    {
+        "Dense",
+        "EinsumDense",
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "Conv1DTranspose",
+        "Conv2DTranspose",
+        "Embedding",
+        "SimpleRNN",
+        "LSTM",
+        "GRU",
+        "Bidirectional",
+    }
 )
 
 # Layer outputs this large make a squared error (or an exp) overflow float32's 3.4e38.
@@ -117,7 +129,7 @@ def _locate(run: RunData, masks: dict, step: int) -> tuple[_Hit | None, list[str
             continue
         if not mask[i].any():
             continue
-        series = run.get(kind)
+        series = run[kind]  # `mask` came from it
         if kind == "inputs":
             rows = np.flatnonzero(mask[i])
             names = tuple(series.rows[r].name for r in rows)
@@ -170,9 +182,11 @@ def _advice(run: RunData, hit: _Hit, step: int) -> str:
                 "small: lower the learning rate, clip gradients, or predict the log of the value "
                 "(e.g. a log-link loss such as Poisson with `log_input`) instead of exponentiating."
             )
-        recurrent = " For a recurrent layer: clip gradients (`clipnorm=1.0`) and check long sequences." if (
-            row is not None and row.recurrent
-        ) else ""
+        recurrent = (
+            " For a recurrent layer: clip gradients (`clipnorm=1.0`) and check long sequences."
+            if (row is not None and row.recurrent)
+            else ""
+        )
         if row is not None and row.layer_class in WEIGHTED_LAYERS:
             return (
                 f"{hit.layer}{cls} only multiplies and adds: its output overflowed float32 (|x| > 3.4e38) "
@@ -263,16 +277,30 @@ def detect(run: RunData) -> list[Cause]:
         names = f": {wording.names(parts, 8)}" if parts else ""
         if phase == "entry":
             found = evidence(
-                "weights.nonfinite_before", hit.count, 0, ">", seen, f"NaN/Inf elements in the weights step {seen} started from{names}"
+                "weights.nonfinite_before",
+                hit.count,
+                0,
+                ">",
+                seen,
+                f"NaN/Inf elements in the weights step {seen} started from{names}",
             )
         else:
             found = evidence(f"{hit.kind}.nan+inf", hit.count, 0, ">", first, f"NaN/Inf elements {where}{names}")
         items = [found]
         if len(episodes) > 1:
-            items.append(evidence("episodes", len(episodes), 1, ">", None, f"separate NaN/Inf episodes up to step {last}"))
+            items.append(
+                evidence("episodes", len(episodes), 1, ">", None, f"separate NaN/Inf episodes up to step {last}")
+            )
         if not_logged:
             items.append(
-                evidence("kinds_not_logged", len(not_logged), 0, ">", seen, "not logged at that step: " + ", ".join(not_logged))
+                evidence(
+                    "kinds_not_logged",
+                    len(not_logged),
+                    0,
+                    ">",
+                    seen,
+                    "not logged at that step: " + ", ".join(not_logged),
+                )
             )
         events.append(
             Cause.create(

@@ -10,14 +10,11 @@ or inputs), and it keeps the layers before it from learning.
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
+from tb_gradcause.analysis.signals import per_layer, trends, wording
 
 CAUSE_KIND = "saturated_activation"
 REQUIRES: tuple[str, ...] = ("activations", "loss")
@@ -45,7 +42,7 @@ def _advice(layer: str, activation: str, is_output: bool) -> str:
 
 
 def detect(run: RunData) -> list[Cause]:
-    acts = run.get("activations")
+    acts = run["activations"]
     if not acts.has("saturated_frac"):
         return []
     n = per_layer.finite_prefix(acts)
@@ -70,7 +67,11 @@ def detect(run: RunData) -> list[Cause]:
         if trouble is not None:
             items.append(trouble)
         elif not is_output and a == 0 and start[r] >= SATURATED:
-            items.append(evidence("early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"))
+            items.append(
+                evidence(
+                    "early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"
+                )
+            )
         else:
             continue
         layer = per_layer.row_layer(row)

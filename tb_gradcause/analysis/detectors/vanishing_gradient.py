@@ -9,12 +9,9 @@ recurrent layer.
 
 from __future__ import annotations
 
-
-from tb_gradcause.analysis.signals import flow
-from tb_gradcause.analysis.signals import wording
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
+from tb_gradcause.analysis.signals import flow, trends, wording
 
 CAUSE_KIND = "vanishing_gradient"
 REQUIRES: tuple[str, ...] = ("gradients", "loss")
@@ -41,7 +38,9 @@ def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[st
     for name, row in zip(profile.layers.names, profile.layers.rows):
         if row.depth > best.row.depth and row.activation in SQUASHING:
             later.setdefault(row.activation, []).append(name)
-    parts = [f"{act} in {names[0]}" if len(names) == 1 else f"{len(names)} {act} layers" for act, names in later.items()]
+    parts = [
+        f"{act} in {names[0]}" if len(names) == 1 else f"{len(names)} {act} layers" for act, names in later.items()
+    ]
     shrink = f" ({', '.join(parts)})" if parts else ""
     if best.row.recurrent:
         return (
@@ -59,7 +58,11 @@ def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[st
 
 def _time_advice(c: flow.Candidate, seq_len: int | None) -> str:
     length = f" of {seq_len} steps" if seq_len else ""
-    simple = " Replace SimpleRNN with LSTM or GRU (gated memory keeps the signal)." if c.row.layer_class == "SimpleRNN" else ""
+    simple = (
+        " Replace SimpleRNN with LSTM or GRU (gated memory keeps the signal)."
+        if c.row.layer_class == "SimpleRNN"
+        else ""
+    )
     return (
         f"The error signal of {c.layer} dies out along the sequence{length}: early time steps get no "
         f"learning signal.{simple} Shorten the sequences or use truncated backpropagation through time, "
@@ -72,13 +75,25 @@ def _across_layers(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     depth = flow.depth_signal(run)
     threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
     candidates = flow.spans(
-        depth, flow.below_later(depth), threshold, False, "depth", depth.metric,
-        f"{depth.what} over the largest at a later layer", op="<=",
+        depth,
+        flow.below_later(depth),
+        threshold,
+        False,
+        "depth",
+        depth.metric,
+        f"{depth.what} over the largest at a later layer",
+        op="<=",
     )
-    grads = flow.kernel_gradients(run.get("gradients"))
+    grads = flow.kernel_gradients(run["gradients"])
     candidates += flow.spans(
-        grads, -flow.growth(grads), COLLAPSE_DECADES, False, "time", "gradient_rms_drop",
-        "kernel-gradient RMS over the layer's own early level", op="<=",
+        grads,
+        -flow.growth(grads),
+        COLLAPSE_DECADES,
+        False,
+        "time",
+        "gradient_rms_drop",
+        "kernel-gradient RMS over the layer's own early level",
+        op="<=",
     )
     confirmed = flow.confirm(candidates, trend, death_counts=False)
     if not confirmed:
@@ -87,16 +102,24 @@ def _across_layers(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     affected = list(dict.fromkeys(c.layer for c in sorted(confirmed, key=lambda c: c.row.depth)))
     items = list(best.items)
     if len(affected) > 1:
-        items.append(evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + wording.names(affected)))
+        items.append(
+            evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + wording.names(affected))
+        )
     title = (
-        f"Gradients vanish in {best.layer} ({wording.num(10 ** -best.score)}x the later layers')"
+        f"Gradients vanish in {best.layer} ({wording.num(10**-best.score)}x the later layers')"
         if best.how == "depth"
-        else f"Gradients of {best.layer} collapse to {wording.num(10 ** -best.score)}x their early level"
+        else f"Gradients of {best.layer} collapse to {wording.num(10**-best.score)}x their early level"
     )
     return [
         Cause.create(
-            CAUSE_KIND, "warning", best.layer, min(c.first for c in confirmed), max(c.last for c in confirmed),
-            title, items, _depth_advice(depth, best, affected),
+            CAUSE_KIND,
+            "warning",
+            best.layer,
+            min(c.first for c in confirmed),
+            max(c.last for c in confirmed),
+            title,
+            items,
+            _depth_advice(depth, best, affected),
         )
     ]
 
@@ -107,8 +130,14 @@ def _along_time(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     if timed is None:
         return []
     along = flow.spans(
-        timed, -timed.log, TIME_DECADES, False, "along_time", "backward_time_ratio",
-        "d loss / d input at the first time position over that at the last", op="<=",
+        timed,
+        -timed.log,
+        TIME_DECADES,
+        False,
+        "along_time",
+        "backward_time_ratio",
+        "d loss / d input at the first time position over that at the last",
+        op="<=",
     )
     by_layer: dict[str, list[flow.Candidate]] = {}
     for c in flow.confirm(along, trend, death_counts=False):
@@ -119,9 +148,14 @@ def _along_time(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
         seq_len = flow.sequence_length(run, layer)
         events.append(
             Cause.create(
-                CAUSE_KIND, "warning", layer, spans[0].first, spans[-1].last,
-                f"Gradients vanish along time in {layer} ({wording.num(10 ** -c.score)}x at the first step)",
-                list(c.items), _time_advice(c, seq_len),
+                CAUSE_KIND,
+                "warning",
+                layer,
+                spans[0].first,
+                spans[-1].last,
+                f"Gradients vanish along time in {layer} ({wording.num(10**-c.score)}x at the first step)",
+                list(c.items),
+                _time_advice(c, seq_len),
             )
         )
     return events

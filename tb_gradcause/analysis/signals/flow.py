@@ -11,16 +11,21 @@ import functools
 
 import numpy as np
 
-from tb_gradcause.analysis.signals import per_layer
-from tb_gradcause.analysis.signals import trends
 from tb_gradcause.analysis.causes import evidence
 from tb_gradcause.analysis.reader import RunData, Series
+from tb_gradcause.analysis.signals import per_layer, trends
 from tb_gradcause.rows import RowInfo
-
 
 # Layers that rescale the signal flowing back through them by their input's spread.
 NORMALIZATION = frozenset(
-    {"BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization", "SyncBatchNormalization"}
+    {
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "UnitNormalization",
+        "RMSNormalization",
+        "SyncBatchNormalization",
+    }
 )
 
 
@@ -141,7 +146,15 @@ def spans(
         score = float(excess[peak, j])
         item = evidence(metric, 10 ** (sign * score), 10 ** (sign * threshold), op, int(profile.steps[peak]), note)
         result.append(
-            Candidate(profile.layers.names[j], profile.layers.rows[j], int(profile.steps[a]), int(profile.steps[b]), score, (item,), how)
+            Candidate(
+                profile.layers.names[j],
+                profile.layers.rows[j],
+                int(profile.steps[a]),
+                int(profile.steps[b]),
+                score,
+                (item,),
+                how,
+            )
         )
     return result
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+
 from tb_gradcause.analysis.reader import Series
 from tb_gradcause.rows import RowInfo
 
@@ -44,7 +46,7 @@ class Layers:
     rows: tuple[RowInfo, ...]  # [L]: the first row of each layer (class, activation, recurrent...)
 
     @classmethod
-    def of(cls, rows: Sequence[RowInfo]) -> "Layers":
+    def of(cls, rows: Sequence[RowInfo]) -> Layers:
         position: dict[str, int] = {}
         first: list[RowInfo] = []
         index = np.zeros(len(rows), dtype=np.int64)
@@ -55,9 +57,7 @@ class Layers:
                 first.append(row)
             index[i] = position[name]
         names = list(position)
-        depth = np.array(
-            [row.depth if row.depth >= 0 else 10_000 + i for i, row in enumerate(first)], dtype=np.int64
-        )
+        depth = np.array([row.depth if row.depth >= 0 else 10_000 + i for i, row in enumerate(first)], dtype=np.int64)
         order = np.argsort(depth, kind="stable")
         remap = np.empty_like(order)
         remap[order] = np.arange(len(order))

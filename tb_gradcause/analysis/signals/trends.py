@@ -135,7 +135,7 @@ class LossTrend:
     values: np.ndarray  # float64 [S], may hold NaN/Inf
 
     @classmethod
-    def from_run(cls, run) -> "LossTrend | None":
+    def from_run(cls, run) -> LossTrend | None:
         """The trend of the run's `loss` series, or None when the loss was not logged."""
         series = run.get("loss")
         if series is None or len(series.steps) == 0 or not series.has("value"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def num(value: float) -> str:
@@ -23,14 +23,10 @@ def names(items: Sequence[str], limit: int = 6) -> str:
 
 def index_ranges(indices: Sequence[int]) -> str:
     """[0, 1, 2, 5, 7, 8] -> '0–2, 5, 7–8'."""
-    parts: list[str] = []
-    ordered = sorted(indices)
-    start = prev = None
-    for i in ordered + [None]:
-        if start is not None and (i is None or i != prev + 1):
-            parts.append(str(start) if start == prev else f"{start}–{prev}")
-            start = None
-        if i is not None and start is None:
-            start = i
-        prev = i
-    return ", ".join(parts)
+    runs: list[list[int]] = []  # [first, last] of each run of consecutive indices
+    for i in sorted(indices):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
