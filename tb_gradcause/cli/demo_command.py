@@ -18,6 +18,9 @@ from tb_gradcause.cli import tensorboard_process as tb_process
 
 DEFAULT_LOGDIR = "gradcause-demo"
 
+# Exit status of a Ctrl-C before the tab was served (a shell's 128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
 # Written into a scenario's run directory once its training has finished.
 COMPLETE_MARKER = ".tb_gradcause_demo_complete"
 
@@ -25,7 +28,9 @@ COMPLETE_MARKER = ".tb_gradcause_demo_complete"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logdir", default=DEFAULT_LOGDIR, help=f"where the runs go (default: ./{DEFAULT_LOGDIR})")
     parser.add_argument("--port", type=int, default=0, help="TensorBoard's port (default: a free one)")
-    parser.add_argument("--scenarios", help="comma-separated scenario names (default: all); see tb_gradcause/demo/")
+    parser.add_argument(
+        "--scenarios", help="comma-separated scenario names (default: all; an unknown name lists them all)"
+    )
     parser.add_argument("--no-browser", action="store_true", help="only print the URL, do not open a browser")
     parser.set_defaults(func=main)
 
@@ -40,8 +45,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"tb-gradcause demo: unknown scenario(s) {unknown}; choose from {', '.join(known)}", file=sys.stderr)
         return 2
     logdir = os.path.abspath(args.logdir)
-    write_missing_runs(logdir, names)
-    return serve(logdir, args.port, open_browser=not args.no_browser)
+    try:
+        write_missing_runs(logdir, names)
+        return serve(logdir, args.port, open_browser=not args.no_browser)
+    except KeyboardInterrupt:  # while training or while TensorBoard starts: stop, without a traceback
+        print("\ntb-gradcause demo: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def write_missing_runs(logdir: str, names: Sequence[str]) -> list[str]:

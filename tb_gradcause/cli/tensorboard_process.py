@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,17 +85,27 @@ class TensorBoardProcess:
         """The last `tail` characters of TensorBoard's output."""
         return self.log_path.read_text(errors="replace")[-tail:]
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """End TensorBoard (and its data server) and wait for it."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """End TensorBoard and its data server (its process group) and wait for it.
+
+        SIGTERM first (TensorBoard then stops its data server itself); if it is still running
+        after `timeout` seconds the whole group is killed: TensorBoard exits through `sys.exit`,
+        which waits for its request threads, and a user's Ctrl-C must not wait for them."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+                self._signal_group(signal.SIGKILL)
+                self.process.wait()
         if self.temporary_log:
             shutil.rmtree(self.log_path.parent, ignore_errors=True)
+
+    def _signal_group(self, number: int) -> None:
+        try:
+            os.killpg(self.process.pid, number)  # the process leads its own group (start_new_session)
+        except ProcessLookupError:
+            pass
 
     def __enter__(self) -> TensorBoardProcess:
         return self
@@ -131,6 +142,9 @@ def start_tensorboard(
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # Its own process group: `stop` ends the data server with it, and a terminal's Ctrl-C
+            # reaches only us (we stop it), not a TensorBoard still starting up.
+            start_new_session=True,
         )
     server = TensorBoardProcess(process, 0, log_path, temporary_log=log_dir is None)
     try:

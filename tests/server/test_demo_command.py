@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 
 from tb_gradcause import cli, demo
 from tb_gradcause.cli import demo_command
+from tb_gradcause.cli import tensorboard_process as tb_process
 from tb_gradcause.testing import synthetic
 
 STAND_IN = textwrap.dedent(
@@ -100,3 +102,27 @@ def test_demo_serves_the_tab_until_stopped(tmp_path, stop_signal, exit_code):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_stopping_does_not_wait_for_a_tensorboard_that_ignores_sigterm():
+    """A TensorBoard stuck in its exit (threads still serving) is killed with its group after the grace time."""
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"],
+        start_new_session=True,
+    )
+    time.sleep(0.5)  # the handler is installed
+    server = tb_process.TensorBoardProcess(stubborn, 0, pathlib.Path(os.devnull))
+    started = time.monotonic()
+    server.stop()  # the default grace time
+    assert stubborn.poll() == -signal.SIGKILL and time.monotonic() - started < 10
+
+
+def test_ctrl_c_while_tensorboard_starts_stops_the_demo_without_a_traceback(
+    tmp_path, quick_scenario, monkeypatch, capsys
+):
+    def interrupted_start(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tb_process, "start_tensorboard", interrupted_start)
+    status = cli.main(["demo", "--logdir", str(tmp_path / "d"), "--scenarios", "quick", "--no-browser"])
+    assert status == demo_command.EXIT_INTERRUPTED and "interrupted" in capsys.readouterr().err
