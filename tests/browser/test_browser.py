@@ -361,7 +361,6 @@ def _committed_bundle() -> bytes:
     return shown.stdout if shown.returncode == 0 else BUNDLE.read_bytes()
 
 
-@pytest.mark.slow
 def test_demo_scenarios_in_the_tab(browser, tmp_path):
     """Real Keras runs logged by GradCauseCallback (two demo scenarios): their expected causes are
     cards, the NaN run has its NaN marked; the screenshots are the README's."""

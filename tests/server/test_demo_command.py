@@ -67,7 +67,6 @@ def test_unknown_scenario_is_refused_before_training(tmp_path, quick_scenario, c
     assert quick_scenario == [] and not (tmp_path / "d").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("stop_signal, exit_code", [(signal.SIGINT, 0), (signal.SIGTERM, 128 + signal.SIGTERM)])
 def test_demo_serves_the_tab_until_stopped(tmp_path, stop_signal, exit_code):
     script = tmp_path / "stand_in_demo.py"

@@ -28,7 +28,6 @@ from tests.support.tensorboard_server import tensorboard_server
 
 ROUTE = "/data/plugin/gradcause"
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -148,13 +148,11 @@ def outcomes(logdir: str) -> dict[str, Outcome]:
     return {s.NAME: diagnose(runs, s, seconds[s.NAME], errors.get(s.NAME)) for s in demo.SCENARIOS}
 
 
-@pytest.mark.slow
 def test_precision_recall_table(outcomes: dict[str, Outcome], capsys: pytest.CaptureFixture) -> None:
     with capsys.disabled():
         print("\n" + table(list(outcomes.values())))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", SCENARIO_IDS)
 def test_scenario_diagnosis(outcomes: dict[str, Outcome], name: str) -> None:
     outcome = outcomes[name]
@@ -167,7 +165,6 @@ def causes_of_nan(scenario: ModuleType) -> set[str]:
     return kinds - {"nan_inf"} if "nan_inf" in kinds else set()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", [s.NAME for s in demo.SCENARIOS if causes_of_nan(s)])
 def test_nan_is_linked_to_its_expected_cause(outcomes: dict[str, Outcome], name: str) -> None:
     """Where a scenario expects a cause besides its NaN, the NaN event names it in `caused_by`."""
@@ -225,14 +222,12 @@ def loss_curve(logdir: str, name: str) -> list[float]:
     return run.get("loss").stat("value")[:, 0].tolist()
 
 
-@pytest.mark.slow
 def test_scenarios_are_deterministic(outcomes: dict[str, Outcome], logdir: str, tmp_path: Path) -> None:
     name = "sigmoid_bce_saturation"  # the fastest; every scenario seeds the same way through _common.start
     demo.write_all(str(tmp_path), [name])
     assert loss_curve(str(tmp_path), name) == loss_curve(logdir, name)
 
 
-@pytest.mark.slow
 def test_scenario_runs_as_a_script(tmp_path: Path) -> None:
     script = Path(demo.__file__).parent / "dead_relu_bias.py"
     subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, timeout=300)
