@@ -3,7 +3,7 @@
     python benchmarks/diagnosis/_worker.py CASE RUN_DIR RECORD_JSON [--threads N]
 
 Trains the case with `[tb_gradcause.GradCauseCallback(RUN_DIR), StepRecorder()]` and writes
-RECORD_JSON: status, wall seconds, the number of training batches, the loss after every batch
+RECORD_JSON: status, wall and CPU seconds (from before the imports), the number of training batches, the loss after every batch
 (Keras' running mean over the epoch, as `fit` reports it), the epoch losses, and the first step
 whose loss was NaN/Inf (None if it stayed finite). A case that raises is recorded with its
 traceback (status "crashed"); the record is written before the exception ends the process.
@@ -72,20 +72,26 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     record: dict = {"case": args.case, "status": "crashed", "error": None}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     recorder = None
     try:
         # the case is imported as `cases.<name>`: `from . import _common` and `from cases import
-        # _common` work; the repository root too, for `from benchmarks.diagnosis.cases import ...`
-        sys.path[:0] = [HERE, os.path.dirname(os.path.dirname(HERE))]
+        # _common` work; the repository root goes last (for `from benchmarks.diagnosis.cases import
+        # ...`), so that it cannot shadow the tb_gradcause the environment provides
+        sys.path.insert(0, HERE)
+        sys.path.append(os.path.dirname(os.path.dirname(HERE)))
+        # the case first: a case may set TensorFlow environment options before TensorFlow loads
+        module = importlib.import_module(f"cases.{args.case}")
         import tensorflow as tf
 
         if args.threads > 0:
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+            except RuntimeError:  # the runtime was already initialized by the case's import
+                pass
         import tb_gradcause
 
-        module = importlib.import_module(f"cases.{args.case}")
         recorder = make_recorder()
         module.run(args.run_dir, [tb_gradcause.GradCauseCallback(args.run_dir), recorder])
         record["status"] = "ok"
@@ -93,6 +99,7 @@ def main(argv=None) -> int:
         record["error"] = traceback.format_exc()
     finally:
         record["seconds"] = round(time.perf_counter() - started, 2)
+        record["cpu_seconds"] = round(time.process_time() - cpu_started, 2)  # all threads
         if recorder is not None:
             record["steps"] = recorder.step
             record["first_nonfinite_step"] = recorder.first_nonfinite_step

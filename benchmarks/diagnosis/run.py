@@ -22,6 +22,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CASES_DIR = os.path.join(HERE, "cases")
 WORKER = os.path.join(HERE, "_worker.py")
 ALARM = ("warning", "error")
+ACTIVE: set = set()  # worker processes running now (killed if the runner is interrupted)
 
 TARGETS = {"recall": 0.90, "right_layer": 0.85, "precision": 0.80, "healthy_alarmed": 0}
 
@@ -114,13 +116,16 @@ def run_case(name: str, out: str, timeout: float, threads: int) -> dict:
     started = time.perf_counter()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        ACTIVE.add(proc)
         try:
             proc.wait(timeout=timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)  # the worker's own process group (started by us)
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker's own process group (started by us)
             proc.wait()
             timed_out = True
+        finally:
+            ACTIVE.discard(proc)
     wall = round(time.perf_counter() - started, 1)
     record: dict = {}
     if os.path.exists(record_path):
@@ -131,6 +136,8 @@ def run_case(name: str, out: str, timeout: float, threads: int) -> dict:
         record["error"] = f"no result after {timeout:.0f} s"
     elif not record:
         record = {"status": "crashed", "error": f"worker exited {proc.returncode} without a record"}
+    if record.get("seconds") is None:
+        record["seconds"] = wall
     if record.get("status") == "crashed" and record.get("error") is None:
         record["error"] = f"worker exited {proc.returncode}"
     record["wall_seconds"] = wall
@@ -186,6 +193,7 @@ def score_case(name: str, labels: dict, record: dict, run: dict | None) -> dict:
         "status": record.get("status"),
         "error": record.get("error"),
         "seconds": record.get("seconds"),
+        "cpu_seconds": record.get("cpu_seconds"),
         "wall_seconds": record.get("wall_seconds"),
         "steps": record.get("steps"),
         "first_nonfinite_step": nan_step,
@@ -360,7 +368,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "tb_gradcause-diagnosis"),
                         help="logdir for the runs (default: %(default)s)")
     parser.add_argument("--json", help="results file (default OUT/results.json)")
-    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per case (default 240)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per case (default 300)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow threads per case (default: cores / jobs)")
     parser.add_argument("--list", action="store_true", help="list the cases and their labels, run nothing")
@@ -386,13 +394,25 @@ def main(argv=None) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 2) // max(1, args.jobs))
     started = time.perf_counter()
     records: dict[str, dict] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    try:
         futures = {pool.submit(run_case, n, out, args.timeout, threads): n for n in names}
         for future in concurrent.futures.as_completed(futures):
             n = futures[future]
             records[n] = future.result()
             r = records[n]
-            print(f"[{time.perf_counter() - started:6.0f} s] {n}: {r['status']} ({r['wall_seconds']} s)", flush=True)
+            print(f"[{time.perf_counter() - started:6.0f} s] {n}: {r['status']} "
+                  f"({r.get('seconds')} s, {r.get('cpu_seconds')} CPU s)", flush=True)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(ACTIVE):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        raise
+    pool.shutdown()
     # only the runs of this invocation are scored; a report of OUT may list older runs too
     rep, report_error = report(out)
     runs = rep.get("runs", {})

@@ -23,12 +23,12 @@ ACCEPTABLE: list[str] = []
 
 def run(run_dir: str, callbacks: list) -> None:
     rng = _common.start(104)
-    x, _ = _common.mnist_like(rng, 6000)
+    x, _ = _common.mnist_like(rng, 3000)
     x = x.reshape(len(x), 784)
     inputs = keras.Input(shape=(784,))
     encoded = keras.layers.Dense(32, activation="relu", name="encoder")(inputs)
     decoded = keras.layers.Dense(784, activation="sigmoid", name="decoder")(encoded)
     model = keras.Model(inputs, decoded, name="autoencoder")
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    # original: 60,000 images, batch 256, 50 epochs; here 6,000 synthetic images, 10 epochs
-    _common.fit(model, x, x, callbacks, epochs=10, batch_size=256, shuffle=True)
+    # original: 60,000 images, batch 256, 50 epochs; here 3,000 synthetic images, batch 128, 8 epochs
+    _common.fit(model, x, x, callbacks, epochs=8, batch_size=128, shuffle=True)

@@ -68,12 +68,12 @@ def negative_cosine(y_true, y_pred):
 
 def run(run_dir: str, callbacks: list) -> None:
     rng = _common.start(110)
-    base = cifar_like(rng, 2048)
+    base = cifar_like(rng, 1024)
     x1, x2 = views(rng, base), views(rng, base)
 
     image = keras.Input(shape=(SIZE, SIZE, 3))
     h = image
-    for i, filters in enumerate((16, 32, 64)):  # the example: ResNet20
+    for i, filters in enumerate((8, 16, 32)):  # the example: ResNet20
         h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"enc_conv_{i + 1}")(h)
         h = keras.layers.BatchNormalization(name=f"enc_bn_{i + 1}")(h)
         h = keras.layers.ReLU(name=f"enc_relu_{i + 1}")(h)
@@ -100,5 +100,5 @@ def run(run_dir: str, callbacks: list) -> None:
     stacked = keras.layers.Lambda(lambda t: ops.stack(t, axis=1), name="stack")([p1, stop(z2), p2, stop(z1)])
     model = keras.Model([view1, view2], stacked, name="simsiam")
     model.compile(optimizer=keras.optimizers.SGD(0.03, momentum=0.6), loss=negative_cosine)
-    # the example: SGD with a cosine-decayed 0.03 * batch/256 and momentum 0.6, batch 128
-    _common.fit(model, [x1, x2], np.zeros((len(base), 1), "float32"), callbacks, batch_size=128, epochs=5)
+    # the example: SGD with a cosine-decayed 0.03 * batch/256 and momentum 0.6, batch 128 (here 64)
+    _common.fit(model, [x1, x2], np.zeros((len(base), 1), "float32"), callbacks, batch_size=64, epochs=4)

@@ -23,7 +23,7 @@ HEALTHY = True
 EXPECTED: list[dict] = []
 ACCEPTABLE: list[str] = []
 
-SIZE = 48  # the guide resizes to 150x150 for Xception
+SIZE = 32  # the guide resizes to 150x150 for Xception
 
 
 def images(rng: np.random.Generator, n: int, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,7 @@ def run(run_dir: str, callbacks: list) -> None:
         name="base_model",
     )
     # "pretraining" of the base on a related 10-class task (stands in for the ImageNet weights)
-    pre_x, pre_y = images(rng, 1500, 10)
+    pre_x, pre_y = images(rng, 1000, 10)
     pretrain = keras.Sequential(
         [keras.Input(shape=(SIZE, SIZE, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1), base,
          keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")]
@@ -79,6 +79,6 @@ def run(run_dir: str, callbacks: list) -> None:
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy()],
     )
-    new_x, new_labels = images(rng, 2000, 6)  # new task: "cats vs dogs" = classes {0,1,2} vs {3,4,5}
+    new_x, new_labels = images(rng, 1200, 6)  # new task: "cats vs dogs" = classes {0,1,2} vs {3,4,5}
     new_y = (new_labels >= 3).astype("float32")
     _common.fit(model, new_x, new_y, callbacks, batch_size=64, epochs=4, validation_split=0.1)
