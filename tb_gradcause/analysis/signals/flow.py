@@ -114,7 +114,11 @@ def along_time(run: RunData) -> Profile | None:
     if series is None or not len(series.steps) or not (series.has("t_0") and series.has("t_7")):
         return None
     n = per_layer.finite_prefix(series)
-    ratio = log10(series.stat("t_7")[:n]) - log10(series.stat("t_0")[:n])
+    first, last = series.stat("t_7")[:n], series.stat("t_0")[:n]
+    # A signal that underflowed to exactly 0 on its way back is below float32's smallest value
+    # (a bound on the ratio), not unknown: long sequences vanish all the way to 0.
+    first = np.where((first == 0) & (last > 0), np.finfo(np.float32).smallest_subnormal, first)
+    ratio = log10(first) - log10(last)
     layers = per_layer.Layers.of(series.rows)
     profile = np.full((n, len(layers.names)), np.nan)
     profile[:, layers.index] = ratio

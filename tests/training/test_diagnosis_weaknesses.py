@@ -1,0 +1,38 @@
+"""Weaknesses found on programs outside this repository (issue "Diagnosis you can trust"), each on real
+Keras training at the callback's defaults, each failing without its fix."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from tb_gradcause import GradCauseCallback
+from tb_gradcause.analysis import engine, reader
+
+
+def _diagnose(tmp_path, model, x, y, *, loss, optimizer="adam", epochs=2, batch_size=32) -> list[dict]:
+    """Train as a user would (callback at its defaults) and return the engine's causes."""
+    model.compile(optimizer=optimizer, loss=loss)
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[GradCauseCallback(str(tmp_path))])
+    [run] = reader.read_logdir(os.fspath(tmp_path)).values()
+    return engine.analyze(run)["events"]
+
+
+def _problems(causes: list[dict]) -> list[tuple[str, str | None]]:
+    return [(c["kind"], c["layer"]) for c in causes if c["severity"] != "info"]
+
+
+def test_a_signal_that_vanishes_along_time_to_exactly_zero_is_reported(tmp_path):
+    """A SimpleRNN on 700-step sequences whose label is set by the first steps: the loss stays at
+    chance and the backward signal at the early positions underflows to 0 (log10(0) hid it)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 700, 1)).astype("float32")
+    y = (x[:, :5, 0].sum(axis=1) > 0).astype("float32")[:, None]
+    model = keras.Sequential(
+        [keras.Input((700, 1)), keras.layers.SimpleRNN(32, name="rnn"), keras.layers.Dense(1, "sigmoid", name="out")]
+    )
+    causes = _diagnose(tmp_path, model, x, y, loss="binary_crossentropy", epochs=3)
+    assert ("vanishing_gradient", "rnn") in _problems(causes)
