@@ -12,7 +12,7 @@ MECHANISM = ("The output is a softmax over a single unit, identically 1 for ever
              "leaves every layer below it without gradient.")
 HEALTHY = False
 EXPECTED = [{"kind": "disconnected_gradient", "layer": "softmax_out"}]
-ACCEPTABLE = ["vanishing_gradient", "saturated_activation"]
+ACCEPTABLE = ["vanishing_gradient"]
 
 SEED = 34311586 % 10000
 

@@ -13,7 +13,7 @@ MECHANISM = ("Each feature takes values like 65/68, 66/69, 67/70: a large common
              "signal is drowned: accuracy stays at the majority rate.")
 HEALTHY = False
 EXPECTED = [{"kind": "input_scale", "layer": "input"}]
-ACCEPTABLE = ["dead_relu", "saturated_activation", "vanishing_gradient"]
+ACCEPTABLE = ["dead_relu", "saturated_activation"]
 
 SEED = 7
 

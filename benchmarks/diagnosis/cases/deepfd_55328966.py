@@ -12,7 +12,7 @@ MECHANISM = ("The pixels go into the network unscaled (0-255), through an extra 
              "1.0 and tie, and accuracy stays near 40 % on data the patched program learns to ~90 %.")
 HEALTHY = False
 EXPECTED = [{"kind": "input_scale", "layer": "input"}]
-ACCEPTABLE = ["saturated_activation", "exploding_gradient", "nan_inf", "learning_rate_too_high", "dead_relu"]
+ACCEPTABLE = ["saturated_activation", "exploding_gradient", "learning_rate_too_high", "dead_relu"]
 
 SEED = 55328966 % 10000
 
