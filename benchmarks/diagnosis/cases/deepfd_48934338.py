@@ -1,4 +1,4 @@
-"""Regression of y = 5x^2 with a small ReLU MLP and SGD(lr=0.1): the loss diverges to NaN."""
+"""Regression of y = 5x^2 with a small ReLU MLP and SGD(lr=0.1): the first steps overshoot and the net dies."""
 
 import keras
 import numpy as np
@@ -7,7 +7,7 @@ SOURCE = "DeepFD benchmark case 13 (Stack Overflow question 48934338)"
 URL = "https://stackoverflow.com/questions/48934338"
 FIX = "DeepFD's patch lowers the SGD learning rate from 0.1 to 0.0001 (fault label: learning rate)."
 MECHANISM = ("The targets reach 125 and the MSE gradients are correspondingly large; plain SGD with lr=0.1 "
-             "overshoots: the loss jumps from ~2.7e3 to ~3e4 in the first steps and the oversized updates "
+             "overshoots: the loss spikes above its starting level (~2.9e3) in the first steps and the oversized updates "
              "knock the ReLU units dead, after which the network outputs a constant and the loss is stuck at "
              "the targets' variance (~1390, where lr=1e-4 reaches ~86).")
 HEALTHY = False
