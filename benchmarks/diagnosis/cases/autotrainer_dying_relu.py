@@ -3,18 +3,24 @@
 import keras
 import numpy as np
 
-SOURCE = ("AUTOTRAINER motivating example Motivation/DyingReLU (minist_relu_layer=34.h5: 34 Dense(128)+ReLU "
-          "layers, glorot_uniform, softmax output; Adam lr=1e-3, batch 32, 50 epochs on MNIST)")
+SOURCE = (
+    "AUTOTRAINER motivating example Motivation/DyingReLU (minist_relu_layer=34.h5: 34 Dense(128)+ReLU "
+    "layers, glorot_uniform, softmax output; Adam lr=1e-3, batch 32, 50 epochs on MNIST)"
+)
 URL = "https://github.com/shiningrain/AUTOTRAINER/tree/main/Motivation/DyingReLU"
-FIX = ("AUTOTRAINER labels the run 'dying ReLU' (it occurs in ~50 % of its runs of this model); its repairs "
-       "for that problem add BatchNormalization, switch to He initialisation, or replace ReLU with "
-       "LeakyReLU / ELU / SELU.")
-MECHANISM = ("34 plain ReLU layers with Glorot initialisation shrink the signal layer by layer (already ~30-40 % "
-             "of the upper layers' units are off for every input at step 0), and the first Adam steps switch "
-             "off most of the rest: 70-85 % of the units in the upper 20 layers end up dead, the layers below "
-             "get almost no gradient and the loss sits at ln(10), accuracy at chance. Whether a run dies "
-             "depends on the initialisation (3 of 4 seeds in a scan of this port, ~50 % in AUTOTRAINER's "
-             "experiment); SEED is one where it does.")
+FIX = (
+    "AUTOTRAINER labels the run 'dying ReLU' (it occurs in ~50 % of its runs of this model); its repairs "
+    "for that problem add BatchNormalization, switch to He initialisation, or replace ReLU with "
+    "LeakyReLU / ELU / SELU."
+)
+MECHANISM = (
+    "34 plain ReLU layers with Glorot initialisation shrink the signal layer by layer (already ~30-40 % "
+    "of the upper layers' units are off for every input at step 0), and the first Adam steps switch "
+    "off most of the rest: 70-85 % of the units in the upper 20 layers end up dead, the layers below "
+    "get almost no gradient and the loss sits at ln(10), accuracy at chance. Whether a run dies "
+    "depends on the initialisation (3 of 4 seeds in a scan of this port, ~50 % in AUTOTRAINER's "
+    "experiment); SEED is one where it does."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "dead_relu", "layer": None}]
 ACCEPTABLE = ["vanishing_gradient", "disconnected_gradient"]

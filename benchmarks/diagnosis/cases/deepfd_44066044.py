@@ -3,14 +3,19 @@
 import keras
 import numpy as np
 
-SOURCE = "DeepFD benchmark case 23 (Stack Overflow question 44066044)"
+SOURCE = (
+    "DeepFD benchmark case 23 (Stack Overflow question 44066044); program as "
+    "copied in DeepLocalize's benchmark, Benchmark/StackOverflow/"
+)
 URL = "https://stackoverflow.com/questions/44066044"
 FIX = "DeepFD's patch adds X = preprocessing.scale(X) before training (fault label: missing preprocessing)."
-MECHANISM = ("The 11 features are raw packet fields: source/destination IPv4 addresses as integers (~3.2e9), "
-             "TCP window sizes (~5e5), ports, flags and zeros. The informative columns are the source host (a "
-             "few units on top of 3.2e9, below float32 resolution) and the window size (~1000 on top of 5e5), "
-             "so the first layer's pre-activations are ~1e8 and alike for every packet: the ReLU output unit "
-             "dies at 0 in the first steps, the loss freezes and every packet gets the same prediction.")
+MECHANISM = (
+    "The 11 features are raw packet fields: source/destination IPv4 addresses as integers (~3.2e9), "
+    "TCP window sizes (~5e5), ports, flags and zeros. The informative columns are the source host (a "
+    "few units on top of 3.2e9, below float32 resolution) and the window size (~1000 on top of 5e5), "
+    "so the first layer's pre-activations are ~1e8 and alike for every packet: the ReLU output unit "
+    "dies at 0 in the first steps, the loss freezes and every packet gets the same prediction."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "input_scale", "layer": "input"}]
 ACCEPTABLE = ["dead_relu", "exploding_gradient", "learning_rate_too_high"]
@@ -40,17 +45,20 @@ def run(run_dir: str, callbacks: list) -> None:
     keras.backend.clear_session()
     keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
-    x, y = _packets(rng, 210)                           # the question's file has 21 such rows
+    x, y = _packets(rng, 210)  # the question's file has 21 such rows
 
-    normal = keras.initializers.RandomNormal(stddev=0.05)   # kernel_initializer='normal'
-    model = keras.Sequential([
-        keras.Input((11,), name="packet"),
-        keras.layers.Dense(12, kernel_initializer=normal, name="dense_1"),
-        keras.layers.Activation("relu", name="relu_1"),
-        keras.layers.Dense(12, kernel_initializer=normal, name="dense_2"),
-        keras.layers.Activation("relu", name="relu_2"),
-        keras.layers.Dense(1, kernel_initializer=normal, name="dense_out"),
-        keras.layers.Activation("relu", name="relu_out"),
-    ], name="so_44066044")
+    normal = keras.initializers.RandomNormal(stddev=0.05)  # kernel_initializer='normal'
+    model = keras.Sequential(
+        [
+            keras.Input((11,), name="packet"),
+            keras.layers.Dense(12, kernel_initializer=normal, name="dense_1"),
+            keras.layers.Activation("relu", name="relu_1"),
+            keras.layers.Dense(12, kernel_initializer=normal, name="dense_2"),
+            keras.layers.Activation("relu", name="relu_2"),
+            keras.layers.Dense(1, kernel_initializer=normal, name="dense_out"),
+            keras.layers.Activation("relu", name="relu_out"),
+        ],
+        name="so_44066044",
+    )
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(x, y, batch_size=5, epochs=10, callbacks=callbacks, verbose=0)

@@ -3,15 +3,22 @@
 import keras
 import numpy as np
 
-SOURCE = "DeepFD benchmark case 25 (Stack Overflow question 47352366)"
+SOURCE = (
+    "DeepFD benchmark case 25 (Stack Overflow question 47352366); program as "
+    "copied in DeepLocalize's benchmark, Benchmark/StackOverflow/"
+)
 URL = "https://stackoverflow.com/questions/47352366"
-FIX = ("DeepFD's patch changes the activation of the last Dense(10) layer from ReLU to softmax (fault "
-       "label: activation; training longer changes little).")
-MECHANISM = ("Categorical cross-entropy normalises the ReLU outputs by their sum. Output units whose "
-             "pre-activation is negative give exactly 0 with zero gradient, so the class units switch off for "
-             "more and more inputs; training creeps (~55 % after 150 steps where softmax reaches 99 %) until a "
-             "sample whose 10 outputs are all 0 makes the loss 0/0 (step ~150 here): the weights turn NaN and "
-             "accuracy drops to chance.")
+FIX = (
+    "DeepFD's patch changes the activation of the last Dense(10) layer from ReLU to softmax (fault "
+    "label: activation; training longer changes little)."
+)
+MECHANISM = (
+    "Categorical cross-entropy normalises the ReLU outputs by their sum. Output units whose "
+    "pre-activation is negative give exactly 0 with zero gradient, so the class units switch off for "
+    "more and more inputs; training creeps (~55 % after 150 steps where softmax reaches 99 %) until a "
+    "sample whose 10 outputs are all 0 makes the loss 0/0 (step ~150 here): the weights turn NaN and "
+    "accuracy drops to chance."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "dead_relu", "layer": "output"}]
 ACCEPTABLE = ["nan_inf", "disconnected_gradient"]
@@ -47,18 +54,22 @@ def run(run_dir: str, callbacks: list) -> None:
 
     bias = keras.initializers.Constant(0.1)
     # Scaled down from 32/64 conv filters and a 1024-unit dense layer to 16/32 and 256 for the CPU budget.
-    model = keras.Sequential([
-        keras.Input((784,), name="pixels"),
-        keras.layers.Reshape((28, 28, 1), name="to_image"),
-        keras.layers.Conv2D(16, (5, 5), padding="same", activation="relu", bias_initializer=bias, name="conv_1"),
-        keras.layers.MaxPooling2D(padding="same", name="pool_1"),
-        keras.layers.Conv2D(32, (5, 5), padding="same", activation="relu", bias_initializer=bias, name="conv_2"),
-        keras.layers.MaxPooling2D(padding="same", name="pool_2"),
-        keras.layers.Reshape((1, 7 * 7 * 32), name="to_vector"),
-        keras.layers.Dense(256, activation="relu", bias_initializer=bias, name="dense_1"),
-        keras.layers.Dropout(0.5, name="dropout"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(10, activation="relu", name="output"),
-    ], name="so_47352366")
+    model = keras.Sequential(
+        [
+            keras.Input((784,), name="pixels"),
+            keras.layers.Reshape((28, 28, 1), name="to_image"),
+            keras.layers.Conv2D(16, (5, 5), padding="same", activation="relu", bias_initializer=bias, name="conv_1"),
+            keras.layers.MaxPooling2D(padding="same", name="pool_1"),
+            keras.layers.Conv2D(32, (5, 5), padding="same", activation="relu", bias_initializer=bias, name="conv_2"),
+            keras.layers.MaxPooling2D(padding="same", name="pool_2"),
+            keras.layers.Reshape((1, 7 * 7 * 32), name="to_vector"),
+            keras.layers.Dense(256, activation="relu", bias_initializer=bias, name="dense_1"),
+            keras.layers.Dropout(0.5, name="dropout"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(10, activation="relu", name="output"),
+        ],
+        name="so_47352366",
+    )
     model.compile(loss=keras.losses.categorical_crossentropy, optimizer="adam", metrics=["accuracy"])
-    model.fit(x, y, batch_size=50, epochs=8, callbacks=callbacks, verbose=0)   # 600 train_on_batch steps of 50 in the original
+    # The original runs 600 train_on_batch steps of 50 images; 8 epochs of 30 batches here.
+    model.fit(x, y, batch_size=50, epochs=8, callbacks=callbacks, verbose=0)

@@ -3,13 +3,20 @@
 import keras
 import numpy as np
 
-SOURCE = "DeepFD benchmark case 1 (Stack Overflow question 48385830)"
+SOURCE = (
+    "DeepFD benchmark case 1 (Stack Overflow question 48385830); program as "
+    "copied in DeepLocalize's benchmark, Benchmark/StackOverflow/"
+)
 URL = "https://stackoverflow.com/questions/48385830"
-FIX = ("DeepFD's patch adds sigmoid to the hidden layer and softmax to the output and replaces the MSE loss "
-       "with categorical cross-entropy; its fault labels are activation, loss and learning rate (SGD lr=3.0).")
-MECHANISM = ("Two linear Dense layers initialised with N(0, 1) weights and biases produce outputs in the tens, "
-             "and SGD with lr=3.0 on the MSE of those outputs overshoots: every step enlarges the weights "
-             "until the loss overflows to inf/NaN within the first batches.")
+FIX = (
+    "DeepFD's patch adds sigmoid to the hidden layer and softmax to the output and replaces the MSE loss "
+    "with categorical cross-entropy; its fault labels are activation, loss and learning rate (SGD lr=3.0)."
+)
+MECHANISM = (
+    "Two linear Dense layers initialised with N(0, 1) weights and biases produce outputs in the tens, "
+    "and SGD with lr=3.0 on the MSE of those outputs overshoots: every step enlarges the weights "
+    "until the loss overflows to inf/NaN within the first batches."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "learning_rate_too_high", "layer": None}]
 ACCEPTABLE = ["nan_inf", "exploding_gradient"]
@@ -45,13 +52,17 @@ def run(run_dir: str, callbacks: list) -> None:
     x = x.reshape(-1, 784)
     y = np.eye(10, dtype="float32")[labels]
 
-    init = dict(kernel_initializer=keras.initializers.RandomNormal(stddev=1.0),
-                bias_initializer=keras.initializers.RandomNormal(stddev=1.0))
-    model = keras.Sequential([
-        keras.Input((784,), name="pixels"),
-        keras.layers.Dense(30, name="hidden", **init),
-        keras.layers.Dense(10, name="output", **init),
-    ], name="so_48385830")
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=3.0), loss="mean_squared_error",
-                  metrics=["accuracy"])
+    init = dict(
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0),
+        bias_initializer=keras.initializers.RandomNormal(stddev=1.0),
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((784,), name="pixels"),
+            keras.layers.Dense(30, name="hidden", **init),
+            keras.layers.Dense(10, name="output", **init),
+        ],
+        name="so_48385830",
+    )
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=3.0), loss="mean_squared_error", metrics=["accuracy"])
     model.fit(x, y, batch_size=10, epochs=2, callbacks=callbacks, verbose=0)

@@ -3,13 +3,20 @@
 import keras
 import numpy as np
 
-SOURCE = "DeepFD benchmark case 8 (Stack Overflow question 55328966)"
+SOURCE = (
+    "DeepFD benchmark case 8 (Stack Overflow question 55328966); program as "
+    "copied in DeepLocalize's benchmark, Benchmark/StackOverflow/"
+)
 URL = "https://stackoverflow.com/questions/55328966"
-FIX = ("DeepFD's patch divides the pixels by 255, changes the sigmoid output to softmax and SGD to Adam; "
-       "fault labels: missing preprocessing, activation, optimizer.")
-MECHANISM = ("The pixels go into the network unscaled (0-255), through an extra linear 784-unit layer, so the "
-             "pre-activations reach the hundreds: the sigmoid outputs of several classes saturate at exactly "
-             "1.0 and tie, and accuracy stays near 40 % on data the patched program learns to ~90 %.")
+FIX = (
+    "DeepFD's patch divides the pixels by 255, changes the sigmoid output to softmax and SGD to Adam; "
+    "fault labels: missing preprocessing, activation, optimizer."
+)
+MECHANISM = (
+    "The pixels go into the network unscaled (0-255), through an extra linear 784-unit layer, so the "
+    "pre-activations reach the hundreds: the sigmoid outputs of several classes saturate at exactly "
+    "1.0 and tie, and accuracy stays near 40 % on data the patched program learns to ~90 %."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "input_scale", "layer": "input"}]
 ACCEPTABLE = ["saturated_activation", "exploding_gradient", "learning_rate_too_high", "dead_relu"]
@@ -41,19 +48,23 @@ def run(run_dir: str, callbacks: list) -> None:
     keras.backend.clear_session()
     keras.utils.set_random_seed(SEED)
     rng = np.random.default_rng(SEED)
-    x, labels = _mnist_like(rng, 2000)                 # the question uses 5000 rows of mnist_train.csv
-    x = x.reshape(-1, 784)                             # x_train.values: no /255
+    x, labels = _mnist_like(rng, 2000)  # the question uses 5000 rows of mnist_train.csv
+    x = x.reshape(-1, 784)  # x_train.values: no /255
     y = np.eye(10, dtype="float32")[labels]
 
-    l2 = keras.regularizers.L2(0.0)                    # lambda_ = 0
-    model = keras.Sequential([
-        keras.Input((784,), name="pixels"),
-        keras.layers.Dense(784, name="dense_in"),
-        keras.layers.Dense(50, kernel_regularizer=l2, name="hidden"),
-        keras.layers.Activation("relu", name="relu"),
-        keras.layers.Dense(10, kernel_regularizer=l2, name="dense_out"),
-        keras.layers.Activation("sigmoid", name="sigmoid_out"),
-    ], name="so_55328966")
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0001), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    l2 = keras.regularizers.L2(0.0)  # lambda_ = 0
+    model = keras.Sequential(
+        [
+            keras.Input((784,), name="pixels"),
+            keras.layers.Dense(784, name="dense_in"),
+            keras.layers.Dense(50, kernel_regularizer=l2, name="hidden"),
+            keras.layers.Activation("relu", name="relu"),
+            keras.layers.Dense(10, kernel_regularizer=l2, name="dense_out"),
+            keras.layers.Activation("sigmoid", name="sigmoid_out"),
+        ],
+        name="so_55328966",
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.0001), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, batch_size=32, epochs=3, callbacks=callbacks, verbose=0)
