@@ -36,3 +36,32 @@ def test_a_signal_that_vanishes_along_time_to_exactly_zero_is_reported(tmp_path)
     )
     causes = _diagnose(tmp_path, model, x, y, loss="binary_crossentropy", epochs=3)
     assert ("vanishing_gradient", "rnn") in _problems(causes)
+
+
+def test_a_loss_exploding_without_reaching_nan_is_reported(tmp_path):
+    """Regression on unscaled targets with SGD: the loss climbs ~1e5 -> ~1e35 in five steps, training
+    ends before it turns NaN and before the next gradient capture."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 8)).astype("float32")
+    y = (600 + 50 * x[:, :2].sum(axis=1, keepdims=True)).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(16, "relu", name="hidden"), keras.layers.Dense(1, name="out")]
+    )
+    causes = _diagnose(tmp_path, model, x, y, loss="mse", optimizer=keras.optimizers.SGD(0.01), epochs=1)
+    assert "exploding_gradient" in [kind for kind, _ in _problems(causes)]
+
+
+def test_a_loss_spike_between_gradient_captures_is_an_early_warning(tmp_path):
+    """An LSTM with activation="relu": one update overshoots and the loss jumps ~1e5x at a step
+    the gradient statistics do not sample; training goes on."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1024, 40, 4)).astype("float32")
+    y = x[:, :, 0].sum(axis=1, keepdims=True).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((40, 4)), keras.layers.LSTM(32, activation="relu", name="lstm"), keras.layers.Dense(1, name="out")]
+    )
+    causes = _diagnose(tmp_path, model, x, y, loss="mse", optimizer=keras.optimizers.Adam(1e-2), epochs=1)
+    [spike] = [c for c in causes if c["kind"] == "exploding_gradient"]
+    assert spike["severity"] == "warning" and spike["first_step"] < 10 and "spikes" in spike["title"]

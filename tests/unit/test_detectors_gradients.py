@@ -72,9 +72,18 @@ def test_loss_blowing_up_between_gradient_samples_is_a_run_wide_explosion():
     assert [(e["layer"], e["first_step"], e["severity"]) for e in found] == [(None, 21, "error")]
 
 
-def test_a_single_loss_spike_is_no_explosion():
+def test_a_loss_spike_between_gradient_samples_is_an_early_warning_not_an_explosion():
+    data = sr.healthy()  # gradients sampled every 10 steps
+    data["loss"].stat("value")[105, 0] = 500.0
+    [spike] = sr.events(data, "exploding_gradient")
+    assert (spike["severity"], spike["first_step"], spike["last_step"]) == ("warning", 105, 105)
+    assert "spikes" in spike["title"] and spike["layer"] is None
+
+
+def test_a_loss_jump_within_its_usual_range_is_no_spike():
     data = sr.healthy()
-    data["loss"].stat("value")[100, 0] = 500.0
+    loss = data["loss"].stat("value")
+    loss[105, 0] = 5 * loss[:105, 0].max()  # Megatron-LM's 10x rule: 5x its largest value is noise
     assert sr.events(data, "exploding_gradient") == []
 
 

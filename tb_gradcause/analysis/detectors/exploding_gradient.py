@@ -28,6 +28,11 @@ TIME_DECADES = 2.0
 # Between logged gradient samples: the per-step loss 100x above its best smoothed level so far and
 # above its starting level, up to the step it turns NaN/Inf (too fast for the gradient cadence).
 LOSS_DECADES = 2.0
+# A single step's loss this many times the largest loss of every step before it (Megatron-LM's
+# spiky-loss check uses 10x): one update overshot, even if training recovers; an early warning.
+SPIKE_FACTOR = 10.0
+# Steps of history a spike is measured against (the first losses set no reference yet).
+SPIKE_HISTORY = 5
 
 
 def _advice(run: RunData, best: flow.Candidate) -> str:
@@ -52,15 +57,16 @@ def _advice(run: RunData, best: flow.Candidate) -> str:
     )
 
 
-def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
-    """A run-wide event when the per-step loss grows by orders of magnitude right into NaN/Inf.
-
-    Only for runs that die: a run that survives is sampled again by the gradient statistics,
-    which then show (or refute) the explosion themselves."""
-    if trend is None or trend.first_nonfinite_step is None:
+def _loss_explosion(trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | None:
+    """A run-wide event when the per-step loss grows by orders of magnitude and is still that high
+    where the run dies (NaN/Inf), or where it ends before the gradient statistics (logged at
+    the `sampled` steps) could show or refute the growth. A spike the loss comes back from is
+    not an explosion."""
+    if trend is None:
         return None
     values = trend.values
-    n = int(np.argmax(~np.isfinite(values)))
+    dies = trend.first_nonfinite_step is not None
+    n = int(np.argmax(~np.isfinite(values))) if dies else len(values)
     if n == 0:
         return None
     # Best so far of the smoothed loss: one lucky batch does not set the reference.
@@ -72,6 +78,8 @@ def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
     if not spans:
         return None
     _, a, b = spans[0]
+    if not dies and (sampled >= trend.steps[a]).any():
+        return None  # the gradients were sampled during the growth: their own rules decide
     peak = a + int(np.argmax(decades[a : b + 1]))
     first, last = int(trend.steps[a]), int(trend.steps[-1])
     items = [
@@ -87,7 +95,7 @@ def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
     ]
     return Cause.create(
         CAUSE_KIND,
-        "error",
+        "error" if dies else "warning",
         None,
         first,
         last,
@@ -96,6 +104,40 @@ def _loss_explosion(trend: trends.LossTrend | None) -> Cause | None:
         "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
         "single layer can be named. Lower the learning rate, clip gradients (`clipnorm=1.0`), and "
         f"scale inputs and targets (the loss starts at {wording.num(trend.baseline)}).",
+    )
+
+
+def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | None:
+    """A warning at the first finite loss `SPIKE_FACTOR` times the largest loss of all steps before
+    it, at a step the gradient statistics did not sample (where they did, their rules decide)."""
+    if trend is None or len(trend.values) <= SPIKE_HISTORY:
+        return None
+    values = np.where(np.isfinite(trend.values), trend.values, np.nan)
+    running_max = np.fmax.accumulate(values)
+    with np.errstate(invalid="ignore"):
+        factor = values[SPIKE_HISTORY:] / running_max[SPIKE_HISTORY - 1 : -1]
+    unsampled = ~np.isin(trend.steps[SPIKE_HISTORY:], sampled)
+    spikes = np.flatnonzero((factor >= SPIKE_FACTOR) & unsampled)
+    if not len(spikes):
+        return None
+    i = SPIKE_HISTORY + int(spikes[0])
+    step, ratio = int(trend.steps[i]), float(factor[spikes[0]])
+    items = [
+        evidence("loss_spike", ratio, SPIKE_FACTOR, ">=", step, "loss over the largest loss of every step before it"),
+        evidence("loss", float(values[i]), float(running_max[i - 1]), ">", step, "the spike and that largest loss"),
+    ]
+    return Cause.create(
+        CAUSE_KIND,
+        "warning",
+        None,
+        step,
+        step,
+        f"The loss spikes at step {step}: {wording.num(float(values[i]))}, "
+        f"{wording.num(ratio)}x its largest value before",
+        items,
+        "One update overshot: a gradient far larger than usual (an outlier batch, or a learning rate at the edge "
+        "of stability). Clip gradients (`clipnorm=1.0`), check that batch's inputs, and lower the learning rate "
+        "if spikes recur.",
     )
 
 
@@ -136,7 +178,8 @@ def detect(run: RunData) -> list[Cause]:
     trend = trends.LossTrend.from_run(run)
     confirmed = flow.confirm(candidates, trend)
     if not confirmed:
-        fallback = _loss_explosion(trend)
+        sampled = run["gradients"].steps
+        fallback = _loss_explosion(trend, sampled) or _loss_spike(trend, sampled)
         return [fallback] if fallback is not None else []
     start = min(c.first for c in confirmed)
     best = max((c for c in confirmed if c.first == start), key=lambda c: c.score)
