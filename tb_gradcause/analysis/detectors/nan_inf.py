@@ -99,8 +99,6 @@ def _masks(run: RunData) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
             mask = ~np.isfinite(series.stat("value"))
         else:
             mask = per_layer.nonfinite(series)
-        if phase == "update" and series.has("update_norm"):
-            mask = mask | ~np.isfinite(series.stat("update_norm"))
         if kind in ("gradients", "backward", "backward_time", "weights"):
             mask = mask & ~np.isin(series.steps, skipped_steps)[:, None]
         result[(phase, kind)] = (np.asarray(series.steps), mask)
