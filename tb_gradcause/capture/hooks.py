@@ -12,11 +12,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
 from tb_gradcause.capture.model_walk import LayerEntry
+
+if TYPE_CHECKING:
+    from tb_gradcause.capture.pending import Pending
 
 _local = threading.local()
 _HOOKED = "_gradcause_hooked"
@@ -55,7 +59,7 @@ class Recorder:
         self.loss: tf.Tensor | None = None
         self.applied = False
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
-        self.pending: Any = None  # capture_step.Pending when the step is compiled by XLA
+        self.pending: Pending | None = None  # the records, when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
         self.tape: tf.GradientTape | None = None
         self.tape_recording = False
@@ -137,6 +141,14 @@ def _is_float_tensor(x: Any) -> bool:
 
 def is_hooked(entry: LayerEntry) -> bool:
     return getattr(entry.layer, _HOOKED, None) is not None
+
+
+def install(model, entries: Sequence[LayerEntry]) -> None:
+    """Hook the watched layers, the model's loss and its optimizer (each once)."""
+    for entry in entries:
+        hook_layer(entry)
+    hook_model(model)
+    hook_optimizer(model.optimizer)
 
 
 def hook_layer(entry: LayerEntry) -> None:

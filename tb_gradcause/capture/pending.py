@@ -1,0 +1,100 @@
+"""Writing a step's records: at once, or after an XLA-compiled step.
+
+A full capture writes every record (and flushes when the step is non-finite, so it is on disk
+even if training dies next); any other step writes at most the loss pulse. XLA has no summary
+kernels: a compiled step computes its records as `Pending` (zeros when it does not capture:
+XLA needs fixed shapes) and returns their tensors, written after it by `write`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import tensorflow as tf
+
+from tb_gradcause import metadata, summary
+from tb_gradcause.capture import graph
+
+
+@dataclasses.dataclass
+class Plan:
+    """What a step writes (trace-time tensors)."""
+
+    full: tf.Tensor  # every record
+    bad: tf.Tensor  # non-finite: flush after writing
+    record_pulse: tf.Tensor  # the loss pulse on a step that is not full
+    pulse: summary.Record | None  # the loss pulse (None: the loss is not logged)
+    step: tf.Tensor  # int64
+
+
+def write(plan: Plan, records: Callable[[], list[summary.Record]], bare_pulse: bool = False) -> None:
+    """Write all `records()` when `plan.full` (and flush when `plan.bad`), else only the loss
+    pulse if `plan.record_pulse`.
+
+    A pulse known at trace time to go out every step is written outside the capture conditional,
+    which then runs nothing when it does not capture. `bare_pulse`: that pulse goes without
+    metadata (`summary.write_record_bare`): for lean steps, which the writer's first step, a
+    full one, precedes.
+    """
+    pulse, step = plan.pulse, plan.step
+    pulse_pred = graph.on_chief(plan.record_pulse) if pulse is not None else tf.constant(False)
+    known = tf.get_static_value(pulse_pred)
+    every_step = known is not None and bool(known)
+    if every_step:
+        (summary.write_record_bare if bare_pulse else summary.write_record)(pulse, step)
+
+    def write_full():
+        for record in records():
+            if not (every_step and record is pulse):
+                summary.write_record(record, step)
+        tf.cond(plan.bad, lambda: tf.summary.flush(), tf.no_op)
+        return tf.constant(True)
+
+    def write_pulse():
+        if known is None:
+            graph.cond(pulse_pred, lambda: summary.write_record(pulse, step))
+        return tf.constant(False)
+
+    graph.cond(plan.full, write_full, write_pulse, separate=True)
+
+
+@dataclasses.dataclass
+class Pending:
+    """Records computed inside an XLA step, to be written after it (`write`)."""
+
+    records: list[summary.Record]
+    plan: Plan
+
+    @classmethod
+    def compute(cls, plan: Plan, records: Callable[[], list[summary.Record]]) -> Pending:
+        """Compute `records()` under `plan.full` (zeros otherwise, but for the loss pulse)."""
+        built: list[summary.Record] = []
+
+        def capture():
+            built[:] = records()
+            return [r.values for r in built]
+
+        def skip():
+            values = [tf.zeros([len(r.rows), len(metadata.KIND_STATS[r.kind])]) for r in built]
+            if plan.pulse is not None:
+                values[0] = plan.pulse.values  # the loss pulse, first, is always computed
+            return values
+
+        values = tf.cond(plan.full, capture, skip)
+        return cls([summary.Record(r.kind, r.rows, v) for r, v in zip(built, values)], plan)
+
+    def tensors(self) -> list[tf.Tensor]:
+        p = self.plan
+        return [r.values for r in self.records] + [p.full, p.bad, p.record_pulse, p.step]
+
+    def with_tensors(self, tensors: Sequence[tf.Tensor]) -> Pending:
+        """The same records carried by `tensors` (e.g. a compiled function's outputs)."""
+        n = len(self.records)
+        records = [summary.Record(r.kind, r.rows, t) for r, t in zip(self.records, tensors[:n])]
+        pulse = next((r for r in records if r.kind == "loss"), None)
+        full, bad, record_pulse, step = tensors[n : n + 4]
+        return Pending(records, Plan(full, bad, record_pulse, pulse, step))
+
+    def write(self, bare_pulse: bool) -> None:
+        write(self.plan, lambda: self.records, bare_pulse)

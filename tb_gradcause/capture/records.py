@@ -1,0 +1,157 @@
+"""A full capture's records, built from what the step recorded (traced in the capture branch).
+
+Everything here reads tensors the training step computes anyway (layer outputs, the gradients
+its probes took, the gradients, the weights), so a step that does not capture keeps nothing
+alive for it. Built only inside the capture conditional, possibly traced more than once: pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tb_gradcause import stats, summary
+from tb_gradcause.capture.config import CaptureConfig
+from tb_gradcause.capture.graph import variable_value
+from tb_gradcause.capture.hooks import Recorder, Slot
+from tb_gradcause.capture.model_walk import LayerEntry
+from tb_gradcause.capture.row_info import layer_row, variable_rows
+from tb_gradcause.capture.snapshot import Snapshot
+from tb_gradcause.rows import RowInfo
+
+# Keras' losses read a softmax's or sigmoid's logits, so training never runs these ops on a
+# model's output: captures recompute them (same kernel, same input) rather than make every step
+# run them for the capture branch.
+_LOGITS_ACTIVATIONS = {"Softmax": tf.nn.softmax, "Sigmoid": tf.math.sigmoid}
+
+
+@dataclasses.dataclass
+class StepTensors:
+    """What a full capture reads, gathered by the step (trace time)."""
+
+    rec: Recorder
+    x: Any  # the batch's model inputs
+    grads: list  # as the optimizer got them (loss-scaled when `scale` is given); global under a strategy
+    variables: list
+    snapshot: Snapshot | None
+    scale: tf.Tensor | None  # the loss scale
+    owner: dict[int, LayerEntry]  # id(variable) -> the watched layer owning it
+
+
+def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[summary.Record]:
+    """Every kind but the loss, in a fixed order: inputs, activations, backward, backward_time,
+    gradients, weights."""
+    kinds = options.kinds
+    slots = t.rec.called()
+    out: list[summary.Record] = []
+    unscale = _unscaler(t.scale)
+    if "inputs" in kinds:
+        named = model_inputs(model, t.x)
+        if named:
+            out.append(summary.inputs_record(named, max_features=options.max_input_features))
+    if "activations" in kinds and slots:
+        rows = [layer_row(s, s.output, options.max_units) for s in slots]
+        outputs = [_recomputed(s) for s in slots]
+        values = stats.activation_stats_list(outputs, [s.entry.activation for s in slots], options.max_units)
+        out.append(summary.Record("activations", rows, values))
+    signals, input_signals = backward_signals(t.rec, slots, unscale)
+    if "backward" in kinds and slots:
+        grads_out = {s.entry.path: signals.get(s.order) for s in slots}
+        rows = [layer_row(s, s.output, options.max_units) for s in slots]
+        out.append(summary.backward_record(grads_out, rows=rows, max_units=options.max_units))
+    if "backward_time" in kinds:
+        timed = [s for s in slots if input_signals.get(s.order) is not None]
+        if timed:
+            rows = [layer_row(s, s.output, options.max_units) for s in timed]
+            out.append(summary.backward_time_record({s.entry.path: input_signals[s.order] for s in timed}, rows=rows))
+    variables, grads = t.variables, t.grads
+    if variables and {"gradients", "weights"} & kinds:
+        depth = {id(s.entry.layer): s.order for s in slots}
+        var_rows = variable_rows(variables, t.owner, depth)
+        order = sorted(range(len(variables)), key=lambda i: (var_rows[i].depth < 0, var_rows[i].depth))
+        pick = lambda seq: [seq[i] for i in order]  # noqa: E731
+        if "gradients" in kinds:
+            unscaled = [unscale(g) for g in pick(grads)]
+            out.append(summary.gradients_record(unscaled, pick(variables), rows=pick(var_rows)))
+        if "weights" in kinds:
+            after = pick([tf.convert_to_tensor(variable_value(v)) for v in variables])
+            out.append(weights_record(after, pick(var_rows), t.snapshot and t.snapshot.picked(order)))
+    return out
+
+
+def model_inputs(model: keras.Model, x: Any) -> dict[str, tf.Tensor]:
+    """Numeric dense model inputs by name ("input" for a single one)."""
+    if isinstance(x, dict):
+        named = dict(x)
+    else:
+        flat = tf.nest.flatten(x)
+        names = [getattr(t, "name", "") for t in (getattr(model, "inputs", None) or [])]
+        if len(flat) == 1:
+            named = {"input": flat[0]}
+        else:
+            names = names if len(names) == len(flat) else [f"input_{i}" for i in range(len(flat))]
+            named = dict(zip(names, flat))
+    return {
+        k: t
+        for k, t in named.items()
+        if isinstance(t, tf.Tensor)
+        and (t.dtype.is_floating or t.dtype.is_integer)
+        and t.shape.rank is not None
+        and (t.shape.rank < 2 or t.shape[-1] is not None)
+    }
+
+
+def backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[dict, dict]:
+    """Per slot order: d loss / d output (d loss / d logits when the output gets none) and, for
+    recurrent layers, d loss / d input, as the probes took them from the training backward pass
+    (unscaled). A recurrent layer fed by the model input, which no probe sees, gets one gradient
+    of the unscaled loss on `rec.tape` when there is one."""
+    outputs = {s.order: unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots}
+    inputs = {s.order: unscale(s.input_grad) for s in slots if s.input_grad is not None}
+    missing = [s for s in slots if s.input is not None and s.order not in inputs]
+    if missing and rec.tape is not None and rec.loss is not None:
+        grads = rec.tape.gradient(rec.loss, [s.input for s in missing])
+        inputs.update({s.order: g for s, g in zip(missing, grads)})
+    return outputs, inputs
+
+
+def weights_record(after: list[tf.Tensor], rows: list[RowInfo], snapshot: Snapshot | None) -> summary.Record:
+    """The weights record, with updates and `nonfinite_before` when the snapshot was taken."""
+    if snapshot is None:
+        return summary.weights_record(after, rows=rows)
+    if snapshot.taken is None:
+        return summary.weights_record(after, rows=rows, before=snapshot.before)
+    values = tf.cond(
+        snapshot.taken,
+        lambda: summary.weights_record(after, rows=rows, before=snapshot.before).values,
+        lambda: summary.weights_record(after, rows=rows).values,
+    )
+    return summary.Record("weights", rows, values)
+
+
+def _recomputed(slot: Slot) -> tf.Tensor:
+    """The slot's output; a softmax or sigmoid of its logits is computed again from them."""
+    op, logits = slot.output.op, slot.logits
+    activation = _LOGITS_ACTIVATIONS.get(op.type)
+    if activation is None or logits is None or op.inputs[0].name != logits.name:
+        return slot.output
+    return activation(logits)
+
+
+def _unscaler(scale: tf.Tensor | None) -> Callable:
+    """Divides a gradient (or None) by the loss scale; the identity without a loss scaler."""
+    if scale is None:
+        return lambda g: g
+
+    def unscale(g):
+        if g is None:
+            return None
+        if isinstance(g, tf.IndexedSlices):
+            return tf.IndexedSlices(g.values / tf.cast(scale, g.values.dtype), g.indices, g.dense_shape)
+        return g / tf.cast(scale, g.dtype)
+
+    return unscale

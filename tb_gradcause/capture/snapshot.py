@@ -1,0 +1,54 @@
+"""Copies of the weights before the optimizer's update, for the `weights` update columns.
+
+A copy is taken on the cadence's steps and when the loss is non-finite (a step that may start
+from overflowed weights), not when only the gradients are: the loss is known early, while
+waiting for the gradient check would hold every update back until the whole backward pass is
+done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from tb_gradcause.capture.graph import variable_value
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """Copies of the variables' values before the update, taken when `taken` (None: always)."""
+
+    before: list[tf.Tensor]
+    taken: tf.Tensor | None
+
+    def picked(self, order: Sequence[int]) -> Snapshot:
+        return Snapshot([self.before[i] for i in order], self.taken)
+
+
+def take(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bool) -> Snapshot | None:
+    """Copy the variables' values now (before the update) when `taken` or `always` (otherwise
+    empty tensors, which only a branch under `taken` reads); None when `taken` is known to be False.
+
+    The conditional takes values, not variables: one that takes a variable is ordered after every
+    op using it, e.g. a recurrent layer's whole backward loop, and would hold its update back
+    until then. A value read here shares the variable's memory until the update, which copies it
+    if the snapshot still holds it. Sparsely updated variables (IndexedSlices gradients, e.g.
+    embeddings) are read in the branch: once updated so, every read copies them.
+    """
+    static = tf.get_static_value(taken)
+    if static is not None and not bool(static):
+        return None
+    values = [
+        variable_value(v) if isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(variable_value(v))
+        for v, g in zip(variables, grads)
+    ]
+    copy = lambda: [tf.identity(x) for x in values]  # noqa: E731
+    if always or static is not None:
+        return Snapshot(copy(), None)
+    return Snapshot(tf.cond(taken, copy, lambda: [_empty_like(v) for v in variables]), taken)
+
+
+def _empty_like(v) -> tf.Tensor:
+    return tf.zeros([0] * len(v.shape), dtype=v.dtype)

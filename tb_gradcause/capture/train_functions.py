@@ -1,0 +1,144 @@
+"""The train functions the callback gives `model.fit`, traced once per model (not per `fit`).
+
+One step per call: a "full" function for the steps on the cadence and a "lean" one for the
+others (the finite check and the loss pulse only; a capture runs only on a non-finite step), so
+the steps that do not log run at nearly the cost of plain training; the callback swaps them
+before each batch. Several steps per call: one function that decides in the graph
+(`cadence.Mode.IN_GRAPH`).
+
+Each replica step runs the model's own `train_step` under a `hooks.Recorder`, whose optimizer
+hook hands `apply` to `step.StepCapture`. With `jit_compile`, training and stats compile with
+XLA, which has no summary kernels: the records come out of the compiled step as tensors and
+are written by a small non-XLA function after it (the XLA split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tb_gradcause import summary
+from tb_gradcause.capture.cadence import Mode
+from tb_gradcause.capture.hooks import Recorder, recording
+from tb_gradcause.capture.pending import Pending
+from tb_gradcause.capture.step import StepCapture
+
+# (recorder, mode, model inputs, the optimizer's own apply, grads, variables) -> apply's result
+ApplyHook = Callable[[Recorder, Mode, Any, Callable, list, Any], Any]
+
+
+def step_counter(model: keras.Model) -> tf.Variable:
+    """The int64 step of the coming batch, starting at `optimizer.iterations`: unlike it, it
+    also counts a batch whose update a loss scaler skipped."""
+    with tf.init_scope():
+        start = int(model.optimizer.iterations.numpy())
+        return tf.Variable(start, dtype=tf.int64, trainable=False, name="gradcause_step")
+
+
+class TrainFunctions:
+    """The train functions of one model, by mode."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        capture: StepCapture,
+        on_apply: ApplyHook,
+        failed: Callable[[], bool],
+        recurrent: bool,
+    ):
+        """`on_apply` runs the capture around the optimizer's apply (the callback's guard around
+        `capture.apply`); `failed()` tells, at trace time, whether logging is off."""
+        self._model = model
+        self._train_step = model.train_step
+        self._step = capture.step
+        self._writer = capture.writer
+        self._kinds = capture.config.kinds
+        self._on_apply = on_apply
+        self._failed = failed
+        self._recurrent = recurrent
+        modes = (Mode.FULL, Mode.LEAN) if model.steps_per_execution == 1 else (Mode.IN_GRAPH,)
+        self.by_mode: dict[Mode, Callable] = {mode: self._make(mode) for mode in modes}
+
+    @property
+    def swapped_per_batch(self) -> bool:
+        """One step per call: the host picks the function of each batch (`for_batch`)."""
+        return Mode.IN_GRAPH not in self.by_mode
+
+    def initial(self) -> Callable:
+        return self.by_mode[Mode.LEAN if self.swapped_per_batch else Mode.IN_GRAPH]
+
+    def for_batch(self, full: bool) -> Callable:
+        return self.by_mode[Mode.FULL if full else Mode.LEAN]
+
+    def owns(self, function: Any) -> bool:
+        return any(function is f for f in self.by_mode.values())
+
+    def _make(self, mode: Mode) -> Callable:
+        model = self._model
+        if model.jit_compile:
+            step_fn = self._xla_step(mode)
+            model.jit_compile = False  # the step compiles its own XLA part; writing runs outside
+            try:
+                return model._make_function(step_fn)  # pylint: disable=protected-access
+            finally:
+                model.jit_compile = True
+
+        def step_fn(data):
+            outputs, _ = self._replica_step(data, mode)
+            self._advance_step()
+            return outputs
+
+        return model._make_function(step_fn)  # pylint: disable=protected-access
+
+    def _replica_step(self, data: Any, mode: Mode) -> tuple[Any, Recorder]:
+        """The model's `train_step` on one replica's batch, recorded."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        rec = Recorder(
+            on_apply=lambda original, grads, variables: self._on_apply(rec, mode, x, original, grads, variables),
+            backward_time="backward_time" in self._kinds,
+        )
+        # The gradient into a recurrent layer fed by the model input reaches no probe: a tape
+        # gives it. A tape around a recurrent layer's gradient makes TensorFlow keep what a
+        # second-order gradient of its loop would need, every step: lean steps take none.
+        if rec.backward_time and self._recurrent and mode is not Mode.LEAN:
+            rec.start_tape(x)
+        try:
+            with recording(rec):
+                outputs = self._train_step(data)
+        finally:
+            rec.stop_tape()
+        return outputs, rec
+
+    def _xla_step(self, mode: Mode) -> Callable:
+        """A step whose training (and stats) compile with XLA; the summaries are written after it."""
+        template: dict[str, Pending] = {}  # the pending records as traced, to rebuild from outputs
+
+        @tf.function(jit_compile=True)
+        def compiled(data):
+            outputs, rec = self._replica_step(data, mode)
+            if rec.pending is None:
+                template.pop("pending", None)
+                return outputs, []
+            template["pending"] = rec.pending
+            return outputs, rec.pending.tensors()
+
+        def step_fn(data):
+            outputs, tensors = compiled(data)
+            if "pending" in template and not self._failed():
+                pending = template["pending"].with_tensors(tensors)
+                with summary.default_writer(self._writer):
+                    pending.write(bare_pulse=mode is Mode.LEAN)
+            self._advance_step()
+            return outputs
+
+        return step_fn
+
+    def _advance_step(self) -> None:
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            self._step.assign_add(1)
+        else:
+            tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: tf.group(self._step.assign_add(1)), tf.no_op)
