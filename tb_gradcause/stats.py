@@ -1,22 +1,22 @@
-"""Fused on-device statistics kernels: one float32 stat vector (or matrix) per tensor.
+"""Fused on-device statistics kernels: one float32 stat row per tensor, stacked per kind.
 
 Every function is plain TensorFlow (graph, eager and XLA compatible unless noted) and never syncs
-with the host. A fast path assumes finite values; one conditional per kind falls back to exact,
-NaN/Inf-aware kernels when a result shows otherwise. Layer outputs with more than `max_units`
-units per sample (`SAMPLE_UNITS` by default) get their stats from a fixed sample of units
-(`unit_sample`), but their L2 norm and finiteness from every element. Column order follows
-`tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every column.
+with the host. The entry points are `*_stats_list` (one row per tensor of a list), `input_stats`
+and `time_grad_stats`. A fast path assumes finite values; one conditional per call falls back to
+exact, NaN/Inf-aware kernels when a result shows otherwise. Layer outputs with more than
+`max_units` units per sample (`metadata.SAMPLE_UNITS` by default) get their stats from a fixed
+sample of units (`unit_sample`), but their L2 norm and finiteness from every element. Column
+order follows `tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every column.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tb_gradcause import metadata
-from tb_gradcause.metadata import SAMPLE_UNITS
 
 # (low, high) output bounds of activations that saturate; saturation = within
 # SATURATION_MARGIN of the output range from a bound.
@@ -34,7 +34,6 @@ SATURATION_BOUNDS: dict[str, tuple[float, float]] = {
 SATURATION_MARGIN = 0.005
 
 N_TIME_POSITIONS = 8
-
 
 _NAN = float("nan")
 
@@ -127,7 +126,9 @@ def _fast_or_exact(fast: tf.Tensor, exact: Callable[[], tf.Tensor]) -> tf.Tensor
 
 def tensor_stats_list(xs: Sequence[tf.Tensor]) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each tensor: float32 [N, 9] (one conditional for all)."""
-    return _fast_or_exact(tf.stack([_fast_tensor_stats(x) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs]))
+    return _fast_or_exact(
+        tf.stack([_fast_tensor_stats(x) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs])
+    )
 
 
 def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
@@ -138,17 +139,12 @@ def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
     return tf.concat([[_l2(x)], _fast_tensor_stats(unit_sample(x, max_units))[1:]], 0)
 
 
-def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = SAMPLE_UNITS) -> tf.Tensor:
+def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = metadata.SAMPLE_UNITS) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each layer output [batch, ...] (or signal of its shape), with
     large outputs sampled as `unit_sample` says: float32 [N, 9]."""
     return _fast_or_exact(
         tf.stack([_fast_output_stats(x, max_units) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs])
     )
-
-
-def tensor_stats(x: tf.Tensor) -> tf.Tensor:
-    """`metadata.TENSOR_STATS` of all elements of `x`: float32 [9]."""
-    return tensor_stats_list([x])[0]
 
 
 def _exact_tensor_stats(x: tf.Tensor) -> tf.Tensor:
@@ -236,11 +232,6 @@ def gradient_stats_list(grads: Sequence, dense_slices: bool = False) -> tf.Tenso
     return tf.stack(rows)
 
 
-def gradient_stats(grad, dense_slices: bool = False) -> tf.Tensor:
-    """`KIND_STATS["gradients"]` of one gradient: float32 [10] (see `gradient_stats_list`)."""
-    return gradient_stats_list([grad], dense_slices)[0]
-
-
 def _units(x: tf.Tensor) -> tf.Tensor | None:
     """[batch, units] view of a layer output (None for a scalar)."""
     if x.shape.rank is None or x.shape.rank < 1:
@@ -275,7 +266,7 @@ def _fast_activation_stats(x: tf.Tensor, activation: str, max_units: int | None)
 
 
 def activation_stats_list(
-    xs: Sequence[tf.Tensor], activations: Sequence[str], max_units: int | None = SAMPLE_UNITS
+    xs: Sequence[tf.Tensor], activations: Sequence[str], max_units: int | None = metadata.SAMPLE_UNITS
 ) -> tf.Tensor:
     """`KIND_STATS["activations"]` of each layer output [batch, ...], large ones sampled as
     `unit_sample` says: float32 [N, 12]."""
@@ -283,11 +274,6 @@ def activation_stats_list(
         tf.stack([_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)]),
         lambda: tf.stack([_exact_activation_stats(x, a) for x, a in zip(xs, activations)]),
     )
-
-
-def activation_stats(x: tf.Tensor, activation: str = "", max_units: int | None = SAMPLE_UNITS) -> tf.Tensor:
-    """`KIND_STATS["activations"]` of a layer output [batch, ...]: float32 [12]."""
-    return activation_stats_list([x], [activation], max_units)[0]
 
 
 def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
@@ -351,18 +337,16 @@ def weight_stats_list(
     befores = list(befores) if befores is not None else [None] * len(weights)
     rows = tf.stack([_fast_weight_stats(w, u, b is not None) for w, u, b in zip(weights, updates, befores)])
     known = [i for i, u in enumerate(updates) if u is not None]
-    ok = tf.reduce_all(tf.math.is_finite(tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)))
+    norms = tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)
+    ok = tf.reduce_all(tf.math.is_finite(norms))
     return tf.cond(
         ok, lambda: rows, lambda: tf.stack([_exact_weight_stats(w, u, b) for w, u, b in zip(weights, updates, befores)])
     )
 
 
-def weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of a variable value, the update applied to it and its value before: float32 [7]."""
-    return weight_stats_list([weight], [update], [before])[0]
-
-
-def _exact_weight_stats(weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None) -> tf.Tensor:
+def _exact_weight_stats(
+    weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None
+) -> tf.Tensor:
     """`KIND_STATS["weights"]` of a variable value, its update and value before it, NaN/Inf-aware."""
     w = tf.reshape(_as_float(weight), [-1])
     finite = tf.math.is_finite(w)

@@ -34,17 +34,17 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_tensor_stats_match_numpy(name):
     x = CASES[name]
-    got = stats.tensor_stats(tf.constant(x, tf.float32)).numpy()
+    got = stats.tensor_stats_list([tf.constant(x, tf.float32)])[0].numpy()
     assert got.shape == (len(metadata.TENSOR_STATS),)
     np.testing.assert_allclose(got, np_tensor_stats(x.astype(np.float32)), rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
 def test_gradient_stats_none_and_int():
-    missing = stats.gradient_stats(None).numpy()
+    missing = stats.gradient_stats_list([None])[0].numpy()
     assert missing[col("gradients", "missing")] == 1.0
     assert missing[col("gradients", "l2")] == 0.0 and missing[col("gradients", "nan")] == 0.0
     ints = np.array([[3, -4], [0, 0]], np.int32)
-    got = stats.gradient_stats(tf.constant(ints)).numpy()
+    got = stats.gradient_stats_list([tf.constant(ints)])[0].numpy()
     np.testing.assert_allclose(got[:-1], np_tensor_stats(ints), rtol=1e-6)
     assert got[-1] == 0.0
 
@@ -56,7 +56,7 @@ def test_indexed_slices_exact_with_duplicates(dense):
     slices = tf.IndexedSlices(tf.constant(values), tf.constant(indices), tf.constant([10, 2]))
     dense_np = np.zeros((10, 2), np.float32)
     np.add.at(dense_np, indices, values)
-    got = stats.gradient_stats(slices, dense_slices=dense).numpy()
+    got = stats.gradient_stats_list([slices], dense_slices=dense)[0].numpy()
     np.testing.assert_allclose(got[:-1], np_tensor_stats(dense_np), rtol=1e-5, atol=1e-6, equal_nan=True)
 
 
@@ -64,7 +64,7 @@ def test_activation_stats_dead_saturated_batch_std():
     x = np.array(
         [[-1.0, 0.5, 0.0, 0.999], [-2.0, 0.7, 0.0, 0.001], [-0.5, 0.1, 0.0, 0.5]], np.float32
     )  # unit 0 and 2 dead (<= 0 for every sample)
-    got = stats.activation_stats(tf.constant(x), "sigmoid").numpy()
+    got = stats.activation_stats_list([tf.constant(x)], ["sigmoid"])[0].numpy()
     np.testing.assert_allclose(got[: len(metadata.TENSOR_STATS)], np_tensor_stats(x), rtol=1e-5, atol=1e-6)
     assert got[col("activations", "dead_frac")] == pytest.approx(0.5)
     margin = stats.SATURATION_MARGIN
@@ -73,14 +73,14 @@ def test_activation_stats_dead_saturated_batch_std():
     assert got[col("activations", "batch_std")] == pytest.approx(x.std(axis=0).mean(), rel=1e-5)
     # tanh bounds are -1/1; an unknown activation never saturates.
     t = np.array([[-0.999, 0.0], [0.9999, 0.2]], np.float32)
-    assert stats.activation_stats(tf.constant(t), "tanh").numpy()[col("activations", "saturated_frac")] == 0.5
-    assert stats.activation_stats(tf.constant(x), "my_fn").numpy()[col("activations", "saturated_frac")] == 0.0
+    both = stats.activation_stats_list([tf.constant(t), tf.constant(x)], ["tanh", "my_fn"]).numpy()
+    assert both[:, col("activations", "saturated_frac")].tolist() == [0.5, 0.0]
 
 
 def test_activation_stats_conv_units_are_positions_and_channels():
     x = np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype(np.float32)
     x[:, 0, 0, 1] = -1.0  # one dead unit of 18
-    got = stats.activation_stats(tf.constant(x), "relu").numpy()
+    got = stats.activation_stats_list([tf.constant(x)], ["relu"])[0].numpy()
     units = x.reshape(4, -1)
     assert got[col("activations", "dead_frac")] == pytest.approx((units.max(axis=0) <= 0).mean())
     assert got[col("activations", "batch_std")] == pytest.approx(units.std(axis=0).mean(), rel=1e-5)
@@ -89,10 +89,11 @@ def test_activation_stats_conv_units_are_positions_and_channels():
 def test_weight_stats():
     w = np.array([[3.0, -4.0], [np.nan, 0.0]], np.float32)
     u = np.array([[0.3, 0.0], [0.0, -0.4]], np.float32)
-    got = stats.weight_stats(tf.constant(w), tf.constant(u)).numpy()
+    got = stats.weight_stats_list([tf.constant(w)], [tf.constant(u)])[0].numpy()
     expected = [5.0, 4.0, 1.0, 0.0, 0.5, 0.1, np.nan]  # no value before: nonfinite_before unknown
     np.testing.assert_allclose(got, expected, rtol=1e-6)
-    ints = stats.weight_stats(tf.constant([[1, 2], [2, 4]], tf.int64), tf.constant([[0, 0], [0, 1]])).numpy()
+    ints = stats.weight_stats_list([tf.constant([[1, 2], [2, 4]], tf.int64)], [tf.constant([[0, 0], [0, 1]])])
+    ints = ints[0].numpy()
     np.testing.assert_allclose(ints, [5.0, 4.0, 0.0, 0.0, 1.0, 0.2, np.nan], rtol=1e-6)
 
 
@@ -104,7 +105,7 @@ def test_weight_stats():
 def test_weight_stats_count_nonfinite_values_before_the_update(before, expected_nonfinite):
     w = np.array([[3.0, -4.0], [0.0, 2.0]], np.float32)
     b = np.array(before, np.float32)
-    got = stats.weight_stats(tf.constant(w), tf.constant(w - b), tf.constant(b)).numpy()
+    got = stats.weight_stats_list([tf.constant(w)], [tf.constant(w - b)], [tf.constant(b)])[0].numpy()
     assert got[col("weights", "nonfinite_before")] == expected_nonfinite
     assert got[col("weights", "norm")] == pytest.approx(np.sqrt(29.0))
 
@@ -141,7 +142,7 @@ def test_time_grad_stats_positions_last_to_first():
 def test_stats_compile_with_xla():
     @tf.function(jit_compile=True)
     def f(x):
-        return stats.activation_stats(x, "tanh"), stats.input_stats(x), stats.tensor_stats(x)
+        return stats.activation_stats_list([x], ["tanh"])[0], stats.input_stats(x), stats.tensor_stats_list([x])[0]
 
     x = tf.constant(CASES["with_nan_inf"], tf.float32)
     act, _, base = f(x)
@@ -164,8 +165,8 @@ def test_large_outputs_sample_units_but_keep_exact_l2():
     assert stats.sampled_positions(x.shape, 400) == (25, 120)
     assert stats.sample_facts(x.shape, 400) == {"sampled_units": "400 of 1920"}
     assert stats.sampled_positions(x.shape, 1920) is None and stats.sample_facts(x.shape, None) == {}
-    sampled = stats.activation_stats(tf.constant(x), "relu", max_units=400).numpy()
-    exact = stats.activation_stats(tf.constant(x), "relu", max_units=None).numpy()
+    sampled = stats.activation_stats_list([tf.constant(x)], ["relu"], max_units=400)[0].numpy()
+    exact = stats.activation_stats_list([tf.constant(x)], ["relu"], max_units=None)[0].numpy()
     assert sampled[col("activations", "l2")] == pytest.approx(np.sqrt((x.astype(np.float64) ** 2).sum()), rel=1e-5)
     assert sampled[col("activations", "dead_frac")] == pytest.approx(0.25)
     assert exact[col("activations", "dead_frac")] == pytest.approx(0.25)
@@ -181,5 +182,7 @@ def test_sampled_output_with_a_nan_outside_the_sample_falls_back_to_every_elemen
     x = np.ones((2, 40, 8), np.float32)
     x[1, 1, 3] = np.nan  # position 1 is not among the 5 evenly spaced positions kept
     assert 1 not in np.floor((np.arange(5) + 0.5) * 40 / 5)
-    for got in (stats.output_stats_list([tf.constant(x)], 40).numpy()[0], stats.activation_stats(tf.constant(x), "", 40).numpy()):
+    outputs = stats.output_stats_list([tf.constant(x)], 40).numpy()[0]
+    activations = stats.activation_stats_list([tf.constant(x)], [""], 40)[0].numpy()
+    for got in (outputs, activations):
         np.testing.assert_allclose(got[: len(metadata.TENSOR_STATS)], np_tensor_stats(x), rtol=1e-5, equal_nan=True)
