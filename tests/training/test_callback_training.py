@@ -12,8 +12,8 @@ import keras
 import numpy as np
 import pytest
 
-from tests.support.callback_logs import read_kinds, read_tags
 from tb_gradcause import GradCauseCallback, stats
+from tests.support.callback_runs import at, logged_steps, names, read_train
 
 WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "support", "callback_dies_worker.py")
 # Any tb_gradcause warning means logging failed: make it an error.
@@ -31,40 +31,44 @@ def run_worker(mode: str, log_dir, dies: bool = False) -> str:
 
 def test_ctrl_c_keeps_the_logged_steps(tmp_path):
     run_worker("interrupt", tmp_path, dies=True)  # died of KeyboardInterrupt, no on_train_end
-    kinds = read_kinds(str(tmp_path))
-    assert kinds["gradients"].steps == [0, 1, 2] and kinds["loss"].steps == [0, 1, 2]
+    kinds = read_train(tmp_path).series
+    assert kinds["gradients"].steps.tolist() == [0, 1, 2] and kinds["loss"].steps.tolist() == [0, 1, 2]
 
 
 def test_nan_input_step_on_disk_when_training_dies(tmp_path):
     run_worker("nan_input", tmp_path)
-    kinds = read_kinds(str(tmp_path))
-    assert kinds["gradients"].steps == [0, 5]  # every_n_steps=100: step 5 logged for its NaN
-    assert kinds["inputs"].at(5)[:, kinds["inputs"].stats.index("nan")].sum() == 1
-    assert kinds["gradients"].at(5)[:, kinds["gradients"].stats.index("nan")].sum() > 0
-    assert kinds["loss"].steps == list(range(6))
+    kinds = read_train(tmp_path).series
+    assert kinds["gradients"].steps.tolist() == [0, 5]  # every_n_steps=100: step 5 logged for its NaN
+    assert at(kinds["inputs"], 5)[:, kinds["inputs"].stats.index("nan")].sum() == 1
+    assert at(kinds["gradients"], 5)[:, kinds["gradients"].stats.index("nan")].sum() > 0
+    assert kinds["loss"].steps.tolist() == list(range(6))
 
 
 @pytest.mark.parametrize("mode", ["nan_grad", "nan_grad_accumulated"])
 def test_nan_gradient_with_finite_loss_is_caught(tmp_path, mode):
     run_worker(mode, tmp_path)
-    kinds = read_kinds(str(tmp_path))
+    kinds = read_train(tmp_path).series
     assert 5 in kinds["gradients"].steps
-    loss = kinds["loss"].stat("value")[kinds["loss"].steps.index(5), 0]
+    loss = at(kinds["loss"], 5)[0, kinds["loss"].stats.index("value")]
     assert np.isfinite(loss)
-    assert kinds["gradients"].at(5)[:, kinds["gradients"].stats.index("nan")].sum() > 0
-    assert kinds["backward"].steps == kinds["gradients"].steps
+    assert at(kinds["gradients"], 5)[:, kinds["gradients"].stats.index("nan")].sum() > 0
+    assert kinds["backward"].steps.tolist() == kinds["gradients"].steps.tolist()
 
 
 def test_op_determinism_bit_identical_weights(tmp_path):
     verdicts = run_worker("determinism", tmp_path).split()
     assert verdicts == ["regression", "IDENTICAL", "softmax", "IDENTICAL", "sigmoid", "IDENTICAL"]
-    assert read_kinds(str(tmp_path))["weights"].steps == list(range(0, 16, 2))
+    assert read_train(tmp_path).series["weights"].steps.tolist() == list(range(0, 16, 2))
 
 
 def mlp():
     keras.utils.set_random_seed(3)
     return keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(8, activation="relu", name="hidden"), keras.layers.Dense(1, dtype="float32", name="out")]
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, activation="relu", name="hidden"),
+            keras.layers.Dense(1, dtype="float32", name="out"),
+        ]
     )
 
 
@@ -72,9 +76,16 @@ def fit(log_dir, model, every_n_steps=3, **compile_kwargs):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(128, 6)).astype("float32"), rng.normal(size=(128, 1)).astype("float32")
     model.compile(keras.optimizers.SGD(0.01), "mse", **compile_kwargs)
-    model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
-              callbacks=[GradCauseCallback(str(log_dir), every_n_steps=every_n_steps)])
-    return read_kinds(str(log_dir))
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        shuffle=False,
+        epochs=1,
+        verbose=0,
+        callbacks=[GradCauseCallback(str(log_dir), every_n_steps=every_n_steps)],
+    )
+    return read_train(log_dir).series
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +98,10 @@ def test_xla_and_steps_per_execution_log_the_same(tmp_path, reference, compile_k
     kinds = fit(tmp_path, mlp(), **compile_kwargs)
     assert set(kinds) == set(reference)
     for kind, ref in reference.items():
-        assert kinds[kind].steps == ref.steps, kind
-        assert kinds[kind].names == ref.names, kind
+        assert kinds[kind].steps.tolist() == ref.steps.tolist(), kind
+        assert names(kinds[kind]) == names(ref), kind
         np.testing.assert_allclose(kinds[kind].values, ref.values, rtol=2e-3, atol=1e-5, err_msg=kind)
-    assert kinds["loss"].steps == list(range(8))
+    assert kinds["loss"].steps.tolist() == list(range(8))
 
 
 def test_mixed_precision_unscaled_gradients_and_skipped_steps(tmp_path, reference):
@@ -119,18 +130,24 @@ def test_overflowing_loss_scale_marks_skipped_steps_not_nan(tmp_path):
         x = (rng.normal(size=(64, 6)) * 300).astype("float32")  # scaled fp16 gradients overflow
         opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1e-6), initial_scale=2.0**30)
         model.compile(opt, "mse")
-        model.fit(x, x[:, :1] * 100, batch_size=16, epochs=1, verbose=0,
-                  callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=2)])
+        model.fit(
+            x,
+            x[:, :1] * 100,
+            batch_size=16,
+            epochs=1,
+            verbose=0,
+            callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=2)],
+        )
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    kinds = read_kinds(str(tmp_path))
+    kinds = read_train(tmp_path).series
     loss = kinds["loss"]
     skipped = loss.stat("step_skipped")[:, 0]
-    assert skipped[0] == 1.0 and loss.steps == [0, 1, 2, 3]
+    assert skipped[0] == 1.0 and loss.steps.tolist() == [0, 1, 2, 3]
     assert np.isfinite(loss.stat("value")).all()
     # A skipped step is not a NaN step: its overflowing gradients are not logged.
-    full_steps = [s for t in read_tags(str(tmp_path)) if t.kind == "gradients" for s in t.steps]
-    assert not set(full_steps) & {s for s, k in zip(loss.steps, skipped) if k}
+    full_steps = logged_steps(tmp_path, "gradients")
+    assert not set(full_steps) & {s for s, k in zip(loss.steps.tolist(), skipped) if k}
 
 
 def test_logging_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch):
@@ -143,8 +160,14 @@ def test_logging_failure_warns_once_and_training_goes_on(tmp_path, monkeypatch):
     x = np.ones((64, 6), "float32")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(x, x[:, :1], batch_size=16, epochs=2, verbose=0,
-                            callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=1)])
+        history = model.fit(
+            x,
+            x[:, :1],
+            batch_size=16,
+            epochs=2,
+            verbose=0,
+            callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=1)],
+        )
     ours = [w for w in caught if "tb_gradcause" in str(w.message)]
     assert len(ours) == 1 and "stats exploded" in str(ours[0].message)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
@@ -157,7 +180,7 @@ def test_update_that_overflows_the_weights_is_caught_by_the_next_step(tmp_path, 
     weights show they were non-finite before its update, and the engine names step 5's update,
     not step 6's forward pass. (Compiled lean steps keep no copy of the weights: there the
     engine can only name step 6's forward pass.)"""
-    from tb_gradcause.analysis import engine, reader
+    from tb_gradcause.analysis import engine
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -165,16 +188,23 @@ def test_update_that_overflows_the_weights_is_caught_by_the_next_step(tmp_path, 
     model = mlp()
     jump = keras.optimizers.schedules.PiecewiseConstantDecay([4], [0.01, 3e38])
     model.compile(keras.optimizers.SGD(jump), "mse", **compile_kwargs)
-    model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
-              callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), keras.callbacks.TerminateOnNaN()])
-    kinds = read_kinds(str(tmp_path))
-    assert kinds["weights"].steps[:2] == [0, 6]  # (several steps per call run on to step 7)
-    assert np.isfinite(kinds["loss"].stat("value")[5, 0])
-    weights = kinds["weights"].at(6)
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        shuffle=False,
+        epochs=1,
+        verbose=0,
+        callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), keras.callbacks.TerminateOnNaN()],
+    )
+    run = read_train(tmp_path)
+    kinds = run.series
+    assert kinds["weights"].steps[:2].tolist() == [0, 6]  # (several steps per call run on to step 7)
+    assert np.isfinite(at(kinds["loss"], 5)[0, kinds["loss"].stats.index("value")])
+    weights = at(kinds["weights"], 6)
     stats = kinds["weights"].stats
     assert (weights[:, stats.index("nan")] + weights[:, stats.index("inf")]).sum() > 0
 
-    (run,) = reader.read_logdir(str(tmp_path)).values()
     (nan_event,) = [e for e in engine.analyze(run)["events"] if e["kind"] == "nan_inf"]
     if compile_kwargs.get("jit_compile"):
         assert np.isnan(weights[:, stats.index("nonfinite_before")]).all()
@@ -203,12 +233,18 @@ def test_weights_rows_hold_the_update_applied_on_the_cadence_and_on_a_non_finite
         on_train_batch_begin=lambda *_, **__: seen.append([v.numpy() for v in model.trainable_variables])
     )
     model.compile(keras.optimizers.SGD(0.05), loss)
-    model.fit(x, y, batch_size=16, shuffle=False, epochs=1, verbose=0,
-              callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), record])
+    model.fit(
+        x,
+        y,
+        batch_size=16,
+        shuffle=False,
+        epochs=1,
+        verbose=0,
+        callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=100), record],
+    )
     seen.append([v.numpy() for v in model.trainable_variables])
-    kinds = read_kinds(str(tmp_path))
-    weights = kinds["weights"]
-    assert weights.steps == [0, 3]
+    weights = read_train(tmp_path).series["weights"]
+    assert weights.steps.tolist() == [0, 3]
     paths = [v.path for v in model.trainable_variables]
     for step in (0, 3):
         for row, info in enumerate(weights.rows):
@@ -216,4 +252,4 @@ def test_weights_rows_hold_the_update_applied_on_the_cadence_and_on_a_non_finite
             before, after = seen[step][i], seen[step + 1][i]
             expected = np.linalg.norm(after - before) / np.linalg.norm(after)  # (norm: of the new value)
             assert expected > 0
-            np.testing.assert_allclose(weights.at(step)[row, weights.stats.index("update_ratio")], expected, rtol=1e-4)
+            np.testing.assert_allclose(at(weights, step)[row, weights.stats.index("update_ratio")], expected, rtol=1e-4)

@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support.callback_logs import read_kinds, read_tags
 from tb_gradcause import metadata, summary
+from tests.support.callback_runs import names, raw_steps, read_train
 
 
 def custom_loop(log_dir: str, use_function: bool, steps: int = 3, give_before: bool = False) -> None:
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Embedding(10, 3), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Embedding(10, 3), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     dense = model.layers[-1]
     opt = keras.optimizers.SGD(0.1)
     writer = tf.summary.create_file_writer(f"{log_dir}/train")
@@ -47,14 +49,15 @@ def custom_loop(log_dir: str, use_function: bool, steps: int = 3, give_before: b
 @pytest.mark.parametrize("use_function", [False, True])
 def test_ops_write_readable_series(tmp_path, use_function):
     custom_loop(str(tmp_path), use_function)
-    kinds = read_kinds(str(tmp_path))
+    kinds = read_train(tmp_path).series
     assert set(kinds) == {"gradients", "activations", "weights", "inputs", "loss"}
-    for logged in kinds.values():
-        assert logged.steps == [0, 1, 2]
-        assert logged.stats == list(metadata.KIND_STATS[logged.kind])
-        assert logged.tag == metadata.tag_for(logged.kind, logged.names)
+    for kind, series in kinds.items():
+        assert series.steps.tolist() == [0, 1, 2]
+        assert series.stats == metadata.KIND_STATS[kind]
+    tags = {metadata.tag_for(kind, names(series)) for kind, series in kinds.items()}
+    assert set(raw_steps(tmp_path / "train")) == tags  # one tag per kind, named after its rows
     grads = kinds["gradients"]
-    assert grads.names[0].endswith("embeddings")
+    assert names(grads)[0].endswith("embeddings")
     assert grads.stat("missing")[:, -1].tolist() == [1.0, 1.0, 1.0]  # the None gradient
     assert (grads.stat("l2")[:, 0] > 0).all()  # IndexedSlices from the Embedding
     assert kinds["weights"].stat("update_ratio")[0, 0] > 0
@@ -65,8 +68,8 @@ def test_ops_write_readable_series(tmp_path, use_function):
 def test_weights_from_the_values_before_the_update(tmp_path):
     custom_loop(str(tmp_path / "updates"), use_function=True)
     custom_loop(str(tmp_path / "before"), use_function=True, give_before=True)
-    from_updates = read_kinds(str(tmp_path / "updates"))["weights"]
-    from_before = read_kinds(str(tmp_path / "before"))["weights"]
+    from_updates = read_train(tmp_path / "updates").series["weights"]
+    from_before = read_train(tmp_path / "before").series["weights"]
     np.testing.assert_allclose(from_before.stat("update_ratio"), from_updates.stat("update_ratio"), rtol=1e-6)
     assert (from_before.stat("nonfinite_before") == 0).all()
 
@@ -78,8 +81,9 @@ def test_metadata_again_for_a_new_writer(tmp_path):
             summary.loss(1.0, step=0)
             summary.loss(2.0, step=1)
         writer.flush()
-        (logged,) = read_tags(str(tmp_path / run))
-        assert logged.steps == [0, 1] and logged.values[:, 0, 0].tolist() == [1.0, 2.0]
+        series = read_train(tmp_path / run).series  # no gradcause run without metadata
+        assert list(series) == ["loss"] and len(raw_steps(tmp_path / run / "train")) == 1
+        assert series["loss"].steps.tolist() == [0, 1] and series["loss"].values[:, 0, 0].tolist() == [1.0, 2.0]
 
 
 def test_no_writer_writes_nothing():
