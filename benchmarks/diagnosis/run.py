@@ -186,7 +186,9 @@ def score_case(name: str, labels: dict, record: dict, run: dict | None) -> dict:
     nan_step = record.get("first_nonfinite_step")
     onset = nan_step if nan_step is not None else 0
     epoch_losses = record.get("epoch_losses") or []
-    finite_epochs = _finite_losses(epoch_losses)
+    batch_losses = record.get("batch_losses") or []
+    first_loss = _finite_losses(batch_losses[:1])[0] if _finite_losses(batch_losses[:1]) else None
+    last_loss = _finite_losses(epoch_losses[-1:])[0] if _finite_losses(epoch_losses[-1:]) else None
     result = {
         "case": name,
         "healthy": bool(labels["HEALTHY"]),
@@ -199,9 +201,10 @@ def score_case(name: str, labels: dict, record: dict, run: dict | None) -> dict:
         "first_nonfinite_step": nan_step,
         "onset": onset,
         "epoch_losses": epoch_losses,
-        "loss_fell": (
-            len(finite_epochs) == len(epoch_losses) >= 2 and finite_epochs[-1] < finite_epochs[0]
-        ) if epoch_losses else None,
+        "loss_first_batch": first_loss,
+        "loss_last_epoch": last_loss,
+        # the History's last epoch loss below the loss of the first batch (the untrained model)
+        "loss_fell": (last_loss < first_loss) if first_loss is not None and last_loss is not None else None,
         "in_report": run is not None,
         "events": [
             {k: e.get(k) for k in ("kind", "severity", "layer", "first_step", "last_step", "title")}
@@ -307,7 +310,10 @@ def print_table(scored: list[dict], tot: dict, seconds: float, report_error: str
         nan = "" if s["first_nonfinite_step"] is None else str(s["first_nonfinite_step"])
         secs = "" if s.get("seconds") is None else f"{s['seconds']:.0f}"
         if s["healthy"]:
-            exp = "(healthy)" + ("" if s["loss_fell"] is not False else " LOSS DID NOT FALL")
+            exp = "(healthy)"
+            if s["loss_first_batch"] is not None and s["loss_last_epoch"] is not None:
+                exp += f" loss {s['loss_first_batch']:.3g} -> {s['loss_last_epoch']:.3g}"
+            exp += "" if s["loss_fell"] is not False else " DID NOT FALL"
             alarms = "; ".join(s["alarms"]) or "none"
         else:
             parts = []

@@ -63,7 +63,7 @@ def run(run_dir: str, callbacks: list) -> None:
          keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")]
     )
     pretrain.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    pretrain.fit(pre_x, pre_y, batch_size=64, epochs=2, verbose=0)
+    pretrain.fit(pre_x, pre_y, batch_size=64, epochs=4, verbose=0)  # its loss falls to ~0.02
 
     # the guide's workflow from here on
     base.trainable = False
@@ -79,6 +79,7 @@ def run(run_dir: str, callbacks: list) -> None:
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
         metrics=[keras.metrics.BinaryAccuracy()],
     )
-    new_x, new_labels = images(rng, 1200, 6)  # new task: "cats vs dogs" = classes {0,1,2} vs {3,4,5}
-    new_y = (new_labels >= 3).astype("float32")
-    _common.fit(model, new_x, new_y, callbacks, batch_size=64, epochs=4, validation_split=0.1)
+    # new task, as cats vs dogs is for ImageNet: a binary grouping of the pretraining classes
+    new_x, new_labels = images(rng, 1200, 10)
+    new_y = (new_labels < 5).astype("float32")
+    _common.fit(model, new_x, new_y, callbacks, batch_size=32, epochs=8, validation_split=0.1)  # the guide: 20 epochs

@@ -12,7 +12,7 @@ SOURCE = "keras-io example 'Image classification from scratch' (Cats vs Dogs, ma
 URL = "https://keras.io/examples/vision/image_classification_from_scratch/"
 FIX = ""
 MECHANISM = (
-    "Rescaling(1/255) -> Conv2D + BN + ReLU -> three residual blocks (ReLU, SeparableConv2D, BN x2, "
+    "Rescaling(1/255) -> Conv2D + BN + ReLU -> residual blocks (three in the example, two here) (ReLU, SeparableConv2D, BN x2, "
     "MaxPool, a strided 1x1 Conv2D on the shortcut, Add) -> SeparableConv2D + BN + ReLU -> GAP -> "
     "Dropout(0.25) -> Dense(1) logit; Adam(3e-4), from_logits BCE. Awkward: BatchNorm rescales "
     "the backward signal at every block, residual additions give the gradient two paths, and "
@@ -23,7 +23,10 @@ EXPECTED: list[dict] = []
 ACCEPTABLE: list[str] = []
 
 SIZE = 32  # the example: 180x180
-WIDTHS = (16, 32, 64)  # the example: 256, 512, 728 (first conv 128, last 1024)
+# the example: blocks of 256, 512, 728 (first conv 128, last 1024). Here two blocks: with
+# GradCauseCallback, building the instrumented train step of the three-block model took ~100 CPU s
+# (first two steps) against ~20 s without the callback, too long for the benchmark
+WIDTHS = (16, 32)
 
 
 def pets_like(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +64,7 @@ def run(run_dir: str, callbacks: list) -> None:
         residual = keras.layers.Conv2D(size, 1, strides=2, padding="same", name=f"block{i}_shortcut")(previous)
         x = keras.layers.add([x, residual], name=f"block{i}_add")
         previous = x
-    x = keras.layers.SeparableConv2D(96, 3, padding="same", name="exit_sepconv")(x)
+    x = keras.layers.SeparableConv2D(64, 3, padding="same", name="exit_sepconv")(x)
     x = keras.layers.BatchNormalization(name="exit_bn")(x)
     x = keras.layers.Activation("relu", name="exit_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
