@@ -51,6 +51,18 @@ PUBLISHED = [
 # cases
 
 
+def documented_kinds() -> set[str]:
+    """The cause kinds docs/causes.md describes (its "## <kind> (severity)" headings)."""
+    import re
+
+    path = os.path.join(os.path.dirname(os.path.dirname(HERE)), "docs", "causes.md")
+    try:
+        text = open(path).read()
+    except OSError:
+        return set()
+    return set(re.findall(r"^## ([a-z_]+) \(", text, flags=re.M))
+
+
 def discover() -> list[str]:
     return sorted(
         f[:-3] for f in os.listdir(CASES_DIR) if f.endswith(".py") and not f.startswith("_")
@@ -93,9 +105,13 @@ def load_labels(name: str) -> dict:
         problems.append("healthy case with EXPECTED causes")
     if labels["HEALTHY"] is False and not labels["EXPECTED"]:
         problems.append("buggy case without EXPECTED causes")
+    kinds = documented_kinds()
     for cause in labels["EXPECTED"]:
         if not isinstance(cause, dict) or "kind" not in cause:
             problems.append(f"bad EXPECTED entry {cause!r}")
+        elif kinds and cause["kind"] not in kinds:
+            # allowed (a fault the tool has no detector for is a miss, and should be counted), but said
+            problems.append(f"expected kind {cause['kind']!r} is no documented cause kind")
     return labels
 
 
