@@ -192,6 +192,26 @@ def _shape(x) -> list[int]:
     return [d if d is not None else -1 for d in shape.as_list()] if shape.rank is not None else []
 
 
+def variable_rows(variables: Sequence) -> list[RowInfo]:
+    """Default rows of variables, grouped by the layer their path names: "model/h/kernel" is the
+    kernel of layer "model/h", so detectors see layers, not loose variables, in custom loops too."""
+    rows = []
+    for variable in variables:
+        path = variable_name(variable)
+        layer, _, role = path.rpartition("/")
+        rows.append(
+            RowInfo(
+                name=path,
+                layer=layer,
+                role=role if layer else "",
+                shape=_shape(variable),
+                depth=-1,
+                facts={"path": path},
+            )
+        )
+    return rows
+
+
 def _default_rows(names: Sequence[str], tensors: Sequence, batch_axis: bool, **facts) -> list[RowInfo]:
     rows = []
     for name, t in zip(names, tensors):
@@ -204,7 +224,7 @@ def gradients_record(grads: Sequence, variables: Sequence, rows: Sequence[RowInf
     if len(grads) != len(variables):
         raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
     if rows is None:
-        rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
+        rows = variable_rows(variables)
     dense_slices = in_xla_context()
     return Record("gradients", list(rows), stats.gradient_stats_list(grads, dense_slices))
 
@@ -276,7 +296,7 @@ def weights_record(
         if given is not None and len(given) != len(variables):
             raise ValueError(f"got {len(given)} {name} for {len(variables)} variables")
     if rows is None:
-        rows = _default_rows([variable_name(v) for v in variables], variables, batch_axis=False)
+        rows = variable_rows(variables)
     values = [tf.convert_to_tensor(v) for v in variables]
     befores = [tf.convert_to_tensor(b) for b in before] if before is not None else None
     if befores is not None:

@@ -86,3 +86,39 @@ def test_a_huge_but_finite_kernel_is_not_called_non_finite(tmp_path):
     )
     causes = _diagnose(tmp_path, model, x, y, loss="binary_crossentropy", epochs=2)
     assert "nan_inf" not in [kind for kind, _ in _problems(causes)]
+
+
+def test_a_custom_loop_logging_gradients_gets_causes_per_layer_not_per_variable(tmp_path):
+    """`tb_gradcause.summary.gradients` in a custom training loop: rows are grouped by the layer their
+    variable paths name, so a cause names the layer ("side"), not a variable ("side/kernel")."""
+    import tensorflow as tf
+
+    from tb_gradcause import summary
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(640, 12)).astype("float32")
+    y = (x[:, :3].sum(axis=1) > 0).astype("float32")[:, None]
+    inp = keras.Input((12,))
+    used = keras.layers.Dense(16, activation="relu", name="used")(inp)
+    side = keras.layers.Dense(4, name="side")(inp)
+    merged = keras.layers.Concatenate(name="join")([used, keras.ops.stop_gradient(side)])
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid", name="out")(merged), name="net")
+    optimizer, loss_fn = keras.optimizers.Adam(), keras.losses.BinaryCrossentropy()
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in range(60):
+            batch = slice(32 * (step % 20), 32 * (step % 20 + 1))
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y[batch], model(x[batch], training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(
+                [g if g is not None else tf.zeros_like(v) for g, v in zip(grads, model.trainable_variables)],
+                model.trainable_variables,
+            )
+            summary.gradients(grads, model.trainable_variables, step=step)
+            summary.loss(loss, step=step)
+    writer.close()
+    [run] = reader.read_logdir(os.fspath(tmp_path)).values()
+    assert {row.layer for row in run["gradients"].rows} == {"used", "side", "out"}  # Keras 3 paths: "used/kernel"
+    assert ("disconnected_gradient", "side") in _problems(engine.analyze(run)["events"])
