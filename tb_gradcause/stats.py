@@ -69,8 +69,8 @@ def sampled_positions(shape: Sequence[int | None], max_units: int | None) -> tup
     axis) at `ceil(max_units / channels)` evenly spaced positions (the axes between batch and
     channels, flattened); None when every unit is used (or the shape is not fully static).
     """
-    dims = list(shape)[1:]
-    if max_units is None or len(dims) < 2 or any(d is None for d in dims):
+    dims = [d for d in list(shape)[1:] if d is not None]
+    if max_units is None or len(dims) < 2 or len(dims) < len(shape) - 1:
         return None
     channels = dims[-1]
     positions = int(np.prod(dims[:-1]))
@@ -84,7 +84,8 @@ def sample_facts(shape: Sequence[int | None], max_units: int | None) -> dict[str
     picked = sampled_positions(shape, max_units)
     if picked is None:
         return {}
-    channels = int(shape[-1])
+    channels = shape[-1]
+    assert channels is not None  # sampled: every dimension is known
     return {"sampled_units": f"{picked[0] * channels} of {picked[1] * channels}"}
 
 
@@ -227,7 +228,11 @@ def gradient_stats_list(grads: Sequence, dense_slices: bool = False) -> tf.Tenso
         if g is None:
             rows.append(tf.constant(MISSING_GRADIENT, tf.float32))
             continue
-        base = dense_rows[dense.index(i)] if i in dense else indexed_slices_stats(g)
+        if i in dense:
+            assert dense_rows is not None
+            base = dense_rows[dense.index(i)]
+        else:
+            base = indexed_slices_stats(g)
         rows.append(tf.concat([base, [0.0]], 0))
     return tf.stack(rows)
 

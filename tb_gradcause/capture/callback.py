@@ -93,7 +93,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         if self._failed:
             return
         if self._functions is not None and self._functions.owns(self.model.train_function):
-            self._schedule.next_step = int(self._step.numpy())  # once per fit
+            self._schedule.next_step = self._functions.next_step()  # once per fit
             return
         try:
             self._install()
@@ -102,7 +102,7 @@ class GradCauseCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
         # (No on_train_batch_end: overriding it makes Keras sync the logs to the host every batch.)
-        if self._failed or self._capture is None:
+        if self._failed or self._capture is None or self._functions is None:
             return
         if self._capture.stale:
             # The first step built layers lazily: hook them too (one retrace, once).
@@ -144,7 +144,7 @@ class GradCauseCallback(keras.callbacks.Callback):
             failed=lambda: self._failed,
             recurrent=any(e.recurrent for e in entries),
         )
-        self._schedule.next_step = int(self._step.numpy())
+        self._schedule.next_step = self._functions.next_step()
         model.train_function = self._functions.initial()
 
     def _safe_apply(

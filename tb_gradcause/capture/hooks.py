@@ -161,7 +161,7 @@ def hook_layer(entry: LayerEntry) -> None:
     def call(*args, **kwargs):
         rec = current()
         slot = rec.slot_for(entry) if rec is not None else None
-        if slot is None:
+        if rec is None or slot is None:
             return original(*args, **kwargs)
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
             slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))

@@ -41,7 +41,7 @@ def write(plan: Plan, records: Callable[[], list[summary.Record]], bare_pulse: b
     pulse_pred = graph.on_chief(plan.record_pulse) if pulse is not None else tf.constant(False)
     known = tf.get_static_value(pulse_pred)
     every_step = known is not None and bool(known)
-    if every_step:
+    if pulse is not None and every_step:
         (summary.write_record_bare if bare_pulse else summary.write_record)(pulse, step)
 
     def write_full():
@@ -52,7 +52,7 @@ def write(plan: Plan, records: Callable[[], list[summary.Record]], bare_pulse: b
         return tf.constant(True)
 
     def write_pulse():
-        if known is None:
+        if pulse is not None and known is None:
             graph.cond(pulse_pred, lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 

@@ -135,10 +135,12 @@ def weights_record(after: list[tf.Tensor], rows: list[RowInfo], snapshot: Snapsh
 
 def _recomputed(slot: Slot) -> tf.Tensor:
     """The slot's output; a softmax or sigmoid of its logits is computed again from them."""
-    op, logits = slot.output.op, slot.logits
+    output, logits = slot.output, slot.logits
+    assert output is not None  # a called slot
+    op = output.op
     activation = _LOGITS_ACTIVATIONS.get(op.type)
     if activation is None or logits is None or op.inputs[0].name != logits.name:
-        return slot.output
+        return output
     return activation(logits)
 
 

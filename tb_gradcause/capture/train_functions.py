@@ -76,13 +76,17 @@ class TrainFunctions:
     def owns(self, function: Any) -> bool:
         return any(function is f for f in self.by_mode.values())
 
+    def next_step(self) -> int:
+        """The step of the coming batch, as the step counter holds it."""
+        return int(self._step.numpy())
+
     def _make(self, mode: Mode) -> Callable:
         model = self._model
         if model.jit_compile:
-            step_fn = self._xla_step(mode)
+            xla_step_fn = self._xla_step(mode)
             model.jit_compile = False  # the step compiles its own XLA part; writing runs outside
             try:
-                return model._make_function(step_fn)  # pylint: disable=protected-access
+                return model._make_function(xla_step_fn)  # pylint: disable=protected-access
             finally:
                 model.jit_compile = True
 

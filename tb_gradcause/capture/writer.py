@@ -38,7 +38,7 @@ def is_chief(model: keras.Model) -> bool:
     """True unless this process is a non-chief worker of a multi-worker strategy."""
     resolver = getattr(model.distribute_strategy, "cluster_resolver", None)
     task_type = getattr(resolver, "task_type", None)
-    if task_type in (None, "chief"):
+    if resolver is None or task_type in (None, "chief"):
         return True
     has_chief = bool(resolver.cluster_spec().as_dict().get("chief"))
     return task_type == "worker" and resolver.task_id == 0 and not has_chief
