@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-
 import warnings
 
 import numpy as np
@@ -74,8 +73,16 @@ def die():
 # or sigmoid (a capture must leave that path as it is).
 HEADS = {
     "regression": (lambda: keras.layers.Dense(1), "mse", lambda y: y),
-    "softmax": (lambda: keras.layers.Dense(3, activation="softmax"), "sparse_categorical_crossentropy", lambda y: (y[:, 0] > 0) + (y[:, 0] > 1)),
-    "sigmoid": (lambda: keras.layers.Dense(1, activation="sigmoid"), "binary_crossentropy", lambda y: (y > 0).astype("float32")),
+    "softmax": (
+        lambda: keras.layers.Dense(3, activation="softmax"),
+        "sparse_categorical_crossentropy",
+        lambda y: (y[:, 0] > 0) + (y[:, 0] > 1),
+    ),
+    "sigmoid": (
+        lambda: keras.layers.Dense(1, activation="sigmoid"),
+        "binary_crossentropy",
+        lambda y: (y > 0).astype("float32"),
+    ),
 }
 
 
@@ -102,7 +109,9 @@ def interrupt():
             if batch == 3:
                 raise KeyboardInterrupt
 
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=1), CtrlC()])
+    model.fit(
+        x, y, batch_size=16, epochs=1, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=1), CtrlC()]
+    )
 
 
 if mode == "interrupt":

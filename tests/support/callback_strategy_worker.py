@@ -42,9 +42,7 @@ rng = np.random.default_rng(0)
 x = np.tile(rng.normal(size=(8, 6)).astype("float32"), (8, 1))
 y = np.tile(rng.normal(size=(8, 1)).astype("float32"), (8, 1))
 with strategy.scope():
-    model = keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
-    )
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.05), "mse")
 # Keras 3.15 cannot feed numpy arrays to a MultiWorkerMirroredStrategy: use a dataset that
 # every worker reads whole (each global batch is then split between the workers).
