@@ -203,3 +203,12 @@ def test_a_loss_jump_that_the_run_survives_is_left_to_the_gradient_statistics():
     data = sr.healthy()
     data["loss"].stat("value")[20:, 0] *= 1000  # e.g. saturated logits: huge but bounded gradients
     assert sr.events(data, "exploding_gradient") == []
+
+
+def test_a_negative_loss_has_no_spikes():
+    """Factors of a loss that can be negative (e.g. a cosine similarity) mean nothing."""
+    data = sr.healthy()
+    loss = data["loss"].stat("value")
+    loss[:] = -0.9 + 0.01 * np.arange(len(loss))[:, None] / len(loss)
+    loss[105, 0] = 0.5
+    assert sr.events(data, "exploding_gradient") == []

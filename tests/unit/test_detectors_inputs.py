@@ -69,3 +69,20 @@ def test_outliers_without_effect_on_the_gradients_are_left_alone():
     kd = data["inputs"]
     kd.stat("max")[kd.steps == 120, 3] = 4e4
     assert sr.events(data, "input_scale") == []
+
+
+def test_a_sparse_features_rare_values_are_no_outliers_even_with_a_gradient_spike():
+    """[0, 1] pixel-like inputs, most features always 0: a rarely lit pixel is far from its own
+    usual (near-0) mean in its own (near-0) stds, but not beyond the input's usual scale."""
+    data = sr.healthy(n_features=12)
+    kd, grads = data["inputs"], data["gradients"]
+    for stat, value in (("mean", 0.0), ("std", 0.0), ("min", 0.0), ("max", 0.0)):
+        kd.stat(stat)[:, :8] = value  # always-0 border pixels
+    for stat, value in (("mean", 0.3), ("std", 0.3), ("min", 0.0), ("max", 1.0)):
+        kd.stat(stat)[:, 8:11] = value
+    kd.stat("mean")[:, 11], kd.stat("std")[:, 11] = 1e-3, 1e-3  # a pixel almost never lit...
+    kd.stat("min")[:, 11], kd.stat("max")[:, 11] = 0.0, 0.01
+    for step in (120, 270):
+        kd.stat("max")[kd.steps == step, 11] = 1.0  # ...lit in two batches, ~1000 of its stds away
+        grads.stat("l2")[grads.steps == step] *= 50
+    assert sr.events(data, "input_scale") == []

@@ -28,6 +28,9 @@ UNSCALED_MAGNITUDE = 100.0
 ID_LAYERS = frozenset({"Embedding", "IntegerLookup", "StringLookup", "CategoryEncoding", "Hashing"})
 # Outlier batch: a value this many usual batch-stds from the feature's usual mean...
 OUTLIER_SIGMA = 10.0
+# ...and this many times the input's usual scale (the median over its features that are not always
+# 0 of their usual largest |x|): a sparse feature's first non-zero, or a heavy tail, is no outlier...
+OUTLIER_SCALE = 10.0
 # ...in the same step as a gradient RMS this many times the layer's median (first layer).
 SPIKE_FACTOR = 10.0
 
@@ -150,7 +153,7 @@ def _unscaled(
     ]
 
 
-def _outlier_spikes(run: RunData, series: Series, n: int) -> list[Cause]:
+def _outlier_spikes(run: RunData, series: Series, n: int, magnitude: np.ndarray, skip: set[str]) -> list[Cause]:
     grads = run.get("gradients")
     if grads is None or not all(series.has(s) for s in ("mean", "std", "min", "max")):
         return []
@@ -158,8 +161,13 @@ def _outlier_spikes(run: RunData, series: Series, n: int) -> list[Cause]:
     mean, std = (series.stat(s)[:n].astype(np.float64) for s in ("mean", "std"))
     lo, hi = (series.stat(s)[:n].astype(np.float64) for s in ("min", "max"))
     mu, sigma = trends.typical(mean), trends.typical(std)
+    usual = np.zeros(len(series.rows))
+    for name, rows in _per_input(series).items():
+        used = magnitude[rows][magnitude[rows] > 0]  # features always 0 (padding, borders) set no scale
+        usual[rows] = np.inf if name in skip else float(np.median(used)) if len(used) else 0.0
     with np.errstate(all="ignore"):
         z = np.fmax(np.abs(hi - mu), np.abs(lo - mu)) / np.where(sigma > 0, sigma, np.nan)
+        z[np.fmax(np.abs(lo), np.abs(hi)) < OUTLIER_SCALE * usual[None, :]] = np.nan
     outlier = np.nanmax(np.where(np.isfinite(z), z, np.nan), axis=1, initial=0.0) >= OUTLIER_SIGMA
     g = flow.kernel_gradients(grads)
     if not g.log.shape[1]:
@@ -222,5 +230,5 @@ def detect(run: RunData) -> list[Cause]:
     return (
         _mixed_scales(series, magnitude, trend, steps, ids)
         + _unscaled(series, magnitude, trend, steps, ids)
-        + _outlier_spikes(run, series, n)
+        + _outlier_spikes(run, series, n, magnitude, ids)
     )
