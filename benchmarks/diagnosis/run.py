@@ -1,6 +1,6 @@
 """Diagnosis benchmark: train every case with the default `GradCauseCallback`, report, score.
 
-    python benchmarks/diagnosis/run.py [--cases NAME ...] [--jobs N] [--out DIR] [--json FILE]
+    python benchmarks/diagnosis/run.py [--cases NAME ...] [--jobs N] [--out DIR] [--json FILE] [--score-only]
                                        [--timeout SECONDS] [--threads N] [--list]
 
 Each case (`benchmarks/diagnosis/cases/<name>.py`, interface in `cases/__init__.py`) trains in
@@ -64,9 +64,7 @@ def documented_kinds() -> set[str]:
 
 
 def discover() -> list[str]:
-    return sorted(
-        f[:-3] for f in os.listdir(CASES_DIR) if f.endswith(".py") and not f.startswith("_")
-    )
+    return sorted(f[:-3] for f in os.listdir(CASES_DIR) if f.endswith(".py") and not f.startswith("_"))
 
 
 def load_labels(name: str) -> dict:
@@ -223,8 +221,7 @@ def score_case(name: str, labels: dict, record: dict, run: dict | None) -> dict:
         "loss_fell": (last_loss < first_loss) if first_loss is not None and last_loss is not None else None,
         "in_report": run is not None,
         "events": [
-            {k: e.get(k) for k in ("kind", "severity", "layer", "first_step", "last_step", "title")}
-            for e in events
+            {k: e.get(k) for k in ("kind", "severity", "layer", "first_step", "last_step", "title")} for e in events
         ],
         "skipped_detectors": (run or {}).get("skipped") or {},
         "label_problems": labels.get("problems", []),
@@ -335,7 +332,9 @@ def print_table(scored: list[dict], tot: dict, seconds: float, report_error: str
             parts = []
             for c in s["expected"]:
                 mark = ("found" if c["found"] else "MISSED") + (
-                    "" if not c["found"] else (" / layer ok" if c["right_layer"] else f" / layer {','.join(c['layers_named'])}")
+                    ""
+                    if not c["found"]
+                    else (" / layer ok" if c["right_layer"] else f" / layer {','.join(c['layers_named'])}")
                 )
                 delay = "" if c["delay"] is None else f" ({c['delay']:+d})"
                 parts.append(f"{c['kind']}@{c['layer']}: {mark}{delay}")
@@ -349,7 +348,9 @@ def print_table(scored: list[dict], tot: dict, seconds: float, report_error: str
             alarms = (s.get("error") or "").strip().splitlines()[-1][:120] if s.get("error") else ""
         if s["label_problems"]:
             alarms += " | LABELS: " + "; ".join(s["label_problems"])
-        print(f"{s['case'][:34]:34} {'healthy' if s['healthy'] else 'buggy':7} {s['status']:8} {secs:>5} {s.get('steps') or '':>5} {nan:>5}  {exp:44} {alarms}")
+        print(
+            f"{s['case'][:34]:34} {'healthy' if s['healthy'] else 'buggy':7} {s['status']:8} {secs:>5} {s.get('steps') or '':>5} {nan:>5}  {exp:44} {alarms}"
+        )
     t = tot
     print()
     print(f"Totals ({t['cases']} cases: {t['buggy']} buggy, {t['healthy']} healthy; {seconds / 60:.1f} min wall)")
@@ -358,17 +359,36 @@ def print_table(scored: list[dict], tot: dict, seconds: float, report_error: str
     if t["not_completed"]:
         print(f"  not completed (crash/timeout): {', '.join(t['not_completed'])}")
     rows = [
-        ("recall of expected causes", f"{t['found']}/{t['expected_causes']} = {_pct(t['recall'])}"
-         f" ({t['found_only_at_info']} only at info; counting crashed cases as misses: {_pct(t['recall_counting_crashes_as_misses'])})",
-         "target >= 90 %"),
+        (
+            "recall of expected causes",
+            f"{t['found']}/{t['expected_causes']} = {_pct(t['recall'])}"
+            f" ({t['found_only_at_info']} only at info; counting crashed cases as misses: {_pct(t['recall_counting_crashes_as_misses'])})",
+            "target >= 90 %",
+        ),
         ("right layer", f"{t['right_layer']}/{t['expected_causes']} = {_pct(t['right_layer_rate'])}", "target >= 85 %"),
-        ("cases fully diagnosed / localized", f"{t['cases_all_found']} / {t['cases_all_right_layer']} of {t['buggy'] - sum(1 for s in scored if not s['healthy'] and s['status'] != 'ok')}", ""),
-        ("precision (warning/error, buggy runs)", f"{t['buggy_alarms_allowed']}/{t['buggy_alarms']} = {_pct(t['precision'])}", "target >= 80 %"),
-        ("healthy runs with a warning/error", f"{len(t['healthy_alarmed'])}/{t['healthy_completed']}"
-         + (f" ({', '.join(t['healthy_alarmed'])})" if t["healthy_alarmed"] else ""), "target 0"),
+        (
+            "cases fully diagnosed / localized",
+            f"{t['cases_all_found']} / {t['cases_all_right_layer']} of {t['buggy'] - sum(1 for s in scored if not s['healthy'] and s['status'] != 'ok')}",
+            "",
+        ),
+        (
+            "precision (warning/error, buggy runs)",
+            f"{t['buggy_alarms_allowed']}/{t['buggy_alarms']} = {_pct(t['precision'])}",
+            "target >= 80 %",
+        ),
+        (
+            "healthy runs with a warning/error",
+            f"{len(t['healthy_alarmed'])}/{t['healthy_completed']}"
+            + (f" ({', '.join(t['healthy_alarmed'])})" if t["healthy_alarmed"] else ""),
+            "target 0",
+        ),
         ("detection delay (steps after onset)", f"median {t['delay_median']}, max {t['delay_max']}", ""),
-        ("runs whose loss went NaN/Inf", f"{t['nan_runs']}; warned before the NaN in {t['nan_runs_warned_before_nan']};"
-         f" lead median {t['lead_median']}, min {t['lead_min']}, max {t['lead_max']} steps", ""),
+        (
+            "runs whose loss went NaN/Inf",
+            f"{t['nan_runs']}; warned before the NaN in {t['nan_runs_warned_before_nan']};"
+            f" lead median {t['lead_median']}, min {t['lead_min']}, max {t['lead_max']} steps",
+            "",
+        ),
     ]
     if t["healthy_loss_not_falling"]:
         rows.append(("healthy cases whose loss did not fall", ", ".join(t["healthy_loss_not_falling"]), "case bug"))
@@ -387,13 +407,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", metavar="NAME", help="case names (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="cases trained at once (default 2)")
-    parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "tb_gradcause-diagnosis"),
-                        help="logdir for the runs (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        default=os.path.join(tempfile.gettempdir(), "tb_gradcause-diagnosis"),
+        help="logdir for the runs (default: %(default)s)",
+    )
     parser.add_argument("--json", help="results file (default OUT/results.json)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per case (default 300)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow threads per case (default: cores / jobs)")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads per case (default: cores / jobs)")
     parser.add_argument("--list", action="store_true", help="list the cases and their labels, run nothing")
+    parser.add_argument(
+        "--score-only",
+        action="store_true",
+        help="train nothing: report and score the runs (and their records) already in --out, e.g. after a "
+        "detector change",
+    )
     args = parser.parse_args(argv)
 
     names = discover()
@@ -416,16 +444,26 @@ def main(argv=None) -> int:
     threads = args.threads or max(1, (os.cpu_count() or 2) // max(1, args.jobs))
     started = time.perf_counter()
     records: dict[str, dict] = {}
+    if args.score_only:
+        for n in names:
+            with open(os.path.join(out, "_records", f"{n}.json")) as f:
+                records[n] = json.load(f)
+        names_to_train: list[str] = []
+    else:
+        names_to_train = names
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:
-        futures = {pool.submit(run_case, n, out, args.timeout, threads): n for n in names}
+        futures = {pool.submit(run_case, n, out, args.timeout, threads): n for n in names_to_train}
         for future in concurrent.futures.as_completed(futures):
             n = futures[future]
             records[n] = future.result()
             r = records[n]
-            print(f"[{time.perf_counter() - started:6.0f} s] {n}: {r['status']} "
-                  f"({r.get('seconds')} s, {r.get('cpu_seconds')} CPU s)", flush=True)
+            print(
+                f"[{time.perf_counter() - started:6.0f} s] {n}: {r['status']} "
+                f"({r.get('seconds')} s, {r.get('cpu_seconds')} CPU s)",
+                flush=True,
+            )
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in list(ACTIVE):
