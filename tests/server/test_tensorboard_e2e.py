@@ -29,7 +29,6 @@ from tests.support.tensorboard_server import tensorboard_server
 ROUTE = "/data/plugin/gradcause"
 
 
-
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     path = tmp_path_factory.mktemp("logs")

@@ -192,8 +192,16 @@ def test_the_judge_can_fail() -> None:
     expected = next(e for e in buggy.EXPECTED if e["layer"])
 
     def event(kind: str, layer: str | None, severity: str = "warning") -> dict:
-        return {"id": f"{kind}:{layer}:0", "kind": kind, "layer": layer, "severity": severity,
-                "first_step": 0, "last_step": 9, "title": "t", "caused_by": []}
+        return {
+            "id": f"{kind}:{layer}:0",
+            "kind": kind,
+            "layer": layer,
+            "severity": severity,
+            "first_step": 0,
+            "last_step": 9,
+            "title": "t",
+            "caused_by": [],
+        }
 
     assert Outcome(buggy, 0.0, []).problems()
     assert "wrong layer" in Outcome(buggy, 0.0, [event(expected["kind"], "elsewhere")]).problems()[0]

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 
+import keras
 import numpy as np
-import pytest
 
-keras = pytest.importorskip("keras")
-
-from tb_gradcause import GradCauseCallback  # noqa: E402
+from tb_gradcause import GradCauseCallback
 from tb_gradcause.analysis import engine, reader
 
 
 def _train(tmp_path, model, loss, optimizer, x, y, epochs: int = 2) -> dict:
     model.compile(optimizer=optimizer, loss=loss)
     model.fit(
-        x, y, epochs=epochs, batch_size=32, verbose=0,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=32,
+        verbose=0,
         callbacks=[GradCauseCallback(os.fspath(tmp_path / "run")), keras.callbacks.TerminateOnNaN()],
     )
     [run] = reader.read_logdir(os.fspath(tmp_path)).values()
@@ -33,7 +35,11 @@ def _data(seed: int, n: int = 640, d: int = 12):
 
 def _mlp(d: int = 12, **hidden):
     return keras.Sequential(
-        [keras.Input((d,)), keras.layers.Dense(16, activation="relu", name="hidden", **hidden), keras.layers.Dense(1, activation="sigmoid", name="out")]
+        [
+            keras.Input((d,)),
+            keras.layers.Dense(16, activation="relu", name="hidden", **hidden),
+            keras.layers.Dense(1, activation="sigmoid", name="out"),
+        ]
     )
 
 

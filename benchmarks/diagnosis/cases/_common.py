@@ -86,5 +86,5 @@ def text_like(
     labels = counts.argmax(axis=1)
     ids[~mask] = 0
     if padding == "pre":
-        ids = np.stack([np.roll(row, length - l) for row, l in zip(ids, lengths)])
+        ids = np.stack([np.roll(row, length - n) for row, n in zip(ids, lengths)])
     return ids, labels

@@ -6,14 +6,17 @@ from keras import ops
 
 from . import _common
 
-SOURCE = ("defect4ML bug 006 (GitHub tensorflow/models, commit 55a34ae, "
-          "autoencoder/VariationalAutoencoderRunner.py)")
+SOURCE = "defect4ML bug 006 (GitHub tensorflow/models, commit 55a34ae, autoencoder/VariationalAutoencoderRunner.py)"
 URL = "https://github.com/tensorflow/models/commit/55a34ae"
-FIX = ("scale the pixels with MinMaxScaler(feature_range=(0, 1)) instead of StandardScaler "
-       "(the same commit also sizes the noise sample by the batch instead of a fixed 128)")
-MECHANISM = ("StandardScaler divides each pixel by its standard deviation; pixels that are almost always 0 "
-             "get a tiny deviation, so the few non-zero values become tens to hundreds. Through the linear "
-             "z_log_sigma_sq layer they make exp(z_log_sigma_sq) overflow, and the cost turns NaN.")
+FIX = (
+    "scale the pixels with MinMaxScaler(feature_range=(0, 1)) instead of StandardScaler "
+    "(the same commit also sizes the noise sample by the batch instead of a fixed 128)"
+)
+MECHANISM = (
+    "StandardScaler divides each pixel by its standard deviation; pixels that are almost always 0 "
+    "get a tiny deviation, so the few non-zero values become tens to hundreds. Through the linear "
+    "z_log_sigma_sq layer they make exp(z_log_sigma_sq) overflow, and the cost turns NaN."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "input_scale", "layer": "input"}]
 ACCEPTABLE = ["nan_inf", "exploding_gradient"]
@@ -55,8 +58,7 @@ def run(run_dir: str, callbacks: list) -> None:
     x = standard_scale(pixels.reshape(len(pixels), N_INPUT))
     inputs = keras.Input(shape=(N_INPUT,), name="x")
     z_mean = keras.layers.Dense(N_HIDDEN, kernel_initializer="glorot_uniform", name="z_mean")(inputs)
-    z_log_sigma_sq = keras.layers.Dense(N_HIDDEN, kernel_initializer="glorot_uniform",
-                                        name="z_log_sigma_sq")(inputs)
+    z_log_sigma_sq = keras.layers.Dense(N_HIDDEN, kernel_initializer="glorot_uniform", name="z_log_sigma_sq")(inputs)
     z = Sampling(name="sampling")([z_mean, z_log_sigma_sq])
     reconstruction = keras.layers.Dense(N_INPUT, kernel_initializer="zeros", name="reconstruction")(z)
     model = keras.Model(inputs, reconstruction, name="variational_autoencoder")

@@ -8,11 +8,15 @@ from . import _common
 
 SOURCE = "GitHub tensorflow/tensorflow issue 32729 (NoisyDense: 'Variable noisy_dense/bias has None for gradient')"
 URL = "https://github.com/tensorflow/tensorflow/issues/32729"
-FIX = ("compute kernel = weight_mu + weight_sigma * weight_eps and bias = bias_mu + bias_sigma * bias_eps "
-       "inside call() instead of build() (the reporter: moving the two lines into call makes the error go away)")
-MECHANISM = ("build() runs once, eagerly: the noisy kernel and bias it computes are constant tensors, and "
-             "call() multiplies by those constants. The trainable mu and sigma variables are not on the path "
-             "from the loss, so their gradient is None at every step and the output layer never learns.")
+FIX = (
+    "compute kernel = weight_mu + weight_sigma * weight_eps and bias = bias_mu + bias_sigma * bias_eps "
+    "inside call() instead of build() (the reporter: moving the two lines into call makes the error go away)"
+)
+MECHANISM = (
+    "build() runs once, eagerly: the noisy kernel and bias it computes are constant tensors, and "
+    "call() multiplies by those constants. The trainable mu and sigma variables are not on the path "
+    "from the loss, so their gradient is None at every step and the output layer never learns."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "disconnected_gradient", "layer": "noisy_dense"}]
 ACCEPTABLE: list = []
@@ -61,11 +65,14 @@ def run(run_dir: str, callbacks: list) -> None:
     # n-step TD targets of a fixed reward model: what the Q-network should regress to
     w = rng.normal(size=(n_state, n_actions))
     q_targets = (np.tanh(states @ w) * 5 + 0.1 * rng.normal(size=(n, n_actions))).astype("float32")
-    model = keras.Sequential([
-        keras.Input(shape=(n_state,), name="state"),
-        keras.layers.Dense(64, activation="relu", name="hidden_1"),
-        keras.layers.Dense(64, activation="relu", name="hidden_2"),
-        NoisyDense(n_actions, name="noisy_dense"),
-    ], name="noisy_q_network")
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(n_state,), name="state"),
+            keras.layers.Dense(64, activation="relu", name="hidden_1"),
+            keras.layers.Dense(64, activation="relu", name="hidden_2"),
+            NoisyDense(n_actions, name="noisy_dense"),
+        ],
+        name="noisy_q_network",
+    )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="mse")
     _common.fit(model, states, q_targets, callbacks, epochs=5, batch_size=64, shuffle=True)

@@ -6,21 +6,27 @@ import tensorflow as tf
 
 from . import _common
 
-SOURCE = ("GitHub tensorflow/tensorflow issue 42311 ('Lambda layer with custom function gives gradient error'; "
-          "the reporter's follow-up to issue 42244 about the ImagePaste layer of a GAN)")
+SOURCE = (
+    "GitHub tensorflow/tensorflow issue 42311 ('Lambda layer with custom function gives gradient error'; "
+    "the reporter's follow-up to issue 42244 about the ImagePaste layer of a GAN)"
+)
 URL = "https://github.com/tensorflow/tensorflow/issues/42311"
-FIX = ("none was accepted in the thread (closed as stalled). The reporter's @tf.custom_gradient returned 0.0, "
-       "which blocks every gradient; the paste op needs a non-zero surrogate gradient (e.g. straight-through) "
-       "or a differentiable soft rasterisation for the generator to learn")
-MECHANISM = ("The Lambda turns the generator's box coordinates into a square on a canvas with comparisons, "
-             "which have no gradient; the custom gradient written to get past 'No gradients provided' returns "
-             "zeros, so every generator weight receives an exactly-zero gradient and the loss never changes.")
+FIX = (
+    "none was accepted in the thread (closed as stalled). The reporter's @tf.custom_gradient returned 0.0, "
+    "which blocks every gradient; the paste op needs a non-zero surrogate gradient (e.g. straight-through) "
+    "or a differentiable soft rasterisation for the generator to learn"
+)
+MECHANISM = (
+    "The Lambda turns the generator's box coordinates into a square on a canvas with comparisons, "
+    "which have no gradient; the custom gradient written to get past 'No gradients provided' returns "
+    "zeros, so every generator weight receives an exactly-zero gradient and the loss never changes."
+)
 HEALTHY = False
 EXPECTED = [{"kind": "disconnected_gradient", "layer": "image_paste"}]
 ACCEPTABLE = ["wrong_gradient", "vanishing_gradient"]
 
 SEED = 42311
-CANVAS = 24                                                       # the issue's canvas is 72 x 72
+CANVAS = 24  # the issue's canvas is 72 x 72
 
 
 @tf.custom_gradient
@@ -33,7 +39,7 @@ def paste_square(positions):
     canvas = tf.cast(tf.logical_and(rows[:, :, None], cols[:, None, :]), positions.dtype)
 
     def grad(upstream):
-        return tf.zeros_like(positions)                           # "setting the gradient to be ... 0.0"
+        return tf.zeros_like(positions)  # "setting the gradient to be ... 0.0"
 
     return canvas[..., None], grad
 
@@ -43,12 +49,15 @@ def run(run_dir: str, callbacks: list) -> None:
     n, z_dim = 2048, 16
     z = rng.normal(size=(n, z_dim)).astype("float32")
     # the discriminator of the GAN step, frozen while the generator trains: it scores squares near the centre
-    disc = keras.Sequential([
-        keras.Input(shape=(CANVAS, CANVAS, 1), name="canvas"),
-        keras.layers.Conv2D(8, 5, strides=2, activation="relu", name="d_conv"),
-        keras.layers.Flatten(name="d_flatten"),
-        keras.layers.Dense(1, activation="sigmoid", name="d_out"),
-    ], name="discriminator")
+    disc = keras.Sequential(
+        [
+            keras.Input(shape=(CANVAS, CANVAS, 1), name="canvas"),
+            keras.layers.Conv2D(8, 5, strides=2, activation="relu", name="d_conv"),
+            keras.layers.Flatten(name="d_flatten"),
+            keras.layers.Dense(1, activation="sigmoid", name="d_out"),
+        ],
+        name="discriminator",
+    )
     disc.trainable = False
     noise = keras.Input(shape=(z_dim,), name="noise")
     h = keras.layers.Dense(64, activation="relu", name="g_dense_1")(noise)

@@ -40,7 +40,12 @@ def jena_like(rng: np.random.Generator, hours: int) -> np.ndarray:
     cols += [6 + 0.4 * temp + rng.normal(0, 0.3, size=hours) for _ in range(4)]  # vapour pressures etc.
     cols += [1.2 - 0.004 * temp + rng.normal(0, 0.002, size=hours)]  # density
     wind = np.abs(2 + 1.5 * weather + rng.normal(0, 1, size=hours))
-    cols += [wind, wind * 1.6 + np.abs(rng.normal(0, 0.5, size=hours)), rng.uniform(0, 360, size=hours), 1000 + 10 * temp]
+    cols += [
+        wind,
+        wind * 1.6 + np.abs(rng.normal(0, 0.5, size=hours)),
+        rng.uniform(0, 360, size=hours),
+        1000 + 10 * temp,
+    ]
     return np.stack(cols, axis=1)
 
 

@@ -6,7 +6,9 @@ import keras
 
 from . import _common
 
-SOURCE = "Keras blog 'Building Autoencoders in Keras' (F. Chollet), 'a simple autoencoder based on a fully-connected layer'"
+SOURCE = (
+    "Keras blog 'Building Autoencoders in Keras' (F. Chollet), 'a simple autoencoder based on a fully-connected layer'"
+)
 URL = "https://blog.keras.io/building-autoencoders-in-keras.html"
 FIX = ""
 MECHANISM = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import ops
 
 from . import _common
 
@@ -47,9 +46,17 @@ def run(run_dir: str, callbacks: list) -> None:
     user = keras.layers.Lambda(lambda t: t[:, 0], name="user_id")(pair)
     movie = keras.layers.Lambda(lambda t: t[:, 1], name="movie_id")(pair)
     reg = keras.regularizers.l2(1e-6)
-    user_vector = keras.layers.Embedding(NUM_USERS, EMBEDDING_SIZE, embeddings_initializer="he_normal", embeddings_regularizer=reg, name="user_embedding")(user)
+    user_vector = keras.layers.Embedding(
+        NUM_USERS, EMBEDDING_SIZE, embeddings_initializer="he_normal", embeddings_regularizer=reg, name="user_embedding"
+    )(user)
     user_bias = keras.layers.Embedding(NUM_USERS, 1, name="user_bias")(user)
-    movie_vector = keras.layers.Embedding(NUM_MOVIES, EMBEDDING_SIZE, embeddings_initializer="he_normal", embeddings_regularizer=reg, name="movie_embedding")(movie)
+    movie_vector = keras.layers.Embedding(
+        NUM_MOVIES,
+        EMBEDDING_SIZE,
+        embeddings_initializer="he_normal",
+        embeddings_regularizer=reg,
+        name="movie_embedding",
+    )(movie)
     movie_bias = keras.layers.Embedding(NUM_MOVIES, 1, name="movie_bias")(movie)
     dot = keras.layers.Dot(axes=1, name="dot")([user_vector, movie_vector])
     x_out = keras.layers.Add(name="add_biases")([dot, user_bias, movie_bias])

@@ -58,6 +58,7 @@ def cifar_like(rng: np.random.Generator, n: int) -> np.ndarray:
 def negative_cosine(y_true, y_pred):
     """The example's compute_loss: D(p1, z2) / 2 + D(p2, z1) / 2, D = -cosine(p, stop_gradient(z)),
     on y_pred stacked as [p1, z2 (stopped), p2, z1 (stopped)]."""
+
     def d(p, z):
         p = p / ops.sqrt(ops.sum(ops.square(p), axis=1, keepdims=True) + 1e-12)
         z = z / ops.sqrt(ops.sum(ops.square(z), axis=1, keepdims=True) + 1e-12)

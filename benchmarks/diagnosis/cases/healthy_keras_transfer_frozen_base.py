@@ -34,7 +34,10 @@ def images(rng: np.random.Generator, n: int, n_classes: int) -> tuple[np.ndarray
     angle = labels * np.pi / n_classes + rng.normal(0, 0.1, size=n)
     freq = 3 + (labels % 3) * 2
     phase = rng.uniform(0, 2 * np.pi, size=n)
-    wave = np.sin(2 * np.pi * freq[:, None, None] * (np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy) + phase[:, None, None])
+    wave = np.sin(
+        2 * np.pi * freq[:, None, None] * (np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy)
+        + phase[:, None, None]
+    )
     tint = np.stack([np.sin(labels), np.cos(labels), np.sin(2 * labels)], axis=1)[:, None, None, :]
     x = 127.5 + 60 * wave[..., None] * (0.6 + 0.4 * tint) + rng.normal(0, 25, size=(n, SIZE, SIZE, 3))
     return np.clip(x, 0, 255).astype("float32"), labels
@@ -59,8 +62,13 @@ def run(run_dir: str, callbacks: list) -> None:
     # "pretraining" of the base on a related 10-class task (stands in for the ImageNet weights)
     pre_x, pre_y = images(rng, 1000, 10)
     pretrain = keras.Sequential(
-        [keras.Input(shape=(SIZE, SIZE, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1), base,
-         keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")]
+        [
+            keras.Input(shape=(SIZE, SIZE, 3)),
+            keras.layers.Rescaling(1 / 127.5, offset=-1),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
     )
     pretrain.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     pretrain.fit(pre_x, pre_y, batch_size=64, epochs=4, verbose=0)  # its loss falls to ~0.02

@@ -39,7 +39,10 @@ def pets_like(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]
         cy, cx = rng.uniform(0.25, 0.75, size=(2, n))
         sy = np.where(labels == 1, 0.12, 0.05) * rng.uniform(0.8, 1.2, size=n)
         sx = np.where(labels == 1, 0.12, 0.25) * rng.uniform(0.8, 1.2, size=n)
-        blob = np.exp(-(((yy - cy[:, None, None]) / sy[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / sx[:, None, None]) ** 2) / 2)
+        blob = np.exp(
+            -(((yy - cy[:, None, None]) / sy[:, None, None]) ** 2 + ((xx - cx[:, None, None]) / sx[:, None, None]) ** 2)
+            / 2
+        )
         img += blob[..., None] * rng.uniform(80, 175, size=(n, 1, 1, 3))
     return np.clip(img, 0, 255).astype("float32"), labels.astype("float32")
 

@@ -31,10 +31,16 @@ def run(run_dir: str, callbacks: list) -> None:
     model = keras.Sequential(
         [
             keras.Input(shape=(784,)),
-            keras.layers.Dense(30, activation="sigmoid", kernel_initializer=normal, bias_initializer=normal, name="hidden"),
-            keras.layers.Dense(10, activation="softmax", kernel_initializer=normal, bias_initializer=normal, name="output"),
+            keras.layers.Dense(
+                30, activation="sigmoid", kernel_initializer=normal, bias_initializer=normal, name="hidden"
+            ),
+            keras.layers.Dense(
+                10, activation="softmax", kernel_initializer=normal, bias_initializer=normal, name="output"
+            ),
         ]
     )
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=3.0), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=3.0), loss="categorical_crossentropy", metrics=["accuracy"]
+    )
     # original: 60,000 images, batch 10, 30 epochs; here 6,000 synthetic images, 1 epoch (600 steps)
     _common.fit(model, x, y, callbacks, batch_size=10, epochs=1)

@@ -41,7 +41,9 @@ def run(run_dir: str, callbacks: list) -> None:
         h = keras.layers.Dense(10, name="dense_logits")(h)
         outputs = keras.layers.Activation("softmax", dtype="float32", name="predictions")(h)
         model = keras.Model(inputs=inputs, outputs=outputs)
-        model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"])
+        model.compile(
+            loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.RMSprop(), metrics=["accuracy"]
+        )
         # original: 60,000 images, batch 8192, 5 epochs; here 3,000, batch 64, 4 epochs
         _common.fit(model, x, labels, callbacks, batch_size=64, epochs=4, validation_split=0.2)
     finally:

@@ -68,7 +68,9 @@ class PositionalEmbedding(keras.layers.Layer):
 
 
 def encoder_layer(x, i: int):
-    attn = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=D_MODEL // HEADS, dropout=0.1, name=f"mha_{i}")(x, x)
+    attn = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=D_MODEL // HEADS, dropout=0.1, name=f"mha_{i}")(
+        x, x
+    )
     x = keras.layers.LayerNormalization(name=f"ln_attn_{i}")(keras.layers.Add(name=f"add_attn_{i}")([x, attn]))
     ffn = keras.layers.Dense(DFF, activation="relu", name=f"ffn_1_{i}")(x)
     ffn = keras.layers.Dense(D_MODEL, name=f"ffn_2_{i}")(ffn)
@@ -87,6 +89,10 @@ def run(run_dir: str, callbacks: list) -> None:
         h = encoder_layer(h, i)
     logits = keras.layers.Dense(VOCAB, name="logits")(h)
     model = keras.Model(inputs, logits)
-    optimizer = keras.optimizers.Adam(CustomSchedule(D_MODEL, WARMUP), beta_1=0.9, beta_2=0.98, epsilon=1e-9, clipnorm=1.0)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    optimizer = keras.optimizers.Adam(
+        CustomSchedule(D_MODEL, WARMUP), beta_1=0.9, beta_2=0.98, epsilon=1e-9, clipnorm=1.0
+    )
+    model.compile(
+        optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     _common.fit(model, x, y, callbacks, batch_size=64, epochs=6)  # 474 steps
