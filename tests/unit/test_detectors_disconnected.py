@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tb_gradcause.testing import synthetic
 from tests.support import synth_runs as sr
 
 
@@ -77,3 +78,38 @@ def test_zero_gradients_of_a_layer_that_died_early_in_training_are_dead_relus_bu
         _no_gradient(data, layer, missing=False)
     kinds = [e["kind"] for e in sr.events(data)]
     assert "dead_relu" in kinds and "disconnected_gradient" not in kinds
+
+
+def _zero_backward(data, layer: str) -> None:
+    for stat in ("l2", "mean", "std", "min", "max", "max_abs"):
+        data["backward"].stat(stat)[:, data["backward"].rows_of(layer)] = 0
+
+
+def test_the_layer_that_zeroes_the_gradient_is_named_not_the_layers_it_starves():
+    """A custom op (or a one-unit softmax) whose input gets exactly 0 while its output's gradient flows."""
+    data = sr.healthy(sr.mlp(5))
+    for layer in ("dense_0", "dense_1", "dense_2"):
+        _no_gradient(data, layer, missing=False)
+        _zero_backward(data, layer)
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "dense_3" and "passes no gradient back" in event["title"]
+    assert all(f"dense_{i}" in event["advice"] for i in range(3))
+
+
+def test_an_unused_branch_before_a_used_layer_is_no_blocker():
+    data = sr.healthy(sr.mlp(5))
+    _no_gradient(data, "dense_1", missing=False)
+    _zero_backward(data, "dense_1")  # dense_0 before it still gets a gradient: rows are no graph
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "dense_1"
+
+
+def test_a_one_unit_softmax_output_is_constant_even_while_the_loss_falls():
+    layers = [synthetic.Layer("hidden", 16, "relu"), synthetic.Layer("probs", 1, "softmax")]
+    data = sr.healthy(layers)
+    acts = data["activations"]
+    for stat, value in (("batch_std", 0.0), ("std", 0.0), ("min", 1.0), ("max", 1.0), ("max_abs", 1.0)):
+        acts.stat(stat)[:, acts.rows_of("probs")] = value
+    acts.stat("saturated_frac")[:, acts.rows_of("probs")] = 1.0
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "probs" and "does not depend on its input" in event["title"]

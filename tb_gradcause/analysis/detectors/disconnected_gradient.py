@@ -78,7 +78,9 @@ def _constant_layer(run: RunData, dead_depth: int) -> tuple[RowInfo, int, int, f
     rel = _relative_spread(acts, n)
     constant = np.all(rel <= CONSTANT_RELATIVE, axis=0)
     if acts.has("saturated_frac"):
-        constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0)
+        # A softmax over one unit is 1 whatever its input: constant by construction, not saturated.
+        one_unit_softmax = np.array([r.activation == "softmax" and r.shape[-1:] == (1,) for r in acts.rows], bool)
+        constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0) | one_unit_softmax
     typical = trends.typical(rel)
     depths = np.array([row.depth for row in acts.rows], dtype=np.int64)
     for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
@@ -138,6 +140,66 @@ def _cut_event(
     )
 
 
+def _blocker(run: RunData, steps: np.ndarray) -> tuple[RowInfo, RowInfo] | None:
+    """The layer that zeroes the gradient: the first (forward order) whose output gets a non-zero
+    gradient at every logged step while the outputs of all layers before it get exactly 0, with
+    the layer just before it. Units before it receive no gradient: its victims, not the cause.
+    (All before it, not just the one before: rows carry forward order, not graph edges, and an
+    unused branch before a used layer is no blocker.)"""
+    back = run.get("backward")
+    if back is None or not back.has("l2"):
+        return None
+    sel = np.isin(back.steps, steps)
+    if sel.sum() < 2:
+        return None
+    flowing = np.all(back.stat("l2")[sel] > 0, axis=0)
+    zero = np.all(back.stat("l2")[sel] == 0, axis=0)
+    by_depth = {row.depth: r for r, row in enumerate(back.rows) if row.depth >= 0}
+    ordered = sorted(by_depth)
+    for i, depth in enumerate(ordered[1:], 1):
+        earlier = [by_depth[d] for d in ordered[:i]]
+        if flowing[by_depth[depth]] and all(zero[e] for e in earlier):
+            return back.rows[by_depth[depth]], back.rows[earlier[-1]]
+        if not zero[by_depth[ordered[i - 1]]]:
+            return None
+    return None
+
+
+def _blocker_event(row: RowInfo, fed_by: RowInfo, victims: dict[str, list[int]], grads: Series, n: int) -> Cause:
+    layer, source = per_layer.row_layer(row), per_layer.row_layer(fed_by)
+    variables = [grads.rows[r].name for rows in victims.values() for r in rows]
+    what = f"{row.activation} over {row.shape[-1]} unit" if row.activation == "softmax" and row.shape else ""
+    return Cause.create(
+        CAUSE_KIND,
+        "warning",
+        layer,
+        int(grads.steps[0]),
+        int(grads.steps[n - 1]),
+        f"{layer} passes no gradient back: its output's gradient is non-zero, its input's is zero",
+        [
+            evidence("backward_l2_of_input", 0.0, 0.0, "==", None, f"d loss / d output of {source}, every logged step"),
+            evidence(
+                "variables_without_gradient",
+                len(variables),
+                0,
+                ">",
+                None,
+                "no gradient reaches: " + wording.names(variables),
+            ),
+        ],
+        f"{layer}{f' ({what})' if what else ''} blocks learning before it: "
+        + (
+            "a softmax over one unit is 1 whatever its input; use `sigmoid` for one binary output (or "
+            "two softmax units). "
+            if what.endswith(" 1 unit")
+            else "its gradient is zero (a custom or hand-written gradient returning zeros, or a "
+            "non-differentiable op such as argmax/round/cast/sign). Give it a gradient, e.g. a "
+            "straight-through estimator `x + tf.stop_gradient(f(x) - x)`. "
+        )
+        + f"{wording.names(list(victims))} cannot learn until then.",
+    )
+
+
 def _no_gradient_event(layer: str, rows: list[int], grads: Series, n: int) -> Cause:
     variables = [grads.rows[r].name for r in rows]
     missing = grads.has("missing") and bool(np.all(grads.stat("missing")[:n, rows] > 0))
@@ -184,7 +246,17 @@ def detect(run: RunData) -> list[Cause]:
         row, first, last, rel = cut
         upstream = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth <= row.depth}
         trouble = trends.loss_trouble(trends.LossTrend.from_run(run), first, last)
-        if upstream or trouble is not None:
+        # A model whose output is the same for every sample predicts nothing, whatever its loss does
+        # (e.g. a loss read from the logits behind a one-unit softmax still falls).
+        is_output = row.depth >= 0 and row.depth == max(r.depth for r in run["activations"].rows)
+        if upstream or trouble is not None or is_output:
             events.append(_cut_event(row, first, last, rel, upstream, grads, trouble))
             by_layer = {name: rows for name, rows in by_layer.items() if name not in upstream}
+    blocked = _blocker(run, grads.steps[:n]) if by_layer else None
+    if blocked is not None:
+        row, fed_by = blocked
+        victims = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth < row.depth}
+        if victims:
+            events.append(_blocker_event(row, fed_by, victims, grads, n))
+            by_layer = {name: rows for name, rows in by_layer.items() if name not in victims}
     return events + [_no_gradient_event(layer, rows, grads, n) for layer, rows in by_layer.items()]
