@@ -86,3 +86,20 @@ def test_a_sparse_features_rare_values_are_no_outliers_even_with_a_gradient_spik
         kd.stat("max")[kd.steps == step, 11] = 1.0  # ...lit in two batches, ~1000 of its stds away
         grads.stat("l2")[grads.steps == step] *= 50
     assert sr.events(data, "input_scale") == []
+
+
+def test_scales_spread_gradually_over_decades_are_a_warning_even_when_the_loss_falls():
+    """Raw tabular columns (ages, counts, amounts): no 100x gap between neighbours, yet 1e5x apart."""
+    data = sr.healthy(n_features=10)
+    for i in range(10):
+        _scale_features(data, [i], 10 ** (i * 0.7))  # neighbours 5x apart, 1 ... ~2e6
+    [event] = sr.events(data, "input_scale")
+    assert event["severity"] == "warning" and event["evidence"][0]["metric"] == "magnitude_over_median"
+    assert "features 8–9" in event["title"]
+
+
+def test_a_gradual_spread_within_a_hundredfold_is_fine():
+    data = sr.healthy(n_features=10)
+    for i in range(10):
+        _scale_features(data, [i], 10 ** (i * 0.15))  # 1 ... ~22
+    assert sr.events(data, "input_scale") == []

@@ -22,6 +22,10 @@ REQUIRES: tuple[str, ...] = ("inputs",)
 GAP_DECADES = 2.0
 # ...the larger group at least 10x beyond the unit range (tiny-but-consistent features are fine).
 LARGE_MAGNITUDE = 10.0
+# Without such a gap (scales spread gradually), the features 100x above the input's median.
+# Scales this many decades apart are a warning even in a run whose loss falls: the largest
+# features dominate the first layer's gradients (a falling loss can hide a model at chance).
+SEVERE_DECADES = 3.0
 # All features far outside the unit range: flagged only while training is in trouble.
 UNSCALED_MAGNITUDE = 100.0
 # Layers that take integer ids (their inputs' magnitudes mean nothing).
@@ -81,10 +85,17 @@ def _mixed_scales(
         order = np.argsort(logm)
         gaps = np.diff(logm[order])
         k = int(np.argmax(gaps))
-        large = used[order[k + 1 :]]
-        small = used[order[: k + 1]]
+        large, small = used[order[k + 1 :]], used[order[: k + 1]]
+        metric, factor, note = "magnitude_gap", float(10 ** gaps[k]), "the largest gap between sorted feature scales"
+        if gaps[k] < GAP_DECADES:  # scales spread gradually: the features far above the median
+            above = logm >= np.median(logm) + GAP_DECADES
+            large, small = used[above], used[~above]
+            metric, note = "magnitude_over_median", "feature scales over the input's median"
+            factor = float(np.median(magnitude[large]) / np.median(magnitude[used])) if above.any() else 0.0
+        if not len(large) or not len(small):
+            continue
         big = float(np.median(magnitude[large]))
-        if gaps[k] < GAP_DECADES or big < LARGE_MAGNITUDE:
+        if factor < 10**GAP_DECADES or big < LARGE_MAGNITUDE:
             continue
         rest = float(np.median(magnitude[small]))
         first, last = int(steps[0]), int(steps[-1])
@@ -92,20 +103,21 @@ def _mixed_scales(
         labels = _feature_labels(series, large)
         items = [
             evidence(
-                "magnitude_gap",
-                10 ** gaps[k],
+                metric,
+                factor,
                 10**GAP_DECADES,
                 ">=",
                 None,
-                f"|x| of {labels} ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others",
+                f"{note}: |x| of {labels} ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others",
             ),
         ]
         if trouble is not None:
             items.append(trouble)
+        severe = big / rest >= 10**SEVERE_DECADES
         events.append(
             Cause.create(
                 CAUSE_KIND,
-                "warning" if trouble is not None else "info",  # a model that converges anyway: a note
+                "warning" if trouble is not None or severe else "info",  # converging anyway: a note
                 "input",
                 first,
                 last,
