@@ -72,8 +72,34 @@ def _analyze(run: RunData) -> dict[str, Any]:
         checked.append(detector.CAUSE_KIND)
     _unique_ids(events)
     link_causes(events, layer_depths(run))
+    advise_from_the_root(events)
     events.sort(key=lambda e: (e.first_step, -e.rank, e.layer or ""))
     return {"events": [e.to_json() for e in events], "checked": checked, "skipped": skipped}
+
+
+# Root causes whose remedy comes first for everything they explain (and whose own advice says it).
+ROOT_REMEDIES = {
+    "learning_rate_too_high": "lower the learning rate (try 10x lower) and clip gradients (`clipnorm=1.0`)",
+    "input_scale": "scale the inputs (standardize each feature on the training set)",
+}
+
+
+def advise_from_the_root(causes: list[Cause]) -> None:
+    """Lead each cause's advice with its root cause's remedy, so a card never advises against its
+    own chain (e.g. "weights initialized too large" under a learning rate that is too high)."""
+    by_id = {c.id: c for c in causes}
+    for cause in causes:
+        root = cause
+        seen = {cause.id}
+        while root.caused_by and root.caused_by[0] in by_id and root.caused_by[0] not in seen:
+            root = by_id[root.caused_by[0]]
+            seen.add(root.id)
+        if root is not cause and root.kind in ROOT_REMEDIES:
+            where = f"in {root.layer}" if root.layer else "run-wide"
+            cause.advice = (
+                f"Root cause: {root.kind} ({where}, step {root.first_step}): {ROOT_REMEDIES[root.kind]} first; "
+                f"this follows from it. Once that is fixed, if this persists: {cause.advice}"
+            )
 
 
 def _unique_ids(events: list[Cause]) -> None:

@@ -145,3 +145,19 @@ def test_a_kind_logged_without_rows_counts_as_not_logged_and_breaks_nothing(empt
     result = engine.analyze(run)
     assert not any("failed" in why for why in result["skipped"].values())
     assert result["events"] == []
+
+
+def test_advice_leads_with_the_root_cause_of_the_chain():
+    """An explosion across depth advises "weights initialized too large" on its own; under a
+    learning rate that is too high, its card must not contradict its own chain."""
+    lr = _event("learning_rate_too_high", None, 3)
+    boom = _event("exploding_gradient", "dense_1", 5)
+    nan = _event("nan_inf", "dense_1", 9)
+    boom.advice = "the weights are initialized too large for this depth"
+    boom.caused_by, nan.caused_by = [lr.id], [boom.id]
+    engine.advise_from_the_root([lr, boom, nan])
+    for effect in (boom, nan):
+        assert effect.advice.startswith(
+            "Root cause: learning_rate_too_high (run-wide, step 3): lower the learning rate"
+        )
+    assert boom.advice.endswith("initialized too large for this depth") and lr.advice == "a"
