@@ -176,3 +176,14 @@ def test_an_unreadable_logdir_exits_2(tmp_path, capsys):
     finally:
         locked.chmod(0o700)
     assert status == 2 and "not readable" in err
+
+
+def test_diagnose_gives_what_the_cli_prints(tmp_path, capsys):
+    import tb_gradcause
+
+    broken = synthetic.healthy_run(LAYERS, 300, every=10, n_features=4, seed=1)
+    broken["loss"].stat("value")[201:] = np.nan
+    synthetic.write_run(str(tmp_path), "broken", broken)
+    status, out, _ = _report([str(tmp_path), "--json"], capsys)
+    assert status == 0 and tb_gradcause.diagnose(str(tmp_path)) == json.loads(out)["runs"]
+    assert any(e["kind"] == "nan_inf" for e in tb_gradcause.diagnose(str(tmp_path), "broken")["broken"]["events"])
