@@ -91,6 +91,7 @@ def test_the_layer_that_zeroes_the_gradient_is_named_not_the_layers_it_starves()
     for layer in ("dense_0", "dense_1", "dense_2"):
         _no_gradient(data, layer, missing=False)
         _zero_backward(data, layer)
+    _no_gradient(data, "dense_3", missing=False)  # its own kernel too: its output's gradient stops inside it
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_3" and "passes no gradient back" in event["title"]
     assert all(f"dense_{i}" in event["advice"] for i in range(3))
@@ -113,3 +114,13 @@ def test_a_one_unit_softmax_output_is_constant_even_while_the_loss_falls():
     acts.stat("saturated_frac")[:, acts.rows_of("probs")] = 1.0
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "probs" and "does not depend on its input" in event["title"]
+
+
+def test_a_layer_that_learns_is_no_blocker_even_after_a_starved_branch_in_forward_order():
+    """`stop_gradient` on a side branch listed first: the used layer after it learns, so it passes
+    its gradient on; the starved branch itself is named."""
+    data = sr.healthy(sr.mlp(4))
+    _no_gradient(data, "dense_0", missing=False)
+    _zero_backward(data, "dense_0")
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "dense_0" and "gets only exact-zero gradients" in event["title"]

@@ -140,12 +140,13 @@ def _cut_event(
     )
 
 
-def _blocker(run: RunData, steps: np.ndarray) -> tuple[RowInfo, RowInfo] | None:
+def _blocker(run: RunData, steps: np.ndarray, learning: set[str]) -> tuple[RowInfo, RowInfo] | None:
     """The layer that zeroes the gradient: the first (forward order) whose output gets a non-zero
     gradient at every logged step while the outputs of all layers before it get exactly 0, with
     the layer just before it. Units before it receive no gradient: its victims, not the cause.
     (All before it, not just the one before: rows carry forward order, not graph edges, and an
-    unused branch before a used layer is no blocker.)"""
+    unused branch before a used layer is no blocker. Nor is a layer in `learning`, whose own
+    weights get gradients: a layer that learns passes its gradient on.)"""
     back = run.get("backward")
     if back is None or not back.has("l2"):
         return None
@@ -158,7 +159,8 @@ def _blocker(run: RunData, steps: np.ndarray) -> tuple[RowInfo, RowInfo] | None:
     ordered = sorted(by_depth)
     for i, depth in enumerate(ordered[1:], 1):
         earlier = [by_depth[d] for d in ordered[:i]]
-        if flowing[by_depth[depth]] and all(zero[e] for e in earlier):
+        row = back.rows[by_depth[depth]]
+        if flowing[by_depth[depth]] and per_layer.row_layer(row) not in learning and all(zero[e] for e in earlier):
             return back.rows[by_depth[depth]], back.rows[earlier[-1]]
         if not zero[by_depth[ordered[i - 1]]]:
             return None
@@ -252,10 +254,12 @@ def detect(run: RunData) -> list[Cause]:
         if upstream or trouble is not None or is_output:
             events.append(_cut_event(row, first, last, rel, upstream, grads, trouble))
             by_layer = {name: rows for name, rows in by_layer.items() if name not in upstream}
-    blocked = _blocker(run, grads.steps[:n]) if by_layer else None
+    starved = {name for rows in by_layer.values() for name in [per_layer.row_layer(grads.rows[rows[0]])]}
+    learning = {per_layer.row_layer(row) for row in grads.rows} - starved
+    blocked = _blocker(run, grads.steps[:n], learning) if by_layer else None
     if blocked is not None:
         row, fed_by = blocked
-        victims = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth < row.depth}
+        victims = {name: rows for name, rows in by_layer.items() if 0 <= grads.rows[rows[0]].depth <= row.depth}
         if victims:
             events.append(_blocker_event(row, fed_by, victims, grads, n))
             by_layer = {name: rows for name, rows in by_layer.items() if name not in victims}
