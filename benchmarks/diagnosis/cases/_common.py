@@ -25,6 +25,27 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype="float32")[np.asarray(labels, dtype=int)]
 
 
+def stroke_digits(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Digit-like 28x28 images in [0, 1] as float64 (n, 28, 28), and int labels: one blurred stroke
+    template per class, shifted by up to 2 pixels, dark background (the DeepFD/AUTOTRAINER ports'
+    MNIST stand-in; callers flatten or rescale it as their program did)."""
+    yy, xx = np.mgrid[0:28, 0:28]
+    templates = []
+    for _ in range(10):
+        img = np.zeros((28, 28))
+        for _ in range(4):
+            cy, cx = rng.uniform(8, 20, 2)
+            img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(1.5, 3.0) ** 2))
+        templates.append(img / img.max())
+    labels = rng.integers(0, 10, n)
+    x = np.empty((n, 28, 28))
+    for i, c in enumerate(labels):
+        dy, dx = rng.integers(-2, 3, 2)
+        img = np.roll(np.roll(templates[c], dy, 0), dx, 1) * rng.uniform(0.7, 1.0)
+        x[i] = np.where(img > 0.2, img, 0.0)
+    return x, labels
+
+
 def mnist_like(rng: np.random.Generator, n: int, n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """MNIST-shaped synthetic digits: (n, 28, 28, 1) float32 in [0, 1] and int labels.
 

@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from . import _common
+
 SOURCE = (
     "DeepFD benchmark case 1 (Stack Overflow question 48385830); program as "
     "copied in DeepLocalize's benchmark, Benchmark/StackOverflow/"
@@ -27,21 +29,8 @@ SEED = 48385830 % 10000
 def _mnist_like(rng, n):
     """Digit-like 28x28 images in [0, 1] (MNIST after /255): one blurred stroke template per class,
     shifted by up to 2 pixels, with a dark background as in MNIST."""
-    yy, xx = np.mgrid[0:28, 0:28]
-    templates = []
-    for _ in range(10):
-        img = np.zeros((28, 28))
-        for _ in range(4):
-            cy, cx = rng.uniform(8, 20, 2)
-            img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * rng.uniform(1.5, 3.0) ** 2))
-        templates.append(img / img.max())
-    labels = rng.integers(0, 10, n)
-    x = np.empty((n, 28, 28), "float32")
-    for i, c in enumerate(labels):
-        dy, dx = rng.integers(-2, 3, 2)
-        img = np.roll(np.roll(templates[c], dy, 0), dx, 1) * rng.uniform(0.7, 1.0)
-        x[i] = np.where(img > 0.2, img, 0.0)
-    return x, labels
+    x, labels = _common.stroke_digits(rng, n)
+    return x.astype("float32"), labels
 
 
 def run(run_dir: str, callbacks: list) -> None:
