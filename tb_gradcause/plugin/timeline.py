@@ -5,6 +5,14 @@ Decimation splits the step axis into equal-width buckets and keeps, per bucket a
 first where the column ends the bucket at least as high as it began, else the maximum first (a
 column monotonic within a bucket is kept exactly at those steps). Every step holding a NaN/Inf
 value, or a non-zero `nan`/`inf` count, is kept as it is.
+
+Stats that describe a tensor holding NaN/Inf only by a convention (over its finite elements, see
+docs/stats.md) are sent as NaN for a row whose `nan`/`inf` count is positive at that step: the L2
+norm of a tensor's finite part is not the tensor's norm (a NaN gradient's finite part is often
+empty: norm 0), and a chart would draw it as that step's value. The counts stay, so the tab still
+tells NaN from Inf. The mask is applied here, once, rather than in the tab: the stats' definitions
+live on this side, and it covers every kind, chart and consumer of the route alike. Detectors
+read the series unmasked.
 """
 
 from __future__ import annotations
@@ -16,6 +24,44 @@ import numpy as np
 
 from tb_gradcause.analysis import json_numbers
 from tb_gradcause.analysis.reader import Series
+
+# Stats that describe a row with NaN/Inf elements only by a convention: over the finite elements
+# (or, `update_ratio`, over such a stat), or fractions counting a NaN unit as dead and a NaN element
+# as not saturated (an all-NaN output would read "100 % dead", "0 % saturated").
+MASKED_WHEN_NONFINITE = frozenset(
+    (
+        "l2",
+        "mean",
+        "std",
+        "min",
+        "max",
+        "max_abs",
+        "batch_std",
+        "dead_frac",
+        "saturated_frac",
+        "norm",
+        "update_ratio",
+        "max_abs_z",
+    )
+)
+
+
+def mask_nonfinite_rows(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
+    """`values` [S, R, K] with `MASKED_WHEN_NONFINITE` set to NaN where the row's `nan`/`inf` count is positive.
+
+    Returns `values` itself when nothing is masked (the reader's arrays are shared: never written).
+    """
+    counts = [stats.index(name) for name in ("nan", "inf") if name in stats]
+    masked = [k for k, name in enumerate(stats) if name in MASKED_WHEN_NONFINITE]
+    if not counts or not masked:
+        return values
+    bad = (values[:, :, counts] > 0).any(axis=2)  # [S, R]
+    if not bad.any():
+        return values
+    out = values.copy()
+    for k in masked:
+        out[:, :, k][bad] = np.nan
+    return out
 
 
 def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
@@ -68,7 +114,7 @@ def timeline_json(run: str, series: Series, max_points: int | None = None, stats
     all_stats = tuple(series.stats)
     chosen = tuple(stats) if stats else all_stats
     steps = series.steps
-    values = series.values[:, :, [all_stats.index(name) for name in chosen]]
+    values = mask_nonfinite_rows(series.values, all_stats)[:, :, [all_stats.index(name) for name in chosen]]
     if max_points is not None:
         bad = nonfinite_steps(series.values, all_stats)
         steps, values = decimate(steps, values, bad, max_points)

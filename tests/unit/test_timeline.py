@@ -141,3 +141,49 @@ def test_integral_stats_are_json_integers():
     assert payload["values"]["nan"] == [[0, 0, 0, 0]] and payload["values"]["missing"] == [[0, 0, 1, 0]]
     assert all(isinstance(v, int) for v in payload["values"]["missing"][0])
     assert all(isinstance(v, float) for v in payload["values"]["l2"][0])
+
+
+def test_finite_only_stats_of_a_nonfinite_row_are_sent_as_nan_never_as_values():
+    """A NaN gradient's L2 over its finite elements (often none: 0) is not its norm: the route sends NaN."""
+    steps, values = _random(4, 2)
+    values[1, 0, STATS.index("nan")] = 6
+    values[1, 0, STATS.index("l2")] = 0.0  # the finite part of an all-NaN tensor
+    values[2, 1, STATS.index("inf")] = 1
+    values[2, 1, STATS.index("zero_frac")] = 0.25
+    original = values.copy()
+
+    payload = json.loads(timeline.timeline_json("r", _series(steps, values)))["values"]
+
+    for name in ("l2", "mean", "std", "min", "max", "max_abs"):
+        assert payload[name][0][1] == "NaN" and payload[name][1][2] == "NaN", name
+        assert payload[name][0][0] != "NaN" and payload[name][1][1] != "NaN", name  # other rows/steps untouched
+    # Counts, and stats over every element, stay as logged.
+    assert payload["nan"][0][1] == 6 and payload["inf"][1][2] == 1
+    assert payload["zero_frac"][1][2] == pytest.approx(0.25)
+    np.testing.assert_array_equal(values, original)  # the reader's arrays are not written
+
+
+def test_weight_norm_and_update_ratio_of_a_nonfinite_variable_are_nan():
+    stats = KIND_STATS["weights"]
+    values = np.ones((3, 1, len(stats)), np.float32)
+    values[..., stats.index("nan")] = 0
+    values[..., stats.index("inf")] = 0
+    values[2, 0, stats.index("nan")] = 5
+    steps = np.arange(3, dtype=np.int64)
+    series = Series("weights", steps, steps * 0.1, values, (RowInfo(name="d/kernel", layer="d"),), stats)
+    payload = json.loads(timeline.timeline_json("r", series, stats=("norm", "update_ratio", "update_norm")))["values"]
+    assert payload["norm"][0] == [1.0, 1.0, "NaN"] and payload["update_ratio"][0] == [1.0, 1.0, "NaN"]
+    assert payload["update_norm"][0] == [1.0, 1.0, 1.0]  # an L2 over every element: non-finite by itself
+
+
+def test_activation_fractions_of_a_nonfinite_output_are_nan():
+    """An all-NaN output counts as 100 % dead and 0 % saturated by convention: no health reading."""
+    stats = KIND_STATS["activations"]
+    values = np.zeros((2, 1, len(stats)), np.float32)
+    values[1, 0, stats.index("nan")] = 8
+    values[1, 0, stats.index("dead_frac")] = 1.0
+    steps = np.arange(2, dtype=np.int64)
+    series = Series("activations", steps, steps * 0.1, values, (RowInfo(name="d", layer="d"),), stats)
+    payload = json.loads(timeline.timeline_json("r", series, stats=("dead_frac", "saturated_frac", "zero_frac")))
+    assert payload["values"]["dead_frac"][0] == [0.0, "NaN"] and payload["values"]["saturated_frac"][0] == [0.0, "NaN"]
+    assert payload["values"]["zero_frac"][0] == [0.0, 0.0]
