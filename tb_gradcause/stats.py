@@ -2,8 +2,11 @@
 
 Every function is plain TensorFlow (graph, eager and XLA compatible unless noted) and never syncs
 with the host. The entry points are `*_stats_list` (one row per tensor of a list), `input_stats`
-and `time_grad_stats`. A fast path assumes finite values; one conditional per call falls back to
-exact, NaN/Inf-aware kernels when a result shows otherwise. Layer outputs with more than
+and `time_grad_stats`. A fast path assumes finite values of moderate size; one conditional per
+call falls back to exact, NaN/Inf-aware kernels when a result shows otherwise (a NaN/Inf, or a sum
+of squares that overflowed or may have flushed to 0). The exact kernels divide by the largest |x|
+before squaring, so a finite tensor always has a finite norm and std; only the NaN/Inf counts say
+whether it is finite. Layer outputs with more than
 `max_units` units per sample (`metadata.SAMPLE_UNITS` by default) get their stats from a fixed
 sample of units (`unit_sample`), but their L2 norm and finiteness from every element. Column
 order follows `tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every column.
@@ -11,6 +14,7 @@ order follows `tb_gradcause.metadata.KIND_STATS`; `docs/stats.md` defines every 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -36,6 +40,11 @@ SATURATION_MARGIN = 0.005
 N_TIME_POSITIONS = 8
 
 _NAN = float("nan")
+# The fast kernels' float32 sums of squares are trusted when a tensor's largest |x| is 0 or at least
+# this: its squares then stay far above float32's smallest normal number (1.2e-38; TensorFlow
+# flushes smaller ones to 0 on CPU) for every element down to 1e-4 of the largest. Overflow needs
+# no such bound: it shows as Inf, which sends the rows to the exact (scaled) kernels too.
+_TINY = 1e-15
 
 
 def _as_float(x: tf.Tensor) -> tf.Tensor:
@@ -43,23 +52,45 @@ def _as_float(x: tf.Tensor) -> tf.Tensor:
     return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
 
 
-def _masked_moments(x: tf.Tensor, axis=None):
-    """Finite mask, finite-zeroed values, count, mean, std, min, max over `axis` (NaN when no finite element)."""
+@dataclasses.dataclass
+class _Moments:
+    """Stats over an axis of a tensor's finite elements (NaN when there is none; `l2` is then 0)."""
+
+    finite: tf.Tensor  # the element mask
+    count: tf.Tensor
+    mean: tf.Tensor
+    std: tf.Tensor
+    min: tf.Tensor
+    max: tf.Tensor
+    l2: tf.Tensor
+
+
+def _masked_moments(x: tf.Tensor, axis=None, zeros: tf.Tensor | float = 0.0) -> _Moments:
+    """`_Moments` of the finite elements of `x` and `zeros` implicit zero elements (axis None only).
+
+    The sums run on the values divided by their largest |x| (as LAPACK's nrm2 does): a float32 sum
+    of squares overflows from |x| ~ 1e19 and flushes to 0 below ~1e-19, so a finite tensor would
+    otherwise get an infinite (or zero) norm or std."""
     finite = tf.math.is_finite(x)
     xf = tf.where(finite, x, 0.0)
-    count = tf.reduce_sum(tf.cast(finite, tf.float32), axis=axis)
+    count = tf.reduce_sum(tf.cast(finite, tf.float32), axis=axis) + zeros
     has = count > 0
     safe = tf.maximum(count, 1.0)
-    mean = tf.reduce_sum(xf, axis=axis) / safe
+    scale = tf.reduce_max(tf.abs(xf), axis=axis, keepdims=True)
+    scale = tf.where(scale > 0, scale, 1.0)
+    xs = xf / scale
+    unit = tf.reshape(scale, tf.shape(count))
+    mean = tf.reduce_sum(xs, axis=axis) / safe
     mean_b = mean if axis is None else tf.expand_dims(mean, axis)
-    centered = tf.where(finite, x - mean_b, 0.0)
-    std = tf.sqrt(tf.reduce_sum(tf.square(centered), axis=axis) / safe)
+    centered = tf.where(finite, xs - mean_b, 0.0)
+    var = (tf.reduce_sum(tf.square(centered), axis=axis) + zeros * tf.square(mean)) / safe
+    l2 = unit * tf.sqrt(tf.reduce_sum(tf.square(xs), axis=axis))
     big = tf.constant(float("inf"), tf.float32)
     vmin = tf.reduce_min(tf.where(finite, x, big), axis=axis)
     vmax = tf.reduce_max(tf.where(finite, x, -big), axis=axis)
     nan = tf.fill(tf.shape(mean), _NAN)
     pick = lambda v: tf.where(has, v, nan)  # noqa: E731
-    return finite, xf, count, pick(mean), pick(std), pick(vmin), pick(vmax)
+    return _Moments(finite, count, pick(unit * mean), pick(unit * tf.sqrt(var)), pick(vmin), pick(vmax), l2)
 
 
 def sampled_positions(shape: Sequence[int | None], max_units: int | None) -> tuple[int, int] | None:
@@ -101,8 +132,19 @@ def unit_sample(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
 
 
 def _l2(x: tf.Tensor) -> tf.Tensor:
-    """L2 norm of every element in one fused pass (non-finite if any element is)."""
+    """L2 norm of every element in one fused pass (non-finite if any element is, or if the sum of
+    squares overflows; 0 if every square underflows): for the fast kernels."""
     return tf.sqrt(2.0 * tf.nn.l2_loss(x))
+
+
+def _norm(x: tf.Tensor, axis=None) -> tf.Tensor:
+    """L2 norm over `axis`, scaled by the largest |x| first as in `_masked_moments`: finite for a
+    finite tensor, NaN/Inf where `x` holds one."""
+    scale = tf.reduce_max(tf.abs(x), axis=axis, keepdims=True)  # NaN/Inf propagate
+    unit = tf.where((scale > 0) & tf.math.is_finite(scale), scale, 1.0)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(x / unit), axis=axis))
+    scale, unit = (tf.squeeze(t) if axis is None else tf.squeeze(t, axis) for t in (scale, unit))
+    return tf.where(tf.math.is_finite(scale), unit * norm, scale)
 
 
 def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
@@ -118,18 +160,20 @@ def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
     return tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0])
 
 
-def _fast_or_exact(fast: tf.Tensor, exact: Callable[[], tf.Tensor]) -> tf.Tensor:
+def _fast_or_exact(fast: tf.Tensor, exact: Callable[[], tf.Tensor], scale: tf.Tensor) -> tf.Tensor:
     """The fast rows if their first three columns (L2, mean, std; inputs: mean, std, min) are all
-    finite, else the exact ones."""
-    ok = tf.reduce_all(tf.math.is_finite(fast[:, 0:3]))
+    finite and each row's largest |x| (`scale`) is 0 or at least `_TINY`, else the exact ones."""
+    ok = tf.reduce_all(tf.math.is_finite(fast[:, 0:3])) & tf.reduce_all((scale == 0.0) | (scale >= _TINY))
     return tf.cond(ok, lambda: fast, exact)
+
+
+_MAX_ABS = 5  # the `max_abs` column of `metadata.TENSOR_STATS`
 
 
 def tensor_stats_list(xs: Sequence[tf.Tensor]) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each tensor: float32 [N, 9] (one conditional for all)."""
-    return _fast_or_exact(
-        tf.stack([_fast_tensor_stats(x) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs])
-    )
+    fast = tf.stack([_fast_tensor_stats(x) for x in xs])
+    return _fast_or_exact(fast, lambda: tf.stack([_exact_tensor_stats(x) for x in xs]), fast[:, _MAX_ABS])
 
 
 def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
@@ -143,28 +187,28 @@ def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
 def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = metadata.SAMPLE_UNITS) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each layer output [batch, ...] (or signal of its shape), with
     large outputs sampled as `unit_sample` says: float32 [N, 9]."""
-    return _fast_or_exact(
-        tf.stack([_fast_output_stats(x, max_units) for x in xs]), lambda: tf.stack([_exact_tensor_stats(x) for x in xs])
-    )
+    fast = tf.stack([_fast_output_stats(x, max_units) for x in xs])
+    return _fast_or_exact(fast, lambda: tf.stack([_exact_tensor_stats(x) for x in xs]), fast[:, _MAX_ABS])
 
 
 def _exact_tensor_stats(x: tf.Tensor) -> tf.Tensor:
-    """`metadata.TENSOR_STATS` of all elements of `x`, NaN/Inf-aware (about 25 passes): [9]."""
+    """`metadata.TENSOR_STATS` of all elements of `x`, NaN/Inf-aware and overflow-safe (about 30
+    passes): [9]."""
     x = tf.reshape(_as_float(x), [-1])
-    finite, xf, _, mean, std, vmin, vmax = _masked_moments(x)
+    m = _masked_moments(x)
     n = tf.cast(tf.size(x), tf.float32)
     is_nan = tf.math.is_nan(x)
     return tf.stack(
         [
-            tf.norm(xf),
-            mean,
-            std,
-            vmin,
-            vmax,
-            tf.where(tf.math.is_nan(vmin), _NAN, tf.maximum(tf.abs(vmin), tf.abs(vmax))),
+            m.l2,
+            m.mean,
+            m.std,
+            m.min,
+            m.max,
+            tf.where(tf.math.is_nan(m.min), _NAN, tf.maximum(tf.abs(m.min), tf.abs(m.max))),
             tf.reduce_sum(tf.cast(tf.equal(x, 0.0), tf.float32)) / tf.maximum(n, 1.0),
             tf.reduce_sum(tf.cast(is_nan, tf.float32)),
-            tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
+            tf.reduce_sum(tf.cast(tf.logical_not(m.finite | is_nan), tf.float32)),
         ]
     )
 
@@ -184,32 +228,22 @@ def indexed_slices_stats(g: tf.IndexedSlices) -> tf.Tensor:
     x = tf.reshape(merged, [-1])
     row_size = tf.cast(tf.reduce_prod(tf.shape(merged)[1:]), tf.float32)
     zeros = untouched_rows * row_size  # implicit zero elements
-    finite = tf.math.is_finite(x)
+    m = _masked_moments(x, zeros=zeros)
     is_nan = tf.math.is_nan(x)
-    xf = tf.where(finite, x, 0.0)
-    count = tf.reduce_sum(tf.cast(finite, tf.float32)) + zeros
     n = tf.cast(tf.size(x), tf.float32) + zeros
-    safe = tf.maximum(count, 1.0)
-    mean = tf.reduce_sum(xf) / safe
-    var = (tf.reduce_sum(tf.where(finite, tf.square(x - mean), 0.0)) + zeros * tf.square(mean)) / safe
-    big = tf.constant(float("inf"), tf.float32)
-    vmin = tf.reduce_min(tf.where(finite, x, big))
-    vmax = tf.reduce_max(tf.where(finite, x, -big))
-    vmin = tf.where(zeros > 0, tf.minimum(vmin, 0.0), vmin)
-    vmax = tf.where(zeros > 0, tf.maximum(vmax, 0.0), vmax)
-    has = count > 0
-    pick = lambda v: tf.where(has, v, _NAN)  # noqa: E731
+    vmin = tf.where(zeros > 0, tf.minimum(m.min, 0.0), m.min)
+    vmax = tf.where(zeros > 0, tf.maximum(m.max, 0.0), m.max)
     return tf.stack(
         [
-            tf.norm(xf),
-            pick(mean),
-            pick(tf.sqrt(var)),
-            pick(vmin),
-            pick(vmax),
-            pick(tf.maximum(tf.abs(vmin), tf.abs(vmax))),
+            m.l2,
+            m.mean,
+            m.std,
+            vmin,
+            vmax,
+            tf.where(tf.math.is_nan(vmin), _NAN, tf.maximum(tf.abs(vmin), tf.abs(vmax))),
             (tf.reduce_sum(tf.cast(tf.equal(x, 0.0), tf.float32)) + zeros) / tf.maximum(n, 1.0),
             tf.reduce_sum(tf.cast(is_nan, tf.float32)),
-            tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
+            tf.reduce_sum(tf.cast(tf.logical_not(m.finite | is_nan), tf.float32)),
         ]
     )
 
@@ -275,10 +309,9 @@ def activation_stats_list(
 ) -> tf.Tensor:
     """`KIND_STATS["activations"]` of each layer output [batch, ...], large ones sampled as
     `unit_sample` says: float32 [N, 12]."""
-    return _fast_or_exact(
-        tf.stack([_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)]),
-        lambda: tf.stack([_exact_activation_stats(x, a) for x, a in zip(xs, activations)]),
-    )
+    fast = tf.stack([_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)])
+    exact = lambda: tf.stack([_exact_activation_stats(x, a) for x, a in zip(xs, activations)])  # noqa: E731
+    return _fast_or_exact(fast, exact, fast[:, _MAX_ABS])
 
 
 def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
@@ -292,7 +325,7 @@ def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
     # A unit is dead when it is <= 0 (or not finite) for every sample of the batch.
     alive = tf.reduce_any(finite & (units > 0.0), axis=0)
     dead_frac = 1.0 - tf.reduce_mean(tf.cast(alive, tf.float32))
-    _, _, _, _, unit_std, _, _ = _masked_moments(units, axis=0)
+    unit_std = _masked_moments(units, axis=0).std
     batch_std = tf.reduce_mean(tf.where(tf.math.is_nan(unit_std), 0.0, unit_std))
     return tf.concat([base, tf.stack([dead_frac, saturated_fraction(x, activation), batch_std])], 0)
 
@@ -318,14 +351,14 @@ def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None, before_known
     w = tf.reshape(_as_float(weight), [-1])
     norm = _l2(w)
     max_abs = tf.maximum(-tf.reduce_min(w), tf.reduce_max(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
-    update_norm, ratio = _update_columns(norm, update)
+    update_norm, ratio = _update_columns(norm, None if update is None else _l2(_as_float(update)))
     return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio, 0.0 if before_known else _NAN])
 
 
-def _update_columns(norm: tf.Tensor, update: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
-    if update is None:
+def _update_columns(norm: tf.Tensor, update_norm: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+    """`update_norm` and `update_ratio` (NaN when the update is unknown)."""
+    if update_norm is None:
         return tf.constant(_NAN), tf.constant(_NAN)
-    update_norm = _l2(_as_float(update))
     ratio = tf.math.divide_no_nan(update_norm, norm)
     return update_norm, tf.where((norm == 0.0) & (update_norm > 0.0), float("inf"), ratio)
 
@@ -343,7 +376,8 @@ def weight_stats_list(
     rows = tf.stack([_fast_weight_stats(w, u, b is not None) for w, u, b in zip(weights, updates, befores)])
     known = [i for i, u in enumerate(updates) if u is not None]
     norms = tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)
-    ok = tf.reduce_all(tf.math.is_finite(norms))
+    max_abs = rows[:, 1]
+    ok = tf.reduce_all(tf.math.is_finite(norms)) & tf.reduce_all((max_abs == 0.0) | (max_abs >= _TINY))
     return tf.cond(
         ok, lambda: rows, lambda: tf.stack([_exact_weight_stats(w, u, b) for w, u, b in zip(weights, updates, befores)])
     )
@@ -352,13 +386,14 @@ def weight_stats_list(
 def _exact_weight_stats(
     weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None
 ) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of a variable value, its update and value before it, NaN/Inf-aware."""
+    """`KIND_STATS["weights"]` of a variable value, its update and value before it, NaN/Inf-aware and
+    overflow-safe (the update's norm is NaN/Inf only when the update holds a NaN/Inf)."""
     w = tf.reshape(_as_float(weight), [-1])
     finite = tf.math.is_finite(w)
     is_nan = tf.math.is_nan(w)
     wf = tf.where(finite, w, 0.0)
-    norm = tf.norm(wf)
-    update_norm, ratio = _update_columns(norm, update)
+    norm = _norm(wf)
+    update_norm, ratio = _update_columns(norm, None if update is None else _norm(_as_float(update)))
     if before is None:
         nonfinite_before = tf.constant(_NAN)
     else:
@@ -389,7 +424,9 @@ def input_stats(x: tf.Tensor, max_features: int = metadata.MAX_INPUT_FEATURES) -
         x = tf.reshape(x, [-1, 1])
     x = x[..., :max_features]
     feats = tf.reshape(x, [-1, tf.shape(x)[-1]])
-    return _fast_or_exact(_fast_input_stats(feats), lambda: _exact_input_stats(feats))
+    fast = _fast_input_stats(feats)
+    scale = tf.maximum(tf.abs(fast[:, 2]), tf.abs(fast[:, 3]))  # of min and max
+    return _fast_or_exact(fast, lambda: _exact_input_stats(feats), scale)
 
 
 def _fast_input_stats(feats: tf.Tensor) -> tf.Tensor:
@@ -404,14 +441,14 @@ def _fast_input_stats(feats: tf.Tensor) -> tf.Tensor:
 
 def _exact_input_stats(feats: tf.Tensor) -> tf.Tensor:
     """`input_stats` of a [samples, features] matrix, NaN/Inf-aware."""
-    finite, _, count, mean, std, vmin, vmax = _masked_moments(feats, axis=0)
+    m = _masked_moments(feats, axis=0)
     is_nan = tf.math.is_nan(feats)
     nan = tf.reduce_sum(tf.cast(is_nan, tf.float32), axis=0)
-    inf = tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32), axis=0)
-    dev = tf.where(finite, tf.abs(feats - mean), 0.0)
-    max_z = tf.math.divide_no_nan(tf.reduce_max(dev, axis=0), tf.where(std > 0, std, 0.0))
-    max_z = tf.where(count > 0, max_z, _NAN)
-    return tf.stack([mean, std, vmin, vmax, nan, inf, max_z], axis=1)
+    inf = tf.reduce_sum(tf.cast(tf.logical_not(m.finite | is_nan), tf.float32), axis=0)
+    dev = tf.where(m.finite, tf.abs(feats - m.mean), 0.0)
+    max_z = tf.math.divide_no_nan(tf.reduce_max(dev, axis=0), tf.where(m.std > 0, m.std, 0.0))
+    max_z = tf.where(m.count > 0, max_z, _NAN)
+    return tf.stack([m.mean, m.std, m.min, m.max, nan, inf, max_z], axis=1)
 
 
 def time_positions(seq_len: tf.Tensor, n: int = N_TIME_POSITIONS) -> tf.Tensor:
@@ -429,6 +466,6 @@ def time_grad_stats(grad: tf.Tensor) -> tf.Tensor:
     g = _as_float(grad)
     g = tf.reshape(g, tf.concat([tf.shape(g)[:2], [-1]], 0))
     seq_len = tf.shape(g)[1]
-    per_t = tf.norm(g, axis=[0, 2]) if g.shape.rank == 3 else tf.norm(g)
+    per_t = _norm(g, axis=[0, 2]) if g.shape.rank == 3 else _norm(g)
     picked = tf.gather(per_t, time_positions(seq_len))
     return tf.concat([picked, [tf.cast(seq_len, tf.float32)]], 0)
