@@ -18,10 +18,22 @@ __all__ = ["GradCauseCallback", "summary", "diagnose", "__version__"]
 
 def diagnose(logdir: str, run: str | None = None) -> dict[str, dict[str, Any]]:
     """`{run: {"events": [...], "checked": [...], "skipped": {...}}}` for every gradcause run under
-    `logdir` (or just `run`): the same reader and engine as the tab and `tb-gradcause report`."""
-    from tb_gradcause.analysis import engine, reader
+    `logdir` (or just `run`): the same reader and engine as the tab and `tb-gradcause report`.
 
-    return {name: engine.analyze(data) for name, data in reader.read_logdir(logdir, run).items()}
+    Raises `tb_gradcause.analysis.logdir.UnusableLogdir` when there is nothing to diagnose (a
+    missing logdir, no gradcause data, an unknown `run`). What could not be read in full (a run in
+    a newer format, a truncated or corrupt event file) is left out with a `UserWarning` saying so.
+    """
+    import warnings
+
+    from tb_gradcause.analysis.logdir import diagnose_logdir
+
+    found = diagnose_logdir(logdir, run)
+    for name, why in found.unreadable.items():
+        warnings.warn(f"run {name!r} not diagnosed: {why}", stacklevel=2)
+    for damage in found.damaged:
+        warnings.warn(f"damaged event file {damage.describe()}", stacklevel=2)
+    return found.runs
 
 
 def __getattr__(name: str) -> Any:

@@ -124,16 +124,25 @@ def logdir_provider(logdir: str) -> tb_provider.DataProvider:
     return data_provider.MultiplexerDataProvider(multiplexer, logdir)
 
 
-def read_logdir(logdir: str, run: str | None = None, *, failures: dict[str, str] | None = None) -> dict[str, RunData]:
+def read_logdir(
+    logdir: str,
+    run: str | None = None,
+    *,
+    failures: dict[str, str] | None = None,
+    skipped: list[str] | None = None,
+) -> dict[str, RunData]:
     """Every gradcause run under `logdir` (or just `run`), read through `logdir_provider`.
 
     Raises `NotFoundError` for a `run` without gradcause data. A run in a newer format raises
     `UnsupportedFormatError`, or, when `failures` is given, is recorded there (run -> why) and
-    left out while the other runs are read.
+    left out while the other runs are read. `skipped`, when given, receives the runs of the
+    logdir that hold no gradcause data (other plugins' runs in a mixed logdir).
     """
     provider = logdir_provider(logdir)
     ctx = tb_context.RequestContext()
     runs = list_runs(provider, ctx, "")
+    if skipped is not None:
+        skipped += sorted({r.run_name for r in provider.list_runs(ctx, experiment_id="")} - set(runs))
     if run is not None:
         if run not in runs:
             raise errors.NotFoundError(f"no gradcause run {run!r} under {logdir!r}; runs: {', '.join(runs) or 'none'}")

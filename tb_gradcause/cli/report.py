@@ -1,43 +1,51 @@
-"""`tb-gradcause report LOGDIR`: what went wrong in each run, for people or as JSON.
+"""`tb-gradcause report LOGDIR`: what went wrong in each run, for people, as Markdown or as JSON.
 
 Exit status: 0 = reported; 1 = `--fail-on` found an event that severe or worse;
-2 = the logdir is missing or unreadable, holds no gradcause data, `--run` is unknown, or a run
-could not be read (the other runs are still reported).
+2 = the logdir is missing or unreadable, holds no gradcause data, `--run` is unknown, or something
+could not be read in full (a run in a newer format, a truncated or corrupt event file): what could
+be read is still reported, and stderr says what was left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import os
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tensorboard import errors
-
-from tb_gradcause.analysis import causes, engine, reader
+from tb_gradcause.analysis import causes
+from tb_gradcause.analysis.integrity import Damage
+from tb_gradcause.analysis.logdir import LogdirDiagnosis, UnusableLogdir, diagnose_logdir
 
 EXIT_FAIL_ON = 1
 EXIT_UNUSABLE = 2
 WIDTH = 100  # columns of the text report
-
-
-class UnusableInput(Exception):
-    """The logdir or `--run` cannot be reported on; the message says why."""
+FORMATS = ("text", "markdown", "json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = "Explain what went wrong in each run of LOGDIR that holds tb_gradcause data."
     parser.epilog = (
         "exit status: 0 reported; 1 --fail-on found an event that severe or worse; 2 the logdir is missing, "
-        "unreadable or holds no gradcause data, --run is unknown, or a run could not be read"
+        "unreadable or holds no gradcause data, --run is unknown, or something could not be read in full "
+        "(a run in a newer format, a truncated or corrupt event file: the rest is still reported)"
     )
     parser.add_argument("logdir", help="directory of runs, as given to `tensorboard --logdir`")
     parser.add_argument("--run", help="report only this run (its path relative to LOGDIR, as TensorBoard names it)")
     parser.add_argument(
-        "--json", action="store_true", help='print {"runs": {RUN: {"events", "checked", "skipped"}}} instead of text'
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text for the terminal, markdown to paste into an issue or a CI summary, or json: "
+        '{"runs": {RUN: {"events", "checked", "skipped"}}, "unreadable", "skipped_runs", "damaged"}',
     )
+    parser.add_argument("--json", action="store_const", const="json", dest="format", help="the same as --format json")
     parser.add_argument(
         "--fail-on",
         choices=[s for s in causes.SEVERITIES if s != "info"],
@@ -49,44 +57,110 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Analyze the runs of `args.logdir` and print them; return the exit status."""
     try:
-        results, failures = analyze_logdir(args.logdir, args.run)
-    except UnusableInput as e:
+        with _tensorflow_quiet():
+            found = diagnose_logdir(args.logdir, args.run)
+    except UnusableLogdir as e:
         print(f"tb-gradcause report: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
-    if args.json:
+    if args.format == "json":
         # Causes are JSON-ready (`Cause.to_json`): NaN/Inf are already TensorBoard's strings.
-        print(json.dumps({"runs": results}, indent=2, allow_nan=False))
+        print(json.dumps(found.to_json(), indent=2, allow_nan=False))
+    elif args.format == "markdown":
+        print(format_markdown(args.logdir, found), end="")
     else:
-        print("\n".join(format_run(run, result) for run, result in results.items()), end="")
-    for run, why in failures.items():
+        damaged = {run: [d for d in found.damaged if d.run == run] for run in found.runs}
+        print("\n".join(format_run(run, result, damaged[run]) for run, result in found.runs.items()), end="")
+        print("\n" + logdir_summary(args.logdir, found))
+    for run, why in found.unreadable.items():
         print(f"tb-gradcause report: run {run!r} not reported: {why}", file=sys.stderr)
-    if failures:
+    for damage in found.damaged:
+        print(f"tb-gradcause report: damaged event file {damage.describe()}", file=sys.stderr)
+    tripped = _tripped(found, args.fail_on) if args.fail_on else []
+    for run, event in tripped:
+        print(
+            f"tb-gradcause report: --fail-on {args.fail_on}: {event['severity']} {event['kind']} "
+            f"in {event['layer'] or 'the run'} of run {run!r} at step {event['first_step']}",
+            file=sys.stderr,
+        )
+    if not found.complete:
         return EXIT_UNUSABLE
-    if args.fail_on and any(_rank(e["severity"]) >= _rank(args.fail_on) for r in results.values() for e in r["events"]):
-        return EXIT_FAIL_ON
-    return 0
+    return EXIT_FAIL_ON if tripped else 0
 
 
-def analyze_logdir(logdir: str, run: str | None = None) -> tuple[dict[str, dict], dict[str, str]]:
-    """`({run: engine.analyze result}, {run: why it could not be read})` for every gradcause run."""
-    if not os.path.isdir(logdir):
-        raise UnusableInput(f"logdir {logdir!r} does not exist or is not a directory")
-    if not os.access(logdir, os.R_OK | os.X_OK):
-        raise UnusableInput(f"logdir {logdir!r} is not readable")
-    failures: dict[str, str] = {}
-    try:
-        runs = reader.read_logdir(logdir, run, failures=failures)
-    except errors.NotFoundError as e:
-        raise UnusableInput(str(e)) from None
-    if not runs and not failures:
-        raise UnusableInput(f"no gradcause data under {logdir!r} (was GradCauseCallback given this log_dir?)")
-    return {name: engine.analyze(data) for name, data in runs.items()}, failures
+@contextlib.contextmanager
+def _tensorflow_quiet() -> Iterator[None]:
+    """Import TensorFlow (which TensorBoard's loader uses when installed) with its C++ start-up
+    lines kept off stderr: they are printed before any log level applies. They are shown if the
+    import fails."""
+    if importlib.util.find_spec("tensorflow") is None:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except Exception:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.buffer.write(sink.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+    yield
 
 
-def format_run(run: str, result: dict[str, Any]) -> str:
-    """A run's events in step order, each with its evidence, cause chain and advice."""
+def _tripped(found: LogdirDiagnosis, severity: str) -> list[tuple[str, dict]]:
+    """(run, event) of every event at `severity` or worse."""
+    return [
+        (run, event)
+        for run, result in found.runs.items()
+        for event in result["events"]
+        if _rank(event["severity"]) >= _rank(severity)
+    ]
+
+
+def run_summary(result: dict[str, Any]) -> str:
+    """'2 events: 1 error, 1 warning; first error nan_inf in dense_1 at step 9' or 'no problems found'."""
     found = result["events"]
-    lines = [f"== {run}: " + (f"{len(found)} event(s)" if found else "no problems found")]
+    if not found:
+        return "no problems found"
+    counts = [
+        f"{n} {severity}{'s' if n > 1 else ''}"
+        for severity in reversed(causes.SEVERITIES)
+        if (n := sum(e["severity"] == severity for e in found))
+    ]
+    text = f"{len(found)} event{'s' if len(found) > 1 else ''}: {', '.join(counts)}"
+    worst = max(found, key=lambda e: (_rank(e["severity"]), -e["first_step"]))
+    where = f"in {worst['layer'] or 'the run'} at step {worst['first_step']}"
+    return f"{text}; first {worst['severity']} {worst['kind']} {where}"
+
+
+def logdir_summary(logdir: str, found: LogdirDiagnosis) -> str:
+    """One line for the whole logdir: runs by worst severity, and what was left out."""
+    worst = [max((_rank(e["severity"]) for e in r["events"]), default=-1) for r in found.runs.values()]
+    parts = [f"{len(found.runs)} run{'s' if len(found.runs) != 1 else ''} reported"]
+    by = [f"{worst.count(_rank(s))} with {s}s" for s in reversed(causes.SEVERITIES) if worst.count(_rank(s))]
+    by += [f"{worst.count(-1)} without problems"] if worst.count(-1) else []
+    parts[0] += f" ({', '.join(by)})" if by else ""
+    if found.unreadable:
+        parts.append(f"{len(found.unreadable)} not readable ({', '.join(found.unreadable)})")
+    if found.damaged:
+        parts.append(f"{len(found.damaged)} damaged event file{'s' if len(found.damaged) > 1 else ''}")
+    if found.skipped:
+        parts.append(f"skipped without gradcause data: {', '.join(found.skipped)}")
+    return f"== {logdir}: " + "; ".join(parts)
+
+
+def format_run(run: str, result: dict[str, Any], damaged: Sequence[Damage] = ()) -> str:
+    """A run's events in step order, each with its evidence, cause chain and advice; first, the
+    damaged event files that may have cut it short."""
+    found = result["events"]
+    lines = [f"== {run}: {run_summary(result)}"]
+    lines += [_field("DAMAGED: ", damage.describe()) for damage in damaged]
     by_id = {event["id"]: event for event in found}
     for event in found:
         steps = f"step {event['first_step']}"
@@ -146,3 +220,44 @@ def _number(value: Any) -> str:
 
 def _rank(severity: str) -> int:
     return causes.SEVERITIES.index(severity)
+
+
+def format_markdown(logdir: str, found: LogdirDiagnosis) -> str:
+    """The report as GitHub-flavoured Markdown: a table of every run's events, then each event's
+    evidence, cause chain and advice."""
+    lines = [f"## tb-gradcause report: {_md(logdir)}", "", _md(logdir_summary(logdir, found).split(": ", 1)[1]), ""]
+    lines += [f"> **Damaged event file** {_md(d.describe())}" for d in found.damaged]
+    lines += [f"> **Not reported**: run {_md(run)}: {_md(why)}" for run, why in found.unreadable.items()]
+    for run, result in found.runs.items():
+        lines += ["", f"### Run {_md(run)}: {_md(run_summary(result))}", ""]
+        events = result["events"]
+        if events:
+            lines += ["| severity | cause | layer | steps | what |", "|---|---|---|---|---|"]
+            lines += [
+                f"| {e['severity']} | {e['kind']} | {_md(e['layer'] or '(run)')} | {_steps(e)} | {_md(e['title'])} |"
+                for e in events
+            ]
+        by_id = {event["id"]: event for event in events}
+        for e in events:
+            lines += ["", f"**{e['kind']}** in {_md(e['layer'] or 'the run')}, {_steps(e)}", ""]
+            lines += [f"- evidence: {_md(_evidence(item))}" for item in e["evidence"]]
+            chain = _chain(e, by_id)
+            if len(chain) > 1:
+                lines.append(f"- cause chain: {_md(' -> '.join(_short(c) for c in chain))}")
+            lines.append(f"- advice: {_md(e['advice'])}")
+        lines += [""] if events else []
+        lines.append(f"Checked: {', '.join(result['checked']) or 'nothing'}.")
+        lines += [f"Not checked: {kind} ({_md(why)})." for kind, why in result["skipped"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _steps(event: dict) -> str:
+    first, last = event["first_step"], event["last_step"]
+    return f"step {first}" if first == last else f"steps {first}-{last}"
+
+
+def _md(text: str) -> str:
+    """`text` safe inside a Markdown table cell or paragraph: no table breaks, no markup, no HTML."""
+    for char in "\\`*_[]<>|#":
+        text = text.replace(char, "\\" + char)
+    return text.replace("\n", " ")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tb_gradcause import metadata
+from tb_gradcause.analysis import engine
 from tb_gradcause.cli import report
 from tb_gradcause.testing import synthetic
 
@@ -64,7 +65,7 @@ def _report(argv, capsys):
 
 @pytest.fixture
 def logdir(tmp_path, monkeypatch):
-    monkeypatch.setattr(report.engine, "analyze", stand_in_analyze)
+    monkeypatch.setattr(engine, "analyze", stand_in_analyze)
     for run in ("chain", "warn", "quiet"):
         synthetic.write_run(str(tmp_path), run, synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
     return str(tmp_path)
@@ -73,7 +74,8 @@ def logdir(tmp_path, monkeypatch):
 def test_text_report_shows_events_in_order_with_evidence_chain_and_advice(logdir, capsys):
     status, out, err = _report([logdir, "--run", "chain"], capsys)
     assert status == 0 and err == ""
-    assert out.startswith("== chain: 3 event(s)") and "== warn" not in out
+    assert out.startswith("== chain: 3 events: 1 error, 2 warnings; first error nan_inf in dense_1 at step 9\n")
+    assert "== warn" not in out
     cause = out.index("learning_rate_too_high in the run, steps 3-40")
     assert cause < out.index("ERROR   nan_inf in dense_1, steps 9-40")
     assert "evidence: nan_inf.metric = NaN > 10 at step 9 (why)" in out
@@ -91,7 +93,8 @@ def test_json_is_exactly_the_engine_result_per_run_with_nan_as_a_string(logdir, 
     status, out, _ = _report([logdir, "--json"], capsys)
     assert status == 0
     parsed = json.loads(out)
-    assert list(parsed) == ["runs"] and sorted(parsed["runs"]) == ["chain", "quiet", "warn"]
+    assert sorted(parsed["runs"]) == ["chain", "quiet", "warn"]
+    assert {k: v for k, v in parsed.items() if k != "runs"} == {"unreadable": {}, "skipped_runs": [], "damaged": []}
     assert parsed["runs"]["quiet"] == {"events": [], **NOT_EVENTS}
     assert parsed["runs"]["chain"]["events"][:2] == CHAIN[:2]
     assert parsed["runs"]["chain"]["events"][2]["evidence"][0]["value"] == "NaN"
@@ -187,3 +190,69 @@ def test_diagnose_gives_what_the_cli_prints(tmp_path, capsys):
     status, out, _ = _report([str(tmp_path), "--json"], capsys)
     assert status == 0 and tb_gradcause.diagnose(str(tmp_path)) == json.loads(out)["runs"]
     assert any(e["kind"] == "nan_inf" for e in tb_gradcause.diagnose(str(tmp_path), "broken")["broken"]["events"])
+
+
+def test_a_damaged_file_is_named_in_every_format_and_exits_2(logdir, capsys):
+    (event_file,) = (p for p in os.scandir(os.path.join(logdir, "warn")))
+    with open(event_file.path, "r+b") as f:
+        f.truncate(os.path.getsize(event_file.path) - 37)
+    status, out, err = _report([logdir], capsys)
+    assert status == 2
+    assert f"damaged event file {event_file.path}: truncated at byte" in err
+    warn = out[out.index("== warn") :]
+    assert warn.splitlines()[1].startswith("  DAMAGED: ") and "1 damaged event file" in out.splitlines()[-1]
+    status, out, _ = _report([logdir, "--json"], capsys)
+    (damage,) = json.loads(out)["damaged"]
+    assert status == 2 and (damage["run"], damage["problem"], damage["path"]) == ("warn", "truncated", event_file.path)
+    status, out, _ = _report([logdir, "--format", "markdown"], capsys)
+    assert status == 2 and "> **Damaged event file**" in out
+    assert _report([logdir, "--run", "quiet"], capsys)[0] == 0  # another run is whole
+
+
+def test_a_logdir_of_random_bytes_says_not_an_event_file(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "events.out.tfevents.1.host").write_bytes(np.random.default_rng(0).bytes(500))
+    status, out, err = _report([str(tmp_path)], capsys)
+    assert (status, out) == (2, "") and "not an event file" in err and "GradCauseCallback" not in err
+
+
+def test_runs_without_gradcause_data_are_named_as_skipped(logdir, capsys):
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(os.path.join(logdir, "scalars_only"))
+    writer.close()
+    status, out, _ = _report([logdir, "--json"], capsys)
+    assert status == 0 and json.loads(out)["skipped_runs"] == ["scalars_only"]
+    out = _report([logdir], capsys)[1]
+    assert out.splitlines()[-1] == (
+        f"== {logdir}: 3 runs reported (1 with errors, 1 with warnings, 1 without problems); "
+        "skipped without gradcause data: scalars_only"
+    )
+
+
+def test_fail_on_says_which_events_tripped_it(logdir, capsys):
+    status, _, err = _report([logdir, "--fail-on", "error"], capsys)
+    assert status == 1
+    assert err == "tb-gradcause report: --fail-on error: error nan_inf in dense_1 of run 'chain' at step 9\n"
+
+
+def test_markdown_is_a_table_per_run_with_names_escaped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(engine, "analyze", stand_in_analyze)
+    synthetic.write_run(str(tmp_path), "chain", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
+    synthetic.write_run(str(tmp_path), "a|b_<i>", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
+    status, out, _ = _report([str(tmp_path), "--format", "markdown"], capsys)
+    assert status == 0
+    assert "### Run a\\|b\\_\\<i\\>: no problems found" in out and "<i>" not in out
+    table = out[out.index("| severity |") :].splitlines()
+    assert table[2] == "| warning | learning_rate_too_high | (run) | steps 3-40 | learning\\_rate\\_too\\_high title |"
+    assert all(line.count("|") - line.count("\\|") == 6 for line in table[:5])
+    assert "- advice: nan\\_inf advice" in out
+
+
+def test_the_command_keeps_tensorflow_start_up_lines_off_stderr(tmp_path):
+    synthetic.write_run(str(tmp_path), "run", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
+    done = subprocess.run(
+        [sys.executable, "-m", "tb_gradcause.cli", "report", str(tmp_path)], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("== run: ")

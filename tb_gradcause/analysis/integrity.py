@@ -1,0 +1,107 @@
+"""Which event files under a logdir TensorBoard's loader cannot read to their end, and where they break.
+
+TensorBoard's loader stops at the first unreadable record of a file without a word (a file being
+written ends mid-record until the writer catches up), so a truncated or corrupt file would read as
+a shorter run. This check walks each file with that same loader, counts the bytes it accepts and
+compares them with the file's size, so a report can say which file breaks, where, and after which
+step its data may be missing. It reads files through `tf.io.gfile` (TensorBoard's stub without
+TensorFlow), like the loader, so remote logdirs work too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+
+from tensorboard.backend.event_processing import event_file_loader, io_wrapper
+from tensorboard.compat import tf
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+# A TFRecord: uint64 length, uint32 masked CRC of the length, the data, uint32 masked CRC of the data.
+HEADER_BYTES = 12
+FRAMING_BYTES = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class Damage:
+    """An event file that TensorBoard reads only up to `offset` of its `size` bytes."""
+
+    run: str  # as TensorBoard names it: the file's directory relative to the logdir ("." for the logdir)
+    path: str
+    offset: int  # bytes read before the break
+    size: int
+    problem: str  # "truncated", "corrupt" or "not an event file"
+    last_step: int | None  # the step of the last event read before the break (None: nothing read)
+
+    def describe(self) -> str:
+        """One sentence for people: the file, where it breaks and what may be missing."""
+        if self.problem == "not an event file":
+            return f"{self.path}: not an event file ({self.size:,} bytes); nothing in it was read"
+        where = f"{self.path}: {self.problem} at byte {self.offset:,} of {self.size:,}"
+        after = "its first event" if self.last_step is None else f"step {self.last_step}"
+        lost = self.size - self.offset
+        return f"{where}; {lost:,} bytes after {after} were not read, so later steps of run {self.run!r} may be missing"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def check_logdir(logdir: str) -> list[Damage]:
+    """Every event file under `logdir` that TensorBoard's loader cannot read to its end."""
+    found = []
+    for directory in sorted(io_wrapper.GetLogdirSubdirectories(logdir)):
+        run = os.path.relpath(directory, logdir)
+        for path in sorted(io_wrapper.ListDirectoryAbsolute(directory)):
+            if io_wrapper.IsTensorFlowEventsFile(path) and not tf.io.gfile.isdir(path):
+                damage = check_file(path, run)
+                if damage is not None:
+                    found.append(damage)
+    return found
+
+
+def check_file(path: str, run: str) -> Damage | None:
+    """The damage of one event file, or None if the loader reads it to its last byte."""
+    offset, first, last = 0, None, None
+    for record in event_file_loader.RawEventFileLoader(path).Load():
+        offset += len(record) + FRAMING_BYTES
+        first = record if first is None else first
+        last = record
+    size = tf.io.gfile.stat(path).length
+    if size == 0:  # a writer that has not flushed yet
+        return None
+    problem = _problem(path, offset, size) if offset < size else None
+    if not _is_event_file(first) and not (first is None and problem == "truncated"):
+        return Damage(run, path, 0, size, "not an event file", None)
+    if problem is None:
+        return None
+    return Damage(run, path, offset, size, problem, _step(last))
+
+
+def _is_event_file(first: bytes | None) -> bool:
+    """Whether a file's first record is the `file_version` event every event writer starts with."""
+    if first is None:
+        return False
+    try:
+        return event_pb2.Event.FromString(first).file_version.startswith("brain.Event:")
+    except Exception:  # noqa: BLE001 - protobuf raises DecodeError or RuntimeWarning-like errors alike
+        return False
+
+
+def _problem(path: str, offset: int, size: int) -> str:
+    """'truncated' if the record at `offset` has an intact header and runs past the end of the
+    file, else 'corrupt' (garbage bytes, or a record whose checksum fails)."""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        f.seek(offset)
+        header = f.read(HEADER_BYTES)
+    if len(header) < HEADER_BYTES:
+        return "truncated"
+    (length,) = struct.unpack("<Q", header[:8])
+    if struct.unpack("<I", header[8:])[0] != masked_crc32c(header[:8]):
+        return "corrupt"
+    return "truncated" if offset + length + FRAMING_BYTES > size else "corrupt"
+
+
+def _step(record: bytes | None) -> int | None:
+    return None if record is None else int(event_pb2.Event.FromString(record).step)
