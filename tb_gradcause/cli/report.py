@@ -9,19 +9,16 @@ be read is still reported, and stderr says what was left out.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import json
-import os
 import sys
-import tempfile
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from tb_gradcause.analysis import causes
 from tb_gradcause.analysis.integrity import Damage
 from tb_gradcause.analysis.logdir import LogdirDiagnosis, UnusableLogdir, diagnose_logdir
+from tb_gradcause.cli.quiet import import_tensorflow_quietly
 
 EXIT_FAIL_ON = 1
 EXIT_UNUSABLE = 2
@@ -56,9 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Analyze the runs of `args.logdir` and print them; return the exit status."""
+    import_tensorflow_quietly()  # TensorBoard's loader reads records with it when it is installed
     try:
-        with _tensorflow_quiet():
-            found = diagnose_logdir(args.logdir, args.run)
+        found = diagnose_logdir(args.logdir, args.run)
     except UnusableLogdir as e:
         print(f"tb-gradcause report: {e}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -85,32 +82,6 @@ def main(args: argparse.Namespace) -> int:
     if not found.complete:
         return EXIT_UNUSABLE
     return EXIT_FAIL_ON if tripped else 0
-
-
-@contextlib.contextmanager
-def _tensorflow_quiet() -> Iterator[None]:
-    """Import TensorFlow (which TensorBoard's loader uses when installed) with its C++ start-up
-    lines kept off stderr: they are printed before any log level applies. They are shown if the
-    import fails."""
-    if importlib.util.find_spec("tensorflow") is None:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except Exception:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.buffer.write(sink.read())
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-    yield
 
 
 def _tripped(found: LogdirDiagnosis, severity: str) -> list[tuple[str, dict]]:

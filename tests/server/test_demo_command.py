@@ -60,6 +60,26 @@ def test_runs_are_written_once_and_an_interrupted_one_again(tmp_path, quick_scen
     assert len(list((tmp_path / "quick").glob("events.out.tfevents.*"))) == 1
 
 
+def test_the_demo_says_what_it_trains_and_that_its_warnings_are_expected(tmp_path, quick_scenario, capsys):
+    demo_command.write_missing_runs(str(tmp_path), ["quick"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("training 1 demo scenario(s), about 1 minute(s) on 2 CPU cores; 1 of them are broken")
+    demo_command.write_missing_runs(str(tmp_path), ["quick"])
+    assert capsys.readouterr().out == ""  # nothing to train, nothing announced
+
+
+def test_demo_help_describes_the_demo():
+    done = subprocess.run([sys.executable, "-m", "tb_gradcause.cli", "demo", "--help"], capture_output=True, text=True)
+    text = " ".join(done.stdout.split())  # as wrapped to any terminal's width
+    assert done.returncode == 0 and "broken on purpose" in text and "Gradient Causes tab" in text
+
+
+def test_tensorflow_start_up_lines_stay_off_stderr():
+    quiet = "from tb_gradcause.cli.quiet import import_tensorflow_quietly as q; q(); import keras; print('ok')"
+    done = subprocess.run([sys.executable, "-c", quiet], capture_output=True, text=True)
+    assert (done.stdout, done.stderr) == ("ok\n", "")
+
+
 def test_unknown_scenario_is_refused_before_training(tmp_path, quick_scenario, capsys):
     code = cli.main(["demo", "--logdir", str(tmp_path / "d"), "--scenarios", "quick,nope", "--no-browser"])
     assert code == 2
