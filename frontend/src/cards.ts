@@ -5,23 +5,28 @@ import { el, formatNumber, formatSpan } from "./dom";
 
 const SVG = "http://www.w3.org/2000/svg";
 
+/** Comparison operators as people write them. */
+const OPS: Record<string, string> = { ">=": "≥", "<=": "≤", "==": "=", "!=": "≠" };
+
+/**
+ * Evidence in plain words: each item's note names what was measured (its metric identifier,
+ * e.g. `loss_nonfinite_step`, is only the row's tooltip), then its value, the rule it met and the step.
+ */
 function evidenceTable(evidence: Evidence[]): HTMLElement | null {
   if (!evidence.length) return null;
   const header = el(
     "tr",
     {},
-    ["metric", "value", "threshold", "step"].map((text) => el("th", { text })),
+    ["evidence", "value", "rule", "step"].map((text) => el("th", { text })),
   );
-  // Each item: a row of numbers, then its note on a row of its own (notes are sentences).
-  const rows = evidence.flatMap((ev) => [
-    el("tr", {}, [
-      el("td", { text: ev.metric }),
+  const rows = evidence.map((ev) =>
+    el("tr", { attrs: { "data-metric": ev.metric } }, [
+      el("td", { text: ev.note || ev.metric.replace(/_/g, " "), title: ev.metric }),
       el("td", { class: "gc-num", text: formatNumber(ev.value) }),
-      el("td", { class: "gc-num", text: `${ev.op} ${formatNumber(ev.threshold)}` }),
+      el("td", { class: "gc-num", text: `${OPS[ev.op] ?? ev.op} ${formatNumber(ev.threshold)}` }),
       el("td", { class: "gc-num", text: ev.step === null ? "" : String(ev.step) }),
     ]),
-    ev.note ? el("tr", { class: "gc-note" }, [el("td", { text: ev.note, attrs: { colspan: "4" } })]) : null,
-  ]);
+  );
   return el("table", { class: "gc-evidence" }, [el("thead", {}, [header]), el("tbody", {}, rows)]);
 }
 

@@ -1,10 +1,11 @@
 // Timelines on one shared step axis (uPlot): zoom by dragging, reset by double-click or the
-// group's reset, a synced cursor with exact values on hover, cause events as bands and NaN/Inf
-// steps as markers. Bands and markers are DOM elements over the plot, so they stay inspectable.
+// group's reset, a synced cursor with exact values on hover, cause events as bars in a lane of
+// their own above the charts, the focused event as a band and NaN/Inf steps as markers on each
+// chart. Bars, bands and markers are DOM elements over the plot, so they stay inspectable.
 
 import uPlot from "uplot";
 import type { CauseEvent } from "./api";
-import { el, formatNumber, formatSpan } from "./dom";
+import { el, formatNumber, formatSpan, formatTick } from "./dom";
 import { Flag, lowerBound, type Region } from "./series";
 import { hexRgb, type Palette } from "./theme";
 
@@ -49,7 +50,7 @@ export class StepGroup {
   range: [number, number] | null = null;
   /** Record each zoom's time to screen as a "gradcause:zoom" performance measure. */
   measuring = false;
-  /** Row of each event's strip above the plots, so overlapping events stay apart. */
+  /** Row of each event's bar in the events lane, so overlapping events stay apart. */
   readonly lanes: Map<string, number>;
 
   constructor(
@@ -109,22 +110,75 @@ const STEP_INCREMENTS = Array.from({ length: 30 }, (_v, i) => [1, 2, 5][i % 3] *
 /** Width of every chart's y axis, so that all charts' step axes line up. */
 const Y_AXIS_SIZE = 130;
 
-/** Decades (10^k) in [min, max], every n-th one so that labels are at least ~16 px apart. */
-function decadeSplits(u: uPlot, _axis: number, min: number, max: number): number[] {
-  const lo = Math.ceil(Math.log10(min) - 1e-9);
-  const hi = Math.floor(Math.log10(max) + 1e-9);
-  const every = Math.max(1, Math.ceil(((hi - lo + 1) * 16) / Math.max(1, u.bbox.height / uPlot.pxRatio)));
-  const splits: number[] = [];
-  for (let k = lo; k <= hi; k++) if ((k - lo) % every === 0) splits.push(10 ** k);
-  return splits;
+/** y tick labels, also kept on the chart's root as `data-y-ticks` (canvas text cannot be inspected). */
+function tickLabels(u: uPlot, values: number[]): string[] {
+  const labels = values.map(formatTick);
+  u.root.dataset.yTicks = labels.join(" ");
+  return labels;
 }
 
-/** A log axis whose lowest decade, `floor`, holds the zeros (no positive value is that small). */
-function logAxis(floor: number, hasZeros: boolean): Partial<uPlot.Axis> {
+/**
+ * How a chart's values sit on uPlot's y scale, which is always linear here: uPlot ticks no axis
+ * holding values beyond ~1e17 (a linear one, or a log one spanning them), and a loss can blow up
+ * to 1e33. A log chart plots log10 of its values; a linear one divides them by a power of ten
+ * when they are too large or too small for uPlot's ticks. Non-finite values are gaps (the markers
+ * show them).
+ */
+interface YMap {
+  toPlot(v: number): number | null;
+  range?: uPlot.Scale["range"];
+  axis: Partial<uPlot.Axis>;
+}
+
+/**
+ * log10 of the values, from a spare decade below the smallest positive one to the decade above the
+ * largest. Zeros are drawn on that lowest decade, which then gets no tick: a log axis has no 0.
+ * Ticks are decades, every n-th one so that labels stay ~16 px apart.
+ */
+function logMap(lines: Line[]): YMap {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const line of lines)
+    for (const v of line.values) if (v > 0 && v < Infinity) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  const [bottom, top] = lo > hi ? [-3, 0] : [Math.floor(Math.log10(lo)) - 1, Math.ceil(Math.log10(hi) - 1e-9)];
+  const hasZeros = lines.some((line) => line.values.includes(0));
   return {
-    splits: decadeSplits,
-    filter: (_u, splits) => splits,
-    values: (_u, splits) => splits.map((s) => (hasZeros && s === floor ? "0" : formatNumber(s))),
+    toPlot: (v) => (!Number.isFinite(v) ? null : v <= 0 ? bottom : Math.log10(v)),
+    range: [bottom, Math.max(top, bottom + 1)],
+    axis: {
+      splits: (u, _axis, min, max) => {
+        const [first, last] = [Math.ceil(min - 1e-9), Math.floor(max + 1e-9)];
+        const every = Math.max(1, Math.ceil(((last - first + 1) * 16) / Math.max(1, u.bbox.height / uPlot.pxRatio)));
+        const splits: number[] = [];
+        for (let k = first; k <= last; k++)
+          if ((k - first) % every === 0 && !(hasZeros && k === bottom)) splits.push(k);
+        return splits;
+      },
+      values: (u, splits) =>
+        tickLabels(
+          u,
+          splits.map((k) => 10 ** k),
+        ),
+    },
+  };
+}
+
+/** The values themselves, divided by 10^shift when their largest magnitude is >= 1e15 or < 1e-12. */
+function linearMap(lines: Line[], range?: [number, number]): YMap {
+  let peak = 0;
+  for (const line of lines) for (const v of line.values) if (Number.isFinite(v)) peak = Math.max(peak, Math.abs(v));
+  const shift = peak >= 1e15 || (peak > 0 && peak < 1e-12) ? Math.floor(Math.log10(peak)) : 0;
+  const scale = 10 ** shift;
+  return {
+    toPlot: (v) => (Number.isFinite(v) ? v / scale : null),
+    range,
+    axis: {
+      values: (u, splits) =>
+        tickLabels(
+          u,
+          splits.map((y) => y * scale),
+        ),
+    },
   };
 }
 
@@ -149,40 +203,35 @@ function axes(palette: Palette, y: Partial<uPlot.Axis> = {}): uPlot.Axis[] {
   ];
 }
 
+/** Shows [from, to] (at least `minWidth` px wide) within the plot, or hides it when out of view. */
+function place(u: uPlot, node: HTMLElement, from: number, to: number, minWidth: number): void {
+  const width = u.bbox.width / uPlot.pxRatio;
+  const [a, b] = [u.valToPos(from, "x"), u.valToPos(to, "x")];
+  const visible = b >= 0 && a <= width;
+  node.style.display = visible ? "" : "none";
+  if (!visible) return;
+  let [left, right] = [Math.max(0, a), Math.min(width, b)];
+  if (right - left < minWidth) {
+    left = Math.max(0, Math.min(width - minWidth, (left + right - minWidth) / 2));
+    right = left + minWidth;
+  }
+  node.style.left = `${left}px`;
+  node.style.width = `${right - left}px`;
+}
+
 /**
- * Positions DOM bands (events) and markers (NaN/Inf regions) over the plot for the current x range.
+ * Positions the focused event's band and the NaN/Inf markers over the plot for the current x range
+ * (every event is a bar in the events lane; here only the focused one, so the lines stay visible).
  * `shadeRegions` false: markers are only an edge and a label (the heatmap colours its own cells).
  */
 function overlay(group: StepGroup, regions: Region[], shadeRegions = true): uPlot.Plugin {
-  let bands: { node: HTMLElement; from: number; to: number; id: string }[] = [];
+  let band: HTMLElement;
   let markers: { node: HTMLElement; region: Region }[] = [];
-  /** Shows [from, to] (at least `minWidth` px wide) within the plot, or hides it when out of view. */
-  const place = (u: uPlot, node: HTMLElement, from: number, to: number, minWidth: number) => {
-    const width = u.bbox.width / uPlot.pxRatio;
-    const [a, b] = [u.valToPos(from, "x"), u.valToPos(to, "x")];
-    const visible = b >= 0 && a <= width;
-    node.style.display = visible ? "" : "none";
-    if (!visible) return;
-    let [left, right] = [Math.max(0, a), Math.min(width, b)];
-    if (right - left < minWidth) {
-      left = Math.max(0, Math.min(width - minWidth, (left + right - minWidth) / 2));
-      right = left + minWidth;
-    }
-    node.style.left = `${left}px`;
-    node.style.width = `${right - left}px`;
-  };
   return {
     hooks: {
       init: (u) => {
-        bands = group.events.map((event) => {
-          const strip = el("div", { class: "gc-band-strip" });
-          strip.style.top = `${(group.lanes.get(event.id) ?? 0) * 5}px`;
-          const node = el("div", { class: `gc-band gc-${event.severity}`, attrs: { "data-event-id": event.id } }, [
-            strip,
-          ]);
-          u.under.append(node);
-          return { node, from: event.first_step, to: event.last_step, id: event.id };
-        });
+        band = el("div", { class: "gc-band" });
+        u.under.append(band);
         markers = regions.map((region) => {
           const text = FLAG_TEXT[region.flag];
           const node = el(
@@ -195,10 +244,12 @@ function overlay(group: StepGroup, regions: Region[], shadeRegions = true): uPlo
         });
       },
       draw: (u) => {
-        for (const band of bands) {
-          place(u, band.node, band.from, band.to, 3);
-          band.node.classList.toggle("gc-focused", band.id === group.focusEvent);
-        }
+        const focused = group.events.find((event) => event.id === group.focusEvent);
+        if (focused) {
+          band.className = `gc-band gc-${focused.severity}`;
+          band.dataset.eventId = focused.id;
+          place(u, band, focused.first_step, focused.last_step, 3);
+        } else band.style.display = "none";
         const width = u.bbox.width / uPlot.pxRatio;
         for (const { node, region } of markers) {
           place(u, node, region.from, region.to, 2);
@@ -244,36 +295,15 @@ function tooltip(group: StepGroup, describe: (u: uPlot, idx: number, top: number
   };
 }
 
+/** A flagged step has no value to show: a stat over the finite elements is not the tensor's. */
 function describeValue(line: Line, i: number): string {
   const flag = line.flags[i];
-  const value = formatNumber(line.values[i]);
-  return flag === Flag.None ? `${line.label}: ${value}` : `${line.label}: ${value} (${FLAG_TEXT[flag]})`;
+  return `${line.label}: ${flag === Flag.None ? formatNumber(line.values[i]) : FLAG_TEXT[flag]}`;
 }
 
-/** y data for uPlot: non-finite values become gaps (the markers show them); on a log axis 0 sits at `floor`. */
-function plotValues(line: Line, log: boolean, floor: number): (number | null)[] {
-  const out = new Array<number | null>(line.values.length);
-  for (let i = 0; i < out.length; i++) {
-    const v = line.values[i];
-    out[i] = !Number.isFinite(v) ? null : log && v <= 0 ? floor : v;
-  }
-  return out;
-}
-
-/** [lower, upper] decades around the lines' finite positive values, a spare decade below for zeros. */
-function logRange(lines: Line[]): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const line of lines)
-    for (const v of line.values)
-      if (v > 0 && v < Infinity) {
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
-      }
-  if (lo > hi) return [1e-3, 1];
-  const lower = 10 ** (Math.floor(Math.log10(lo)) - 1);
-  const upper = 10 ** Math.ceil(Math.log10(hi) + 1e-9);
-  return [lower, upper];
+/** A line's y data for uPlot. */
+function plotValues(line: Line, y: YMap): (number | null)[] {
+  return Array.from(line.values, (v) => y.toPlot(v));
 }
 
 /**
@@ -342,23 +372,14 @@ function strokeLine(u: uPlot, steps: number[], ys: (number | null)[], color: str
  * the other lines fade. Hover names the nearest drawn line and the focused layer's value.
  */
 export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChartSpec, width: number): uPlot {
-  const [floor, ceiling] = spec.log ? logRange(spec.lines) : [0, 1];
-  const data = [spec.steps, ...spec.lines.map((line) => plotValues(line, spec.log, floor))] as uPlot.AlignedData;
-  const yRange: uPlot.Scale["range"] = spec.range ?? (spec.log ? [floor, ceiling] : undefined);
+  const y = spec.log ? logMap(spec.lines) : linearMap(spec.lines, spec.range);
+  const data = [spec.steps, ...spec.lines.map((line) => plotValues(line, y))] as uPlot.AlignedData;
   const focused = () => spec.all.filter((line) => line.layer === group.focusLayer);
   let highlighted: { line: Line; ys: (number | null)[] }[] = [];
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, 170),
-    scales: { x: xScale(group), y: { distr: spec.log ? 3 : 1, range: yRange } },
-    axes: axes(
-      group.palette,
-      spec.log
-        ? logAxis(
-            floor,
-            spec.lines.some((line) => line.values.includes(0)),
-          )
-        : {},
-    ),
+    scales: { x: xScale(group), y: { range: y.range } },
+    axes: axes(group.palette, y.axis),
     series: [
       { label: "step" },
       ...spec.lines.map((line) => ({
@@ -372,13 +393,12 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
     plugins: [
       overlay(group, spec.regions),
       tooltip(group, (u, idx, top) => {
-        const y = u.valToPos(u.posToVal(top, "y"), "y");
         let best = -1;
         let bestDist = Infinity;
         spec.lines.forEach((_line, l) => {
           const v = data[l + 1][idx];
           if (v === null || v === undefined) return;
-          const dist = Math.abs(u.valToPos(v, "y") - y);
+          const dist = Math.abs(u.valToPos(v, "y") - top);
           if (dist < bestDist) [best, bestDist] = [l, dist];
         });
         const shown = best >= 0 ? [spec.lines[best]] : spec.lines.filter((line) => line.flags[idx] !== Flag.None);
@@ -392,7 +412,7 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
   ];
   const plot = new uPlot(opts, data, parent);
   const refocus = () => {
-    highlighted = focused().map((line) => ({ line, ys: plotValues(line, spec.log, floor) }));
+    highlighted = focused().map((line) => ({ line, ys: plotValues(line, y) }));
     plot.series.forEach((s, i) => {
       if (i > 0) s.alpha = !highlighted.length || spec.lines[i - 1].layer === group.focusLayer ? 1 : 0.25;
     });
@@ -507,8 +527,7 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
         const l = rowOf(u, top);
         if (l < 0 || l >= count) return [];
         const flag = spec.flags[l][idx];
-        const value = `${spec.layers[l]}: ${formatNumber(spec.values[l][idx])}`;
-        return [flag === Flag.None ? value : `${value} (${FLAG_TEXT[flag]})`];
+        return [`${spec.layers[l]}: ${flag === Flag.None ? formatNumber(spec.values[l][idx]) : FLAG_TEXT[flag]}`];
       }),
     ],
   };
@@ -522,6 +541,68 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     const l = rowOf(plot, plot.cursor.top ?? -1);
     if (Math.abs(e.clientX - downX) < 3 && l >= 0 && l < count) group.onLayerClick(spec.layers[l]);
   });
+  group.add({ plot, refocus: () => plot.redraw(false) });
+  return plot;
+}
+
+/** Height of one row of the events lane, px. */
+const LANE_ROW = 18;
+
+/**
+ * The run's cause events as bars above the charts, one row per lane (`StepGroup.lanes`), coloured
+ * by severity and named by kind and layer; a click on a bar selects its event. The lane shares the
+ * charts' step axis (`steps`: the run's logged steps, for the hover), zoom and cursor.
+ */
+export function eventLane(
+  parent: HTMLElement,
+  group: StepGroup,
+  steps: number[],
+  width: number,
+  onSelect: (event: CauseEvent) => void,
+): uPlot {
+  const rows = Math.max(0, ...group.lanes.values()) + 1;
+  let bars: { node: HTMLElement; event: CauseEvent }[] = [];
+  const opts: uPlot.Options & BaseOptions = {
+    ...baseOptions(group, width, rows * LANE_ROW + 4),
+    scales: { x: xScale(group), y: { auto: false, range: [0, 1] } },
+    axes: [
+      { show: false },
+      { size: Y_AXIS_SIZE, grid: { show: false }, ticks: { show: false }, splits: () => [], values: () => [] },
+    ],
+    series: [{ label: "step" }],
+    plugins: [
+      tooltip(group, () => []),
+      {
+        hooks: {
+          init: (u) => {
+            bars = group.events.map((event) => {
+              const node = el(
+                "div",
+                {
+                  class: `gc-lane-bar gc-${event.severity}`,
+                  text: `${event.kind} · ${event.layer ?? "whole run"}`,
+                  attrs: { "data-event-id": event.id },
+                },
+                [],
+              );
+              node.style.top = `${(group.lanes.get(event.id) ?? 0) * LANE_ROW + 2}px`;
+              node.style.height = `${LANE_ROW - 4}px`;
+              node.addEventListener("click", () => onSelect(event));
+              u.over.append(node);
+              return { node, event };
+            });
+          },
+          draw: (u) => {
+            for (const { node, event } of bars) {
+              place(u, node, event.first_step, event.last_step, 4);
+              node.classList.toggle("gc-focused", event.id === group.focusEvent);
+            }
+          },
+        },
+      },
+    ],
+  };
+  const plot = new uPlot(opts, [steps], parent);
   group.add({ plot, refocus: () => plot.redraw(false) });
   return plot;
 }

@@ -32,3 +32,18 @@ export function formatNumber(value: number | null | undefined): string {
 export function formatSpan(first: number, last: number): string {
   return first === last ? `step ${first}` : `steps ${first}–${last}`;
 }
+
+/**
+ * Axis tick labels: short enough for the axis (no digit grouping, no "e+"), e.g. 1e6, 2.5e33,
+ * 0.01, 250. Ticks are round numbers, so 3 significant digits tell them apart.
+ */
+export function formatTick(value: number): string {
+  if (value === 0 || !Number.isFinite(value)) return formatNumber(value);
+  const abs = Math.abs(value);
+  if (abs >= 1e4 || abs < 1e-3)
+    return value
+      .toExponential(2)
+      .replace(/\.?0+e/, "e")
+      .replace("e+", "e");
+  return String(Number(value.toPrecision(4)));
+}

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { CauseEvent } from "./api";
 import { StepGroup } from "./charts";
-import { formatNumber, formatSpan } from "./dom";
+import { formatNumber, formatSpan, formatTick } from "./dom";
 import { depthColor, hexRgb, type Palette, viridis } from "./theme";
 
 test("formatNumber spells out missing and non-finite values", () => {
@@ -32,6 +32,19 @@ test("formatNumber keeps 4 significant digits, exponents for very large and very
   assert.equal(formatNumber(1.2e-5), "1.2e-5");
   assert.equal(formatNumber(0.00098765), "9.877e-4");
   assert.equal(formatNumber(1e-30), "1e-30");
+});
+
+test("formatTick labels axes compactly: no digit grouping, exponents without '+'", () => {
+  assert.equal(formatTick(0), "0");
+  assert.equal(formatTick(1e6), "1e6");
+  assert.equal(formatTick(2.5e33), "2.5e33");
+  assert.equal(formatTick(-5e32), "-5e32");
+  assert.equal(formatTick(1e-5), "1e-5");
+  assert.equal(formatTick(0.01), "0.01");
+  assert.equal(formatTick(250), "250");
+  assert.equal(formatTick(9999), "9999");
+  assert.equal(formatTick(1.25e4), "1.25e4");
+  for (let k = -40; k <= 40; k++) assert.ok(formatTick(10 ** k).length <= 5, `10^${k}: ${formatTick(10 ** k)}`);
 });
 
 test("formatSpan names one step or a range of steps", () => {

@@ -1,4 +1,4 @@
-// One run's panel: its cause cards beside its timelines on one shared step axis.
+// One run's panel: its cause cards beside its events lane and timelines on one shared step axis.
 
 import {
   fetchEvents,
@@ -10,18 +10,23 @@ import {
   type TimelineKind,
 } from "./api";
 import { cardList, type CardList } from "./cards";
-import { heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
-import { el, formatNumber } from "./dom";
+import { eventLane, heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
+import { el, formatNumber, formatSpan } from "./dom";
 import {
   activationStat,
+  aroundStep,
   envelope,
   gradientNorms,
   lossValues,
+  mergeSteps,
   nonFiniteRegions,
   hasSignal,
   logColorRange,
+  logDecades,
+  openingRange,
   updateRatios,
   type LayerMatrix,
+  type Region,
 } from "./series";
 import { depthColor, palette, viridis, type Palette } from "./theme";
 
@@ -107,6 +112,31 @@ export interface ViewState {
   layer: string | null;
   eventId: string | null;
   range: [number, number] | null;
+  /** The loss chart's scale as the user toggled it; null: log when the loss spans > 3 decades. */
+  lossLog: boolean | null;
+}
+
+/** Decades of loss values above which the loss chart opens on a log scale. */
+const LOSS_LOG_DECADES = 3;
+
+/** Logged steps shown either side of the first NaN when its card is clicked. */
+const NAN_NEIGHBOURS = 5;
+
+/** "log scale" and what it does with zeros (none on a log axis): the chart titles' suffix. */
+function logNote(matrix: LayerMatrix): string {
+  return matrix.values.some((values) => values.includes(0)) ? "log scale; 0 drawn on the bottom edge" : "log scale";
+}
+
+/** Severity colours and the NaN/Inf marker, as the lane, cards and charts use them. */
+function legend(): HTMLElement {
+  const item = (cls: string, text: string) =>
+    el("span", { class: "gc-legend-item" }, [el("span", { class: `gc-swatch ${cls}` }), text]);
+  return el("span", { class: "gc-legend" }, [
+    item("gc-error", "error"),
+    item("gc-warning", "warning"),
+    item("gc-info", "info"),
+    item("gc-nonfinite", "NaN/Inf steps"),
+  ]);
 }
 
 export class RunView {
@@ -117,13 +147,16 @@ export class RunView {
   private focusLabel: HTMLElement | null = null;
   /** Focus and zoom, kept across re-renders (theme changes) and reloads (`snapshot`). */
   private view: ViewState;
+  /** Every logged step of the run, sorted (zooms count logged steps, whatever the cadence). */
+  private readonly steps: number[];
 
   constructor(
     readonly data: RunData,
-    view: ViewState = { layer: null, eventId: null, range: null },
+    view: ViewState = { layer: null, eventId: null, range: null, lossLog: null },
   ) {
     this.node = el("div", { class: "gc-run", attrs: { "data-run": data.run } });
     this.view = view;
+    this.steps = mergeSteps(Object.values(data.timelines).map((timeline) => timeline.steps));
   }
 
   /** The focus and zoom to carry over to this run's next view; an unzoomed view follows new steps. */
@@ -131,7 +164,7 @@ export class RunView {
     const range = this.group?.range ?? null;
     const full = this.group?.fullRange;
     const zoomed = range !== null && full !== undefined && (range[0] !== full[0] || range[1] !== full[1]);
-    return { layer: this.view.layer, eventId: this.view.eventId, range: zoomed ? range : null };
+    return { ...this.view, range: zoomed ? range : null };
   }
 
   /** Builds the panel; call once `node` is in the document (charts take their width from it). */
@@ -141,12 +174,13 @@ export class RunView {
     const { events, checked, skipped } = this.data.events;
     const range = stepRange(this.data);
     const focusLabel = el("span", { class: "gc-focus" });
-    const reset = el("button", { class: "gc-button", text: "Reset zoom", attrs: { type: "button" } });
+    const opening = el("span", { class: "gc-opening gc-muted" });
+    const reset = el("button", { class: "gc-button", text: "Show all steps", attrs: { type: "button" } });
     const charts = el("div", { class: "gc-charts" });
     this.cards = cardList(events, (event) => this.select(event));
     const skippedNotes = Object.entries(skipped).map(([kind, why]) => el("li", { text: `${kind}: ${why}` }));
     this.node.replaceChildren(
-      el("header", { class: "gc-run-head" }, [el("h2", { text: this.data.run }), focusLabel, reset]),
+      el("header", { class: "gc-run-head" }, [el("h2", { text: this.data.run }), focusLabel, opening, reset]),
       el("div", { class: "gc-run-body" }, [
         el("div", { class: "gc-side" }, [
           events.length
@@ -165,28 +199,50 @@ export class RunView {
     const group = this.group;
     reset.addEventListener("click", () => {
       this.focus(null, null);
+      opening.textContent = "";
       group.reset();
     });
     this.focusLabel = focusLabel;
     const width = Math.max(320, charts.clientWidth - 8);
-    this.addCharts(charts, group, colors, width);
+    const firstBad = this.addCharts(charts, group, colors, width);
     this.resizer = new ResizeObserver(() => group.resize(Math.max(320, charts.clientWidth - 8)));
     this.resizer.observe(charts);
     const { layer, eventId, range: shown } = this.view;
     this.focus(layer, eventId);
+    const opened = openingRange(this.steps, range, firstBad);
     if (shown) group.zoom(...shown);
+    else if (opened[1] < range[1]) {
+      group.zoom(...opened);
+      opening.textContent = `showing ${formatSpan(...opened)} of ${range[0]}–${range[1]}: first NaN/Inf at step ${firstBad}`;
+    }
     group.measuring = true;
   }
 
-  private addCharts(charts: HTMLElement, group: StepGroup, colors: Palette, width: number): void {
+  /**
+   * The events lane and the charts; returns the first non-finite step any of them marks (or a
+   * `nan_inf` event names), null when there is none.
+   */
+  private addCharts(charts: HTMLElement, group: StepGroup, colors: Palette, width: number): number | null {
     const { gradients, activations, weights, loss } = this.data.timelines;
     const causeLayers = new Set(this.data.events.events.map((e) => e.layer ?? ""));
     /** A titled chart drawn by `draw`, or a note that its kind was not logged. */
-    const chart = (title: string, what: string, draw: ((plot: HTMLElement) => void) | null | undefined) => {
+    const chart = (
+      title: string | HTMLElement,
+      what: string,
+      draw: ((plot: HTMLElement) => void) | null | undefined,
+    ) => {
       const plot = el("div", { class: "gc-plot" });
       const body = draw ? plot : el("p", { class: "gc-muted", text: `${what} were not logged for this run` });
-      charts.append(el("section", { class: "gc-chart" }, [el("h3", { text: title }), body]));
+      const heading = typeof title === "string" ? el("h3", { text: title }) : title;
+      charts.append(el("section", { class: "gc-chart" }, [heading, body]));
       draw?.(plot);
+    };
+    const regions: Region[] = [];
+    /** A matrix's NaN/Inf regions, remembered for the opening zoom. */
+    const regionsOf = (matrix: LayerMatrix) => {
+      const found = nonFiniteRegions(matrix.steps, matrix.flags);
+      regions.push(...found);
+      return found;
     };
     const spec = (
       matrix: LayerMatrix,
@@ -198,7 +254,7 @@ export class RunView {
       steps: matrix.steps,
       log,
       range,
-      regions: nonFiniteRegions(matrix.steps, matrix.flags),
+      regions: regionsOf(matrix),
     });
     /** What the lines of a per-layer chart are. */
     const deep = (matrix: LayerMatrix) =>
@@ -209,19 +265,42 @@ export class RunView {
           : "";
 
     charts.replaceChildren();
+    const { events } = this.data.events;
+    if (events.length) {
+      const lane = el("div", { class: "gc-plot gc-lane" });
+      charts.append(
+        el("section", { class: "gc-chart gc-events" }, [
+          el("h3", {}, ["Causes (click a bar or a card to zoom to its steps) ", legend()]),
+          lane,
+        ]),
+      );
+      eventLane(lane, group, this.steps, width, (event) => this.select(event));
+    }
     const lossValue = loss && lossValues(loss);
+    const decades = lossValue && logDecades(lossValue.values[0]);
+    const lossLog = decades !== null && decades !== undefined && (this.view.lossLog ?? decades > LOSS_LOG_DECADES);
+    const lossTitle = el("h3", { text: lossLog ? `Loss (${logNote(lossValue!)}) ` : "Loss " });
+    if (decades !== null && decades !== undefined) {
+      const toggle = el("input", { attrs: { type: "checkbox", class: "gc-log-toggle" } });
+      toggle.checked = lossLog;
+      toggle.addEventListener("change", () => {
+        this.view.lossLog = toggle.checked;
+        this.render();
+      });
+      lossTitle.append(el("label", { class: "gc-toggle" }, [toggle, "log scale"]));
+    }
     chart(
-      "Loss",
+      lossTitle,
       "loss values",
       lossValue &&
         ((plot) => {
           const line = { ...linesOf(lossValue, [0], colors)[0], color: colors.text };
-          lineChart(plot, group, spec(lossValue, false, { lines: [line], all: [line] }), width);
+          lineChart(plot, group, spec(lossValue, lossLog, { lines: [line], all: [line] }), width);
         }),
     );
     const norms = gradients && gradientNorms(gradients);
     chart(
-      `Gradient norm per layer (log scale)${norms ? deep(norms) : ""}`,
+      `Gradient norm per layer (${norms ? logNote(norms) : "log scale"})${norms ? deep(norms) : ""}`,
       "gradients",
       norms &&
         ((plot) => {
@@ -239,8 +318,7 @@ export class RunView {
       norms &&
         colorRange &&
         ((plot) => {
-          const regions = nonFiniteRegions(norms.steps, norms.flags);
-          heatmap(plot, group, { ...norms, logRange: colorRange, regions, color: viridis }, width);
+          heatmap(plot, group, { ...norms, logRange: colorRange, regions: regionsOf(norms), color: viridis }, width);
         }),
     );
     const dead = activations && activationStat(activations, "dead_frac");
@@ -260,21 +338,33 @@ export class RunView {
     );
     const ratios = weights && updateRatios(weights);
     chart(
-      `Update ratio ‖Δw‖ / ‖w‖ per layer (log scale)${ratios ? deep(ratios) : ""}`,
+      `Update ratio ‖Δw‖ / ‖w‖ per layer (${ratios ? logNote(ratios) : "log scale"})${ratios ? deep(ratios) : ""}`,
       "weight updates",
       ratios &&
         ((plot) => {
           lineChart(plot, group, spec(ratios, true, layerLines(ratios, colors, causeLayers)), width);
         }),
     );
+    const firsts = [
+      ...regions.map((region) => region.from),
+      ...events.filter((event) => event.kind === "nan_inf").map((event) => event.first_step),
+    ];
+    return firsts.length ? Math.min(...firsts) : null;
   }
 
-  /** Focuses a card's layer and zooms every chart to its steps. */
+  /**
+   * Focuses a card's layer and zooms every chart to its steps; a `nan_inf` card to a few logged
+   * steps around its first NaN/Inf (what follows it is all NaN).
+   */
   select(event: CauseEvent): void {
     this.focus(event.layer, event.id);
+    const [lo, hi] = this.group!.fullRange;
+    if (event.kind === "nan_inf") {
+      this.group!.zoom(...aroundStep(this.steps, event.first_step, NAN_NEIGHBOURS));
+      return;
+    }
     const span = event.last_step - event.first_step;
     const pad = Math.max(5, Math.round(span * 0.5));
-    const [lo, hi] = this.group!.fullRange;
     this.group!.zoom(Math.max(lo, event.first_step - pad), Math.min(hi, event.last_step + pad));
   }
 

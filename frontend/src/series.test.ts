@@ -6,15 +6,19 @@ import assert from "node:assert/strict";
 import type { Row, Timeline } from "./api";
 import {
   activationStat,
+  aroundStep,
   envelope,
   Flag,
   gradientNorms,
   hasSignal,
   type LayerMatrix,
   logColorRange,
+  logDecades,
   lossValues,
   lowerBound,
+  mergeSteps,
   nonFiniteRegions,
+  openingRange,
   updateRatios,
 } from "./series";
 
@@ -110,6 +114,13 @@ test("nan/inf counts flag a step even when the decimated value is finite", () =>
     ],
   });
   assert.deepEqual([...gradientNorms(t)!.flags[0]], [Flag.None, Flag.NaN, Flag.Inf]);
+});
+
+test("a value the server masked (NaN) with only an Inf count is an Inf step", () => {
+  const t = timeline([0, 1], [row("a/kernel", "a")], { l2: [[1, NaN]], nan: [[0, 0]], inf: [[0, 3]] });
+  const m = gradientNorms(t)!;
+  assert.deepEqual([...m.flags[0]], [Flag.None, Flag.Inf]);
+  assert.ok(Number.isNaN(m.values[0][1])); // never a number to draw
 });
 
 test("a layer is missing its gradient only when every one of its variables is", () => {
@@ -290,4 +301,37 @@ test("envelope summarises many layers per step: max, median and min of the finit
 test("envelope is NaN at a step without any finite value", () => {
   const e = envelope(matrix([0, 1], [[NaN, 1]], [[Flag.NaN, 0]]));
   assert.ok(e.values.every((v) => Number.isNaN(v[0]) && v[1] === 1));
+});
+
+test("logDecades: the decades of the positive values, null with a negative one", () => {
+  assert.equal(logDecades([0.5, 5, 5e3, NaN, Infinity, 0]), 4);
+  assert.equal(logDecades([2, 2]), 0);
+  assert.equal(logDecades([0, NaN]), 0);
+  assert.equal(logDecades([1, -0.1, 100]), null);
+  assert.equal(logDecades([1, -Infinity, 100]), 2); // -Inf is a non-finite step, drawn as a marker
+});
+
+test("mergeSteps is the sorted union", () => {
+  assert.deepEqual(mergeSteps([[0, 5, 10], [1, 5], []]), [0, 1, 5, 10]);
+});
+
+test("openingRange stops a little past the first non-finite step, else shows the whole run", () => {
+  const steps = Array.from({ length: 1000 }, (_v, i) => i);
+  // NaN from step 300 of 1000: open on 0-330 (a tenth of the 300 steps before it).
+  assert.deepEqual(openingRange(steps, [0, 999], 300), [0, 330]);
+  // Early NaN: at least three logged steps past it.
+  assert.deepEqual(openingRange(steps, [0, 999], 10), [0, 13]);
+  // No NaN, or NaN near the end: the whole run.
+  assert.deepEqual(openingRange(steps, [0, 999], null), [0, 999]);
+  assert.deepEqual(openingRange(steps, [0, 999], 950), [0, 999]);
+  // A sparse cadence: logged steps, not step numbers.
+  assert.deepEqual(openingRange([0, 100, 200, 300, 400, 500, 600, 700, 800, 900], [0, 900], 100), [0, 400]);
+});
+
+test("aroundStep spans k logged steps either side, clamped to the run", () => {
+  const steps = [0, 10, 20, 30, 40, 50];
+  assert.deepEqual(aroundStep(steps, 30, 2), [10, 50]);
+  assert.deepEqual(aroundStep(steps, 0, 2), [0, 20]);
+  assert.deepEqual(aroundStep(steps, 50, 1), [40, 50]);
+  assert.deepEqual(aroundStep([7], 7, 3), [6, 8]);
 });

@@ -34,9 +34,15 @@ function stat(timeline: Timeline, name: string): Float64Array[] | undefined {
   return timeline.values[name];
 }
 
+/**
+ * The counts decide first: the server sends a stat over finite elements as NaN for a row holding
+ * NaN or Inf (plugin/timeline.py), so a NaN value with only an Inf count is an Inf step.
+ */
 function flagOf(value: number, nan: number, inf: number): Flag {
-  if (Number.isNaN(value) || nan > 0) return Flag.NaN;
-  if (!Number.isFinite(value) || inf > 0) return Flag.Inf;
+  if (nan > 0) return Flag.NaN;
+  if (inf > 0) return Flag.Inf;
+  if (Number.isNaN(value)) return Flag.NaN;
+  if (!Number.isFinite(value)) return Flag.Inf;
   return Flag.None;
 }
 
@@ -200,4 +206,48 @@ export function envelope(matrix: LayerMatrix): LayerMatrix {
     values: [max, median, min],
     flags: [flags(), flags(), flags()],
   };
+}
+
+/**
+ * Decades spanned by the finite positive values, or null when a finite value is negative (no log
+ * scale can show it). 0 without a positive value.
+ */
+export function logDecades(values: ArrayLike<number>): number | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < 0 && v > -Infinity) return null;
+    if (v > 0 && v < Infinity) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  }
+  return lo <= hi ? Math.log10(hi / lo) : 0;
+}
+
+/** The sorted union of several step lists. */
+export function mergeSteps(lists: ArrayLike<number>[]): number[] {
+  const all = new Set<number>();
+  for (const list of lists) for (let i = 0; i < list.length; i++) all.add(list[i]);
+  return [...all].sort((a, b) => a - b);
+}
+
+/**
+ * The step range a run opens on: from its start to a little past its first non-finite step
+ * (`firstBad`; three logged steps, or a tenth of the steps before it), so that a run that went on
+ * training after NaN (Keras' default) does not spend most of the width on it. The whole run when
+ * it has no such step or the cut would hide under a tenth of it.
+ */
+export function openingRange(steps: number[], full: [number, number], firstBad: number | null): [number, number] {
+  if (firstBad === null || !steps.length) return full;
+  const [lo, hi] = full;
+  const after = steps[Math.min(steps.length - 1, lowerBound(steps, firstBad) + 3)];
+  const end = Math.min(hi, Math.max(after, firstBad + Math.ceil((firstBad - lo) / 10)));
+  return end - lo < 0.9 * (hi - lo) ? [lo, end] : full;
+}
+
+/** From `k` logged steps before `step` to `k` after it (a step's neighbourhood, whatever the cadence). */
+export function aroundStep(steps: number[], step: number, k: number): [number, number] {
+  const i = lowerBound(steps, step);
+  const from = steps[Math.max(0, Math.min(steps.length - 1, i) - k)] ?? step;
+  const to = steps[Math.min(steps.length - 1, i + k)] ?? step;
+  return from < to ? [from, to] : [step - 1, step + 1];
 }

@@ -2,9 +2,11 @@
 
 Synthetic runs (tb_gradcause.testing.synthetic, no TensorFlow) give known problems: `chain` has
 gradients exploding in dense_1 and then a NaN loss (a cause chain), HOSTILE_RUN (named like an HTML
-injection) has a layer named like one too whose forward output turns NaN, `healthy` has nothing. The tab must show
-exactly what the `events` route says, mark the NaN steps, never turn a name into HTML, focus and
-zoom on a card click, and follow TensorBoard's reloads and dark mode. Screenshots go to
+injection) has a layer named like one too whose forward output turns NaN, `healthy` has nothing,
+`after_nan` goes on training long after its gradients turn NaN, `blowup` has a loss growing 33
+decades without NaN. The tab must show exactly what the `events` route says, mark the NaN steps as
+gaps (never as 0), never turn a name into HTML, draw causes in a lane of their own, open where it
+matters, focus and zoom on a card click, and follow TensorBoard's reloads and dark mode. Screenshots go to
 tests/artifacts/ (the README's docs/screenshots/ with GRADCAUSE_UPDATE_SCREENSHOTS=1).
 The bundle must be rebuildable byte for byte from frontend/.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 import time
 import urllib.parse
@@ -68,11 +71,38 @@ def _hostile_run() -> dict[str, Series]:
     return data
 
 
+AFTER_NAN_STEPS = 400
+AFTER_NAN_STEP = 40
+
+
+def _after_nan_run() -> dict[str, Series]:
+    """Gradients NaN from AFTER_NAN_STEP on (their finite part empty: l2 = 0, as logged), the loss
+    too, and training goes on to AFTER_NAN_STEPS (Keras' default); dense_2's gradient is exactly 0
+    over steps 0-9 (a true zero, for the log axis)."""
+    data = synthetic.healthy_run(synthetic.mlp(3), AFTER_NAN_STEPS, seed=8)
+    grads = data["gradients"]
+    grads.stat("nan")[AFTER_NAN_STEP:, :] = 10
+    grads.stat("l2")[AFTER_NAN_STEP:, :] = 0.0
+    for r in grads.rows_of("dense_2"):
+        grads.stat("l2")[:10, r] = 0.0
+    data["loss"].stat("value")[AFTER_NAN_STEP:, 0] = np.nan
+    return data
+
+
+def _blowup_run() -> dict[str, Series]:
+    """The loss grows from ~1 to ~1e33 over the run, finite throughout."""
+    data = synthetic.healthy_run(synthetic.mlp(3), STEPS, seed=9)
+    data["loss"].stat("value")[:, 0] = np.logspace(0, 33, STEPS)
+    return data
+
+
 RUNS = {
     "chain": _chain_run,
     HOSTILE_RUN: _hostile_run,
     "healthy": lambda: synthetic.healthy_run(synthetic.mlp(5), STEPS, seed=4),
     "deep": lambda: synthetic.healthy_run(synthetic.mlp(40), 30, seed=7),
+    "after_nan": _after_nan_run,
+    "blowup": _blowup_run,
 }
 
 
@@ -155,16 +185,37 @@ def _run_panel(frame, run: str):
     return next(p for p in frame.query_selector_all(".gc-run") if p.get_attribute("data-run") == run)
 
 
-def _band_fraction(frame, event_id: str) -> tuple[float, float]:
-    """(left, width) of an event's band in the first chart, as fractions of the plot width."""
+def _charts(frame) -> list:
+    """The timeline charts (loss, gradient norm, heatmap, activation health, update ratio), not the events lane."""
+    return frame.query_selector_all(".gc-chart:not(.gc-events)")
+
+
+def _bar_fraction(frame, event_id: str) -> tuple[float, float]:
+    """(left, width) of an event's bar in the events lane, as fractions of the plot width."""
     return frame.evaluate(
         """id => {
-            const band = [...document.querySelectorAll('.gc-band')].find(b => b.dataset.eventId === id);
-            const w = band.parentElement.clientWidth;
-            return [band.offsetLeft / w, band.offsetWidth / w];
+            const bar = [...document.querySelectorAll('.gc-lane-bar')].find(b => b.dataset.eventId === id);
+            const w = bar.parentElement.clientWidth;
+            return [bar.offsetLeft / w, bar.offsetWidth / w];
         }""",
         event_id,
     )
+
+
+def _marker_fraction(chart) -> tuple[float, float]:
+    """(left, width) of a chart's first NaN/Inf marker, as fractions of the plot width."""
+    return chart.query_selector(".gc-marker").evaluate(
+        "m => [m.offsetLeft / m.parentElement.clientWidth, m.offsetWidth / m.parentElement.clientWidth]"
+    )
+
+
+def _opened_end(first_bad: int, last_step: int) -> int:
+    """The last step a run opens on (series.ts openingRange, every step logged from step 0)."""
+    return min(last_step, max(first_bad + 3, first_bad + -(-first_bad // 10)))
+
+
+def _y_ticks(chart) -> list[str]:
+    return chart.query_selector(".uplot").get_attribute("data-y-ticks").split()
 
 
 def test_cards_show_the_events_route_in_step_order(tb, page):
@@ -182,13 +233,14 @@ def test_cards_show_the_events_route_in_step_order(tb, page):
         assert card.query_selector(".gc-layer").text_content() == (event["layer"] or "whole run")
         assert card.query_selector(".gc-title").text_content() == event["title"]
         assert card.query_selector(".gc-advice").text_content() == event["advice"]
-        metrics = [
-            row.query_selector("td").text_content()
-            for row in card.query_selector_all(".gc-evidence tbody tr:not(.gc-note)")
-        ]
-        assert metrics == [ev["metric"] for ev in event["evidence"]]
-        notes = [row.text_content() for row in card.query_selector_all(".gc-evidence tr.gc-note")]
-        assert notes == [ev["note"] for ev in event["evidence"] if ev["note"]]
+        # Evidence in plain words: each row says what was measured (its note); the metric's
+        # identifier is only its tooltip.
+        rows = card.query_selector_all(".gc-evidence tbody tr")
+        assert [row.get_attribute("data-metric") for row in rows] == [ev["metric"] for ev in event["evidence"]]
+        for row, ev in zip(rows, event["evidence"]):
+            label = row.query_selector("td")
+            assert ev["note"] and label.text_content() == ev["note"]
+            assert label.get_attribute("title") == ev["metric"] and ev["metric"] not in row.text_content()
         assert str(event["first_step"]) in card.query_selector(".gc-span").text_content()
 
 
@@ -209,7 +261,7 @@ def test_cause_chain_is_drawn_and_followable(tb, page):
 
 def test_nan_steps_are_marked_on_every_chart(tb, page):
     frame = _open(page, tb, ["chain"])
-    charts = frame.query_selector_all(".gc-chart")
+    charts = _charts(frame)
     titles = [c.query_selector("h3").text_content() for c in charts]
     assert len(charts) == 5 and all(c.query_selector(".u-over") for c in charts), titles
     for chart, title in zip(charts, titles):
@@ -217,12 +269,36 @@ def test_nan_steps_are_marked_on_every_chart(tb, page):
         assert markers, f"no NaN marker on {title!r}"
         assert {m.get_attribute("data-flag") for m in markers} == {"NaN"}
         assert markers[0].query_selector(".gc-marker-label").is_visible()
-    # The loss chart's marker starts at the NaN step on the shared step axis [0, STEPS - 1].
-    left = charts[0].query_selector(".gc-marker").evaluate("m => m.offsetLeft / m.parentElement.clientWidth")
-    assert left == pytest.approx(NAN_STEP / (STEPS - 1), abs=0.02)
-    # Every chart carries a band per event.
-    for chart in charts:
-        assert len(chart.query_selector_all(".gc-band")) == len(_events(tb, "chain"))
+    # The loss chart's marker starts at the NaN step on the shared step axis, opened on [0, end].
+    left, _ = _marker_fraction(charts[0])
+    assert left == pytest.approx(NAN_STEP / _opened_end(NAN_STEP, STEPS - 1), abs=0.02)
+
+
+def test_nan_steps_are_gaps_never_zero_and_log_axes_have_no_zero_tick(tb, page):
+    """A NaN gradient's L2 over its finite elements (0 here, as logged) is not drawn as its value."""
+    timeline = tb.get_json("/data/plugin/gradcause/timeline?run=after_nan&kind=gradients&stats=l2,nan")
+    at = timeline["steps"].index(AFTER_NAN_STEP)
+    assert {row[at] for row in timeline["values"]["l2"]} == {"NaN"}  # the route sends no number
+    assert timeline["values"]["l2"][0][at - 1] != "NaN"
+    frame = _open(page, tb, ["after_nan"])
+    frame.click(".gc-run-head .gc-button")  # all steps
+    charts = _charts(frame)
+    grad = charts[1]
+    # Hover the first NaN step: every layer reads NaN, none 0.
+    over = grad.query_selector(".u-over")
+    box = over.bounding_box()
+    page.mouse.move(
+        box["x"] + box["width"] * (AFTER_NAN_STEP + 5) / (AFTER_NAN_STEPS - 1), box["y"] + box["height"] - 2
+    )
+    lines = [d.text_content() for d in over.query_selector_all(".gc-tooltip div")]
+    assert lines[0] == f"step {AFTER_NAN_STEP + 5}", lines
+    values = [line.split(": ")[1] for line in lines[1:] if line.startswith("dense_")]
+    assert values and set(values) == {"NaN"}, lines
+    # dense_2's true zeros sit on the bottom edge, said in the title; no log axis has a "0" tick.
+    assert "0 drawn on the bottom edge" in grad.query_selector("h3").text_content()
+    for chart in (grad, charts[4]):
+        ticks = _y_ticks(chart)
+        assert ticks and "0" not in ticks, ticks
 
 
 def test_hover_shows_the_exact_value(tb, page):
@@ -230,9 +306,9 @@ def test_hover_shows_the_exact_value(tb, page):
     step = 10
     expected = timeline["values"]["value"][0][timeline["steps"].index(step)]
     frame = _open(page, tb, ["chain"])
-    over = frame.query_selector_all(".gc-chart")[0].query_selector(".u-over")
+    over = _charts(frame)[0].query_selector(".u-over")
     box = over.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * step / (STEPS - 1), box["y"] + box["height"] * 0.9)
+    page.mouse.move(box["x"] + box["width"] * step / _opened_end(NAN_STEP, STEPS - 1), box["y"] + box["height"] * 0.9)
     lines = [d.text_content() for d in over.query_selector_all(".gc-tooltip div")]
     assert lines[0] == f"step {step}"
     label, value = lines[1].split(": ")
@@ -252,7 +328,7 @@ def test_hostile_layer_and_run_names_stay_text(tb, page):
     card.click()
     assert frame.query_selector(".gc-focus").text_content() == f"focused: {HOSTILE}"
     # Hover the hostile layer's heatmap row: its name shows in the tooltip, as text.
-    heat = frame.query_selector_all(".gc-chart")[2].query_selector(".u-over")
+    heat = _charts(frame)[2].query_selector(".u-over")
     box = heat.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
     tooltip = heat.query_selector(".gc-tooltip")
@@ -264,22 +340,111 @@ def test_hostile_layer_and_run_names_stay_text(tb, page):
 def test_card_click_focuses_layer_and_steps_then_reset(tb, page):
     event = next(e for e in _events(tb, "chain") if e["kind"] == "exploding_gradient")
     frame = _open(page, tb, ["chain"])
-    _, width_before = _band_fraction(frame, event["id"])
+    _, width_before = _bar_fraction(frame, event["id"])
     frame.click(f'.gc-card[data-event-id="{event["id"]}"]')
     assert "gc-selected" in frame.query_selector(f'.gc-card[data-event-id="{event["id"]}"]').get_attribute("class")
     assert frame.query_selector(".gc-focus").text_content() == f"focused: {event['layer']}"
-    band = frame.query_selector(f'.gc-band[data-event-id="{event["id"]}"]')
-    assert "gc-focused" in band.get_attribute("class")
-    left, width = _band_fraction(frame, event["id"])
+    assert "gc-focused" in frame.query_selector(f'.gc-lane-bar[data-event-id="{event["id"]}"]').get_attribute("class")
+    # Each chart shades the focused event's steps, and only those.
+    for chart in _charts(frame):
+        bands = [b for b in chart.query_selector_all(".gc-band") if b.is_visible()]
+        assert [b.get_attribute("data-event-id") for b in bands] == [event["id"]]
+    left, width = _bar_fraction(frame, event["id"])
     assert width > width_before * 1.3 and 0 < left < 0.5
-    frame.click(".gc-run-head .gc-button")
-    assert _band_fraction(frame, event["id"])[1] == pytest.approx(width_before, abs=0.005)
+    frame.click(".gc-run-head .gc-button")  # all steps
+    full = (event["last_step"] - event["first_step"]) / (STEPS - 1)
+    assert _bar_fraction(frame, event["id"])[1] == pytest.approx(full, abs=0.01)
     assert frame.query_selector(".gc-selected") is None
+    assert not any(b.is_visible() for b in frame.query_selector_all(".gc-band"))
+
+
+def test_causes_are_a_lane_of_their_own_above_the_charts(tb, page):
+    events = _events(tb, "chain")
+    frame = _open(page, tb, ["chain"])
+    sections = frame.query_selector_all(".gc-chart")
+    lane = sections[0]
+    assert "gc-events" in lane.get_attribute("class")  # above every chart
+    legend = [i.text_content() for i in lane.query_selector_all(".gc-legend-item")]
+    assert legend == ["error", "warning", "info", "NaN/Inf steps"]
+    bars = lane.query_selector_all(".gc-lane-bar")
+    assert sorted(b.get_attribute("data-event-id") for b in bars) == sorted(e["id"] for e in events)
+    for bar in bars:
+        event = next(e for e in events if e["id"] == bar.get_attribute("data-event-id"))
+        assert event["severity"] in bar.get_attribute("class").split()[1]
+        assert bar.text_content().startswith(event["kind"])
+    # The lane's error colour is the error card's border colour.
+    colour = bars[0].evaluate("b => getComputedStyle(b).backgroundColor")
+    card = frame.query_selector(f'.gc-card[data-event-id="{bars[0].get_attribute("data-event-id")}"]')
+    assert colour == card.evaluate("c => getComputedStyle(c).borderLeftColor")
+    # No chart carries event bars or bands of its own until one is focused.
+    for chart in _charts(frame):
+        assert not chart.query_selector(".gc-lane-bar")
+        assert not any(b.is_visible() for b in chart.query_selector_all(".gc-band"))
+    # A bar click selects its card.
+    explosion = next(e for e in events if e["kind"] == "exploding_gradient")
+    frame.click(f'.gc-lane-bar[data-event-id="{explosion["id"]}"]')
+    assert "gc-selected" in frame.query_selector(f'.gc-card[data-event-id="{explosion["id"]}"]').get_attribute("class")
+
+
+def test_a_run_that_trained_on_after_nan_opens_on_its_first_nan(tb, page):
+    frame = _open(page, tb, ["after_nan"])
+    loss = _charts(frame)[0]
+    end = _opened_end(AFTER_NAN_STEP, AFTER_NAN_STEPS - 1)
+    left, width = _marker_fraction(loss)
+    assert left == pytest.approx(AFTER_NAN_STEP / end, abs=0.02)
+    assert width < 0.15  # not 90 % of the width on NaN
+    note = frame.query_selector(".gc-opening").text_content()
+    assert f"first NaN/Inf at step {AFTER_NAN_STEP}" in note and f"steps 0–{end}" in note
+    frame.click(".gc-run-head .gc-button")  # all steps: the NaN region is most of the run
+    assert _marker_fraction(loss)[1] == pytest.approx(1 - AFTER_NAN_STEP / (AFTER_NAN_STEPS - 1), abs=0.02)
+    assert frame.query_selector(".gc-opening").text_content() == ""
+    # A nan_inf card zooms to a few logged steps around the first NaN: it sits mid-chart.
+    nan_event = next(e for e in _events(tb, "after_nan") if e["kind"] == "nan_inf")
+    assert nan_event["first_step"] == AFTER_NAN_STEP
+    frame.click(f'.gc-card[data-event-id="{nan_event["id"]}"]')
+    assert _marker_fraction(loss)[0] == pytest.approx(0.5, abs=0.02)
+
+
+def _label_widths(frame, labels: list[str]) -> list[float]:
+    """Pixel widths of tick labels in uPlot's axis font."""
+    return frame.evaluate(
+        """labels => {
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", sans-serif';
+            return labels.map(l => ctx.measureText(l).width);
+        }""",
+        labels,
+    )
+
+
+def test_loss_axis_is_log_over_many_decades_with_a_toggle_and_compact_ticks(tb, page):
+    def title(chart) -> str:
+        return chart.query_selector("h3").evaluate("h => h.firstChild.textContent")
+
+    def assert_compact(chart) -> list[str]:
+        ticks = _y_ticks(chart)
+        assert len(ticks) >= 3 and all(re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", t) for t in ticks), ticks
+        assert max(_label_widths(frame, ticks)) < 100, ticks  # the y axis is 130 px wide: never clipped
+        return ticks
+
+    frame = _open(page, tb, ["blowup"])
+    loss = _charts(frame)[0]
+    assert title(loss).startswith("Loss (log scale")
+    assert loss.query_selector(".gc-log-toggle").is_checked()
+    assert any(re.fullmatch(r"1e[1-3]\d", t) for t in assert_compact(loss))  # decades up to 1e33
+    loss.query_selector(".gc-log-toggle").click()
+    frame.wait_for_function("!document.querySelector('.gc-log-toggle').checked")
+    loss = _charts(frame)[0]
+    assert title(loss).strip() == "Loss"
+    assert any(re.fullmatch(r"\d(\.\d+)?e3\d", t) for t in assert_compact(loss))  # linear: 5e32, 1e33
+    # A loss within 3 decades opens linear.
+    frame = _open(page, tb, ["healthy"])
+    assert not _charts(frame)[0].query_selector(".gc-log-toggle").is_checked()
 
 
 def test_drag_zooms_all_charts_and_double_click_resets(tb, page):
     frame = _open(page, tb, ["chain"])
-    over = frame.query_selector_all(".gc-chart .u-over")
+    over = [chart.query_selector(".u-over") for chart in _charts(frame)]
     box = over[0].bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.1, y)
@@ -306,7 +471,7 @@ def test_deep_model_gets_summary_lines_and_a_clickable_heatmap(tb, page):
     frame = _open(page, tb, ["deep"])
     titles = [h.text_content() for h in frame.query_selector_all(".gc-chart h3")]
     assert sum("40 layers: max, median and min over layers" in t for t in titles) == 3, titles
-    heat = frame.query_selector_all(".gc-chart")[2].query_selector(".u-over")
+    heat = _charts(frame)[2].query_selector(".u-over")
     box = heat.bounding_box()
     # Rows are layers in forward order, first at the top: the bottom row is the output layer.
     heat.click(position={"x": box["width"] * 0.5, "y": box["height"] - 1})
