@@ -25,6 +25,7 @@ import tensorflow as tf
 from tb_gradcause import metadata
 from tb_gradcause.capture import hooks, writer
 from tb_gradcause.capture.cadence import HostSchedule, Mode
+from tb_gradcause.capture.check import SpikeWatch
 from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.model_walk import walk
 from tb_gradcause.capture.step import StepCapture
@@ -49,7 +50,8 @@ class GradCauseCallback(keras.callbacks.Callback):
         every_n_steps: log every kind in full on steps that are multiples of this. None (the
             default): every 10 steps until step 100, every 25 until 1000, then every 100
             (`cadence`). A step with a non-finite loss or gradient is always logged in full
-            and flushed to disk at once.
+            and flushed to disk at once; so is a step whose loss spikes to 10x every loss
+            before it (`check.SpikeWatch`).
         kinds: which kinds to log (default: all of `metadata.SUMMARY_KINDS`).
         loss_every_step: also log the loss row on every step (a cheap pulse).
         max_input_features: features per input logged (first ones of the last axis).
@@ -75,6 +77,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         self._writer: tf.summary.SummaryWriter | None = None
         self._scratch_dir: str | None = None  # a non-chief worker's writer's directory
         self._step: tf.Variable | None = None
+        self._spikes: SpikeWatch | None = None
         self._capture: StepCapture | None = None
         self._functions: TrainFunctions | None = None
         self._failed = False
@@ -133,9 +136,11 @@ class GradCauseCallback(keras.callbacks.Callback):
             self._writer, self._scratch_dir = writer.create(model, self.train_dir)
         if self._step is None:
             self._step = step_counter(model)
+            self._spikes = SpikeWatch()
         entries = walk(model)
         hooks.install(model, entries)
-        capture = StepCapture(model, self.config, self._step, self._writer)
+        assert self._spikes is not None  # made with the step counter
+        capture = StepCapture(model, self.config, self._step, self._spikes, self._writer)
         self._capture = capture
         self._functions = TrainFunctions(
             model,

@@ -1,9 +1,10 @@
 """Copies of the weights before the optimizer's update, for the `weights` update columns.
 
 A copy is taken on the cadence's steps and when the loss is non-finite (a step that may start
-from overflowed weights), not when only the gradients are: the loss is known early, while
-waiting for the gradient check would hold every update back until the whole backward pass is
-done.
+from overflowed weights) or spikes, not when only the gradients are: the loss is known early,
+while waiting for the gradient check would hold every update back until the whole backward pass
+is done. (Under a strategy the spike is one of the global loss, known after the step's one
+collective, which follows the gradients; the update waits for them there anyway.)
 """
 
 from __future__ import annotations

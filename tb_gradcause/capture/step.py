@@ -1,7 +1,8 @@
 """What one training step records, built at trace time around the optimizer's `apply`.
 
-In order: the finite check (`check`), the decision to capture in full (the train function's
-`cadence.Mode`, or a non-finite step), a copy of the weights before the update (`snapshot`),
+In order: the checks (`check`: finite, loss spike), the decision to capture in full (the train
+function's `cadence.Mode`, a non-finite step or a loss spike), a copy of the weights before the
+update (`snapshot`),
 the update itself, then the records (`records`), written at once or, inside XLA, handed back
 as `pending.Pending`. Where the decision is made at run time, the capture is one function call
 that is never inlined, so a step that does not capture runs none of its ops. An update that
@@ -20,7 +21,7 @@ import tensorflow as tf
 from tb_gradcause import summary
 from tb_gradcause.capture import graph, records, snapshot
 from tb_gradcause.capture.cadence import Mode
-from tb_gradcause.capture.check import Check, check_step
+from tb_gradcause.capture.check import Check, SpikeWatch, check_step
 from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.hooks import Recorder, is_hooked
 from tb_gradcause.capture.model_walk import LayerEntry, walk
@@ -30,10 +31,18 @@ from tb_gradcause.capture.pending import Pending, Plan, write
 class StepCapture:
     """Builds, at trace time, the capture ops of one training step of one model."""
 
-    def __init__(self, model: keras.Model, config: CaptureConfig, step: tf.Variable, writer: tf.summary.SummaryWriter):
+    def __init__(
+        self,
+        model: keras.Model,
+        config: CaptureConfig,
+        step: tf.Variable,
+        spikes: SpikeWatch,
+        writer: tf.summary.SummaryWriter,
+    ):
         self.model = model
         self.config = config
         self.step = step
+        self.spikes = spikes
         self.writer = writer
         self.owner: dict[int, LayerEntry] = {}
         # Set when tracing found layers that were not hooked (built lazily by the first step):
@@ -50,7 +59,7 @@ class StepCapture:
         self._refresh_layers()
         variables, scale, lr = self._optimizer_state(variables)
         loss = None if rec.loss is None else summary.mean_float32(rec.loss)
-        check = check_step(loss, grads, scaled=scale is not None)
+        check = check_step(loss, grads, scaled=scale is not None, spikes=self.spikes)
         step = tf.identity(self.step)
         cadence = self.config.cadence.in_graph(mode, step)
         xla = summary.in_xla_context()
@@ -85,16 +94,19 @@ class StepCapture:
         self, mode: Mode, xla: bool, cadence: tf.Tensor, check: Check, variables: list, grads: list
     ) -> snapshot.Snapshot | None:
         """Copies of the weights before the update, on the cadence's steps and when the loss is
-        non-finite; none on compiled lean steps (XLA would copy them on every step)."""
+        non-finite or spikes; none on compiled lean steps (XLA would copy them on every step)."""
         if "weights" not in self.config.kinds or (xla and mode is Mode.LEAN):
             return None
-        return snapshot.take(variables, grads, graph.logical_or(cadence, check.loss_bad), always=xla)
+        taken = graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike))
+        return snapshot.take(variables, grads, taken, always=xla)
 
     def _plan(self, step: tf.Tensor, cadence: tf.Tensor, check: Check, lr: tf.Tensor, scale: tf.Tensor | None) -> Plan:
-        """Full on the cadence (unless the loss scaler skips the step) and on a non-finite step.
-        The loss pulse is computed on every step; a step that is not full writes it on every
-        step, or with the pulse off only when the loss scaler skipped it (its only record)."""
-        full = graph.on_chief(graph.logical_or(graph.logical_and(cadence, graph.logical_not(check.skipped)), check.bad))
+        """Full on the cadence (unless the loss scaler skips the step), on a non-finite step and on
+        a loss spike (its batch is the evidence, skipped or not). The loss pulse is computed on
+        every step; a step that is not full writes it on every step, or with the pulse off only
+        when the loss scaler skipped it (its only record)."""
+        on_cadence = graph.logical_and(cadence, graph.logical_not(check.skipped))
+        full = graph.on_chief(graph.logical_or(on_cadence, graph.logical_or(check.bad, check.spike)))
         pulse = None
         if check.loss is not None and "loss" in self.config.kinds:
             skipped = tf.cast(check.skipped, tf.float32) if scale is not None else None
