@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tb_gradcause.testing import synthetic
 from tests.support import synth_runs as sr
 
@@ -62,6 +64,20 @@ def test_outlier_batches_that_coincide_with_gradient_spikes():
     [event] = sr.events(data, "input_scale")
     assert (event["first_step"], event["last_step"]) == (120, 270)
     assert "input/feature_3" in event["advice"] and "spike" in event["title"]
+
+
+def test_an_outlier_batch_whose_spike_shows_in_a_layer_other_than_the_first():
+    """Layers reading the input side by side (a VAE's mean and log-variance) have no depth order:
+    the outlier's spike may show in the second one only (its exp amplifies it)."""
+    data = sr.healthy()
+    kd, grads = data["inputs"], data["gradients"]
+    second = sr.layer_rows(grads, "dense_2")
+    for step in (120, 270):
+        kd.stat("max")[kd.steps == step, 3] = 4e4
+        grads.stat("l2")[np.ix_(grads.steps == step, second)] *= 50
+    [event] = sr.events(data, "input_scale")
+    assert (event["first_step"], event["last_step"]) == (120, 270)
+    assert "dense_2 gradient" in event["evidence"][1]["note"]
 
 
 def test_outliers_without_effect_on_the_gradients_are_left_alone():

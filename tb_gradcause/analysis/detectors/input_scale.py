@@ -35,7 +35,7 @@ OUTLIER_SIGMA = 10.0
 # ...and this many times the input's usual scale (the median over its features that are not always
 # 0 of their usual largest |x|): a sparse feature's first non-zero, or a heavy tail, is no outlier...
 OUTLIER_SCALE = 10.0
-# ...in the same step as a gradient RMS this many times the layer's median (first layer).
+# ...in the same step as a kernel-gradient RMS this many times its median (any layer).
 SPIKE_FACTOR = 10.0
 
 
@@ -184,15 +184,19 @@ def _outlier_spikes(run: RunData, series: Series, n: int, magnitude: np.ndarray,
     g = flow.kernel_gradients(grads)
     if not g.log.shape[1]:
         return []
-    first_layer = g.log[:, 0] - trends.typical(g.log[:, 0])
-    spike = first_layer >= np.log10(SPIKE_FACTOR)
-    spike_steps = g.steps[spike]
+    # Any layer's spike counts: layers reading the input side by side (a VAE's mean and log-variance)
+    # are in no depth order, and the one the outlier hits hardest need not come first.
+    above = g.log - trends.typical(g.log)[None, :]
+    peak = np.nanmax(np.where(np.isfinite(above), above, -np.inf), axis=1, initial=-np.inf)
+    spike_steps = g.steps[peak >= np.log10(SPIKE_FACTOR)]
     hits = np.flatnonzero(outlier & np.isin(steps, spike_steps))
     if not len(hits):
         return []
     feature = np.nanargmax(np.where(np.isfinite(z[hits]), z[hits], -np.inf), axis=1)
     worst = int(np.argmax([z[h, f] for h, f in zip(hits, feature)]))
     h, f = int(hits[worst]), int(feature[worst])
+    g_at = int(np.searchsorted(g.steps, steps[h]))
+    spiking = int(np.nanargmax(np.where(np.isfinite(above[g_at]), above[g_at], -np.inf)))
     shown = ", ".join(str(int(s)) for s in steps[hits][:8])
     return [
         Cause.create(
@@ -213,11 +217,11 @@ def _outlier_spikes(run: RunData, series: Series, n: int, magnitude: np.ndarray,
                 ),
                 evidence(
                     "gradient_spike",
-                    float(10 ** first_layer[np.searchsorted(g.steps, steps[h])]),
+                    float(10 ** above[g_at, spiking]),
                     SPIKE_FACTOR,
                     ">=",
                     int(steps[h]),
-                    f"{g.layers.names[0]} gradient RMS over its median",
+                    f"{g.layers.names[spiking]} gradient RMS over its median",
                 ),
             ],
             f"Batches at steps {shown} carry extreme values "
