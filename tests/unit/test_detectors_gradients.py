@@ -212,3 +212,13 @@ def test_a_negative_loss_has_no_spikes():
     loss[:] = -0.9 + 0.01 * np.arange(len(loss))[:, None] / len(loss)
     loss[105, 0] = 0.5
     assert sr.events(data, "exploding_gradient") == []
+
+
+def test_a_loss_that_reaches_exactly_zero_can_still_spike():
+    """Batch-1 cross-entropy underflows to exactly 0 on confident right samples: 0 is no negative loss."""
+    data = sr.healthy()
+    loss = data["loss"].stat("value")
+    loss[1:4, 0] = 0.0
+    loss[105, 0] = 500.0
+    [spike] = sr.events(data, "exploding_gradient")
+    assert spike["first_step"] == 105 and "spikes" in spike["title"]

@@ -112,10 +112,11 @@ def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | 
     it, at a step the gradient statistics did not sample (where they did, their rules decide)."""
     if trend is None or len(trend.values) <= SPIKE_HISTORY:
         return None
-    # Factors of the loss mean something only for a positive loss (not e.g. a negative similarity).
-    values = np.where(np.isfinite(trend.values) & (trend.values > 0), trend.values, np.nan)
-    if (trend.values[np.isfinite(trend.values)] <= 0).any():
+    # Factors of the loss mean something only for a loss that cannot be negative (not e.g. a
+    # similarity); a loss of exactly 0 (a per-sample loss that underflowed) sets no reference.
+    if (trend.values[np.isfinite(trend.values)] < 0).any():
         return None
+    values = np.where(np.isfinite(trend.values) & (trend.values > 0), trend.values, np.nan)
     running_max = np.fmax.accumulate(values)
     with np.errstate(invalid="ignore"):
         factor = values[SPIKE_HISTORY:] / running_max[SPIKE_HISTORY - 1 : -1]
