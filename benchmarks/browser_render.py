@@ -84,7 +84,7 @@ def open_and_measure(browser, url: str) -> dict:
             ".reduce((s, r) => s + r.encodedBodySize, 0)"
         ),
     }
-    over = frame.query_selector(".gc-chart .u-over")
+    over = frame.query_selector(".gc-chart:not(.gc-events) .u-over")  # a chart, not the events lane
     box = over.bounding_box()
     y = box["y"] + box["height"] / 2
     before = len(measures(frame, "gradcause:zoom"))

@@ -564,6 +564,7 @@ export function eventLane(
   let bars: { node: HTMLElement; event: CauseEvent }[] = [];
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, rows * LANE_ROW + 4),
+    padding: [2, null, 2, null], // no x axis below: the plot is the lane's rows
     scales: { x: xScale(group), y: { auto: false, range: [0, 1] } },
     axes: [
       { show: false },
@@ -585,7 +586,7 @@ export function eventLane(
                 },
                 [],
               );
-              node.style.top = `${(group.lanes.get(event.id) ?? 0) * LANE_ROW + 2}px`;
+              node.style.top = `${(group.lanes.get(event.id) ?? 0) * LANE_ROW}px`;
               node.style.height = `${LANE_ROW - 4}px`;
               node.addEventListener("click", () => onSelect(event));
               u.over.append(node);

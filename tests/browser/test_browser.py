@@ -552,7 +552,7 @@ def test_demo_scenarios_in_the_tab(browser, tmp_path):
                     shown
                 )
             if scenario.NAME == "exp_overflow_nan":
-                assert frame.query_selector_all(".gc-chart")[0].query_selector('.gc-marker[data-flag="NaN"]')
+                assert _charts(frame)[0].query_selector('.gc-marker[data-flag="NaN"]')
             page.screenshot(path=str(SCREENSHOTS / f"demo-{scenario.NAME}.png"))
             context.close()
 
