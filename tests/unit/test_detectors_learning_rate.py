@@ -77,3 +77,15 @@ def test_kernels_starting_at_zero_are_no_weight_growth():
     loss = data["loss"]
     loss.stat("value")[sr.at(loss, 150), 0] *= 4
     assert sr.events(data, "learning_rate_too_high") == []
+
+
+def test_a_loss_exploding_from_step_1_dates_the_learning_rate_from_step_1():
+    """The loss grows 100x a step from step 1 and turns Inf at step 14 (Keras issue 3040): its
+    explosion must not inflate the early level that a rise is measured against."""
+    data = sr.healthy()
+    _update_ratio(data, 1.0)
+    loss = data["loss"].stat("value")
+    loss[:14, 0] = 4e5 * 100.0 ** np.arange(14)
+    loss[14:, 0] = np.inf
+    [event] = sr.events(data, "learning_rate_too_high")
+    assert (event["severity"], event["first_step"]) == ("error", 1)

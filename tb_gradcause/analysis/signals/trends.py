@@ -23,7 +23,7 @@ STILL_FALLING = 0.9
 # Fewer finite losses than this from the span start to the end say nothing about a stall.
 TREND_MIN_SAMPLES = 6
 # "Rising": the smoothed loss sits RISE_FACTOR x above its best so far, by at least
-# RISE_MIN_OF_BASELINE of the early baseline (small noisy losses near 0 do not count).
+# RISE_MIN_OF_BASELINE of its early level (small noisy losses near 0 do not count).
 RISE_FACTOR = 2.0
 RISE_MIN_OF_BASELINE = 0.25
 # The loss is smoothed by a trailing rolling median over 10 % of its samples (5 to 100): one
@@ -153,6 +153,15 @@ class LossTrend:
         """Median of the first finite losses of the run."""
         return float(baseline(self.values))
 
+    @property
+    def start_level(self) -> float:
+        """The loss's level before anything could happen: the smaller of `baseline` and the median of
+        its first BASELINE_MIN finite values (a loss exploding from step 1 inflates the baseline)."""
+        finite = self.values[np.isfinite(self.values)][:BASELINE_MIN]
+        if not len(finite):
+            return math.nan
+        return float(min(abs(self.baseline), abs(np.median(finite))))
+
     def _window(self, first_step: int, last_step: int) -> np.ndarray:
         sel = (self.steps >= first_step) & (self.steps <= last_step) & np.isfinite(self.values)
         return self.values[sel]
@@ -197,10 +206,9 @@ class LossTrend:
         finite = np.isfinite(self.values)
         smooth = rolling_median(np.where(finite, self.values, np.nan), smoothing_window(len(self.values)))
         best = np.fmin.accumulate(smooth)
-        base = self.baseline
         with np.errstate(all="ignore"):
             ratio = smooth / best
-            significant = (smooth - best) >= RISE_MIN_OF_BASELINE * abs(base)
+            significant = (smooth - best) >= RISE_MIN_OF_BASELINE * self.start_level
         return np.where(significant & (best > 0), ratio, np.where(np.isfinite(smooth), 1.0, np.nan))
 
 
