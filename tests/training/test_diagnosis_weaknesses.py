@@ -122,3 +122,27 @@ def test_a_custom_loop_logging_gradients_gets_causes_per_layer_not_per_variable(
     [run] = reader.read_logdir(os.fspath(tmp_path)).values()
     assert {row.layer for row in run["gradients"].rows} == {"used", "side", "out"}  # Keras 3 paths: "used/kernel"
     assert ("disconnected_gradient", "side") in _problems(engine.analyze(run)["events"])
+
+
+def test_hidden_sigmoids_pinned_by_unscaled_inputs_are_reported_under_input_scale(tmp_path):
+    """Raw 0-255 pixels into sigmoid hidden layers: the first one is pinned at its bounds. Both the
+    unscaled inputs and the saturated layer are reported, the saturation linked as their consequence."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(2048, 64)).astype("float32")
+    y = (x[:, :32].mean(axis=1) > x[:, 32:].mean(axis=1)).astype("float32")[:, None]
+    small = keras.initializers.RandomUniform(-0.05, 0.05)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(16, "sigmoid", kernel_initializer=small, name="h1"),
+            keras.layers.Dense(8, "sigmoid", kernel_initializer=small, name="h2"),
+            keras.layers.Dense(1, "sigmoid", name="out"),
+        ]
+    )
+    causes = _diagnose(
+        tmp_path, model, x, y, loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.01), epochs=3
+    )
+    [scale] = [c for c in causes if c["kind"] == "input_scale"]
+    [saturated] = [c for c in causes if c["kind"] == "saturated_activation"]
+    assert saturated["layer"] == "h1" and saturated["caused_by"] == [scale["id"]]
