@@ -44,6 +44,9 @@ GROUPS = {
     "split": ["plain", "gradcause_lean", "gradcause_lean_pulse", "gradcause_full_unsampled"],
     # Lean steps (no loss pulse) logging one kind besides the loss: what each kind's dead capture
     # branch costs a step that does not log.
+    # The loss-spike check (on every step) against the default without it, and the default plus
+    # a gradient-norm spike check (the finite check's sums as sums of squares, a second history).
+    "spike": ["plain", "gradcause_default", "gradcause_no_spike", "gradcause_grad_norm_spike", "plain_again"],
     "lean_kinds": [
         "plain",
         "gradcause_lean",
@@ -238,7 +241,58 @@ def callbacks_for(variant: str, log_dir: str):
         return [GradCauseCallback(log_dir, every_n_steps=10**9, loss_every_step=kind == "pulse", kinds=kinds)]
     if variant == "keras_tensorboard":
         return [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)]
+    if variant == "gradcause_no_spike":
+        return [_no_spike_callback(log_dir)]
+    if variant == "gradcause_grad_norm_spike":
+        return [_grad_norm_spike_callback(log_dir)]
     return []
+
+
+def _no_spike_callback(log_dir: str):
+    """The default callback without its loss-spike check (its train functions trace at their first call)."""
+    from tb_gradcause import GradCauseCallback
+
+    class NoSpike(GradCauseCallback):
+        def _install(self) -> None:
+            super()._install()
+            self._capture.spikes = None
+
+    return NoSpike(log_dir)
+
+
+def _grad_norm_spike_callback(log_dir: str):
+    """The default callback whose finite check also watches the global gradient norm for spikes:
+    sums of squares instead of sums (the norm comes with them), and a second `SpikeWatch`.
+    Patched while its train functions trace (the first `fit`), for this measurement only."""
+    import tensorflow as tf
+
+    from tb_gradcause import GradCauseCallback
+    from tb_gradcause.capture import check
+
+    original = check.all_finite
+
+    class GradNormSpike(GradCauseCallback):
+        def _install(self) -> None:
+            watch = check.SpikeWatch()
+
+            def all_finite(tensors):
+                squares = [
+                    tf.nn.l2_loss(tf.cast(g.values if isinstance(g, tf.IndexedSlices) else g, tf.float32))
+                    for g in tensors
+                    if g is not None and tf.as_dtype(g.dtype).is_floating
+                ]
+                total = tf.add_n(squares)
+                spike = watch.observe(tf.sqrt(2.0 * total))
+                return tf.math.is_finite(total) | (spike & (total < 0.0))  # spike kept, never taken
+
+            check.all_finite = all_finite
+            super()._install()
+
+        def on_train_end(self, logs=None) -> None:
+            check.all_finite = original
+            super().on_train_end(logs)
+
+    return GradNormSpike(log_dir)
 
 
 def _floor_function(model, variant: str, log_dir: str, batches):
