@@ -6,6 +6,10 @@ Usable eagerly and inside `tf.function` (custom training loops)::
         tb_gradcause.summary.gradients(grads, model.trainable_variables)
         tb_gradcause.summary.loss(loss, learning_rate=optimizer.learning_rate)
 
+`ModelRecorder` (from `tb_gradcause.capture.custom_loop`) records a Keras model's whole step in
+two calls, as the callback does in `fit`: layer outputs, backward signals, inputs, gradients,
+weights and updates, and the loss.
+
 Each op computes its stats on the device (`tb_gradcause.stats`) and writes one tensor summary
 `[rows, stats]` under `metadata.tag_for(kind, row names)`; the metadata goes into the first
 event of each tag per writer only. Every op returns the boolean `tf.summary.write` returns.
@@ -63,7 +67,7 @@ else:
         return stats
 
 
-__all__ = [
+__all__ = [  # and ModelRecorder, imported on first use (`__getattr__`)
     "Record",
     "record_pb",
     "write",
@@ -400,6 +404,15 @@ def loss(value, step=None, learning_rate=None, loss_scale=None, step_skipped=Non
     """The loss of a step, with the learning rate (NaN when unknown), loss scale (1 without one)
     and whether a loss scaler skipped the update."""
     return write_record(loss_record(value, learning_rate, loss_scale, step_skipped), step)
+
+
+def __getattr__(name: str):
+    # Imported on first use: it needs Keras, and this module must load without TensorFlow.
+    if name == "ModelRecorder":
+        from tb_gradcause.capture.custom_loop import ModelRecorder
+
+        return ModelRecorder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def in_xla_context() -> bool:

@@ -137,9 +137,11 @@ def _recomputed(slot: Slot) -> tf.Tensor:
     """The slot's output; a softmax or sigmoid of its logits is computed again from them."""
     output, logits = slot.output, slot.logits
     assert output is not None  # a called slot
+    if logits is None or isinstance(output, tf.__internal__.EagerTensor):  # eager: the output was computed
+        return output
     op = output.op
     activation = _LOGITS_ACTIVATIONS.get(op.type)
-    if activation is None or logits is None or op.inputs[0].name != logits.name:
+    if activation is None or op.inputs[0].name != logits.name:
         return output
     return activation(logits)
 

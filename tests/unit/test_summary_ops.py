@@ -98,3 +98,39 @@ def test_bad_arguments():
         summary.weights([v], [])
     with pytest.raises(ValueError, match="either updates or before"):
         summary.weights([v], [v], before=[v])
+
+
+def test_model_recorder_in_an_eager_loop(tmp_path):
+    """`ModelRecorder` without `tf.function`: every kind on the cadence's steps, the loss every step,
+    and an off-cadence step with a NaN input in full."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="h"), keras.layers.Dense(1, name="out")]
+    )
+    opt = keras.optimizers.SGD(0.1)
+    recorder = summary.ModelRecorder(model, opt, every_n_steps=2)
+    writer = tf.summary.create_file_writer(str(tmp_path / "train"))
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    with writer.as_default():
+        for step in range(4):
+            batch = x.copy()
+            batch[5, 1] = np.nan if step == 3 else batch[5, 1]
+            with recorder.watch(step, inputs=batch), tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(batch, training=True) ** 2)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply(grads, model.trainable_variables)
+            recorder.write(loss, grads)
+    writer.flush()
+    kinds = read_train(tmp_path).series
+    assert set(kinds) == {"inputs", "activations", "backward", "gradients", "weights", "loss"}
+    assert kinds["loss"].steps.tolist() == [0, 1, 2, 3]
+    assert kinds["activations"].steps.tolist() == [0, 2, 3]
+    assert [r.layer for r in kinds["gradients"].rows] == ["h", "h", "out", "out"]
+    assert kinds["inputs"].stat("nan")[-1, 1] == 1.0
+    assert (kinds["weights"].stat("update_norm")[:2] > 0).all()  # copies before the update on cadence steps
+
+
+def test_model_recorder_write_needs_watch():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(RuntimeError, match="watch"):
+        summary.ModelRecorder(model).write(0.0, [None, None])

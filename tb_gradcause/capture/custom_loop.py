@@ -1,0 +1,147 @@
+"""`ModelRecorder`: what `GradCauseCallback` records in `fit`, for a custom training loop.
+
+A loop with its own `tf.GradientTape` gets the callback's whole capture, built by the same parts:
+layer hooks (`hooks`: outputs, and d loss / d output taken from the loop's own backward pass),
+records (`records`: per-layer rows for inputs, activations, backward signals, gradients, weights
+and their updates), the finite check (`check`), the cadence (`cadence`) and writing (`pending`)::
+
+    recorder = tb_gradcause.summary.ModelRecorder(model, every_n_steps=10)
+
+    @tf.function
+    def train_step(x, y, step):
+        with recorder.watch(step, inputs=x), tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+        recorder.write(loss, grads)
+
+`watch` records the forward pass and, as it ends (before the update), copies the weights on the
+cadence's steps; `write`, after the update, writes to the default summary writer: the loss on
+every step, every other kind on the cadence's steps, on any step whose loss or gradients hold a
+NaN/Inf (flushed at once) and on a loss spike, as in the callback. The loss is known only after
+`watch`: those off-cadence steps log the weights without their update. A step that does not
+capture runs only the checks and the loss row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tb_gradcause import metadata, summary
+from tb_gradcause.capture import graph, hooks, pending, records, snapshot
+from tb_gradcause.capture.cadence import Mode
+from tb_gradcause.capture.check import SpikeWatch, check_step
+from tb_gradcause.capture.config import CaptureConfig
+from tb_gradcause.capture.model_walk import LayerEntry, walk
+
+
+@dataclasses.dataclass
+class _Watched:
+    """One traced step between `watch` and `write`."""
+
+    rec: hooks.Recorder
+    step: tf.Tensor  # int64
+    cadence: tf.Tensor  # bool: the step is captured in full
+    x: Any
+    before: snapshot.Snapshot | None
+    learning_rate: tf.Tensor | None
+
+
+class ModelRecorder:
+    """Records a Keras model's training step in a custom loop, as `GradCauseCallback` does in `fit`.
+
+    Args:
+        model: the Keras model the loop trains (its layers are hooked once; the hooks do nothing
+            outside `watch`).
+        optimizer: for the learning rate in the loss row (default: `model.optimizer`, if any).
+        every_n_steps, kinds, loss_every_step, max_input_features, max_units: as in
+            `GradCauseCallback` (None: its default cadence).
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer | None = None,
+        every_n_steps: int | None = None,
+        kinds: Iterable[str] | None = None,
+        loss_every_step: bool = True,
+        max_input_features: int = metadata.MAX_INPUT_FEATURES,
+        max_units: int | None = metadata.SAMPLE_UNITS,
+    ):
+        self.model = model
+        self.optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
+        self.config = CaptureConfig.from_arguments(every_n_steps, kinds, loss_every_step, max_input_features, max_units)
+        self._spikes = SpikeWatch()
+        self._watched: _Watched | None = None
+        self._hook()
+
+    @contextlib.contextmanager
+    @tf.autograph.experimental.do_not_convert  # plain Python at trace time: AutoGraph would only slow tracing
+    def watch(self, step=None, inputs=None) -> Iterator[None]:
+        """Record the model's forward pass of training step `step` (default: the `tf.summary`
+        default step) on the batch's model `inputs` (tensor, list or dict; None: no input stats)."""
+        if step is None:
+            step = tf.summary.experimental.get_step()
+            if step is None:
+                raise ValueError("ModelRecorder.watch needs a step (or a tf.summary default step)")
+        entries = self._hook()  # layers built since the last step are hooked too
+        if inputs is not None:  # numpy batches in eager loops
+            inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
+        rec = hooks.Recorder(on_apply=lambda apply, grads, variables: apply(grads, variables), backward_time=True)
+        step = tf.cast(step, tf.int64)
+        cadence = self.config.cadence.in_graph(Mode.IN_GRAPH, step)
+        # A recurrent layer fed by the model input gets its gradient along time from a tape on
+        # the inputs (as in the callback's full steps): none is kept without one.
+        if inputs is not None and "backward_time" in self.config.kinds and any(e.recurrent for e in entries):
+            rec.start_tape(inputs)
+        try:
+            with hooks.recording(rec):
+                yield
+        finally:
+            rec.stop_tape()
+        variables = self.model.trainable_variables
+        before = None
+        if "weights" in self.config.kinds:
+            before = snapshot.take(variables, [None] * len(variables), cadence, always=False)
+        lr = self.optimizer.learning_rate if self.optimizer is not None else None
+        learning_rate = tf.cast(tf.convert_to_tensor(lr), tf.float32) if lr is not None else None
+        self._watched = _Watched(rec, step, cadence, inputs, before, learning_rate)
+
+    @tf.autograph.experimental.do_not_convert
+    def write(self, loss, grads: Sequence, variables: Sequence | None = None) -> None:
+        """Write the step `watch` recorded, after the optimizer's update: its `loss` and the
+        `grads` of `variables` (default: the model's trainable variables, as given to the tape)."""
+        watched, self._watched = self._watched, None
+        if watched is None:
+            raise RuntimeError("ModelRecorder.write must follow a `with recorder.watch(step):` block")
+        variables = list(variables) if variables is not None else list(self.model.trainable_variables)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(f"got {len(grads)} gradients for {len(variables)} variables")
+        rec = watched.rec
+        rec.seal()
+        check = check_step(summary.mean_float32(loss), grads, scaled=False, spikes=self._spikes)
+        rec.loss = loss  # what the tape on the inputs (recurrent models) differentiates
+        full = graph.on_chief(graph.logical_or(watched.cadence, graph.logical_or(check.bad, check.spike)))
+        pulse = summary.loss_record(check.loss, watched.learning_rate) if "loss" in self.config.kinds else None
+        plan = pending.Plan(full, check.bad, tf.constant(self.config.loss_every_step), pulse, watched.step)
+        owner = {id(v): e for e in walk(self.model) for v in e.own_variables}
+        tensors = records.StepTensors(rec, watched.x, grads, variables, watched.before, None, owner)
+
+        def build() -> list[summary.Record]:
+            return ([pulse] if pulse is not None else []) + records.build(self.model, self.config, tensors)
+
+        pending.write(plan, build)
+
+    def _hook(self) -> list[LayerEntry]:
+        """Hook every watched layer of the model (each once)."""
+        entries = walk(self.model)
+        for entry in entries:
+            hooks.hook_layer(entry)
+        return entries
