@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import keras
 import tensorflow as tf
@@ -48,7 +47,6 @@ class _Watched:
     rec: hooks.Recorder
     step: tf.Tensor  # int64
     cadence: tf.Tensor  # bool: the step is captured in full
-    x: Any
     before: snapshot.Snapshot | None
     learning_rate: tf.Tensor | None
 
@@ -93,7 +91,7 @@ class ModelRecorder:
         entries = self._hook()  # layers built since the last step are hooked too
         if inputs is not None:  # numpy batches in eager loops
             inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
-        rec = hooks.Recorder(on_apply=lambda apply, grads, variables: apply(grads, variables), backward_time=True)
+        rec = hooks.Recorder(lambda apply, grads, variables: apply(grads, variables), backward_time=True, inputs=inputs)
         step = tf.cast(step, tf.int64)
         cadence = self.config.cadence.in_graph(Mode.IN_GRAPH, step)
         # A recurrent layer fed by the model input gets its gradient along time from a tape on
@@ -111,7 +109,7 @@ class ModelRecorder:
             before = snapshot.take(variables, [None] * len(variables), cadence, always=False)
         lr = self.optimizer.learning_rate if self.optimizer is not None else None
         learning_rate = tf.cast(tf.convert_to_tensor(lr), tf.float32) if lr is not None else None
-        self._watched = _Watched(rec, step, cadence, inputs, before, learning_rate)
+        self._watched = _Watched(rec, step, cadence, before, learning_rate)
 
     @tf.autograph.experimental.do_not_convert
     def write(self, loss, grads: Sequence, variables: Sequence | None = None) -> None:
@@ -132,7 +130,7 @@ class ModelRecorder:
         pulse = summary.loss_record(check.loss, watched.learning_rate) if "loss" in self.config.kinds else None
         plan = pending.Plan(full, check.bad, tf.constant(self.config.loss_every_step), pulse, watched.step)
         owner = {id(v): e for e in walk(self.model) for v in e.own_variables}
-        tensors = records.StepTensors(rec, watched.x, grads, variables, watched.before, None, owner)
+        tensors = records.StepTensors(rec, rec.inputs, grads, variables, watched.before, None, owner)
 
         def build() -> list[summary.Record]:
             return ([pulse] if pulse is not None else []) + records.build(self.model, self.config, tensors)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 
 _local = threading.local()
 _HOOKED = "_gradcause_hooked"
+# Per traced graph, its replicas' recorders by replica id: MirroredStrategy traces every local
+# replica of a step into one graph, so the chief's capture can read the other replicas' tensors.
+_replicas: weakref.WeakKeyDictionary[Any, dict[int, Recorder]] = weakref.WeakKeyDictionary()
+_replicas_lock = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -52,9 +57,10 @@ class Recorder:
     past the update).
     """
 
-    def __init__(self, on_apply: Callable, backward_time: bool):
+    def __init__(self, on_apply: Callable, backward_time: bool, inputs: Any = None):
         self.on_apply = on_apply
         self.backward_time = backward_time
+        self.inputs = inputs  # the step's model inputs (this replica's share of the batch)
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
         self.applied = False
@@ -64,6 +70,21 @@ class Recorder:
         self.tape: tf.GradientTape | None = None
         self.tape_recording = False
         self.sealed = False
+        self.replica = _replica_id()
+        if self.replica is not None:
+            with _replicas_lock:
+                _replicas.setdefault(self.graph, {})[self.replica] = self
+
+    def replicas(self) -> list[Recorder]:
+        """The recorders whose share of the batch a capture on this replica reads, in replica
+        order: every local replica of the step for replica 0 (the only one that writes), else this
+        one. Read once every replica has passed a synchronization point of the step (the finite
+        check's all-reduce), so the others' forward and backward passes are traced."""
+        if self.replica != 0:
+            return [self]
+        with _replicas_lock:
+            peers = dict(_replicas.get(self.graph, {}))
+        return [peers[i] for i in sorted(peers)]
 
     def start_tape(self, x) -> None:
         """Record the step on a tape watching the float model inputs."""
@@ -104,6 +125,15 @@ class Recorder:
     def called(self) -> list[Slot]:
         """Slots of the layers that produced an output, in forward (call) order."""
         return sorted((s for s in self.slots.values() if s.output is not None), key=lambda s: s.order)
+
+
+def _replica_id() -> int | None:
+    """This replica's id when tracing under a strategy with several replicas, else None."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return None
+    replica = tf.get_static_value(ctx.replica_id_in_sync_group)
+    return int(replica) if replica is not None else None
 
 
 def current() -> Recorder | None:

@@ -19,6 +19,7 @@ from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.graph import variable_value
 from tb_gradcause.capture.hooks import Recorder, Slot
 from tb_gradcause.capture.model_walk import LayerEntry
+from tb_gradcause.capture.replicas import Shares, join
 from tb_gradcause.capture.row_info import layer_row, variable_rows
 from tb_gradcause.capture.snapshot import Snapshot
 from tb_gradcause.rows import RowInfo
@@ -44,30 +45,36 @@ class StepTensors:
 
 def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[summary.Record]:
     """Every kind but the loss, in a fixed order: inputs, activations, backward, backward_time,
-    gradients, weights."""
+    gradients, weights. Under a strategy, inputs, layer outputs and backward signals are those of
+    every local replica's share of the batch, joined (`replicas`)."""
     kinds = options.kinds
     slots = t.rec.called()
     out: list[summary.Record] = []
     unscale = _unscaler(t.scale)
+    shares = Shares(t.rec, t.x)
     if "inputs" in kinds:
-        named = model_inputs(model, t.x)
+        each = [model_inputs(model, x) for x in shares.inputs]
+        named = {k: join([share[k] for share in each]) for k in each[0]}
         if named:
-            out.append(summary.inputs_record(named, max_features=options.max_input_features))
+            out.append(shares.mark(summary.inputs_record(named, max_features=options.max_input_features)))
+    rows = [layer_row(s, s.output, options.max_units) for s in slots]
     if "activations" in kinds and slots:
-        rows = [layer_row(s, s.output, options.max_units) for s in slots]
-        outputs = [_recomputed(s) for s in slots]
+        outputs = [join([_recomputed(p) for p in shares.slots(s)]) for s in slots]
         values = stats.activation_stats_list(outputs, [s.entry.activation for s in slots], options.max_units)
-        out.append(summary.Record("activations", rows, values))
-    signals, input_signals = backward_signals(t.rec, slots, unscale)
+        out.append(shares.mark(summary.Record("activations", rows, values)))
+    each_signals = [
+        backward_signals(r, [shares.slots(s)[i] for s in slots], unscale) for i, r in enumerate(shares.recorders)
+    ]
+    signals = [join([outputs[j] for outputs, _ in each_signals]) for j in range(len(slots))]
+    input_signals = [join([inputs[j] for _, inputs in each_signals]) for j in range(len(slots))]
     if "backward" in kinds and slots:
-        grads_out = {s.entry.path: signals.get(s.order) for s in slots}
-        rows = [layer_row(s, s.output, options.max_units) for s in slots]
-        out.append(summary.backward_record(grads_out, rows=rows, max_units=options.max_units))
+        grads_out = {s.entry.path: g for s, g in zip(slots, signals)}
+        out.append(shares.mark(summary.backward_record(grads_out, rows=rows, max_units=options.max_units)))
     if "backward_time" in kinds:
-        timed = [s for s in slots if input_signals.get(s.order) is not None]
+        timed = [j for j, g in enumerate(input_signals) if g is not None]
         if timed:
-            rows = [layer_row(s, s.output, options.max_units) for s in timed]
-            out.append(summary.backward_time_record({s.entry.path: input_signals[s.order] for s in timed}, rows=rows))
+            grads_in = {slots[j].entry.path: input_signals[j] for j in timed}
+            out.append(shares.mark(summary.backward_time_record(grads_in, rows=[rows[j] for j in timed])))
     variables, grads = t.variables, t.grads
     if variables and {"gradients", "weights"} & kinds:
         depth = {id(s.entry.layer): s.order for s in slots}
@@ -105,17 +112,18 @@ def model_inputs(model: keras.Model, x: Any) -> dict[str, tf.Tensor]:
     }
 
 
-def backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[dict, dict]:
-    """Per slot order: d loss / d output (d loss / d logits when the output gets none) and, for
-    recurrent layers, d loss / d input, as the probes took them from the training backward pass
-    (unscaled). A recurrent layer fed by the model input, which no probe sees, gets one gradient
-    of the unscaled loss on `rec.tape` when there is one."""
-    outputs = {s.order: unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots}
-    inputs = {s.order: unscale(s.input_grad) for s in slots if s.input_grad is not None}
-    missing = [s for s in slots if s.input is not None and s.order not in inputs]
+def backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[list, list]:
+    """Per slot: d loss / d output (d loss / d logits when the output gets none) and, for
+    recurrent layers, d loss / d input (else None), as the probes took them from the training
+    backward pass (unscaled). A recurrent layer fed by the model input, which no probe sees, gets
+    one gradient of the unscaled loss on `rec.tape` when there is one."""
+    outputs = [unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots]
+    inputs = [unscale(s.input_grad) for s in slots]
+    missing = [j for j, s in enumerate(slots) if s.input is not None and inputs[j] is None]
     if missing and rec.tape is not None and rec.loss is not None:
-        grads = rec.tape.gradient(rec.loss, [s.input for s in missing])
-        inputs.update({s.order: g for s, g in zip(missing, grads)})
+        grads = rec.tape.gradient(rec.loss, [slots[j].input for j in missing])
+        for j, g in zip(missing, grads):
+            inputs[j] = g
     return outputs, inputs
 
 

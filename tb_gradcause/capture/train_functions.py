@@ -103,6 +103,7 @@ class TrainFunctions:
         rec = Recorder(
             on_apply=lambda original, grads, variables: self._on_apply(rec, mode, x, original, grads, variables),
             backward_time="backward_time" in self._kinds,
+            inputs=x,
         )
         # The gradient into a recurrent layer fed by the model input reaches no probe: a tape
         # gives it. A tape around a recurrent layer's gradient makes TensorFlow keep what a

@@ -11,13 +11,15 @@ import sys
 import numpy as np
 import pytest
 
+import tb_gradcause
 from tests.support.callback_runs import read_train
 
 WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "support", "callback_strategy_worker.py")
+REPLICAS_WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "support", "callback_replicas_worker.py")
 
 
-def run(mode: str, log_dir, *extra: str, wait: bool = True):
-    cmd = [sys.executable, WORKER, mode, str(log_dir), *extra]
+def run(mode: str, log_dir, *extra: str, wait: bool = True, worker: str = WORKER):
+    cmd = [sys.executable, worker, mode, str(log_dir), *extra]
     root = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": root}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -70,3 +72,21 @@ def test_multi_worker_only_chief_writes(tmp_path, single):
         assert proc.returncode == 0, out[-3000:]
     assert not (tmp_path / "other").exists() or not any((tmp_path / "other").rglob("events*"))
     assert_matches_single_device(read_train(tmp_path / "chief").series, single)
+
+
+def test_mirrored_stats_cover_every_replicas_share(tmp_path):
+    """The two replicas get different halves of each batch: inputs, activations and backward signals
+    are those of the whole batch, as one device computes them, not replica 0's half."""
+    run("single", tmp_path / "single", worker=REPLICAS_WORKER)
+    run("mirrored", tmp_path / "mirrored", worker=REPLICAS_WORKER)
+    single, mirrored = read_train(tmp_path / "single").series, read_train(tmp_path / "mirrored").series
+    for kind in ("inputs", "activations", "backward"):
+        assert mirrored[kind].steps.tolist() == single[kind].steps.tolist() == [0, 3, 6], kind
+        np.testing.assert_allclose(mirrored[kind].values, single[kind].values, rtol=1e-4, atol=1e-6, err_msg=kind)
+        assert {row.facts["replicas"] for row in mirrored[kind].rows} == {"2 of 2"}
+
+
+def test_a_nan_in_the_second_replicas_share_is_blamed_on_the_input(tmp_path):
+    run("mirrored", tmp_path, "1", worker=REPLICAS_WORKER)  # batch 1's NaN sample is in replica 1's half
+    [first, *_] = tb_gradcause.diagnose(str(tmp_path / "train"))["."]["events"]
+    assert (first["kind"], first["layer"], first["first_step"]) == ("nan_inf", "input", 1)
