@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tb_gradcause.testing import synthetic
 from tests.support import synth_runs as sr
@@ -222,3 +223,17 @@ def test_a_loss_that_reaches_exactly_zero_can_still_spike():
     loss[105, 0] = 500.0
     [spike] = sr.events(data, "exploding_gradient")
     assert spike["first_step"] == 105 and "spikes" in spike["title"]
+
+
+@pytest.mark.parametrize("gradients_jump, warned", [(True, True), (False, False)])
+def test_a_loss_spike_at_a_sampled_step_warns_when_the_gradients_jump_with_it(gradients_jump, warned):
+    """The capture samples every loss spike in full, so a sampled spike is judged by its gradients."""
+    data = sr.healthy()
+    data["loss"].stat("value")[110, 0] *= 500
+    if gradients_jump:
+        grads = data["gradients"]
+        at = int(np.searchsorted(grads.steps, 110))
+        for stat in ("l2", "rms") if grads.has("rms") else ("l2",):
+            grads.stat(stat)[at] *= 1000
+    spikes = [e for e in sr.events(data, "exploding_gradient") if "spikes" in e["title"]]
+    assert [e["first_step"] for e in spikes] == ([110] if warned else [])

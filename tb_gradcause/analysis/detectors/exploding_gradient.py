@@ -107,9 +107,20 @@ def _loss_explosion(trend: trends.LossTrend | None, sampled: np.ndarray) -> Caus
     )
 
 
-def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | None:
+def _gradient_jumps(grads: flow.Profile) -> np.ndarray:
+    """Sampled steps where some layer's kernel-gradient RMS is >= `SPIKE_FACTOR` times its largest
+    at every sampled step before."""
+    with np.errstate(invalid="ignore"):
+        before = np.fmax.accumulate(np.where(np.isfinite(grads.log), grads.log, np.nan), axis=0)
+        jump = grads.log[1:] - before[:-1] >= np.log10(SPIKE_FACTOR)
+    return grads.steps[1:][jump.any(axis=1)]
+
+
+def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray, jumps: np.ndarray) -> Cause | None:
     """A warning at the first finite loss `SPIKE_FACTOR` times the largest loss of all steps before
-    it, at a step the gradient statistics did not sample (where they did, their rules decide)."""
+    it, at a step the gradient statistics did not sample or where they jumped as well. The capture
+    samples every such spike in full; a loss that leaps while the gradients stay at their level
+    (saturated logits: huge but bounded gradients) is no overshooting update."""
     if trend is None or len(trend.values) <= SPIKE_HISTORY:
         return None
     # Factors of the loss mean something only for a loss that cannot be negative (not e.g. a
@@ -120,8 +131,9 @@ def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | 
     running_max = np.fmax.accumulate(values)
     with np.errstate(invalid="ignore"):
         factor = values[SPIKE_HISTORY:] / running_max[SPIKE_HISTORY - 1 : -1]
-    unsampled = ~np.isin(trend.steps[SPIKE_HISTORY:], sampled)
-    spikes = np.flatnonzero((factor >= SPIKE_FACTOR) & unsampled)
+    later = trend.steps[SPIKE_HISTORY:]
+    unexplained = ~np.isin(later, sampled) | np.isin(later, jumps)
+    spikes = np.flatnonzero((factor >= SPIKE_FACTOR) & unexplained)
     if not len(spikes):
         return None
     i = SPIKE_HISTORY + int(spikes[0])
@@ -183,7 +195,7 @@ def detect(run: RunData) -> list[Cause]:
     confirmed = flow.confirm(candidates, trend)
     if not confirmed:
         sampled = run["gradients"].steps
-        fallback = _loss_explosion(trend, sampled) or _loss_spike(trend, sampled)
+        fallback = _loss_explosion(trend, sampled) or _loss_spike(trend, sampled, _gradient_jumps(grads))
         return [fallback] if fallback is not None else []
     start = min(c.first for c in confirmed)
     best = max((c for c in confirmed if c.first == start), key=lambda c: c.score)
