@@ -20,6 +20,7 @@ def test_features_on_wildly_different_scales_are_named_with_their_scales():
     [event] = sr.events(data, "input_scale")
     assert (event["layer"], event["severity"]) == ("input", "info")  # the loss converges anyway
     assert "features 5–9" in event["advice"] and "features 5–9" in event["title"]
+    assert event["title"].startswith("In the input, features 5–9 are ~") and "input input" not in event["advice"]
     assert event["evidence"][0]["value"] >= 100
     sr.flat_loss(data)
     [event] = sr.events(data, "input_scale")

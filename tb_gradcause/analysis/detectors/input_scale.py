@@ -39,6 +39,11 @@ OUTLIER_SCALE = 10.0
 SPIKE_FACTOR = 10.0
 
 
+def _the_input(name: str) -> str:
+    """'the input' for a model's only, default-named input (never 'input input'), else 'input NAME'."""
+    return "the input" if name == "input" else f"input {name}"
+
+
 def _input_name(row: RowInfo) -> str:
     return row.role or row.name.split("/")[0]
 
@@ -121,9 +126,10 @@ def _mixed_scales(
                 "input",
                 first,
                 last,
-                f"Input {name}: {labels} are ~{wording.num(big / rest)}x larger than the other features",
+                f"In {_the_input(name)}, {labels} {'is' if len(large) == 1 else 'are'} "
+                f"~{wording.num(big / rest)}x larger than the other features",
                 items,
-                f"Standardize {labels} of input {name} "
+                f"Standardize {labels} of {_the_input(name)} "
                 f"(|x| ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others): "
                 "subtract the mean and divide by the std of each feature on the training set, e.g. with "
                 "`keras.layers.Normalization` adapted to the data, or log-transform heavy-tailed features.",
