@@ -14,6 +14,7 @@ from tb_gradcause.plugin import gradcause_plugin as plugin
 from tb_gradcause.testing import synthetic
 from tests.support.plugin_logdir import (
     BROKEN_RUNS,
+    CORRUPT,
     GOOD_RUNS,
     HEALTHY,
     HOSTILE,
@@ -21,6 +22,7 @@ from tests.support.plugin_logdir import (
     NAN,
     NAN_STEP,
     STEPS,
+    TRUNCATED,
     wait_until_served,
     write_logdir,
 )
@@ -79,8 +81,10 @@ def test_nan_step_survives_decimation_over_http(tb):
 
 
 def test_events_agree_with_the_cli(tb, logdir, capsys):
-    assert cli.main(["report", str(logdir), "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)["runs"]
+    assert cli.main(["report", str(logdir), "--json"]) == 2  # the logdir holds damaged event files
+    report = json.loads(capsys.readouterr().out)
+    assert {d["run"] for d in report["damaged"]} >= {TRUNCATED, CORRUPT}
+    results = report["runs"]
     for run in GOOD_RUNS:
         assert tb.get_json(f"{ROUTE}/events?run={run}") == results[run]
 
