@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tb_gradcause.analysis.causes import Cause
+from tb_gradcause.analysis.causes import Cause, RunDiagnosis
 from tb_gradcause.analysis.detectors import (
     dead_relu,
     disconnected_gradient,
     exploding_gradient,
     input_scale,
     learning_rate_too_high,
+    loss_shape_mismatch,
     nan_inf,
     saturated_activation,
     vanishing_gradient,
@@ -30,6 +31,7 @@ DETECTORS = (
     input_scale,
     disconnected_gradient,
     learning_rate_too_high,
+    loss_shape_mismatch,
 )
 
 # effect kind -> kinds that can explain it (a cause precedes or coincides with its effect).
@@ -46,15 +48,20 @@ CAUSES: dict[str, tuple[str, ...]] = {
 BACKWARD_EFFECTS = frozenset({"exploding_gradient", "vanishing_gradient"})
 
 
-def analyze(run: RunData) -> dict[str, Any]:
-    """`{"events": [...], "checked": [kinds that ran], "skipped": {kind: why}}` for one `RunData`."""
+def diagnose(run: RunData) -> RunDiagnosis:
+    """The causes found in one `RunData`, the kinds checked and those skipped (with why)."""
     try:
-        return _analyze(run)
+        return _diagnose(run)
     finally:
         per_layer.clear_memos()  # the arrays shared by the detectors of this run
 
 
-def _analyze(run: RunData) -> dict[str, Any]:
+def analyze(run: RunData) -> dict[str, Any]:
+    """`diagnose`'s JSON: `{"events": [...], "checked": [kinds that ran], "skipped": {kind: why}}`."""
+    return diagnose(run).to_json()
+
+
+def _diagnose(run: RunData) -> RunDiagnosis:
     events: list[Cause] = []
     checked: list[str] = []
     skipped: dict[str, str] = {}
@@ -74,7 +81,7 @@ def _analyze(run: RunData) -> dict[str, Any]:
     link_causes(events, layer_depths(run))
     advise_from_the_root(events)
     events.sort(key=lambda e: (e.first_step, -e.rank, e.layer or ""))
-    return {"events": [e.to_json() for e in events], "checked": checked, "skipped": skipped}
+    return RunDiagnosis(events, checked, skipped)
 
 
 # Root causes whose remedy comes first for everything they explain (and whose own advice says it).

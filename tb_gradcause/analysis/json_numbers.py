@@ -16,6 +16,7 @@ FLOAT32_DIGITS = 7
 EVIDENCE_DIGITS = 6
 
 NAN, POS_INF, NEG_INF = "NaN", "Infinity", "-Infinity"
+_NONFINITE = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
 
 
 def number(value: object, digits: int) -> object:
@@ -27,6 +28,11 @@ def number(value: object, digits: int) -> object:
             return POS_INF if value > 0 else NEG_INF
         return float(f"{value:.{digits}g}")
     return value
+
+
+def parse(value: float | str) -> float:
+    """`number`'s inverse for one number: NaN/Inf strings back to floats."""
+    return _NONFINITE[value] if isinstance(value, str) else float(value)
 
 
 def round_significant(values: np.ndarray, digits: int = FLOAT32_DIGITS) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 from tensorboard import errors
 
 from tb_gradcause.analysis import engine, integrity, reader
+from tb_gradcause.analysis.causes import RunDiagnosis
 
 
 class UnusableLogdir(Exception):
@@ -22,7 +23,7 @@ class UnusableLogdir(Exception):
 
 @dataclasses.dataclass
 class LogdirDiagnosis:
-    runs: dict[str, dict[str, Any]]  # run -> `engine.analyze` result
+    runs: dict[str, RunDiagnosis]
     unreadable: dict[str, str]  # run -> why it could not be read (a newer format)
     skipped: list[str]  # runs without gradcause data
     damaged: list[integrity.Damage]  # event files read only up to a break
@@ -34,7 +35,7 @@ class LogdirDiagnosis:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "runs": self.runs,
+            "runs": {name: found.to_json() for name, found in self.runs.items()},
             "unreadable": self.unreadable,
             "skipped_runs": self.skipped,
             "damaged": [d.to_json() for d in self.damaged],
@@ -59,5 +60,5 @@ def diagnose_logdir(logdir: str, run: str | None = None) -> LogdirDiagnosis:
         if damaged:
             raise UnusableLogdir("no readable gradcause data: " + "; ".join(d.describe() for d in damaged))
         raise UnusableLogdir(f"no gradcause data under {logdir!r} (was GradCauseCallback given this log_dir?)")
-    results = {name: engine.analyze(data) for name, data in runs.items()}
+    results = {name: engine.diagnose(data) for name, data in runs.items()}
     return LogdirDiagnosis(results, unreadable, skipped if run is None else [], damaged)

@@ -13,11 +13,12 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import Any
 
 from tb_gradcause.analysis import causes
+from tb_gradcause.analysis.causes import Cause, Evidence, RunDiagnosis
 from tb_gradcause.analysis.integrity import Damage
 from tb_gradcause.analysis.logdir import LogdirDiagnosis, UnusableLogdir, diagnose_logdir
+from tb_gradcause.analysis.signals import wording
 from tb_gradcause.cli.quiet import import_tensorflow_quietly
 
 EXIT_FAIL_ON = 1
@@ -75,8 +76,8 @@ def main(args: argparse.Namespace) -> int:
     tripped = _tripped(found, args.fail_on) if args.fail_on else []
     for run, event in tripped:
         print(
-            f"tb-gradcause report: --fail-on {args.fail_on}: {event['severity']} {event['kind']} "
-            f"in {event['layer'] or 'the run'} of run {run!r} at step {event['first_step']}",
+            f"tb-gradcause report: --fail-on {args.fail_on}: {event.severity} {event.kind} "
+            f"in {event.layer or 'the run'} of run {run!r} at step {event.first_step}",
             file=sys.stderr,
         )
     if not found.complete:
@@ -84,38 +85,35 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_FAIL_ON if tripped else 0
 
 
-def _tripped(found: LogdirDiagnosis, severity: str) -> list[tuple[str, dict]]:
+def _tripped(found: LogdirDiagnosis, severity: str) -> list[tuple[str, Cause]]:
     """(run, event) of every event at `severity` or worse."""
     return [
-        (run, event)
-        for run, result in found.runs.items()
-        for event in result["events"]
-        if _rank(event["severity"]) >= _rank(severity)
+        (run, event) for run, result in found.runs.items() for event in result.causes if event.rank >= _rank(severity)
     ]
 
 
-def run_summary(result: dict[str, Any]) -> str:
+def run_summary(result: RunDiagnosis) -> str:
     """'2 events: 1 error, 1 warning; first error nan_inf in dense_1 at step 9' or 'no problems found'."""
-    found = result["events"]
+    found = result.causes
     if not found:
         return "no problems found"
     counts = [
         f"{n} {severity}{'s' if n > 1 else ''}"
         for severity in reversed(causes.SEVERITIES)
-        if (n := sum(e["severity"] == severity for e in found))
+        if (n := sum(e.severity == severity for e in found))
     ]
     text = f"{len(found)} event{'s' if len(found) > 1 else ''}: {', '.join(counts)}"
-    worst = max(found, key=lambda e: (_rank(e["severity"]), -e["first_step"]))
-    where = f"in {worst['layer'] or 'the run'} at step {worst['first_step']}"
-    return f"{text}; first {worst['severity']} {worst['kind']} {where}"
+    worst = max(found, key=lambda e: (e.rank, -e.first_step))
+    where = f"in {worst.layer or 'the run'} at step {worst.first_step}"
+    return f"{text}; first {worst.severity} {worst.kind} {where}"
 
 
 def logdir_summary(logdir: str, found: LogdirDiagnosis) -> str:
     """One line for the whole logdir: runs by worst severity, and what was left out."""
-    worst = [max((_rank(e["severity"]) for e in r["events"]), default=-1) for r in found.runs.values()]
+    worst = [r.worst for r in found.runs.values()]
     parts = [f"{len(found.runs)} run{'s' if len(found.runs) != 1 else ''} reported"]
-    by = [f"{worst.count(_rank(s))} with {s}s" for s in reversed(causes.SEVERITIES) if worst.count(_rank(s))]
-    by += [f"{worst.count(-1)} without problems"] if worst.count(-1) else []
+    by = [f"{worst.count(s)} with {s}s" for s in reversed(causes.SEVERITIES) if worst.count(s)]
+    by += [f"{worst.count(None)} without problems"] if worst.count(None) else []
     parts[0] += f" ({', '.join(by)})" if by else ""
     if found.unreadable:
         parts.append(f"{len(found.unreadable)} not readable ({', '.join(found.unreadable)})")
@@ -126,27 +124,24 @@ def logdir_summary(logdir: str, found: LogdirDiagnosis) -> str:
     return f"== {logdir}: " + "; ".join(parts)
 
 
-def format_run(run: str, result: dict[str, Any], damaged: Sequence[Damage] = ()) -> str:
+def format_run(run: str, result: RunDiagnosis, damaged: Sequence[Damage] = ()) -> str:
     """A run's events in step order, each with its evidence, cause chain and advice; first, the
     damaged event files that may have cut it short."""
-    found = result["events"]
+    found = result.causes
     lines = [f"== {run}: {run_summary(result)}"]
     lines += [_field("DAMAGED: ", damage.describe()) for damage in damaged]
-    by_id = {event["id"]: event for event in found}
+    by_id = {event.id: event for event in found}
     for event in found:
-        steps = f"step {event['first_step']}"
-        if event["last_step"] != event["first_step"]:
-            steps = f"steps {event['first_step']}-{event['last_step']}"
-        lines.append(f"\n{event['severity'].upper():7} {event['kind']} in {event['layer'] or 'the run'}, {steps}")
-        lines.append(_field("", event["title"]))
-        lines += [_field("evidence: ", _evidence(item)) for item in event["evidence"]]
+        lines.append(f"\n{event.severity.upper():7} {event.kind} in {event.layer or 'the run'}, {_steps(event)}")
+        lines.append(_field("", event.title))
+        lines += [_field("evidence: ", _evidence(item)) for item in event.evidence]
         chain = _chain(event, by_id)
         if len(chain) > 1:
             lines.append(_field("cause chain: ", " -> ".join(_short(e) for e in chain)))
-        lines += [_field("also caused by: ", _short(by_id[c])) for c in event["caused_by"][1:] if c in by_id]
-        lines.append(_field("advice: ", event["advice"]))
-    lines.append("\n" + _field("checked: ", ", ".join(result["checked"]) or "nothing"))
-    lines += [_field("not checked: ", f"{kind}: {why}") for kind, why in result["skipped"].items()]
+        lines += [_field("also caused by: ", _short(by_id[c])) for c in event.caused_by[1:] if c in by_id]
+        lines.append(_field("advice: ", event.advice))
+    lines.append("\n" + _field("checked: ", ", ".join(result.checked) or "nothing"))
+    lines += [_field("not checked: ", f"{kind}: {why}") for kind, why in result.skipped.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -163,30 +158,28 @@ def _field(label: str, text: str) -> str:
     )
 
 
-def _chain(event: dict, by_id: dict[str, dict]) -> list[dict]:
+def _chain(event: Cause, by_id: dict[str, Cause]) -> list[Cause]:
     """The event's root cause first, following each event's first cause."""
     chain = [event]
-    while chain[0]["caused_by"] and chain[0]["caused_by"][0] in by_id:
-        cause = by_id[chain[0]["caused_by"][0]]
+    while chain[0].caused_by and chain[0].caused_by[0] in by_id:
+        cause = by_id[chain[0].caused_by[0]]
         if cause in chain:
             break
         chain.insert(0, cause)
     return chain
 
 
-def _short(event: dict) -> str:
-    return f"{event['kind']} ({event['layer'] or 'run'}, step {event['first_step']})"
+def _short(event: Cause) -> str:
+    return f"{event.kind} ({event.layer or 'run'}, step {event.first_step})"
 
 
-def _evidence(item: dict) -> str:
-    text = f"{item['metric']} = {_number(item['value'])} {item['op']} {_number(item['threshold'])}"
-    if item.get("step") is not None:
-        text += f" at step {item['step']}"
-    return text + (f" ({item['note']})" if item.get("note") else "")
-
-
-def _number(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+def _evidence(item: Evidence) -> str:
+    """'share of the ReLU units dead = 1 >= 0.9 (median over steps 0–250)': the plain label, the
+    rule that held with its figures written as titles and advice write them, then the note."""
+    text = f"{item.label} = {wording.num(item.value)} {item.op} {wording.num(item.threshold)}"
+    if item.step is not None:
+        text += f" at step {item.step}"
+    return text + (f" ({item.note})" if item.note else "")
 
 
 def _rank(severity: str) -> int:
@@ -201,29 +194,29 @@ def format_markdown(logdir: str, found: LogdirDiagnosis) -> str:
     lines += [f"> **Not reported**: run {_md(run)}: {_md(why)}" for run, why in found.unreadable.items()]
     for run, result in found.runs.items():
         lines += ["", f"### Run {_md(run)}: {_md(run_summary(result))}", ""]
-        events = result["events"]
+        events = result.causes
         if events:
             lines += ["| severity | cause | layer | steps | what |", "|---|---|---|---|---|"]
             lines += [
-                f"| {e['severity']} | {e['kind']} | {_md(e['layer'] or '(run)')} | {_steps(e)} | {_md(e['title'])} |"
+                f"| {e.severity} | {e.kind} | {_md(e.layer or '(run)')} | {_steps(e)} | {_md(e.title)} |"
                 for e in events
             ]
-        by_id = {event["id"]: event for event in events}
+        by_id = {event.id: event for event in events}
         for e in events:
-            lines += ["", f"**{e['kind']}** in {_md(e['layer'] or 'the run')}, {_steps(e)}", ""]
-            lines += [f"- evidence: {_md(_evidence(item))}" for item in e["evidence"]]
+            lines += ["", f"**{e.kind}** in {_md(e.layer or 'the run')}, {_steps(e)}", ""]
+            lines += [f"- evidence: {_md(_evidence(item))}" for item in e.evidence]
             chain = _chain(e, by_id)
             if len(chain) > 1:
                 lines.append(f"- cause chain: {_md(' -> '.join(_short(c) for c in chain))}")
-            lines.append(f"- advice: {_md(e['advice'])}")
+            lines.append(f"- advice: {_md(e.advice)}")
         lines += [""] if events else []
-        lines.append(f"Checked: {', '.join(result['checked']) or 'nothing'}.")
-        lines += [f"Not checked: {kind} ({_md(why)})." for kind, why in result["skipped"].items()]
+        lines.append(f"Checked: {', '.join(result.checked) or 'nothing'}.")
+        lines += [f"Not checked: {kind} ({_md(why)})." for kind, why in result.skipped.items()]
     return "\n".join(lines) + "\n"
 
 
-def _steps(event: dict) -> str:
-    first, last = event["first_step"], event["last_step"]
+def _steps(event: Cause) -> str:
+    first, last = event.first_step, event.last_step
     return f"step {first}" if first == last else f"steps {first}-{last}"
 
 

@@ -88,5 +88,5 @@ def test_mirrored_stats_cover_every_replicas_share(tmp_path):
 
 def test_a_nan_in_the_second_replicas_share_is_blamed_on_the_input(tmp_path):
     run("mirrored", tmp_path, "1", worker=REPLICAS_WORKER)  # batch 1's NaN sample is in replica 1's half
-    [first, *_] = tb_gradcause.diagnose(str(tmp_path / "train"))["."]["events"]
-    assert (first["kind"], first["layer"], first["first_step"]) == ("nan_inf", "input", 1)
+    [first, *_] = tb_gradcause.diagnose(str(tmp_path / "train"))["."].causes
+    assert (first.kind, first.layer, first.first_step) == ("nan_inf", "input", 1)

@@ -57,8 +57,8 @@ def ordered_fit(model, x, y, *, logdir, name, epochs, batch_size, callbacks=(), 
 
 def problems(logdir, name) -> set[tuple[str, str | None]]:
     """(kind, layer) of every warning or error of the run."""
-    events = tb_gradcause.diagnose(os.path.join(logdir, name, "train"))["."]["events"]
-    return {(e["kind"], e["layer"]) for e in events if e["severity"] in ("warning", "error")}
+    causes = tb_gradcause.diagnose(os.path.join(logdir, name, "train"))["."].causes
+    return {(c.kind, c.layer) for c in causes if c.severity in ("warning", "error")}
 
 
 @pytest.mark.parametrize("scenario", [vanishing_sigmoid_stack, dead_relu_bias], ids=lambda s: s.NAME)
@@ -72,7 +72,7 @@ def test_a_buggy_custom_loop_gets_the_callbacks_diagnosis(tmp_path, monkeypatch,
     assert expected <= found["loop_fit"]
     assert found["loop_fit"] == found["ordered_fit"]
     checked = tb_gradcause.diagnose(str(tmp_path / "loop_fit" / scenario.NAME / "train"))["."]
-    assert checked["skipped"] == {}  # every check ran: no kind was missing
+    assert checked.skipped == {}  # every check ran: no kind was missing
 
 
 def test_a_healthy_custom_loop_gets_no_warning(tmp_path, monkeypatch):
@@ -127,6 +127,6 @@ def test_the_readme_custom_loop_example_runs(tmp_path, monkeypatch):
     exec(compile(readme_snippet(), str(README), "exec"), {"__name__": "readme"})
     logdir = tmp_path / "logs"
     [run] = tb_gradcause.diagnose(str(logdir)).values()
-    assert run["skipped"] == {}
+    assert run.skipped == {}
     layers = {r.layer for r in reader.read_logdir(str(logdir))["custom"]["activations"].rows}
     assert layers == {"hidden", "out"}

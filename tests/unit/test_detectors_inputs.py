@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+import re
 
+import numpy as np
+import pytest
+
+from tb_gradcause.analysis.signals import wording
 from tb_gradcause.testing import synthetic
 from tests.support import synth_runs as sr
 
@@ -20,8 +24,13 @@ def test_features_on_wildly_different_scales_are_named_with_their_scales():
     [event] = sr.events(data, "input_scale")
     assert (event["layer"], event["severity"]) == ("input", "info")  # the loss converges anyway
     assert "features 5–9" in event["advice"] and "features 5–9" in event["title"]
-    assert event["title"].startswith("In the input, features 5–9 are ~") and "input input" not in event["advice"]
-    assert event["evidence"][0]["value"] >= 100
+    assert event["title"].startswith("In the input, features 5–9 are at least ")
+    assert "input input" not in event["advice"]
+    # One figure for the gap: the rule's, in the title and the evidence; its note and the advice give the two scales.
+    gap = event["evidence"][0]
+    assert gap["value"] >= 100 and f"at least {wording.num(gap['value'])}x larger" in event["title"]
+    top, bottom = (float(x) for x in re.findall(r"[≥≤] ([\d.]+)", gap["note"]))
+    assert top / bottom == pytest.approx(gap["value"], rel=0.01) and gap["note"].split(": ")[1] in event["advice"]
     sr.flat_loss(data)
     [event] = sr.events(data, "input_scale")
     assert event["severity"] == "warning"
@@ -78,7 +87,7 @@ def test_an_outlier_batch_whose_spike_shows_in_a_layer_other_than_the_first():
         grads.stat("l2")[np.ix_(grads.steps == step, second)] *= 50
     [event] = sr.events(data, "input_scale")
     assert (event["first_step"], event["last_step"]) == (120, 270)
-    assert "dense_2 gradient" in event["evidence"][1]["note"]
+    assert event["evidence"][1]["note"] == "in dense_2"
 
 
 def test_outliers_without_effect_on_the_gradients_are_left_alone():
@@ -112,6 +121,7 @@ def test_scales_spread_gradually_over_decades_are_a_warning_even_when_the_loss_f
         _scale_features(data, [i], 10 ** (i * 0.7))  # neighbours 5x apart, 1 ... ~2e6
     [event] = sr.events(data, "input_scale")
     assert event["severity"] == "warning" and event["evidence"][0]["metric"] == "magnitude_over_median"
+    assert f"~{wording.num(event['evidence'][0]['value'])}x the input's median feature scale" in event["title"]
     assert "features 8–9" in event["title"]
 
 

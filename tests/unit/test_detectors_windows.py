@@ -43,7 +43,7 @@ def _trend(values) -> trends.LossTrend:
 
 def test_stalled_versus_converged_versus_still_falling():
     flat = _trend(np.full(100, 0.69))
-    assert flat.stalled(0) and trends.loss_trouble(flat, 0, 99)["metric"] == "loss_progress"
+    assert flat.stalled(0) and trends.loss_trouble(flat, 0, 99).metric == "loss_progress"
     converged = _trend(np.r_[np.linspace(2.3, 0.2, 50), np.full(50, 0.2)])
     assert not converged.stalled(0) and trends.loss_trouble(converged, 0, 99) is None
     slow_start = _trend(np.r_[np.full(50, 0.69), np.linspace(0.69, 0.45, 50)])
@@ -53,12 +53,12 @@ def test_stalled_versus_converged_versus_still_falling():
 
 def test_rise_needs_a_lasting_and_significant_increase():
     rising = _trend(np.r_[np.linspace(1.0, 0.5, 50), np.full(50, 3.0)])
-    assert trends.loss_trouble(rising, 40, 99)["metric"] == "loss_rise"
+    assert trends.loss_trouble(rising, 40, 99).metric == "loss_rise"
     spike = _trend(np.r_[np.linspace(1.0, 0.5, 50), [30.0], np.linspace(0.5, 0.3, 49)])
     assert trends.loss_trouble(spike, 40, 99) is None
 
 
 def test_a_non_finite_loss_is_trouble_from_the_span_start_on():
     trend = _trend(np.r_[np.linspace(1.0, 0.5, 50), [np.nan] * 5])
-    assert trends.loss_trouble(trend, 10, 20)["metric"] == "loss_nonfinite_step"
+    assert trends.loss_trouble(trend, 10, 20).metric == "loss_nonfinite_step"
     assert trend.first_nonfinite_step == 50

@@ -67,11 +67,12 @@ def test_every_event_follows_the_event_contract():
         assert e["severity"] in causes.SEVERITIES and e["kind"] in causes.CAUSE_KINDS
         assert e["first_step"] <= e["last_step"] and e["title"] and e["advice"]
         for item in e["evidence"]:
-            assert set(item) == {"metric", "value", "threshold", "op", "step", "note"} and item["op"] in causes.OPS
+            assert set(item) == {"metric", "label", "value", "threshold", "op", "step", "note"}
+            assert item["op"] in causes.OPS
 
 
 def _event(kind: str, layer: str | None, first: int, last: int = 100) -> Cause:
-    return Cause.create(kind, "warning", layer, first, last, "t", [evidence("m", 1, 0, ">")], "a")
+    return Cause.create(kind, "warning", layer, first, last, "t", [evidence("loss_rise", 3, 2, ">=")], "a")
 
 
 def test_cause_chain_links_direct_causes_only():

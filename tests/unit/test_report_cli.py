@@ -11,6 +11,7 @@ import pytest
 
 from tb_gradcause import metadata
 from tb_gradcause.analysis import engine
+from tb_gradcause.analysis.causes import RunDiagnosis
 from tb_gradcause.cli import report
 from tb_gradcause.testing import synthetic
 
@@ -27,7 +28,15 @@ def _event(kind, severity, layer, first, last, caused_by=(), value=12.5):
         "last_step": last,
         "title": f"{kind} title",
         "evidence": [
-            {"metric": f"{kind}.metric", "value": value, "threshold": 10.0, "op": ">", "step": first, "note": "why"}
+            {
+                "metric": "loss_rise",
+                "label": "smoothed loss over its best so far",
+                "value": value,
+                "threshold": 10.0,
+                "op": ">",
+                "step": first,
+                "note": "why",
+            }
         ],
         "advice": f"{kind} advice",
         "caused_by": list(caused_by),
@@ -46,12 +55,11 @@ CHAIN = [
 NOT_EVENTS = {"checked": ["nan_inf", "dead_relu"], "skipped": {"input_scale": "inputs not logged"}}
 
 
-def stand_in_analyze(run):
-    """Events chosen by the run's name (JSON-ready, as the engine returns them), so the CLI is tested apart
-    from the detectors' judgement."""
+def stand_in_diagnose(run):
+    """Events chosen by the run's name, so the CLI is tested apart from the detectors' judgement."""
     found = {"chain": CHAIN, "warn": [_event("dead_relu", "warning", "dense_0", 2, 30)]}.get(run.run, [])
     assert run.get("loss") is not None  # the CLI hands the engine what the reader read
-    return {"events": found, **NOT_EVENTS}
+    return RunDiagnosis.from_json({"events": found, **NOT_EVENTS})
 
 
 def _report(argv, capsys):
@@ -65,7 +73,7 @@ def _report(argv, capsys):
 
 @pytest.fixture
 def logdir(tmp_path, monkeypatch):
-    monkeypatch.setattr(engine, "analyze", stand_in_analyze)
+    monkeypatch.setattr(engine, "diagnose", stand_in_diagnose)
     for run in ("chain", "warn", "quiet"):
         synthetic.write_run(str(tmp_path), run, synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
     return str(tmp_path)
@@ -78,7 +86,7 @@ def test_text_report_shows_events_in_order_with_evidence_chain_and_advice(logdir
     assert "== warn" not in out
     cause = out.index("learning_rate_too_high in the run, steps 3-40")
     assert cause < out.index("ERROR   nan_inf in dense_1, steps 9-40")
-    assert "evidence: nan_inf.metric = NaN > 10 at step 9 (why)" in out
+    assert "evidence: smoothed loss over its best so far = NaN > 10 at step 9 (why)" in out
     assert (
         "cause chain: learning_rate_too_high (run, step 3) -> exploding_gradient (dense_1, step 5)"
         " -> nan_inf (dense_1, step 9)" in " ".join(out.split())  # wrapped at 100 columns
@@ -188,8 +196,11 @@ def test_diagnose_gives_what_the_cli_prints(tmp_path, capsys):
     broken["loss"].stat("value")[201:] = np.nan
     synthetic.write_run(str(tmp_path), "broken", broken)
     status, out, _ = _report([str(tmp_path), "--json"], capsys)
-    assert status == 0 and tb_gradcause.diagnose(str(tmp_path)) == json.loads(out)["runs"]
-    assert any(e["kind"] == "nan_inf" for e in tb_gradcause.diagnose(str(tmp_path), "broken")["broken"]["events"])
+    found = tb_gradcause.diagnose(str(tmp_path))
+    assert status == 0 and {run: result.to_json() for run, result in found.items()} == json.loads(out)["runs"]
+    [nan] = [c for c in tb_gradcause.diagnose(str(tmp_path), "broken")["broken"].causes if c.kind == "nan_inf"]
+    assert isinstance(nan, tb_gradcause.Cause) and isinstance(nan.evidence[0], tb_gradcause.Evidence)
+    assert (nan.layer, nan.first_step, nan.evidence[0].label) == (None, 201, "NaN/Inf values in the loss")
 
 
 def test_a_damaged_file_is_named_in_every_format_and_exits_2(logdir, capsys):
@@ -237,7 +248,7 @@ def test_fail_on_says_which_events_tripped_it(logdir, capsys):
 
 
 def test_markdown_is_a_table_per_run_with_names_escaped(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(engine, "analyze", stand_in_analyze)
+    monkeypatch.setattr(engine, "diagnose", stand_in_diagnose)
     synthetic.write_run(str(tmp_path), "chain", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
     synthetic.write_run(str(tmp_path), "a|b_<i>", synthetic.healthy_run(LAYERS, 12, every=3, n_features=2))
     status, out, _ = _report([str(tmp_path), "--format", "markdown"], capsys)

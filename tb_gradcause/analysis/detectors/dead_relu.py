@@ -70,17 +70,16 @@ def detect(run: RunData) -> list[Cause]:
         row = acts.rows[r]
         first, last = int(steps[a]), int(steps[b])
         level = float(np.median(dead[a : b + 1, r]))
-        items = [evidence("dead_frac", level, MAJORITY, ">=", None, f"median over steps {first}–{last}")]
+        threshold = SEVERE if level >= SEVERE else MAJORITY
+        items = [evidence("dead_frac", level, threshold, ">=", None, f"median over steps {first}–{last}")]
         if level < SEVERE:
             trouble = trends.loss_trouble(trend, first, last)
             if trouble is None:
                 continue
             items.append(trouble)
-        else:
-            items[0]["threshold"] = SEVERE
         zero = _kernel_zero_frac(run, per_layer.row_layer(row), first, last)
         if zero is not None:
-            items.append(evidence("kernel_grad_zero_frac", zero, 0, ">", None, "kernel gradient entries exactly 0"))
+            items.append(evidence("kernel_grad_zero_frac", zero, 0, ">"))
         from_start = a == 0 and bool(dead[0, r] >= MAJORITY)
         events.append(
             Cause.create(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.causes import Cause, Evidence, evidence
 from tb_gradcause.analysis.detectors import dead_relu
 from tb_gradcause.analysis.reader import RunData, Series
 from tb_gradcause.analysis.signals import per_layer, trends, wording
@@ -98,31 +98,19 @@ def _constant_layer(run: RunData, dead_depth: int) -> tuple[RowInfo, int, int, f
 
 
 def _cut_event(
-    row: RowInfo, first: int, last: int, rel: float, upstream: dict[str, list[int]], grads: Series, trouble: dict | None
+    row: RowInfo,
+    first: int,
+    last: int,
+    rel: float,
+    upstream: dict[str, list[int]],
+    grads: Series,
+    trouble: Evidence | None,
 ) -> Cause:
     layer = per_layer.row_layer(row)
-    items = [
-        evidence(
-            "batch_std_over_max_abs",
-            rel,
-            CONSTANT_RELATIVE,
-            "<=",
-            None,
-            "output spread across the batch, relative to its size",
-        )
-    ]
+    items = [evidence("batch_std_over_max_abs", rel, CONSTANT_RELATIVE, "<=", None, "largest over the logged steps")]
     if upstream:
         variables = [grads.rows[r].name for rows in upstream.values() for r in rows]
-        items.append(
-            evidence(
-                "variables_without_gradient",
-                len(variables),
-                0,
-                ">",
-                None,
-                "no gradient reaches: " + wording.names(variables),
-            )
-        )
+        items.append(evidence("variables_without_gradient", len(variables), 0, ">", None, wording.names(variables)))
     if trouble is not None:
         items.append(trouble)
     cls = f" ({row.layer_class})" if row.layer_class else ""
@@ -180,14 +168,7 @@ def _blocker_event(row: RowInfo, fed_by: RowInfo, victims: dict[str, list[int]],
         f"{layer} passes no gradient back: its output's gradient is non-zero, its input's is zero",
         [
             evidence("backward_l2_of_input", 0.0, 0.0, "==", None, f"d loss / d output of {source}, every logged step"),
-            evidence(
-                "variables_without_gradient",
-                len(variables),
-                0,
-                ">",
-                None,
-                "no gradient reaches: " + wording.names(variables),
-            ),
+            evidence("variables_without_gradient", len(variables), 0, ">", None, wording.names(variables)),
         ],
         f"{layer}{f' ({what})' if what else ''} blocks learning before it: "
         + (
@@ -213,16 +194,7 @@ def _no_gradient_event(layer: str, rows: list[int], grads: Series, n: int) -> Ca
         int(grads.steps[0]),
         int(grads.steps[n - 1]),
         f"{layer} gets {what} at every step",
-        [
-            evidence(
-                "steps_without_gradient",
-                n,
-                n,
-                "==",
-                None,
-                f"{wording.names(variables)}: {what} in all {n} logged steps",
-            )
-        ],
+        [evidence("steps_without_gradient", n, n, "==", None, f"all logged steps, for {wording.names(variables)}")],
         f"{wording.names(variables)} never change: the loss does not depend on {layer}. Check that its "
         "output reaches the model's output (an unused branch, a layer built but not called, a "
         "`stop_gradient` or a non-differentiable op such as argmax/round/cast on the path), or mark it "

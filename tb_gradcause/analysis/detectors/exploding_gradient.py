@@ -89,9 +89,8 @@ def _loss_explosion(trend: trends.LossTrend | None, sampled: np.ndarray) -> Caus
             10**LOSS_DECADES,
             ">=",
             int(trend.steps[peak]),
-            "loss over its best (smoothed) value so far",
         ),
-        evidence("loss_start", trend.baseline, 0, ">", None, "early loss level"),
+        evidence("loss_start", trend.baseline, 0, ">"),
     ]
     return Cause.create(
         CAUSE_KIND,
@@ -139,8 +138,8 @@ def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray, jumps: np.n
     i = SPIKE_HISTORY + int(spikes[0])
     step, ratio = int(trend.steps[i]), float(factor[spikes[0]])
     items = [
-        evidence("loss_spike", ratio, SPIKE_FACTOR, ">=", step, "loss over the largest loss of every step before it"),
-        evidence("loss", float(values[i]), float(running_max[i - 1]), ">", step, "the spike and that largest loss"),
+        evidence("loss_spike", ratio, SPIKE_FACTOR, ">=", step),
+        evidence("loss", float(values[i]), float(running_max[i - 1]), ">", step, "over the largest loss before it"),
     ]
     return Cause.create(
         CAUSE_KIND,
@@ -167,7 +166,6 @@ def detect(run: RunData) -> list[Cause]:
         dies,
         "time",
         "gradient_rms_growth",
-        "kernel-gradient RMS over the layer's own early level",
     )
     depth = flow.depth_signal(run)
     threshold = DEPTH_DECADES if depth.what == flow.BACKWARD_NORM else DEPTH_DECADES_KERNELS
@@ -178,7 +176,7 @@ def detect(run: RunData) -> list[Cause]:
         dies,
         "depth",
         depth.metric,
-        f"{depth.what} over the smallest at a later layer",
+        "vs the smallest of the later layers'",
     )
     timed = flow.along_time(run)
     if timed is not None:
@@ -189,7 +187,6 @@ def detect(run: RunData) -> list[Cause]:
             dies,
             "along_time",
             "backward_time_ratio",
-            "d loss / d input at the first time position over that at the last",
         )
     trend = trends.LossTrend.from_run(run)
     confirmed = flow.confirm(candidates, trend)
@@ -202,7 +199,7 @@ def detect(run: RunData) -> list[Cause]:
     items = list(best.items)
     others = sorted({c.layer for c in confirmed} - {best.layer})
     if others:
-        items.append(evidence("other_layers", len(others), 0, ">", None, "also exploding: " + wording.names(others)))
+        items.append(evidence("other_layers", len(others), 0, ">", None, wording.names(others)))
     where = {"time": "grow", "depth": "explode across depth", "along_time": "explode along time"}[best.how]
     return [
         Cause.create(

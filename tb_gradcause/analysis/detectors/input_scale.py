@@ -91,11 +91,11 @@ def _mixed_scales(
         gaps = np.diff(logm[order])
         k = int(np.argmax(gaps))
         large, small = used[order[k + 1 :]], used[order[: k + 1]]
-        metric, factor, note = "magnitude_gap", float(10 ** gaps[k]), "the largest gap between sorted feature scales"
+        metric, factor = "magnitude_gap", float(10 ** gaps[k])
         if gaps[k] < GAP_DECADES:  # scales spread gradually: the features far above the median
             above = logm >= np.median(logm) + GAP_DECADES
             large, small = used[above], used[~above]
-            metric, note = "magnitude_over_median", "feature scales over the input's median"
+            metric = "magnitude_over_median"
             factor = float(np.median(magnitude[large]) / np.median(magnitude[used])) if above.any() else 0.0
         if not len(large) or not len(small):
             continue
@@ -106,16 +106,16 @@ def _mixed_scales(
         first, last = int(steps[0]), int(steps[-1])
         trouble = trends.loss_trouble(trend, first, last)
         labels = _feature_labels(series, large)
-        items = [
-            evidence(
-                metric,
-                factor,
-                10**GAP_DECADES,
-                ">=",
-                None,
-                f"{note}: |x| of {labels} ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others",
-            ),
-        ]
+        # One figure, the rule's, in the title and the evidence; the two scales it divides in the note.
+        if metric == "magnitude_gap":  # the smallest large feature over the largest other one
+            top, bottom = float(np.min(magnitude[large])), float(np.max(magnitude[small]))
+            claim = f"at least {wording.num(factor)}x larger than every other feature"
+            scales = f"|x| ≥ {wording.num(top)} vs ≤ {wording.num(bottom)} for the others"
+        else:
+            claim = f"~{wording.num(factor)}x the input's median feature scale"
+            median = float(np.median(magnitude[used]))
+            scales = f"|x| ≈ {wording.num(big)} vs ≈ {wording.num(median)} for the median feature"
+        items = [evidence(metric, factor, 10**GAP_DECADES, ">=", None, f"{labels}: {scales}")]
         if trouble is not None:
             items.append(trouble)
         severe = big / rest >= 10**SEVERE_DECADES
@@ -126,13 +126,11 @@ def _mixed_scales(
                 "input",
                 first,
                 last,
-                f"In {_the_input(name)}, {labels} {'is' if len(large) == 1 else 'are'} "
-                f"~{wording.num(big / rest)}x larger than the other features",
+                f"In {_the_input(name)}, {labels} {'is' if len(large) == 1 else 'are'} {claim}",
                 items,
-                f"Standardize {labels} of {_the_input(name)} "
-                f"(|x| ≈ {wording.num(big)} vs ≈ {wording.num(rest)} for the others): "
-                "subtract the mean and divide by the std of each feature on the training set, e.g. with "
-                "`keras.layers.Normalization` adapted to the data, or log-transform heavy-tailed features.",
+                f"Standardize {labels} of {_the_input(name)} ({scales}): subtract the mean and divide by the std "
+                "of each feature on the training set, e.g. with `keras.layers.Normalization` adapted to the "
+                "data, or log-transform heavy-tailed features.",
             )
         )
     return events
@@ -149,7 +147,7 @@ def _unscaled(
     trouble = trends.loss_trouble(trend, first, last)
     if trouble is None:
         return []
-    level = float(np.median(used))
+    smallest = wording.num(float(np.min(used)))
     return [
         Cause.create(
             CAUSE_KIND,
@@ -157,14 +155,9 @@ def _unscaled(
             "input",
             first,
             last,
-            f"Inputs are unscaled (|x| ≈ {wording.num(level)}) while training is in trouble",
-            [
-                evidence(
-                    "input_magnitude", float(np.min(used)), UNSCALED_MAGNITUDE, ">=", None, "smallest feature magnitude"
-                ),
-                trouble,
-            ],
-            f"Every input feature has |x| ≈ {wording.num(level)}: scale the inputs to about unit range (divide by "
+            f"Inputs are unscaled (every feature's |x| ≥ {smallest}) while training is in trouble",
+            [evidence("input_magnitude", float(np.min(used)), UNSCALED_MAGNITUDE, ">="), trouble],
+            f"Every input feature has |x| ≥ {smallest}: scale the inputs to about unit range (divide by "
             "the feature std, e.g. `keras.layers.Normalization`, or by 255 for pixels) so the first layer's "
             "gradients and activations stay in range.",
         )
@@ -219,7 +212,7 @@ def _outlier_spikes(run: RunData, series: Series, n: int, magnitude: np.ndarray,
                     OUTLIER_SIGMA,
                     ">=",
                     int(steps[h]),
-                    f"{series.rows[f].name}: distance from its usual mean in usual batch stds",
+                    series.rows[f].name,
                 ),
                 evidence(
                     "gradient_spike",
@@ -227,7 +220,7 @@ def _outlier_spikes(run: RunData, series: Series, n: int, magnitude: np.ndarray,
                     SPIKE_FACTOR,
                     ">=",
                     int(steps[h]),
-                    f"{g.layers.names[spiking]} gradient RMS over its median",
+                    f"in {g.layers.names[spiking]}",
                 ),
             ],
             f"Batches at steps {shown} carry extreme values "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tb_gradcause.analysis.causes import Cause, evidence
+from tb_gradcause.analysis.causes import Cause, Evidence, evidence
 from tb_gradcause.analysis.reader import RunData, Series
 from tb_gradcause.analysis.signals import per_layer, trends, wording
 
@@ -77,15 +77,13 @@ def _diverging(
                 UPDATE_RATIO,
                 ">=",
                 int(steps[i]),
-                "median over layers of ||update|| / ||kernel||",
+                "median over layers",
             )
         )
     if grown.any():
         i = int(np.flatnonzero(grown)[np.argmax(growth[grown])])
         items.append(
-            evidence(
-                "weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "kernel norm over its early level"
-            )
+            evidence("weight_norm_growth", growth[i], WEIGHT_GROWTH, ">=", int(steps[i]), "all kernels together")
         )
     if len(items) == 1:
         return None
@@ -128,7 +126,7 @@ def _oscillating(
                     UPDATE_RATIO,
                     ">=",
                     None,
-                    f"median over steps {first}–{last} of the layers' median ||update|| / ||kernel||",
+                    f"median over layers, then over steps {first}–{last}",
                 ),
                 evidence(
                     "loss_progress",
@@ -136,7 +134,7 @@ def _oscillating(
                     trends.CONVERGED_PROGRESS,
                     "<",
                     trend.last_step,
-                    "fraction of the early loss removed by the end",
+                    "by the end of the run",
                 ),
             ],
             _advice(lr),
@@ -160,21 +158,14 @@ def detect(run: RunData) -> list[Cause]:
     return [event] if event is not None else []
 
 
-def _first_trouble(trend: trends.LossTrend) -> tuple[int, dict] | None:
+def _first_trouble(trend: trends.LossTrend) -> tuple[int, Evidence] | None:
     """First step where the loss goes non-finite or rises RISE_FACTOR x above its best so far."""
     rise = trend.rise()
     rising = np.flatnonzero(rise >= trends.RISE_FACTOR)
     bad = trend.first_nonfinite_step
     if len(rising) and (bad is None or trend.steps[rising[0]] < bad):
         i = int(rising[0])
-        return int(trend.steps[i]), evidence(
-            "loss_rise",
-            rise[i],
-            trends.RISE_FACTOR,
-            ">=",
-            int(trend.steps[i]),
-            "smoothed loss over its best value so far",
-        )
+        return int(trend.steps[i]), evidence("loss_rise", rise[i], trends.RISE_FACTOR, ">=", int(trend.steps[i]))
     if bad is not None:
-        return bad, evidence("loss_nonfinite_step", bad, 0, ">=", bad, "the loss becomes NaN/Inf")
+        return bad, evidence("loss_nonfinite_step", bad, 0, ">=", bad)
     return None

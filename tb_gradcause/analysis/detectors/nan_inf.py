@@ -271,24 +271,18 @@ def detect(run: RunData) -> list[Cause]:
             else:
                 text_key = "entry_unknown"
         where = PHASE_TEXT[text_key].format(layer=layer)
+        # Where exactly: the rows (features, variables) beyond the layer's own name, else the layer.
         parts = [name for name in hit.rows if name != layer]
-        names = f": {wording.names(parts, 8)}" if parts else ""
+        note = wording.names(parts, 8) if parts else layer
+        if phase == "loss":
+            note = "every layer output was finite"
         if phase == "entry":
-            found = evidence(
-                "weights.nonfinite_before",
-                hit.count,
-                0,
-                ">",
-                seen,
-                f"NaN/Inf elements in the weights step {seen} started from{names}",
-            )
+            found = evidence("weights.nonfinite_before", hit.count, 0, ">", seen, note)
         else:
-            found = evidence(f"{hit.kind}.nan+inf", hit.count, 0, ">", first, f"NaN/Inf elements {where}{names}")
+            found = evidence(f"{hit.kind}.nan+inf", hit.count, 0, ">", first, note)
         items = [found]
         if len(episodes) > 1:
-            items.append(
-                evidence("episodes", len(episodes), 1, ">", None, f"separate NaN/Inf episodes up to step {last}")
-            )
+            items.append(evidence("episodes", len(episodes), 1, ">", None, f"up to step {last}"))
         if not_logged:
             items.append(
                 evidence(
@@ -297,7 +291,7 @@ def detect(run: RunData) -> list[Cause]:
                     0,
                     ">",
                     seen,
-                    "not logged at that step: " + ", ".join(not_logged),
+                    ", ".join(not_logged),
                 )
             )
         events.append(

@@ -68,9 +68,7 @@ def detect(run: RunData) -> list[Cause]:
             items.append(trouble)
         elif not is_output and a == 0 and start[r] >= SATURATED:
             items.append(
-                evidence(
-                    "early_saturated_frac", start[r], SATURATED, ">=", first, "saturated from the first logged steps"
-                )
+                evidence("early_saturated_frac", start[r], SATURATED, ">=", first, "over the first logged steps")
             )
         else:
             continue

@@ -81,7 +81,7 @@ def _across_layers(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
         False,
         "depth",
         depth.metric,
-        f"{depth.what} over the largest at a later layer",
+        "vs the largest of the later layers'",
         op="<=",
     )
     grads = flow.kernel_gradients(run["gradients"])
@@ -92,7 +92,6 @@ def _across_layers(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
         False,
         "time",
         "gradient_rms_drop",
-        "kernel-gradient RMS over the layer's own early level",
         op="<=",
     )
     confirmed = flow.confirm(candidates, trend, death_counts=False)
@@ -102,9 +101,7 @@ def _across_layers(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
     affected = list(dict.fromkeys(c.layer for c in sorted(confirmed, key=lambda c: c.row.depth)))
     items = list(best.items)
     if len(affected) > 1:
-        items.append(
-            evidence("affected_layers", len(affected), 1, ">", None, "vanishing in: " + wording.names(affected))
-        )
+        items.append(evidence("affected_layers", len(affected), 1, ">", None, wording.names(affected)))
     title = (
         f"Gradients vanish in {best.layer} ({wording.num(10**-best.score)}x the later layers')"
         if best.how == "depth"
@@ -136,7 +133,6 @@ def _along_time(run: RunData, trend: trends.LossTrend | None) -> list[Cause]:
         False,
         "along_time",
         "backward_time_ratio",
-        "d loss / d input at the first time position over that at the last",
         op="<=",
     )
     by_layer: dict[str, list[flow.Candidate]] = {}

@@ -11,7 +11,7 @@ import functools
 
 import numpy as np
 
-from tb_gradcause.analysis.causes import evidence
+from tb_gradcause.analysis.causes import Evidence, evidence
 from tb_gradcause.analysis.reader import RunData, Series
 from tb_gradcause.analysis.signals import per_layer, trends
 from tb_gradcause.rows import RowInfo
@@ -58,7 +58,7 @@ class Candidate:
     first: int
     last: int
     score: float  # decades beyond the reference
-    items: tuple[dict, ...]
+    items: tuple[Evidence, ...]
     how: str  # "time" | "depth" | "along_time"
 
 
@@ -136,7 +136,14 @@ def sequence_length(run: RunData, layer: str) -> int | None:
 
 
 def spans(
-    profile: Profile, excess: np.ndarray, threshold: float, dies: bool, how: str, metric: str, note: str, op: str = ">="
+    profile: Profile,
+    excess: np.ndarray,
+    threshold: float,
+    dies: bool,
+    how: str,
+    metric: str,
+    note: str = "",
+    op: str = ">=",
 ) -> list[Candidate]:
     """Persistent spans of `excess >= threshold` ([n, L] decades) per layer, as candidates.
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from tb_gradcause.analysis.causes import evidence
+from tb_gradcause.analysis.causes import Evidence, evidence
 
 # A condition must hold on this fraction of a series' logged samples in a row (bounded below).
 PERSIST_FRACTION = 0.1
@@ -212,7 +212,9 @@ class LossTrend:
         return np.where(significant & (best > 0), ratio, np.where(np.isfinite(smooth), 1.0, np.nan))
 
 
-def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int, death_counts: bool = True) -> dict | None:
+def loss_trouble(
+    trend: LossTrend | None, first_step: int, last_step: int, death_counts: bool = True
+) -> Evidence | None:
     """Evidence that training is in trouble around [first_step, last_step], or None when it is fine.
 
     Trouble: the loss turns NaN/Inf at or after the window start (unless `death_counts` is False:
@@ -224,14 +226,12 @@ def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int, death
         return None
     dies = trend.first_nonfinite_step
     if death_counts and dies is not None and dies >= first_step:
-        return evidence("loss_nonfinite_step", dies, first_step, ">=", dies, "the loss becomes NaN/Inf")
+        return evidence("loss_nonfinite_step", dies, first_step, ">=", dies, "at or after this problem's first step")
     inside = (trend.steps >= first_step) & (trend.steps <= last_step)
     rise = np.where(inside, trend.rise(), np.nan)
     if np.any(rise >= RISE_FACTOR):
         i = int(np.nanargmax(rise))
-        return evidence(
-            "loss_rise", rise[i], RISE_FACTOR, ">=", int(trend.steps[i]), "smoothed loss over its best value so far"
-        )
+        return evidence("loss_rise", rise[i], RISE_FACTOR, ">=", int(trend.steps[i]))
     if trend.stalled(first_step):
         return evidence(
             "loss_progress",
@@ -239,6 +239,6 @@ def loss_trouble(trend: LossTrend | None, first_step: int, last_step: int, death
             CONVERGED_PROGRESS,
             "<",
             trend.last_step,
-            "fraction of the early loss removed by the end of the run (and no longer falling): not converged",
+            "by the end of the run, and no longer falling: not converged",
         )
     return None
