@@ -116,6 +116,20 @@ def test_a_one_unit_softmax_output_is_constant_even_while_the_loss_falls():
     assert event["layer"] == "probs" and "does not depend on its input" in event["title"]
 
 
+def test_a_one_unit_softmax_is_the_cut_even_when_no_batch_varies():
+    """Its output is 1 whatever its input: batches of one class each (no layer varies within a
+    batch) or dead units before it do not explain it away."""
+    layers = [synthetic.Layer("hidden", 16, "relu"), synthetic.Layer("probs", 1, "softmax")]
+    data = sr.healthy(layers)
+    acts = data["activations"]
+    acts.stat("batch_std")[:] = 0.0
+    data["inputs"].stat("std")[:] = 0.0
+    for stat, value in (("std", 0.0), ("min", 1.0), ("max", 1.0), ("max_abs", 1.0)):
+        acts.stat(stat)[:, acts.rows_of("probs")] = value
+    acts.stat("saturated_frac")[:, acts.rows_of("probs")] = 1.0
+    assert [e["layer"] for e in sr.events(data, "disconnected_gradient")] == ["probs"]
+
+
 def test_a_layer_that_learns_is_no_blocker_even_after_a_starved_branch_in_forward_order():
     """`stop_gradient` on a side branch listed first: the used layer after it learns, so it passes
     its gradient on; the starved branch itself is named."""

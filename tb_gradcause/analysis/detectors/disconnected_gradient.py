@@ -68,7 +68,8 @@ def _constant_layer(run: RunData, dead_depth: int) -> tuple[RowInfo, int, int, f
 
     A fully dead ReLU layer (dead_relu's) and everything after it, and saturated layers
     (saturated_activation's) are left out; so is a gradual collapse over many layers (each
-    layer's predecessor must still vary by VARYING)."""
+    layer's predecessor must still vary by VARYING). A one-unit softmax is 1 whatever its input:
+    constant by construction, it is the cut even behind dead or constant layers."""
     acts = run.get("activations")
     if acts is None or not all(acts.has(s) for s in ("batch_std", "max_abs")):
         return None
@@ -77,13 +78,14 @@ def _constant_layer(run: RunData, dead_depth: int) -> tuple[RowInfo, int, int, f
         return None
     rel = _relative_spread(acts, n)
     constant = np.all(rel <= CONSTANT_RELATIVE, axis=0)
+    by_construction = np.array([r.activation == "softmax" and r.shape[-1:] == (1,) for r in acts.rows], bool)
     if acts.has("saturated_frac"):
-        # A softmax over one unit is 1 whatever its input: constant by construction, not saturated.
-        one_unit_softmax = np.array([r.activation == "softmax" and r.shape[-1:] == (1,) for r in acts.rows], bool)
-        constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0) | one_unit_softmax
+        constant &= ~np.all(acts.stat("saturated_frac")[:n] >= FULLY, axis=0) | by_construction
     typical = trends.typical(rel)
     depths = np.array([row.depth for row in acts.rows], dtype=np.int64)
     for r in sorted(np.flatnonzero(constant), key=lambda r: depths[r]):
+        if by_construction[r]:
+            return acts.rows[r], int(acts.steps[0]), int(acts.steps[n - 1]), float(np.max(rel[:, r]))
         if dead_depth >= 0 and depths[r] >= dead_depth:
             continue
         before = np.flatnonzero(depths < depths[r])
