@@ -69,6 +69,8 @@ def evidence(
     """`Evidence` labelled with its metric's plain wording (a metric without one is a KeyError)."""
     if op not in OPS:
         raise ValueError(f"unknown evidence op {op!r}")
+    if metric not in wording.EVIDENCE_LABELS:
+        raise KeyError(f"evidence metric {metric!r} has no plain label in wording.EVIDENCE_LABELS")
     return Evidence(
         metric=metric,
         label=wording.EVIDENCE_LABELS[metric],

@@ -84,10 +84,14 @@ def _diagnose(run: RunData) -> RunDiagnosis:
     return RunDiagnosis(events, checked, skipped)
 
 
-# Root causes whose remedy comes first for everything they explain (and whose own advice says it).
+# Root causes whose remedy comes first for everything they explain (and whose own advice says it):
+# kind -> (what is wrong, in words; the remedy).
 ROOT_REMEDIES = {
-    "learning_rate_too_high": "lower the learning rate (try 10x lower) and clip gradients (`clipnorm=1.0`)",
-    "input_scale": "scale the inputs (standardize each feature on the training set)",
+    "learning_rate_too_high": (
+        "the learning rate is too high",
+        "lower it (try 10x lower) and clip gradients (`clipnorm=1.0`)",
+    ),
+    "input_scale": ("the inputs are badly scaled", "standardize each feature on the training set"),
 }
 
 
@@ -102,10 +106,10 @@ def advise_from_the_root(causes: list[Cause]) -> None:
             root = by_id[root.caused_by[0]]
             seen.add(root.id)
         if root is not cause and root.kind in ROOT_REMEDIES:
-            where = f"in {root.layer}" if root.layer else "run-wide"
+            wrong, remedy = ROOT_REMEDIES[root.kind]
             cause.advice = (
-                f"Root cause: {root.kind} ({where}, step {root.first_step}): {ROOT_REMEDIES[root.kind]} first; "
-                f"this follows from it. Once that is fixed, if this persists: {cause.advice}"
+                f"Root cause first: {wrong} (from step {root.first_step}); {remedy}. This follows from it; "
+                f"if it persists once that is fixed: {cause.advice}"
             )
 
 

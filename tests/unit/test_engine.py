@@ -159,6 +159,6 @@ def test_advice_leads_with_the_root_cause_of_the_chain():
     engine.advise_from_the_root([lr, boom, nan])
     for effect in (boom, nan):
         assert effect.advice.startswith(
-            "Root cause: learning_rate_too_high (run-wide, step 3): lower the learning rate"
+            "Root cause first: the learning rate is too high (from step 3); lower it (try 10x lower)"
         )
     assert boom.advice.endswith("initialized too large for this depth") and lr.advice == "a"

@@ -63,4 +63,3 @@ def test_the_readme_python_api_example_runs(tmp_path, monkeypatch, capsys):
     assert out.startswith("broken: worst error; checked nan_inf, ")
     assert "  error nan_inf in dense_1 at step 200: NaN/Inf first appears in the gradients of dense_1" in out
     assert "    NaN/Inf values in the gradients: 6 > 0 (gradients.nan+inf)" in out
-
