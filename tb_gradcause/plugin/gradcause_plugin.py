@@ -1,15 +1,17 @@
 """The "Gradient Causes" TensorBoard plugin: HTTP routes over `context.data_provider`.
 
 Routes (under `/data/plugin/gradcause/`, contracts in docs/design.md):
-`runs`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b]`, `events?run=R`, and the frontend's
-static files from `STATIC_FILES`. Data comes only through `reader` and causes only from
-`engine`; results are cached per run and dropped when TensorBoard has loaded new data for it.
+`runs`, `overview`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b]`, `events?run=R`,
+`report?run=R`, and the frontend's static files from `STATIC_FILES`. Data comes only through
+`reader` and causes only from `engine`; results are cached per run and dropped when TensorBoard
+has loaded new data for it. Damaged event files come from the files themselves (`damage`).
 """
 
 from __future__ import annotations
 
 import collections
 import gzip
+import math
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -23,8 +25,10 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_gradcause.analysis import engine, reader
+from tb_gradcause.analysis.logdir import LogdirDiagnosis
+from tb_gradcause.cli import report
 from tb_gradcause.metadata import PLUGIN_NAME, SUMMARY_KINDS
-from tb_gradcause.plugin import timeline
+from tb_gradcause.plugin import damage, overview, timeline
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -43,6 +47,7 @@ _TIMELINE_CACHE_SIZE = 32
 _EVENTS_CACHE_SIZE = 256
 
 _JSON = "application/json"
+_MARKDOWN = "text/markdown; charset=utf-8"
 
 
 class _Cache:
@@ -87,11 +92,15 @@ class GradCausePlugin(base_plugin.TBPlugin):
         self._runs = _Cache(_RUN_CACHE_SIZE)
         self._timelines = _Cache(_TIMELINE_CACHE_SIZE)
         self._events = _Cache(_EVENTS_CACHE_SIZE)
+        self._logdir = context.logdir or ""
+        self._damage = damage.DamageCheck(context.logdir)
 
     def get_plugin_apps(self) -> dict[str, Callable]:
         application = wrappers.Request.application  # WSGI apps of (request -> response) methods
         apps: dict[str, Callable] = {
             "/runs": application(self._serve_runs),
+            "/overview": application(self._serve_overview),
+            "/report": application(self._serve_report),
             "/timeline": application(self._serve_timeline),
             "/events": application(self._serve_events),
         }
@@ -115,6 +124,15 @@ class GradCausePlugin(base_plugin.TBPlugin):
         ctx, experiment = _request_scope(request)
         return http_util.Respond(request, {"runs": self.runs_impl(ctx, experiment)}, _JSON)
 
+    def _serve_overview(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, experiment = _request_scope(request)
+        return http_util.Respond(request, self.overview_impl(ctx, experiment), _JSON)
+
+    def _serve_report(self, request: wrappers.Request) -> wrappers.Response:
+        ctx, experiment = _request_scope(request)
+        text = self.report_impl(ctx, experiment, _required_arg(request, "run"))
+        return http_util.Respond(request, text, _MARKDOWN)
+
     def _serve_timeline(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
         run, kind = _required_arg(request, "run"), _required_arg(request, "kind")
@@ -137,6 +155,50 @@ class GradCausePlugin(base_plugin.TBPlugin):
     def runs_impl(self, ctx: tb_context.RequestContext, experiment: str) -> list[str]:
         """Names of the runs with gradcause data, sorted."""
         return reader.list_runs(self._provider, ctx, experiment)
+
+    def overview_impl(self, ctx: tb_context.RequestContext, experiment: str) -> dict[str, Any]:
+        """One line per run with gradcause data (`overview.run_line`), from one listing of the data.
+
+        Each line carries the run's colour index in TensorBoard's own run selector (its place in
+        the core plugin's run order: start time, then name) and a signature that changes with its
+        data or damage. `skipped` names TensorBoard's other runs (no gradcause data); `damage_checked`
+        says whether event files were checked for damage at all (a local logdir)."""
+        listing = self._provider.list_tensors(ctx, experiment_id=experiment, plugin_name=PLUGIN_NAME)
+        all_runs = sorted(
+            self._provider.list_runs(ctx, experiment_id=experiment),
+            key=lambda run: (math.inf if run.start_time is None else run.start_time, run.run_name),
+        )
+        colors = {run.run_name: index for index, run in enumerate(all_runs)}
+        damaged: dict[str, list] = collections.defaultdict(list)
+        for found in self._damage.damaged():
+            damaged[found.run].append(found)
+        lines = []
+        for run in sorted(name for name, tags in listing.items() if tags):
+            fingerprint = _fingerprint_of(listing[run])
+            try:
+                line = overview.run_line(run, self.events_impl(ctx, experiment, run, fingerprint), damaged[run])
+            except errors.InvalidArgumentError as e:  # a newer format version
+                line = overview.unreadable_line(run, str(e), damaged[run])
+            line["color"] = colors.get(run)
+            line["signature"] = overview.signature(run, fingerprint, line["damaged"])
+            lines.append(line)
+        listed = {line["run"] for line in lines}
+        skipped = [run for run in [*colors, *sorted(damaged)] if run not in listed]
+        return {
+            "runs": lines,
+            "skipped": [
+                {"run": run, "damaged": [overview.damage_json(d) for d in damaged.get(run, [])]}
+                for run in dict.fromkeys(skipped)
+            ],
+            "damage_checked": self._damage.available,
+        }
+
+    def report_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> str:
+        """The run's report as `tb-gradcause report LOGDIR --run RUN --format markdown` prints it
+        (the CLI's formatter over the `events` route's result and the run's damaged files)."""
+        result = self.events_impl(ctx, experiment, run)
+        damaged = [found for found in self._damage.damaged() if found.run == run]
+        return report.format_markdown(self._logdir, LogdirDiagnosis({run: result}, {}, [], damaged))
 
     def timeline_impl(
         self,
@@ -169,9 +231,13 @@ class GradCausePlugin(base_plugin.TBPlugin):
 
         return self._timelines.get((experiment, run, kind, max_points, stats), fingerprint, compute)
 
-    def events_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> dict[str, Any]:
-        """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it."""
-        fingerprint = self._fingerprint(ctx, experiment, run)
+    def events_impl(
+        self, ctx: tb_context.RequestContext, experiment: str, run: str, fingerprint: tuple | None = None
+    ) -> dict[str, Any]:
+        """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it.
+
+        `fingerprint` saves a listing when the caller has one (`overview_impl`)."""
+        fingerprint = fingerprint or self._fingerprint(ctx, experiment, run)
         return self._events.get(
             (experiment, run),
             fingerprint,
@@ -194,7 +260,7 @@ class GradCausePlugin(base_plugin.TBPlugin):
         tags = listing.get(run)
         if not tags:
             raise errors.NotFoundError(f"no gradcause data for run {run!r}")
-        return tuple(sorted((tag, ts.max_step, ts.max_wall_time) for tag, ts in tags.items()))
+        return _fingerprint_of(tags)
 
     def _run_data(
         self, ctx: tb_context.RequestContext, experiment: str, run: str, fingerprint: tuple
@@ -202,6 +268,10 @@ class GradCausePlugin(base_plugin.TBPlugin):
         return self._runs.get(
             (experiment, run), fingerprint, lambda: reader.read_run(self._provider, ctx, experiment, run)
         )
+
+
+def _fingerprint_of(tags: dict[str, tb_provider.TensorTimeSeries]) -> tuple:
+    return tuple(sorted((tag, ts.max_step, ts.max_wall_time) for tag, ts in tags.items()))
 
 
 def _request_scope(request: wrappers.Request) -> tuple[tb_context.RequestContext, str]:

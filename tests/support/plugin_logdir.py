@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer import record_writer
 
 from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.testing import synthetic
@@ -21,12 +23,14 @@ REWIND = "rewind"  # loss at steps 0..119, then a restart writes 60..89 again wi
 HOSTILE_RUN = "hostile"  # a layer named HOSTILE, whose ReLUs die
 TRUNCATED = "truncated"  # its event file ends mid-record
 CORRUPT = "corrupt"  # bytes in the middle of its event file are garbage
+SCALARS_ONLY = "scalars_only"  # a TensorBoard run without gradcause data
 
 STEPS = 150
 NAN_STEP = 120
 REWOUND_LOSS = 42.0
 GOOD_RUNS = (HEALTHY, NAN, REWIND, HOSTILE_RUN)
 BROKEN_RUNS = (TRUNCATED, CORRUPT)
+DAMAGED_AGO_S = 3600  # the damaged files were last written this long ago (a run that died an hour ago)
 
 
 def write_logdir(logdir: str | os.PathLike) -> dict[str, dict[str, int]]:
@@ -58,6 +62,7 @@ def write_logdir(logdir: str | os.PathLike) -> dict[str, dict[str, int]]:
 
     _damage(synthetic.write_run(logdir, TRUNCATED, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=True)
     _damage(synthetic.write_run(logdir, CORRUPT, synthetic.healthy_run(synthetic.mlp(2), 40)), truncate=False)
+    _write_scalars_only(os.path.join(logdir, SCALARS_ONLY))
 
     last = {
         run: {kind: int(kd.steps[-1]) for kind, kd in data.items()}
@@ -97,3 +102,17 @@ def _damage(run_dir: str, truncate: bool) -> None:
         middle = len(data) // 2
         data[middle : middle + 64] = b"\xff" * 64
     event_file.write_bytes(bytes(data))
+    ago = time.time() - DAMAGED_AGO_S
+    os.utime(event_file, (ago, ago))
+
+
+def _write_scalars_only(run_dir: str) -> None:
+    """An event file with a plain scalar, as `tf.summary.scalar` writes one, and no gradcause data."""
+    os.makedirs(run_dir)
+    with open(os.path.join(run_dir, "events.out.tfevents.1700000000.scalars"), "wb") as f:
+        writer = record_writer.RecordWriter(f)
+        writer.write(event_pb2.Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString())
+        value = summary_pb2.Summary.Value(tag="accuracy", simple_value=0.5)
+        writer.write(
+            event_pb2.Event(wall_time=1.7e9, step=0, summary=summary_pb2.Summary(value=[value])).SerializeToString()
+        )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,12 @@ from tb_gradcause import cli
 from tb_gradcause.analysis import reader
 from tb_gradcause.cli import report as report_cli
 from tb_gradcause.metadata import KIND_STATS
+from tb_gradcause.plugin import damage
 from tb_gradcause.plugin import gradcause_plugin as plugin
 from tb_gradcause.testing import synthetic, tensorboard_app
 from tests.support.plugin_logdir import (
     BROKEN_RUNS,
+    CORRUPT,
     GOOD_RUNS,
     HEALTHY,
     HOSTILE,
@@ -29,7 +33,9 @@ from tests.support.plugin_logdir import (
     NAN_STEP,
     REWIND,
     REWOUND_LOSS,
+    SCALARS_ONLY,
     STEPS,
+    TRUNCATED,
     wait_until_served,
     write_logdir,
 )
@@ -201,6 +207,9 @@ def test_events_are_exactly_the_cli_report(client, logdir, capsys):
         ("events", 400),
         ("events?run=", 400),
         ("events?run=no_such_run", 404),
+        ("report", 400),
+        ("report?run=", 400),
+        ("report?run=no_such_run", 404),
     ],
 )
 def test_arguments_are_validated_with_a_clear_status(client, query, status):
@@ -235,6 +244,75 @@ def test_broken_event_files_never_cause_a_server_error(client):
     assert client.json(f"{ROUTE}/timeline?run={HEALTHY}&kind=loss")["steps"] == list(range(STEPS))
 
 
+def test_overview_sums_up_every_run_from_one_request(client):
+    overview = client.json(f"{ROUTE}/overview")
+    lines = {line["run"]: line for line in overview["runs"]}
+    assert [line["run"] for line in overview["runs"]] == client.json(f"{ROUTE}/runs")["runs"]
+    tensorboard_runs = client.json("/data/runs")  # TensorBoard's run selector's order gives its colours
+    for run in GOOD_RUNS:
+        line, events = lines[run], client.json(f"{ROUTE}/events?run={run}")["events"]
+        assert line["events"] == len(events)
+        assert line["counts"] == {s: sum(e["severity"] == s for e in events) for s in ("info", "warning", "error")}
+        assert line["color"] == tensorboard_runs.index(run)
+        assert line["damaged"] == []
+    assert lines[NAN]["worst"] == {
+        "id": "nan_inf:run:120",
+        "severity": "error",
+        "kind": "nan_inf",
+        "layer": None,
+        "first_step": NAN_STEP,
+    }
+    assert lines[NAN]["summary"] == f"1 event: 1 error; first error nan_inf in the run at step {NAN_STEP}"
+    assert lines[HOSTILE_RUN]["worst"]["layer"] == HOSTILE and lines[HEALTHY]["worst"] is None
+    # Damaged files are named on their run's line (or under `skipped` if the loader found no gradcause data).
+    damaged = {d["run"]: d for line in [*overview["runs"], *overview["skipped"]] for d in line["damaged"]}
+    assert set(damaged) == set(BROKEN_RUNS)
+    truncated = damaged[TRUNCATED]
+    assert truncated["problem"] == "truncated" and truncated["last_step"] == 39
+    assert Path(truncated["path"]).parent.name == TRUNCATED
+    assert truncated["text"].startswith(f"{truncated['path']}: truncated at byte {truncated['offset']:,}")
+    assert damaged[CORRUPT]["problem"] == "corrupt"
+    assert SCALARS_ONLY in [s["run"] for s in overview["skipped"]] and SCALARS_ONLY not in lines
+    assert overview["damage_checked"] is True
+
+
+@pytest.mark.parametrize("run", [NAN, HOSTILE_RUN, TRUNCATED])
+def test_report_is_the_cli_markdown_of_that_run(client, logdir, capsys, run):
+    if run not in client.json(f"{ROUTE}/runs")["runs"]:
+        pytest.skip(f"this loader reads no gradcause data from {run}")
+    cli.main(["report", str(logdir), "--run", run, "--format", "markdown"])
+    printed = capsys.readouterr().out
+    response = client.get(f"{ROUTE}/report?run={run}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response.get_data(as_text=True) == printed
+    assert ("Damaged event file" in printed) == (run == TRUNCATED)
+
+
+def test_damage_is_reported_once_the_file_has_rested(tmp_path):
+    """A file that ends mid-record while its writer may still flush the rest is not called damaged yet."""
+    path = Path(synthetic.write_run(str(tmp_path), "live", synthetic.healthy_run(synthetic.mlp(2), 20)))
+    (event_file,) = path.iterdir()
+    event_file.write_bytes(event_file.read_bytes()[:-20])
+    app = Client(tmp_path, "false")
+
+    def damaged() -> list[dict]:
+        return [d for line in app.json(f"{ROUTE}/overview")["runs"] for d in line["damaged"]]
+
+    assert damaged() == []
+    rested = time.time() - damage.SETTLE_SECONDS - 1
+    os.utime(event_file, (rested, rested))
+    assert [(d["run"], d["problem"]) for d in damaged()] == [("live", "truncated")]
+    assert "Damaged event file" in app.get(f"{ROUTE}/report?run=live").get_data(as_text=True)
+
+
+def test_remote_or_missing_logdirs_are_not_checked_for_damage(tmp_path):
+    for logdir in ("gs://bucket/logs", "", None, str(tmp_path / "missing")):
+        check = damage.DamageCheck(logdir)
+        assert not check.available and check.damaged() == []
+    assert damage.DamageCheck(str(tmp_path)).available
+
+
 def test_static_files_come_only_from_the_allow_list(tmp_path, monkeypatch):
     (tmp_path / "index.js").write_text("export function render() {}")
     (tmp_path / "index.css").write_text("body {}")
@@ -250,6 +328,7 @@ def test_static_files_come_only_from_the_allow_list(tmp_path, monkeypatch):
     assert app.get(f"{ROUTE}/index.js.map").status_code == 404  # allowed, but not built
     assert app.json("/data/plugins_listing")["gradcause"]["enabled"] is False
     assert app.json(f"{ROUTE}/runs") == {"runs": []}
+    assert app.json(f"{ROUTE}/overview") == {"runs": [], "skipped": [], "damage_checked": False}  # no such logdir
 
 
 def test_parallel_first_requests_read_the_run_once(logdir, monkeypatch):
@@ -272,6 +351,7 @@ def test_results_follow_new_data_after_a_reload(tmp_path):
     before = app.json(f"{ROUTE}/timeline?run=live&kind=loss")
     assert before["steps"] == list(range(30))
     assert app.json(f"{ROUTE}/events?run=live")["events"] == []
+    (before_line,) = app.json(f"{ROUTE}/overview")["runs"]
 
     rows = data["gradients"].rows
     bad = np.array(data["gradients"].values[-1])
@@ -285,6 +365,9 @@ def test_results_follow_new_data_after_a_reload(tmp_path):
 
     assert app.json(f"{ROUTE}/timeline?run=live&kind=loss")["steps"] == list(range(40))
     assert any(event["kind"] == "nan_inf" for event in app.json(f"{ROUTE}/events?run=live")["events"])
+    (after_line,) = app.json(f"{ROUTE}/overview")["runs"]
+    assert after_line["signature"] != before_line["signature"]  # the tab reloads the run's panel
+    assert after_line["worst"]["kind"] == "nan_inf" and before_line["worst"] is None
 
 
 def test_is_active_only_with_gradcause_data(logdir, tmp_path):

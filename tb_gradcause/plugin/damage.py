@@ -1,0 +1,76 @@
+"""Damaged event files under TensorBoard's `--logdir`, for the tab's banners and its copied report.
+
+TensorBoard's data provider stops at a truncated or corrupt record without a word, so a damaged
+run would look like a shorter one. The plugin learns about damage from the files themselves, with
+`analysis.integrity.check_file` (the CLI's check): it walks each file's record framing (lengths and
+checksums) with TensorBoard's own loader and decodes only the first and last events' headers, never
+the summaries' values. Only a local `--logdir` is checked; a remote one (gs://, s3://) or a
+`--logdir_spec` gets no check and so no banner.
+
+Each file is checked once per (size, modification time), so a reload re-reads only files that
+changed, and only once it has rested for `SETTLE_SECONDS`: a file still being written may end
+mid-record until its writer flushes (tf.summary's writers flush every 120 s by default), and a live
+run must not be called truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from tensorboard.backend.event_processing import io_wrapper
+from tensorboard.compat import tf
+
+from tb_gradcause.analysis import integrity
+
+SETTLE_SECONDS = 120.0
+
+
+class DamageCheck:
+    """The damaged event files of a local logdir, checked file by file and cached."""
+
+    def __init__(self, logdir: str | None) -> None:
+        self.logdir = logdir if logdir and "://" not in logdir and os.path.isdir(logdir) else None
+        self._checked: dict[str, tuple[int, int, integrity.Damage | None]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        """Whether event files are checked at all (a local logdir)."""
+        return self.logdir is not None
+
+    def damaged(self) -> list[integrity.Damage]:
+        """Every damaged event file that has rested for `SETTLE_SECONDS`, in run and path order."""
+        if self.logdir is None:
+            return []
+        found = []
+        now = time.time()
+        for directory in sorted(io_wrapper.GetLogdirSubdirectories(self.logdir)):
+            run = os.path.relpath(directory, self.logdir)
+            for path in sorted(io_wrapper.ListDirectoryAbsolute(directory)):
+                if not io_wrapper.IsTensorFlowEventsFile(path):
+                    continue
+                try:
+                    stat = os.stat(path)
+                except OSError:  # removed since the listing
+                    continue
+                if not os.path.isfile(path) or now - stat.st_mtime < SETTLE_SECONDS:
+                    continue
+                damage = self._check(path, run, stat.st_size, stat.st_mtime_ns)
+                if damage is not None:
+                    found.append(damage)
+        return found
+
+    def _check(self, path: str, run: str, size: int, mtime_ns: int) -> integrity.Damage | None:
+        with self._lock:
+            hit = self._checked.get(path)
+        if hit is not None and hit[:2] == (size, mtime_ns):
+            return hit[2]
+        try:
+            damage = integrity.check_file(path, run)
+        except (OSError, tf.errors.OpError):  # unreadable or removed meanwhile: nothing to say about it
+            return None
+        with self._lock:
+            self._checked[path] = (size, mtime_ns, damage)
+        return damage
