@@ -3,7 +3,7 @@
 import { afterEach, test } from "node:test";
 // @ts-ignore
 import assert from "node:assert/strict";
-import { fetchEvents, fetchRuns, fetchTimeline, HttpError, TIMELINE_STATS } from "./api";
+import { fetchEvents, fetchOverview, fetchReport, fetchRuns, fetchTimeline, HttpError, TIMELINE_STATS } from "./api";
 
 const realFetch = globalThis.fetch;
 afterEach(() => {
@@ -167,4 +167,19 @@ test("fetchRuns lists the runs", async () => {
   assert.deepEqual(await fetchRuns(), ["a", "b/c"]);
   assert.equal(requests[0].pathname, "/data/plugin/gradcause/runs");
   assert.equal(requests[0].search, "");
+});
+
+test("fetchOverview asks the one overview route; fetchReport returns the report's text as sent", async () => {
+  const overview = { runs: [], skipped: [{ run: "scalars", damaged: [] }], damage_checked: true };
+  const markdown = "## tb-gradcause report: logs\n\n| a | b |\n";
+  const requests = serve((route) => [200, route === "overview" ? overview : markdown]);
+  assert.deepEqual(await fetchOverview(), overview);
+  assert.equal(await fetchReport("a&b/c"), markdown);
+  assert.deepEqual(
+    requests.map((r) => r.pathname),
+    ["/data/plugin/gradcause/overview", "/data/plugin/gradcause/report"],
+  );
+  assert.equal(requests[1].searchParams.get("run"), "a&b/c");
+  serve(() => [404, "no gradcause data for run 'x'"]);
+  await assert.rejects(fetchReport("x"), (err: unknown) => err instanceof HttpError && err.status === 404);
 });

@@ -31,6 +31,44 @@ export interface EventsResponse {
   skipped: Record<string, string>;
 }
 
+/** An event file TensorBoard reads only up to `offset` of its `size` bytes (analysis/integrity.py). */
+export interface Damage {
+  run: string;
+  path: string;
+  offset: number;
+  size: number;
+  problem: string;
+  last_step: number | null;
+  /** The CLI's sentence: the file, where it breaks, which steps may be missing. */
+  text: string;
+}
+
+/** A run's line in the `overview` route (plugin/overview.py). */
+export interface OverviewRun {
+  run: string;
+  events: number;
+  counts: Record<Severity, number>;
+  /** The most severe cause, the earliest of those. */
+  worst: { id: string; severity: Severity; kind: string; layer: string | null; first_step: number } | null;
+  /** The CLI's summary line. */
+  summary: string;
+  damaged: Damage[];
+  /** Why the run could not be read (a newer format), if so. */
+  unreadable?: string;
+  /** Index of the run's colour in TensorBoard's run selector; null if TensorBoard does not list it. */
+  color: number | null;
+  /** Changes whenever the run's data or damage does. */
+  signature: string;
+}
+
+export interface Overview {
+  runs: OverviewRun[];
+  /** TensorBoard's runs without gradcause data (and damaged files of runs nothing could be read from). */
+  skipped: { run: string; damaged: Damage[] }[];
+  /** Whether event files were checked for damage (only under a local --logdir). */
+  damage_checked: boolean;
+}
+
 export interface Row {
   name: string;
   layer: string;
@@ -86,17 +124,30 @@ function decodeRow(row: (number | string)[]): Float64Array {
   return out;
 }
 
-async function getJson<T>(route: string, params: Record<string, string | number> = {}): Promise<T> {
+async function getText(route: string, params: Record<string, string | number>, accept: string): Promise<string> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
   const url = query.toString() ? `${route}?${query}` : route;
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const response = await fetch(url, { headers: { Accept: accept } });
   const text = await response.text();
   if (!response.ok) throw new HttpError(response.status, `${url}: HTTP ${response.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as T;
+  return text;
+}
+
+async function getJson<T>(route: string, params: Record<string, string | number> = {}): Promise<T> {
+  return JSON.parse(await getText(route, params, "application/json")) as T;
 }
 
 export async function fetchRuns(): Promise<string[]> {
   return (await getJson<{ runs: string[] }>("runs")).runs;
+}
+
+export async function fetchOverview(): Promise<Overview> {
+  return getJson<Overview>("overview");
+}
+
+/** The run's report as `tb-gradcause report LOGDIR --run RUN --format markdown` prints it. */
+export async function fetchReport(run: string): Promise<string> {
+  return getText("report", { run }, "text/markdown");
 }
 
 export async function fetchEvents(run: string): Promise<EventsResponse> {

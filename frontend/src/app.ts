@@ -1,15 +1,17 @@
-// The tab: a run picker (several runs side by side), one panel per picked run, an empty state that
-// tells how to log, reloads when new data arrives, and a redraw when TensorBoard's theme changes.
+// The tab: the run overview (overview.ts) with the selection kept in the URL (urlstate.ts), one panel
+// per ticked run side by side, an empty state that tells how to log, reloads when new data arrives,
+// and a redraw when TensorBoard's theme changes.
 
-import { fetchRuns } from "./api";
+import { fetchOverview, type Overview } from "./api";
 import { el } from "./dom";
 import { onHostReload } from "./host";
-import { loadRun, probeRun, RunView } from "./runview";
+import { defaultSelection, panelOrder, RunTable, runFilter, type RunTableState } from "./overview";
+import { loadRun, RunView } from "./runview";
 import { isDark, watchTheme } from "./theme";
+import { loadView, saveView } from "./urlstate";
 
 // TensorBoard tells the tab when it reloads (host.ts); polling covers a host that does not.
 const POLL_MS = 30_000;
-const STORAGE_KEY = "gradcause.runs";
 
 /** Server-side decimation budget: about two points per pixel of the widest chart. */
 function maxPoints(): number {
@@ -33,25 +35,30 @@ function emptyState(): HTMLElement {
 }
 
 export class App {
-  private runs: string[] = [];
-  private selected: string[] = [];
+  private overview: Overview | null = null;
+  /** The ticked runs; null until the URL, storage or the user says (then: the worst problem run). */
+  private selected: string[] | null;
+  private filter: string;
   private readonly views = new Map<string, { view: RunView; signature: string }>();
-  private readonly picker = el("div", { class: "gc-picker", attrs: { role: "group", "aria-label": "runs" } });
+  private readonly table = new RunTable((state) => this.choose(state));
   private readonly panels = el("div", { class: "gc-runs" });
   private readonly status = el("div", { class: "gc-status", attrs: { role: "status" } });
   private loading = false;
   private reloadAgain = false;
+  private overviewPainted = false;
 
   constructor(readonly root: HTMLElement) {
     root.replaceChildren(
-      el("div", { class: "gc-toolbar" }, [el("span", { class: "gc-app-title", text: "Gradient Causes" }), this.picker]),
+      el("div", { class: "gc-toolbar" }, [el("span", { class: "gc-app-title", text: "Gradient Causes" })]),
+      this.table.node,
       this.status,
       this.panels,
     );
-    this.selected = this.savedSelection();
+    ({ runs: this.selected, filter: this.filter } = loadView());
     this.applyTheme();
     watchTheme(() => {
       this.applyTheme();
+      this.renderTable();
       for (const { view } of this.views.values()) view.render();
     });
     onHostReload(() => void this.refresh());
@@ -63,15 +70,20 @@ export class App {
     document.documentElement.classList.toggle("gc-dark", isDark());
   }
 
-  private savedSelection(): string[] {
-    try {
-      return JSON.parse(window.localStorage.getItem(STORAGE_KEY) ?? "[]") as string[];
-    } catch {
-      return [];
-    }
+  /** The user ticked, unticked or filtered: keep it in the URL and show it. */
+  private choose(state: RunTableState): void {
+    this.selected = state.selected;
+    this.filter = state.filter;
+    saveView({ runs: this.selected, filter: this.filter });
+    void this.refresh();
   }
 
-  /** Fetches the run list and every picked run; re-renders only the runs whose data changed. */
+  private renderTable(): void {
+    if (this.overview)
+      this.table.update(this.overview, { selected: this.selected ?? [], filter: this.filter }, isDark());
+  }
+
+  /** Fetches the overview and every shown run whose data changed; re-renders only those. */
   async refresh(): Promise<void> {
     if (this.loading) {
       this.reloadAgain = true; // new data arrived during this load: load once more after it
@@ -80,17 +92,24 @@ export class App {
     this.loading = true;
     this.root.dataset.state = "loading";
     try {
-      this.runs = await fetchRuns();
-      this.selected = this.selected.filter((r) => this.runs.includes(r));
-      if (!this.selected.length && this.runs.length) this.selected = [this.runs[0]];
-      this.renderPicker();
+      const started = performance.now();
+      this.overview = await fetchOverview();
+      if (this.selected === null && this.overview.runs.length) this.selected = defaultSelection(this.overview.runs);
+      this.renderTable();
       this.status.textContent = "";
-      if (!this.runs.length) {
+      if (!this.overviewPainted) {
+        this.overviewPainted = true;
+        await afterPaint();
+        // From the tab's page load (its time origin) to the overview on screen; and its route alone.
+        performance.measure("gradcause:overview", { start: 0, end: performance.now() });
+        performance.measure("gradcause:overview-route", { start: started, end: performance.now() });
+      }
+      if (!this.overview.runs.length) {
         this.clearViews();
         this.panels.replaceChildren(emptyState());
         return;
       }
-      await this.loadSelected();
+      await this.loadShown();
     } catch (err) {
       this.status.textContent = `Could not load gradcause data: ${err instanceof Error ? err.message : String(err)}`;
     } finally {
@@ -103,49 +122,45 @@ export class App {
     }
   }
 
-  private renderPicker(): void {
-    this.picker.replaceChildren(
-      ...this.runs.map((run) => {
-        const box = el("input", { attrs: { type: "checkbox", value: run } });
-        box.checked = this.selected.includes(run);
-        box.addEventListener("change", () => {
-          this.selected = box.checked ? [...this.selected, run] : this.selected.filter((r) => r !== run);
-          window.localStorage.setItem(STORAGE_KEY, JSON.stringify(this.selected));
-          void this.refresh();
-        });
-        return el("label", { class: "gc-run-option" }, [box, el("span", { text: run })]);
-      }),
-    );
-  }
-
   private clearViews(): void {
     for (const { view } of this.views.values()) view.destroy();
     this.views.clear();
   }
 
-  private async loadSelected(): Promise<void> {
+  /** The ticked runs the filter lets through, in name order, with their overview lines. */
+  private shown() {
+    const { matches } = runFilter(this.filter);
+    const lines = new Map(this.overview!.runs.map((line) => [line.run, line]));
+    return panelOrder((this.selected ?? []).filter((run) => lines.has(run) && matches(run))).map((run) =>
+      lines.get(run)!,
+    );
+  }
+
+  private async loadShown(): Promise<void> {
+    const shown = this.shown();
     for (const [run, { view }] of this.views)
-      if (!this.selected.includes(run)) {
+      if (!shown.some((line) => line.run === run)) {
         view.destroy();
         this.views.delete(run);
       }
     const started = performance.now();
-    const probes = await Promise.all(this.selected.map(probeRun));
-    const stale = this.selected.filter((run, i) => this.views.get(run)?.signature !== probes[i].signature);
-    const loaded = await Promise.all(
-      stale.map((run) => loadRun(run, probes[this.selected.indexOf(run)].events, maxPoints())),
-    );
+    const stale = shown.filter((line) => this.views.get(line.run)?.signature !== line.signature);
+    const loaded = await Promise.all(stale.map((line) => loadRun(line, maxPoints())));
     const dataLoaded = performance.now();
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
-    const changed = loaded.map((data) => {
+    const changed = loaded.map((data, i) => {
       const previous = this.views.get(data.run)?.view;
       const view = new RunView(data, previous?.snapshot());
       previous?.destroy();
-      this.views.set(data.run, { view, signature: probes[this.selected.indexOf(data.run)].signature });
+      this.views.set(data.run, { view, signature: stale[i].signature });
       return view;
     });
-    this.panels.classList.toggle("gc-side-by-side", this.selected.length > 1);
-    this.panels.replaceChildren(...this.selected.map((run) => this.views.get(run)!.view.node));
+    this.panels.classList.toggle("gc-side-by-side", shown.length > 1);
+    this.panels.replaceChildren(
+      ...(shown.length
+        ? shown.map((line) => this.views.get(line.run)!.view.node)
+        : [el("p", { class: "gc-no-selection gc-muted", text: "No run selected: tick one or more runs above." })]),
+    );
     if (!changed.length) return;
     for (const view of changed) view.render();
     await afterPaint();

@@ -5,13 +5,17 @@ import {
   fetchTimeline,
   TIMELINE_KINDS,
   type CauseEvent,
+  type Damage,
   type EventsResponse,
+  type OverviewRun,
   type Timeline,
   type TimelineKind,
 } from "./api";
 import { cardList, type CardList } from "./cards";
 import { eventLane, heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
 import { el, formatNumber, formatSpan } from "./dom";
+import { runColor } from "./overview";
+import { copyReportButton } from "./report";
 import {
   activationStat,
   aroundStep,
@@ -34,12 +38,19 @@ export interface RunData {
   run: string;
   events: EventsResponse;
   timelines: Partial<Record<TimelineKind, Timeline>>;
+  /** Its event files TensorBoard reads only in part (from the overview). */
+  damaged: Damage[];
+  /** Its colour index in TensorBoard's run selector. */
+  color: number | null;
 }
 
-/** Fetches a run's timelines, decimated server-side to about `maxPoints` steps. */
-export async function loadRun(run: string, events: EventsResponse, maxPoints: number): Promise<RunData> {
-  const timelines = await Promise.all(TIMELINE_KINDS.map((kind) => fetchTimeline(run, kind, maxPoints)));
-  const data: RunData = { run, events, timelines: {} };
+/** Fetches a run's events and timelines (decimated server-side to about `maxPoints` steps). */
+export async function loadRun(line: OverviewRun, maxPoints: number): Promise<RunData> {
+  const [events, ...timelines] = await Promise.all([
+    fetchEvents(line.run),
+    ...TIMELINE_KINDS.map((kind) => fetchTimeline(line.run, kind, maxPoints)),
+  ]);
+  const data: RunData = { run: line.run, events, timelines: {}, damaged: line.damaged, color: line.color };
   TIMELINE_KINDS.forEach((kind, k) => {
     const timeline = timelines[k];
     if (timeline) data.timelines[kind] = timeline;
@@ -47,14 +58,18 @@ export async function loadRun(run: string, events: EventsResponse, maxPoints: nu
   return data;
 }
 
-/**
- * A cheap fingerprint of a run's data: its events and its newest logged step (of the loss, or
- * of the gradients when no loss is logged). The tab reloads a run's timelines only when it changes.
- */
-export async function probeRun(run: string): Promise<{ events: EventsResponse; signature: string }> {
-  const [events, loss] = await Promise.all([fetchEvents(run), fetchTimeline(run, "loss", 2)]);
-  const latest = loss ?? (await fetchTimeline(run, "gradients", 2));
-  return { events, signature: JSON.stringify([events, latest ? latest.steps[latest.steps.length - 1] : null]) };
+/** A damaged event file's banner: which file, where it breaks, which steps may be missing. */
+function damageBanner(damaged: Damage[]): HTMLElement | null {
+  if (!damaged.length) return null;
+  return el("div", { class: "gc-damage", attrs: { role: "alert" } }, [
+    el("strong", { text: `Damaged event file${damaged.length > 1 ? "s" : ""}: ` }),
+    "TensorBoard stopped reading at the break, so this run may look shorter than it was.",
+    el(
+      "ul",
+      {},
+      damaged.map((d) => el("li", { text: d.text, attrs: { "data-path": d.path } })),
+    ),
+  ]);
 }
 
 /** Step range covered by any of the run's timelines and events. */
@@ -179,8 +194,19 @@ export class RunView {
     const charts = el("div", { class: "gc-charts" });
     this.cards = cardList(events, (event) => this.select(event));
     const skippedNotes = Object.entries(skipped).map(([kind, why]) => el("li", { text: `${kind}: ${why}` }));
+    const banner = damageBanner(this.data.damaged);
+    const swatch = el("span", { class: "gc-run-swatch" });
+    swatch.style.background = runColor(this.data.color, colors.dark);
     this.node.replaceChildren(
-      el("header", { class: "gc-run-head" }, [el("h2", { text: this.data.run }), focusLabel, opening, reset]),
+      el("header", { class: "gc-run-head" }, [
+        swatch,
+        el("h2", { text: this.data.run }),
+        focusLabel,
+        opening,
+        reset,
+        copyReportButton(this.data.run),
+      ]),
+      ...(banner ? [banner] : []),
       el("div", { class: "gc-run-body" }, [
         el("div", { class: "gc-side" }, [
           events.length

@@ -4,11 +4,13 @@ Synthetic runs (tb_gradcause.testing.synthetic, no TensorFlow) give known proble
 gradients exploding in dense_1 and then a NaN loss (a cause chain), HOSTILE_RUN (named like an HTML
 injection) has a layer named like one too whose forward output turns NaN, `healthy` has nothing,
 `after_nan` goes on training long after its gradients turn NaN, `blowup` has a loss growing 33
-decades without NaN. The tab must show exactly what the `events` route says, mark the NaN steps as
-gaps (never as 0), never turn a name into HTML, draw causes in a lane of their own, open where it
-matters, focus and zoom on a card click, and follow TensorBoard's reloads and dark mode. Screenshots go to
-tests/artifacts/ (the README's docs/screenshots/ with GRADCAUSE_UPDATE_SCREENSHOTS=1).
-The bundle must be rebuildable byte for byte from frontend/.
+decades without NaN, TRUNCATED's event file ends mid-record and GARBAGE holds random bytes. The tab
+must list every run in an overview (problem runs first, in TensorBoard's run colours, the selection
+in the URL), show exactly what the `events` route says, mark the NaN steps as gaps (never as 0),
+never turn a name into HTML, draw causes in a lane of their own, open where it matters, focus and
+zoom on a card click, put a banner on a damaged run, copy the CLI's report, and follow TensorBoard's
+reloads and dark mode. Screenshots go to tests/artifacts/ (the README's docs/screenshots/ with
+GRADCAUSE_UPDATE_SCREENSHOTS=1). The bundle must be rebuildable byte for byte from frontend/.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def _blowup_run() -> dict[str, Series]:
     return data
 
 
+TRUNCATED = "truncated"
+GARBAGE = "garbage"
+
 RUNS = {
     "chain": _chain_run,
     HOSTILE_RUN: _hostile_run,
@@ -103,7 +108,14 @@ RUNS = {
     "deep": lambda: synthetic.healthy_run(synthetic.mlp(40), 30, seed=7),
     "after_nan": _after_nan_run,
     "blowup": _blowup_run,
+    TRUNCATED: lambda: synthetic.healthy_run(synthetic.mlp(2), 30, seed=2),
 }
+
+
+def _rested(path: pathlib.Path) -> None:
+    """Last written an hour ago: a damaged file the tab reports (plugin/damage.py waits for writers)."""
+    ago = time.time() - 3600
+    os.utime(path, (ago, ago))
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +123,13 @@ def logdir(tmp_path_factory) -> pathlib.Path:
     path = tmp_path_factory.mktemp("browser_logs")
     for name, make in RUNS.items():
         synthetic.write_run(str(path), name, make())
+    (event_file,) = (path / TRUNCATED).iterdir()
+    event_file.write_bytes(event_file.read_bytes()[:-37])
+    _rested(event_file)
+    garbage = path / GARBAGE / "events.out.tfevents.1700000000.garbage"
+    garbage.parent.mkdir()
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    _rested(garbage)
     return path
 
 
@@ -166,19 +185,30 @@ def _tab(page, timeout_ms: int = 30_000):
     raise AssertionError(f"the tab did not load; frames: {[f.url for f in page.frames]}")
 
 
+def _view_url(tb, runs: list[str], run_filter: str = "") -> str:
+    """The tab's URL showing `runs`, as a shared link has it (TensorBoard's hash, `p.gradcause.*` entries)."""
+    view = {"p.gradcause.runs": json.dumps(runs), **({"p.gradcause.filter": run_filter} if run_filter else {})}
+    return tb.tab_url + "".join(f"&{k}={urllib.parse.quote(v, safe='')}" for k, v in view.items())
+
+
 def _open(page, tb, runs: list[str]):
-    """Open TensorBoard on the tab and show exactly `runs` (ticked in the picker)."""
-    page.goto(tb.tab_url)
+    """Open TensorBoard on the tab showing exactly `runs` (from the URL, as a shared link would)."""
+    page.goto("about:blank")  # a new page load, also when only the hash differs
+    page.goto(_view_url(tb, runs))
     frame = _tab(page)
-    names = [box.get_attribute("value") for box in frame.query_selector_all(".gc-picker input")]
-    for name in sorted(names, key=lambda n: n not in runs):  # tick before untick: never zero runs
-        box = frame.query_selector(f".gc-picker input[value={json.dumps(name)}]")
-        if box.is_checked() != (name in runs):
-            box.click()  # the picker is rebuilt once the tab has reloaded
-            frame = _tab(page)
     for run in runs:
         frame.wait_for_selector(f".gc-run[data-run={json.dumps(run)}] .gc-chart")
     return frame
+
+
+def _panels(frame) -> list[str]:
+    return [panel.get_attribute("data-run") for panel in frame.query_selector_all(".gc-run")]
+
+
+def _url_view(page) -> dict:
+    """The `p.gradcause.*` entries of TensorBoard's URL."""
+    items = (item.split("=", 1) for item in urllib.parse.urlsplit(page.url).fragment.split("&") if "=" in item)
+    return {urllib.parse.unquote(k): urllib.parse.unquote(v) for k, v in items if k.startswith("p.gradcause.")}
 
 
 def _run_panel(frame, run: str):
@@ -465,6 +495,107 @@ def test_runs_side_by_side(tb, page):
     healthy = _run_panel(frame, "healthy")
     assert healthy.query_selector(".gc-card") is None
     assert "No causes found" in healthy.query_selector(".gc-healthy").text_content()
+
+
+def _rank(events: list[dict]) -> int:
+    """3 error, 2 warning, 1 info, 0 none: the worst severity of a run's events."""
+    return max((("info", "warning", "error").index(e["severity"]) + 1 for e in events), default=0)
+
+
+def test_overview_lists_every_run_problem_first_in_tensorboards_run_colours(tb, page):
+    frame = _open(page, tb, ["healthy"])
+    rows = frame.query_selector_all(".gc-run-line")
+    runs = [row.get_attribute("data-run") for row in rows]
+    assert sorted(runs) == sorted(tb.get_json("/data/plugin/gradcause/runs")["runs"])
+    events = {run: _events(tb, run) for run in runs}
+    ranks = [_rank(events[run]) for run in runs]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] == 3 and ranks[-1] == 0, list(zip(runs, ranks))
+    for row, run in zip(rows, runs):
+        cells = [cell.text_content() for cell in row.query_selector_all("td")]
+        assert cells[2] == str(len(events[run]))
+        if events[run]:
+            worst = max(events[run], key=lambda e: (_rank([e]), -e["first_step"]))
+            assert cells[1] == worst["severity"]
+            assert cells[3].startswith(
+                f"{worst['kind']} · {worst['layer'] or 'whole run'} · step {worst['first_step']}"
+            )
+    swatch = "s => getComputedStyle(s).backgroundColor"
+    ours = {row.get_attribute("data-run"): row.query_selector(".gc-run-swatch").evaluate(swatch) for row in rows}
+    assert _run_panel(frame, "healthy").query_selector(".gc-run-swatch").evaluate(swatch) == ours["healthy"]
+    assert len(set(ours.values())) == 7  # TensorBoard's palette has 7 colours
+    # The same colours as TensorBoard's own run selector (its Time Series dashboard).
+    page.goto(tb.url + "/#timeseries")
+    page.wait_for_function(
+        f"document.querySelectorAll('tb-data-table-content-row .run-color-swatch').length >= {len(ours)}"
+    )
+    theirs = dict(
+        page.evaluate(
+            """() => [...document.querySelectorAll('tb-data-table-content-row')].map(row =>
+                [row.textContent.trim(), getComputedStyle(row.querySelector('.run-color-swatch')).backgroundColor])"""
+        )
+    )
+    assert {run: theirs.get(run) for run in ours} == ours
+
+
+def test_selection_lives_in_the_url_and_unticking_the_last_run_ticks_none(tb, page, browser):
+    frame = _open(page, tb, ["healthy", "chain"])
+    assert _panels(frame) == ["chain", "healthy"]  # by name, whatever order they were ticked in
+    for run in ("healthy", "chain"):
+        frame.click(f".gc-picker input[value={json.dumps(run)}]")
+    frame.wait_for_selector(".gc-no-selection")
+    assert _panels(frame) == [] and not any(box.is_checked() for box in frame.query_selector_all(".gc-picker input"))
+    assert json.loads(_url_view(page)["p.gradcause.runs"]) == []
+    page.reload()
+    frame = _tab(page)
+    frame.wait_for_selector(".gc-no-selection")  # a reload re-ticks nothing either
+    frame.fill(".gc-filter", "^(after|BLOW)")  # case-insensitive, as TensorBoard's run filter
+    frame.wait_for_function("document.querySelectorAll('.gc-run-line').length === 2")
+    frame.click(".gc-overview-tools >> text=Select all")
+    for run in ("after_nan", "blowup"):
+        frame.wait_for_selector(f".gc-run[data-run={json.dumps(run)}] .gc-chart")
+    assert _panels(frame) == ["after_nan", "blowup"]
+    view = _url_view(page)
+    assert sorted(json.loads(view["p.gradcause.runs"])) == ["after_nan", "blowup"]
+    assert view["p.gradcause.filter"] == "^(after|BLOW)"
+    # The link opens on the same view in another browser (no shared storage).
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    shared = context.new_page()
+    shared.goto(page.url)
+    other = _tab(shared)
+    other.wait_for_selector('.gc-run[data-run="blowup"] .gc-chart')
+    assert _panels(other) == ["after_nan", "blowup"] and other.input_value(".gc-filter") == "^(after|BLOW)"
+    context.close()
+    frame.click(".gc-overview-tools >> text=Select none")
+    frame.wait_for_selector(".gc-no-selection")
+
+
+def test_a_damaged_run_has_a_banner_naming_the_file_and_the_missing_steps(tb, logdir, page):
+    lines = {line["run"]: line for line in tb.get_json("/data/plugin/gradcause/overview")["runs"]}
+    (damage,) = lines[TRUNCATED]["damaged"]
+    assert damage["problem"] == "truncated" and all(not lines[run]["damaged"] for run in lines if run != TRUNCATED)
+    frame = _open(page, tb, ["chain", TRUNCATED])
+    assert _run_panel(frame, "chain").query_selector(".gc-damage") is None
+    banner = _run_panel(frame, TRUNCATED).query_selector(".gc-damage").text_content()
+    (event_file,) = (logdir / TRUNCATED).iterdir()
+    assert str(event_file) in banner and f"truncated at byte {damage['offset']:,}" in banner
+    assert f"after step {damage['last_step']}" in banner and "may be missing" in banner
+    assert frame.query_selector(f".gc-run-line[data-run={json.dumps(TRUNCATED)}] .gc-damage-flag")
+    # Random bytes in a run's directory: not an event file, named under the overview.
+    notes = frame.query_selector(".gc-overview-notes").text_content()
+    assert f"{logdir / GARBAGE}" in notes and "not an event file" in notes
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOTS / "tab-overview.png"))
+
+
+def test_copy_report_copies_the_cli_markdown(tb, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=tb.url)
+    frame = _open(page, tb, ["chain"])
+    frame.click(".gc-run-head .gc-copy")
+    frame.wait_for_selector('.gc-copy[data-state="copied"]')
+    copied = frame.evaluate("navigator.clipboard.readText()")
+    status, _, body = tb.get("/data/plugin/gradcause/report?run=chain")
+    assert status == 200 and copied == body.decode()
+    assert copied.startswith("## tb-gradcause report:") and "### Run chain" in copied and "exploding_gradient" in copied
 
 
 def test_deep_model_gets_summary_lines_and_a_clickable_heatmap(tb, page):
