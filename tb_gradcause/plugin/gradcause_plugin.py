@@ -25,6 +25,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_gradcause.analysis import engine, reader
+from tb_gradcause.analysis.causes import RunDiagnosis
 from tb_gradcause.analysis.logdir import LogdirDiagnosis
 from tb_gradcause.cli import report
 from tb_gradcause.metadata import PLUGIN_NAME, SUMMARY_KINDS
@@ -176,7 +177,7 @@ class GradCausePlugin(base_plugin.TBPlugin):
         for run in sorted(name for name, tags in listing.items() if tags):
             fingerprint = _fingerprint_of(listing[run])
             try:
-                line = overview.run_line(run, self.events_impl(ctx, experiment, run, fingerprint), damaged[run])
+                line = overview.run_line(run, self._diagnosis(ctx, experiment, run, fingerprint), damaged[run])
             except errors.InvalidArgumentError as e:  # a newer format version
                 line = overview.unreadable_line(run, str(e), damaged[run])
             line["color"] = colors.get(run)
@@ -196,7 +197,7 @@ class GradCausePlugin(base_plugin.TBPlugin):
     def report_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> str:
         """The run's report as `tb-gradcause report LOGDIR --run RUN --format markdown` prints it
         (the CLI's formatter over the `events` route's result and the run's damaged files)."""
-        result = self.events_impl(ctx, experiment, run)
+        result = self._diagnosis(ctx, experiment, run)
         damaged = [found for found in self._damage.damaged() if found.run == run]
         return report.format_markdown(self._logdir, LogdirDiagnosis({run: result}, {}, [], damaged))
 
@@ -231,20 +232,22 @@ class GradCausePlugin(base_plugin.TBPlugin):
 
         return self._timelines.get((experiment, run, kind, max_points, stats), fingerprint, compute)
 
-    def events_impl(
-        self, ctx: tb_context.RequestContext, experiment: str, run: str, fingerprint: tuple | None = None
-    ) -> dict[str, Any]:
-        """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it.
+    def events_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> dict[str, Any]:
+        """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it."""
+        return self._diagnosis(ctx, experiment, run).to_json()
 
-        `fingerprint` saves a listing when the caller has one (`overview_impl`)."""
+    # Data
+
+    def _diagnosis(
+        self, ctx: tb_context.RequestContext, experiment: str, run: str, fingerprint: tuple | None = None
+    ) -> RunDiagnosis:
+        """The run's `engine.diagnose`, cached; `fingerprint` saves a listing when the caller has one."""
         fingerprint = fingerprint or self._fingerprint(ctx, experiment, run)
         return self._events.get(
             (experiment, run),
             fingerprint,
-            lambda: engine.analyze(self._run_data(ctx, experiment, run, fingerprint)),
+            lambda: engine.diagnose(self._run_data(ctx, experiment, run, fingerprint)),
         )
-
-    # Data
 
     def _fingerprint(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> tuple:
         """The run's (tag, max step, max wall time) triples; NotFoundError if it has no gradcause data.

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tb_gradcause.analysis import causes
+from tb_gradcause.analysis.causes import RunDiagnosis
 from tb_gradcause.analysis.integrity import Damage
 from tb_gradcause.cli import report
 
@@ -20,16 +21,16 @@ def damage_json(damage: Damage) -> dict[str, Any]:
     return {**damage.to_json(), "text": damage.describe()}
 
 
-def run_line(run: str, result: dict[str, Any], damaged: Sequence[Damage]) -> dict[str, Any]:
+def run_line(run: str, result: RunDiagnosis, damaged: Sequence[Damage]) -> dict[str, Any]:
     """A run's line: its cause counts by severity and its worst cause (the most severe, then the
     earliest: the one the CLI's summary line names), and its damaged event files."""
-    events = result["events"]
-    worst = max(events, key=lambda e: (causes.SEVERITIES.index(e["severity"]), -e["first_step"]), default=None)
+    found = result.causes
+    worst = max(found, key=lambda c: (c.rank, -c.first_step), default=None)
     return {
         "run": run,
-        "events": len(events),
-        "counts": {severity: sum(e["severity"] == severity for e in events) for severity in causes.SEVERITIES},
-        "worst": worst and {key: worst[key] for key in ("id", "severity", "kind", "layer", "first_step")},
+        "events": len(found),
+        "counts": {severity: sum(c.severity == severity for c in found) for severity in causes.SEVERITIES},
+        "worst": worst and {key: getattr(worst, key) for key in ("id", "severity", "kind", "layer", "first_step")},
         "summary": report.run_summary(result),
         "damaged": [damage_json(d) for d in damaged],
     }
