@@ -195,6 +195,16 @@ def test_every_label_belongs_to_a_metric_the_detectors_use():
         assert used, metric
 
 
+HOLDS = {">": float.__gt__, "<": float.__lt__, ">=": float.__ge__, "<=": float.__le__, "==": float.__eq__}
+
+
+def test_every_evidence_holds(cards):
+    """Evidence is what the rule found: `value op threshold` is true (never "0 > 0")."""
+    for card in _all(cards):
+        for item in card.evidence:
+            assert HOLDS[item.op](item.value, item.threshold), (card.id, item)
+
+
 def test_titles_and_advice_name_causes_in_words_not_by_their_kind_ids(cards):
     chained = [card for card in _all(cards) if card.caused_by]
     assert any(card.advice.startswith("Root cause first: ") for card in chained)

@@ -78,8 +78,10 @@ def detect(run: RunData) -> list[Cause]:
                 continue
             items.append(trouble)
         zero = _kernel_zero_frac(run, per_layer.row_layer(row), first, last)
-        if zero is not None:
+        if zero is not None and zero > 0:  # only a share that shows it is evidence (and quoted in the advice)
             items.append(evidence("kernel_grad_zero_frac", zero, 0, ">"))
+        else:
+            zero = None
         from_start = a == 0 and bool(dead[0, r] >= MAJORITY)
         events.append(
             Cause.create(

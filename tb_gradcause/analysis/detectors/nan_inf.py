@@ -218,7 +218,7 @@ def _advice(run: RunData, hit: _Hit, step: int) -> str:
             "gradients (`clipnorm=1.0`) if the gradients grew before."
         )
     lr = _learning_rate(run)
-    lr_text = f" (learning rate {lr:.3g})" if lr is not None else ""
+    lr_text = f" (learning rate {wording.num(lr)})" if lr is not None else ""
     return (
         f"The optimizer turned finite gradients into non-finite weights in {hit.layer}: the step was far "
         f"too large{lr_text}. Lower the learning rate (10x), clip gradients (`clipnorm=1.0`), and check "
@@ -291,7 +291,7 @@ def detect(run: RunData) -> list[Cause]:
                     0,
                     ">",
                     seen,
-                    ", ".join(not_logged),
+                    ", ".join(wording.KIND_WORDS.get(kind, kind) for kind in not_logged),
                 )
             )
         events.append(

@@ -62,6 +62,14 @@ EVIDENCE_LABELS: dict[str, str] = {
 }
 
 
+# Logged statistics kinds whose name is no plain word.
+KIND_WORDS: dict[str, str] = {
+    "activations": "layer outputs",
+    "backward": "d loss / d layer output",
+    "backward_time": "d loss / d input along time",
+}
+
+
 def num(value: float) -> str:
     """A number for people: 3 significant digits, positional from 0.001 to 1e5 ("983", "0.0121"),
     else scientific ("6.98e29", "9.02e-44"); NaN, Inf and -Inf by name."""
