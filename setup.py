@@ -28,7 +28,14 @@ setup(
         # TensorFlow comes from the user's environment (tensorflow, tensorflow-cpu, tf-nightly, ...).
         "tensorflow": ["tensorflow>=2.21"],
         "tensorflow-cpu": ["tensorflow-cpu>=2.21"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "playwright>=1.50", "ruff==0.17.6", "mypy==2.4.1"],
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "pytest-xdist>=3.6",
+            "playwright>=1.50",
+            "ruff==0.17.6",
+            "mypy==2.4.1",
+        ],
     },
     entry_points={
         "tensorboard_plugins": ["gradcause = tb_gradcause.plugin.loader:GradCauseLoader"],
