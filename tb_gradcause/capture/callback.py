@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from tb_gradcause import metadata
-from tb_gradcause.capture import hooks, writer
+from tb_gradcause.capture import hooks, strategy_support, writer
 from tb_gradcause.capture.cadence import HostSchedule, Mode
 from tb_gradcause.capture.check import SpikeWatch
 from tb_gradcause.capture.config import CaptureConfig
@@ -97,6 +97,10 @@ class GradCauseCallback(keras.callbacks.Callback):
             return
         if self._functions is not None and self._functions.owns(self.model.train_function):
             self._schedule.next_step = self._functions.next_step()  # once per fit
+            return
+        if (unsupported := strategy_support.unsupported(self.model.distribute_strategy)) is not None:
+            self._failed = True
+            warnings.warn(unsupported, RuntimeWarning, stacklevel=2)
             return
         try:
             self._install()
