@@ -1,7 +1,10 @@
 """Subprocess body for the strategy tests: `python callback_strategy_worker.py MODE LOG_DIR [TF_CONFIG]`.
 
 MODE: "single" (one device), "mirrored" (2 logical CPUs), "multiworker" (TF_CONFIG from argv).
-Trains the same seeded model on the same unshuffled data and prints nothing on success.
+Trains the same seeded model on the same unshuffled data. Under "multiworker" it first runs plain
+Keras `fit`s (no tb_gradcause) that show the two Keras bugs README's "Distributed training" section
+documents, and prints what each ended with as one `KERAS_FITS <json>` line; then it trains the way
+that section says, with the callback. Prints nothing else on success.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ mode, log_dir = sys.argv[1], sys.argv[2]
 if mode == "multiworker":
     os.environ["TF_CONFIG"] = sys.argv[3]
 
+import json  # noqa: E402
 import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -31,34 +36,87 @@ warnings.filterwarnings("error", message="tb_gradcause")  # a logging failure fa
 if mode == "mirrored":
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 elif mode == "multiworker":
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()  # before any op: it configures the collectives
 else:
     strategy = tf.distribute.get_strategy()
 
-keras.utils.set_random_seed(0)
+
+class OneRowLogs(keras.Sequential):
+    """README's workaround for the log reduction bug: Keras 3.3+ reduces each log of a multi-worker
+    step with `strategy.reduce("MEAN", log, axis=0)`, which a scalar log has no axis for."""
+
+    def train_step(self, data):
+        return {name: tf.reshape(value, [1]) for name, value in super().train_step(data).items()}
+
+
+def layers() -> list[keras.layers.Layer]:
+    return [keras.layers.Dense(8, activation="relu", name="hidden"), keras.layers.Dense(1, name="out")]
+
+
+def outcome(fit: Callable[[], object]) -> str:
+    """'ok', or the exception's type and first line."""
+    try:
+        fit()
+    except Exception as error:
+        return f"{type(error).__name__}: {(str(error).splitlines() or [''])[0][:300]}"
+    return "ok"
+
+
+def plain_keras_fits(strategy: tf.distribute.Strategy, data: tf.data.Dataset) -> dict[str, str]:
+    """How plain Keras `fit` ends under MultiWorkerMirroredStrategy, built the usual way (model made in
+    `strategy.scope()`) and with each of README's two workarounds alone; then both, on numpy arrays."""
+
+    def usual(inputs: dict) -> str:
+        with strategy.scope():
+            model = keras.Sequential([keras.Input((6,)), *layers()])
+            model.compile(keras.optimizers.SGD(0.05), "mse")
+        return outcome(lambda: model.fit(**inputs, epochs=1, verbose=0))
+
+    def made_outside(cls: type[keras.Sequential], inputs: dict) -> str:
+        model = cls(layers())  # outside the scope: Keras skips its eager build
+        with strategy.scope():
+            model.build((None, 6))
+            model.compile(keras.optimizers.SGD(0.05), "mse")
+            return outcome(lambda: model.fit(**inputs, epochs=1, verbose=0))
+
+    def with_one_row_logs(inputs: dict) -> str:
+        with strategy.scope():
+            model = OneRowLogs([keras.Input((6,)), *layers()])
+            model.compile(keras.optimizers.SGD(0.05), "mse")
+        return outcome(lambda: model.fit(**inputs, epochs=1, verbose=0))
+
+    arrays = {"x": x, "y": y, "batch_size": 16}
+    return {
+        "usual_numpy": usual(arrays),
+        "usual_dataset": usual({"x": data}),
+        "one_row_logs_only": with_one_row_logs({"x": data}),
+        "made_outside_only": made_outside(keras.Sequential, {"x": data}),
+        "both_numpy": made_outside(OneRowLogs, arrays),
+    }
+
+
 rng = np.random.default_rng(0)
 # Every batch of 16 is the same 8 samples twice: however a strategy splits a batch between
 # replicas, the global gradient equals one device's.
 x = np.tile(rng.normal(size=(8, 6)).astype("float32"), (8, 1))
 y = np.tile(rng.normal(size=(8, 1)).astype("float32"), (8, 1))
-with strategy.scope():
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.05), "mse")
-# Keras 3.15 cannot feed numpy arrays to a MultiWorkerMirroredStrategy: use a dataset that
-# every worker reads whole (each global batch is then split between the workers).
+# A dataset that every worker reads whole: each global batch is then split between the workers.
 options = tf.data.Options()
 options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
 data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).with_options(options)
 callbacks = [GradCauseCallback(log_dir, every_n_steps=3)]
-if mode == "multiworker":
-    # Two Keras 3.15 bugs break fit under MultiWorkerMirroredStrategy without tb_gradcause
-    # too: the eager symbolic build reduces a PerReplica batch with MEAN (CollectiveAllReduce
-    # cannot, eagerly), and the metrics are reduced with `reduce(MEAN, axis=0)` on scalars.
-    # Build first, and reduce the metrics per worker.
-    from keras.src.backend.tensorflow import trainer as keras_tf_trainer
 
+if mode == "multiworker":
+    print("KERAS_FITS", json.dumps(plain_keras_fits(strategy, data)), flush=True)
+    keras.utils.set_random_seed(0)
+    model = OneRowLogs(layers())  # README's way: made outside the scope, built, compiled and fit in it
     with strategy.scope():
-        model.optimizer.build(model.trainable_variables)
-    model._maybe_symbolic_build = lambda *args, **kwargs: None
-    keras_tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
-model.fit(data, epochs=2, verbose=0, callbacks=callbacks)
+        model.build((None, 6))
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+        model.fit(data, epochs=2, verbose=0, callbacks=callbacks)
+else:
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((6,)), *layers()])
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+    model.fit(data, epochs=2, verbose=0, callbacks=callbacks)
