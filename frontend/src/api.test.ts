@@ -121,6 +121,7 @@ test("fetchTimeline is null for a kind the run did not log (404), and throws oth
 test("fetchEvents decodes non-finite evidence values and thresholds", async () => {
   const evidence = (value: unknown, threshold: unknown) => ({
     metric: "m",
+    label: "the measure",
     value,
     threshold,
     op: ">",

@@ -4,7 +4,10 @@
 export type Severity = "info" | "warning" | "error";
 
 export interface Evidence {
+  /** A stable identifier for tools. */
   metric: string;
+  /** What the value is, in plain words (one wording per metric). */
+  label: string;
   value: number;
   threshold: number;
   op: string;
@@ -55,6 +58,8 @@ export interface OverviewRun {
   damaged: Damage[];
   /** Why the run could not be read (a newer format), if so. */
   unreadable?: string;
+  /** Not diagnosed yet: the overview's time budget ran out first (ask again). */
+  pending?: boolean;
   /** Index of the run's colour in TensorBoard's run selector; null if TensorBoard does not list it. */
   color: number | null;
   /** Changes whenever the run's data or damage does. */
@@ -67,6 +72,8 @@ export interface Overview {
   skipped: { run: string; damaged: Damage[] }[];
   /** Whether event files were checked for damage (only under a local --logdir). */
   damage_checked: boolean;
+  /** Runs not diagnosed yet. */
+  pending: number;
 }
 
 export interface Row {

@@ -12,6 +12,8 @@ import { loadView, saveView } from "./urlstate";
 
 // TensorBoard tells the tab when it reloads (host.ts); polling covers a host that does not.
 const POLL_MS = 30_000;
+/** Panels this far below (or above) the screen load before they are scrolled into it. */
+const LAZY_MARGIN_PX = 600;
 
 /** Server-side decimation budget: about two points per pixel of the widest chart. */
 function maxPoints(): number {
@@ -43,6 +45,11 @@ export class App {
   private readonly table = new RunTable((state) => this.choose(state));
   private readonly panels = el("div", { class: "gc-runs" });
   private readonly status = el("div", { class: "gc-status", attrs: { role: "status" } });
+  /** Placeholders of runs not loaded yet: one coming near the screen loads the runs then near it. */
+  private readonly lazy = new IntersectionObserver(
+    (entries) => entries.some((entry) => entry.isIntersecting) && void this.refresh(),
+    { rootMargin: `${LAZY_MARGIN_PX}px` },
+  );
   private loading = false;
   private reloadAgain = false;
   private overviewPainted = false;
@@ -94,16 +101,21 @@ export class App {
     try {
       const started = performance.now();
       this.overview = await fetchOverview();
-      if (this.selected === null && this.overview.runs.length) this.selected = defaultSelection(this.overview.runs);
+      const fetched = performance.now();
+      if (this.selected === null) this.selected = defaultSelection(this.overview.runs);
       this.renderTable();
       this.status.textContent = "";
       if (!this.overviewPainted) {
         this.overviewPainted = true;
         await afterPaint();
-        // From the tab's page load (its time origin) to the overview on screen; and its route alone.
+        // From the tab's page load (its time origin) to the overview on screen; and its request alone.
         performance.measure("gradcause:overview", { start: 0, end: performance.now() });
-        performance.measure("gradcause:overview-route", { start: started, end: performance.now() });
+        performance.measure("gradcause:overview-route", { start: started, end: fetched });
       }
+      if (this.overview.pending)
+        this.reloadAgain = true; // the server has more runs to check: ask again
+      else if (!performance.getEntriesByName("gradcause:overview-complete").length)
+        performance.measure("gradcause:overview-complete", { start: 0, end: performance.now() });
       if (!this.overview.runs.length) {
         this.clearViews();
         this.panels.replaceChildren(emptyState());
@@ -136,6 +148,10 @@ export class App {
     );
   }
 
+  /**
+   * Loads and draws the shown runs whose data changed and that are on or near the screen; the others
+   * wait as placeholders until scrolled near (`lazy`), so ticking 100 runs costs what the screen shows.
+   */
   private async loadShown(): Promise<void> {
     const shown = this.shown();
     for (const [run, { view }] of this.views)
@@ -143,29 +159,52 @@ export class App {
         view.destroy();
         this.views.delete(run);
       }
-    const started = performance.now();
+    this.lazy.disconnect();
+    const placeholders = new Map<string, HTMLElement>();
+    const nodeOf = (run: string) => this.views.get(run)?.view.node ?? placeholders.get(run)!;
+    for (const { run } of shown) if (!this.views.has(run)) placeholders.set(run, placeholder(run));
+    this.panels.classList.toggle("gc-side-by-side", shown.length > 1);
+    this.panels.replaceChildren(
+      ...(shown.length
+        ? shown.map((line) => nodeOf(line.run))
+        : [
+            this.selected === null
+              ? el("p", { class: "gc-muted", text: "Checking the runs for the worst problem to show first…" })
+              : el("p", { class: "gc-no-selection gc-muted", text: "No run selected: tick one or more runs above." }),
+          ]),
+    );
+    const near = (node: HTMLElement) => {
+      const box = node.getBoundingClientRect();
+      return box.top < window.innerHeight + LAZY_MARGIN_PX && box.bottom > -LAZY_MARGIN_PX;
+    };
     const stale = shown.filter((line) => this.views.get(line.run)?.signature !== line.signature);
-    const loaded = await Promise.all(stale.map((line) => loadRun(line, maxPoints())));
+    const due = stale.filter((line) => near(nodeOf(line.run)));
+    for (const line of stale) if (!due.includes(line)) this.lazy.observe(nodeOf(line.run));
+    if (!due.length) return;
+    const started = performance.now();
+    const loaded = await Promise.all(due.map((line) => loadRun(line, maxPoints())));
     const dataLoaded = performance.now();
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
     const changed = loaded.map((data, i) => {
       const previous = this.views.get(data.run)?.view;
       const view = new RunView(data, previous?.snapshot());
+      (previous?.node ?? placeholders.get(data.run))?.replaceWith(view.node);
       previous?.destroy();
-      this.views.set(data.run, { view, signature: stale[i].signature });
+      this.views.set(data.run, { view, signature: due[i].signature });
       return view;
     });
-    this.panels.classList.toggle("gc-side-by-side", shown.length > 1);
-    this.panels.replaceChildren(
-      ...(shown.length
-        ? shown.map((line) => this.views.get(line.run)!.view.node)
-        : [el("p", { class: "gc-no-selection gc-muted", text: "No run selected: tick one or more runs above." })]),
-    );
-    if (!changed.length) return;
     for (const view of changed) view.render();
     await afterPaint();
     performance.measure("gradcause:render", { start: dataLoaded, end: performance.now() });
   }
+}
+
+/** A ticked run's panel until it is scrolled near the screen. */
+function placeholder(run: string): HTMLElement {
+  return el("div", { class: "gc-run gc-pending", attrs: { "data-run": run } }, [
+    el("header", { class: "gc-run-head" }, [el("h2", { text: run })]),
+    el("p", { class: "gc-muted", text: "Loads when scrolled into view." }),
+  ]);
 }
 
 /** Resolves once the browser has painted the current DOM and canvases. */

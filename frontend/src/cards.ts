@@ -9,8 +9,9 @@ const SVG = "http://www.w3.org/2000/svg";
 const OPS: Record<string, string> = { ">=": "≥", "<=": "≤", "==": "=", "!=": "≠" };
 
 /**
- * Evidence in plain words: each item's note names what was measured (its metric identifier,
- * e.g. `loss_nonfinite_step`, is only the row's tooltip), then its value, the rule it met and the step.
+ * Evidence in plain words: each item's label says what was measured, with this event's note (its
+ * metric identifier, e.g. `loss_nonfinite_step`, is only the row's tooltip), then its value, the rule
+ * it met and the step.
  */
 function evidenceTable(evidence: Evidence[]): HTMLElement | null {
   if (!evidence.length) return null;
@@ -21,7 +22,7 @@ function evidenceTable(evidence: Evidence[]): HTMLElement | null {
   );
   const rows = evidence.map((ev) =>
     el("tr", { attrs: { "data-metric": ev.metric } }, [
-      el("td", { text: ev.note || ev.metric.replace(/_/g, " "), title: ev.metric }),
+      el("td", { text: ev.note ? `${ev.label} (${ev.note})` : ev.label, title: ev.metric }),
       el("td", { class: "gc-num", text: formatNumber(ev.value) }),
       el("td", { class: "gc-num", text: `${OPS[ev.op] ?? ev.op} ${formatNumber(ev.threshold)}` }),
       el("td", { class: "gc-num", text: ev.step === null ? "" : String(ev.step) }),

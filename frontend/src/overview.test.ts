@@ -45,6 +45,8 @@ test("problemsFirst orders by worst severity, then damaged files, then name", ()
   assert.equal(runs[0].run, "b_ok", "the input is not reordered");
   assert.deepEqual(defaultSelection(runs), ["a_err"]);
   assert.deepEqual(defaultSelection([]), []);
+  // While a run is still being checked, the worst may be among them: no default yet.
+  assert.equal(defaultSelection([...runs, { ...line("z_new", null), pending: true }]), null);
 });
 
 test("panelOrder is by name whatever order runs were ticked in", () => {

@@ -57,8 +57,12 @@ export function runFilter(pattern: string): { matches: (run: string) => boolean;
   }
 }
 
-/** The default selection before the user picks: the first run of the overview (the worst problem). */
-export function defaultSelection(runs: OverviewRun[]): string[] {
+/**
+ * The default selection before the user picks: the first run of the overview (the worst problem),
+ * null while some runs are not checked yet (the worst may be among them).
+ */
+export function defaultSelection(runs: OverviewRun[]): string[] | null {
+  if (runs.some((line) => line.pending)) return null;
   const first = problemsFirst(runs)[0];
   return first ? [first.run] : [];
 }
@@ -99,7 +103,7 @@ export class RunTable {
   private readonly count = el("span", { class: "gc-muted gc-run-count" });
   private readonly body = el("tbody");
   private readonly notes = el("div", { class: "gc-overview-notes" });
-  private overview: Overview = { runs: [], skipped: [], damage_checked: true };
+  private overview: Overview = { runs: [], skipped: [], damage_checked: true, pending: 0 };
   private state: RunTableState = { selected: [], filter: "" };
   private dark = false;
 
@@ -162,8 +166,10 @@ export class RunTable {
     const lines = problemsFirst(this.overview.runs).filter((line) => matches(line.run));
     this.body.replaceChildren(...lines.map((line) => this.row(line)));
     const selected = this.state.selected.filter((run) => this.overview.runs.some((line) => line.run === run));
+    const { pending } = this.overview;
     this.count.textContent =
       `${lines.length} of ${plural(this.overview.runs.length, "run")} shown, ${selected.length} selected` +
+      (pending ? `; checking ${pending} more…` : "") +
       (error ? " (invalid filter: showing all)" : "");
     const skipped = this.overview.skipped;
     const missing = this.state.selected.filter((run) => !this.overview.runs.some((line) => line.run === run));
@@ -199,7 +205,7 @@ export class RunTable {
     const swatch = el("span", { class: "gc-run-swatch" });
     swatch.style.background = runColor(line.color, this.dark);
     const worst = line.worst;
-    const severity = worst?.severity ?? (line.unreadable ? "unreadable" : "none");
+    const severity = worst?.severity ?? (line.unreadable ? "unreadable" : line.pending ? "checking" : "none");
     return el("tr", { class: `gc-run-line gc-${severity}`, attrs: { "data-run": line.run }, title: line.summary }, [
       el("td", {}, [
         el("label", { class: "gc-run-option" }, [box, swatch, el("span", { class: "gc-run-name", text: line.run })]),

@@ -8,13 +8,15 @@ the summaries' values. Only a local `--logdir` is checked; a remote one (gs://, 
 `--logdir_spec` gets no check and so no banner.
 
 Each file is checked once per (size, modification time), so a reload re-reads only files that
-changed, and only once it has rested for `SETTLE_SECONDS`: a file still being written may end
+changed (a first check of a big logdir can stop at a deadline and go on at the next call), and only
+once it has rested for `SETTLE_SECONDS`: a file still being written may end
 mid-record until its writer flushes (tf.summary's writers flush every 120 s by default), and a live
 run must not be called truncated.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -32,7 +34,7 @@ class DamageCheck:
 
     def __init__(self, logdir: str | None) -> None:
         self.logdir = logdir if logdir and "://" not in logdir and os.path.isdir(logdir) else None
-        self._checked: dict[str, tuple[int, int, integrity.Damage | None]] = {}
+        self._checked: dict[str, tuple[tuple[int, int], integrity.Damage | None]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -40,14 +42,17 @@ class DamageCheck:
         """Whether event files are checked at all (a local logdir)."""
         return self.logdir is not None
 
-    def damaged(self) -> list[integrity.Damage]:
-        """Every damaged event file that has rested for `SETTLE_SECONDS`, in run and path order."""
+    def damaged(self, run: str | None = None, deadline: float = math.inf) -> tuple[list[integrity.Damage], int]:
+        """Every damaged event file (of `run`, or all) that has rested for `SETTLE_SECONDS`, in run and
+        path order, and how many files were left unchecked because `deadline` (`time.monotonic()`) passed."""
         if self.logdir is None:
-            return []
-        found = []
+            return [], 0
+        found, unchecked = [], 0
         now = time.time()
         for directory in sorted(io_wrapper.GetLogdirSubdirectories(self.logdir)):
-            run = os.path.relpath(directory, self.logdir)
+            name = os.path.relpath(directory, self.logdir)
+            if run is not None and name != run:
+                continue
             for path in sorted(io_wrapper.ListDirectoryAbsolute(directory)):
                 if not io_wrapper.IsTensorFlowEventsFile(path):
                     continue
@@ -57,20 +62,25 @@ class DamageCheck:
                     continue
                 if not os.path.isfile(path) or now - stat.st_mtime < SETTLE_SECONDS:
                     continue
-                damage = self._check(path, run, stat.st_size, stat.st_mtime_ns)
+                key = (stat.st_size, stat.st_mtime_ns)
+                with self._lock:
+                    hit = self._checked.get(path)
+                if hit is not None and hit[0] == key:
+                    damage = hit[1]
+                elif time.monotonic() > deadline:
+                    unchecked += 1
+                    continue
+                else:
+                    damage = self._check(path, name)
+                    with self._lock:
+                        self._checked[path] = (key, damage)
                 if damage is not None:
                     found.append(damage)
-        return found
+        return found, unchecked
 
-    def _check(self, path: str, run: str, size: int, mtime_ns: int) -> integrity.Damage | None:
-        with self._lock:
-            hit = self._checked.get(path)
-        if hit is not None and hit[:2] == (size, mtime_ns):
-            return hit[2]
+    @staticmethod
+    def _check(path: str, run: str) -> integrity.Damage | None:
         try:
-            damage = integrity.check_file(path, run)
+            return integrity.check_file(path, run)
         except (OSError, tf.errors.OpError):  # unreadable or removed meanwhile: nothing to say about it
             return None
-        with self._lock:
-            self._checked[path] = (size, mtime_ns, damage)
-        return damage

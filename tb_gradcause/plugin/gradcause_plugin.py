@@ -13,6 +13,7 @@ import collections
 import gzip
 import math
 import threading
+import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,10 @@ _RUN_CACHE_SIZE = 4
 _TIMELINE_CACHE_SIZE = 32
 _EVENTS_CACHE_SIZE = 256
 
+# Seconds the overview spends diagnosing runs not diagnosed yet; the rest are sent as pending and the
+# tab asks again: a first open of 100 runs paints at once and fills in, rather than after a minute.
+OVERVIEW_BUDGET_S = 0.7
+
 _JSON = "application/json"
 _MARKDOWN = "text/markdown; charset=utf-8"
 
@@ -63,6 +68,12 @@ class _Cache:
         self._items: collections.OrderedDict[Hashable, tuple[Hashable, Any]] = collections.OrderedDict()
         self._key_locks: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
+
+    def peek(self, key: Hashable, fingerprint: Hashable) -> Any | None:
+        """The value cached for `key` at `fingerprint`, None if there is none (nothing is computed)."""
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[1] if hit is not None and hit[0] == fingerprint else None
 
     def get(self, key: Hashable, fingerprint: Hashable, compute: Callable[[], Any]) -> Any:
         with self._lock:
@@ -157,32 +168,47 @@ class GradCausePlugin(base_plugin.TBPlugin):
         """Names of the runs with gradcause data, sorted."""
         return reader.list_runs(self._provider, ctx, experiment)
 
-    def overview_impl(self, ctx: tb_context.RequestContext, experiment: str) -> dict[str, Any]:
+    def overview_impl(
+        self, ctx: tb_context.RequestContext, experiment: str, budget_s: float = OVERVIEW_BUDGET_S
+    ) -> dict[str, Any]:
         """One line per run with gradcause data (`overview.run_line`), from one listing of the data.
 
         Each line carries the run's colour index in TensorBoard's own run selector (its place in
         the core plugin's run order: start time, then name) and a signature that changes with its
-        data or damage. `skipped` names TensorBoard's other runs (no gradcause data); `damage_checked`
-        says whether event files were checked for damage at all (a local logdir)."""
+        data or damage. Runs not diagnosed yet are diagnosed, then event files not checked yet are
+        checked, for `budget_s` seconds; the runs left are sent as pending lines, and `pending` counts
+        them and the files left (the tab asks again). `skipped` names TensorBoard's other runs (no
+        gradcause data); `damage_checked` says whether event files are checked for damage at all (a
+        local logdir)."""
+        deadline = time.monotonic() + budget_s
         listing = self._provider.list_tensors(ctx, experiment_id=experiment, plugin_name=PLUGIN_NAME)
         all_runs = sorted(
             self._provider.list_runs(ctx, experiment_id=experiment),
             key=lambda run: (math.inf if run.start_time is None else run.start_time, run.run_name),
         )
         colors = {run.run_name: index for index, run in enumerate(all_runs)}
-        damaged: dict[str, list] = collections.defaultdict(list)
-        for found in self._damage.damaged():
-            damaged[found.run].append(found)
-        lines = []
+        lines, fingerprints = [], {}
         for run in sorted(name for name, tags in listing.items() if tags):
-            fingerprint = _fingerprint_of(listing[run])
+            fingerprints[run] = _fingerprint_of(listing[run])
+            diagnosis = self._events.peek((experiment, run), fingerprints[run])
             try:
-                line = overview.run_line(run, self._diagnosis(ctx, experiment, run, fingerprint), damaged[run])
+                if diagnosis is None and time.monotonic() > deadline:
+                    lines.append(overview.pending_line(run))
+                else:
+                    diagnosis = diagnosis or self._diagnosis(ctx, experiment, run, fingerprints[run])
+                    lines.append(overview.run_line(run, diagnosis))
             except errors.InvalidArgumentError as e:  # a newer format version
-                line = overview.unreadable_line(run, str(e), damaged[run])
+                lines.append(overview.unreadable_line(run, str(e)))
+        # Event files are checked after the runs, in what is left of the budget.
+        found, unchecked = self._damage.damaged(deadline=deadline)
+        damaged: dict[str, list] = collections.defaultdict(list)
+        for file in found:
+            damaged[file.run].append(file)
+        for line in lines:
+            run = line["run"]
+            line["damaged"] = [overview.damage_json(d) for d in damaged[run]]
             line["color"] = colors.get(run)
-            line["signature"] = overview.signature(run, fingerprint, line["damaged"])
-            lines.append(line)
+            line["signature"] = overview.signature(run, fingerprints[run], line["damaged"])
         listed = {line["run"] for line in lines}
         skipped = [run for run in [*colors, *sorted(damaged)] if run not in listed]
         return {
@@ -192,13 +218,14 @@ class GradCausePlugin(base_plugin.TBPlugin):
                 for run in dict.fromkeys(skipped)
             ],
             "damage_checked": self._damage.available,
+            "pending": sum(bool(line.get("pending")) for line in lines) + unchecked,
         }
 
     def report_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> str:
         """The run's report as `tb-gradcause report LOGDIR --run RUN --format markdown` prints it
         (the CLI's formatter over the `events` route's result and the run's damaged files)."""
         result = self._diagnosis(ctx, experiment, run)
-        damaged = [found for found in self._damage.damaged() if found.run == run]
+        damaged, _ = self._damage.damaged(run)
         return report.format_markdown(self._logdir, LogdirDiagnosis({run: result}, {}, [], damaged))
 
     def timeline_impl(

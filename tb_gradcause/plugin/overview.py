@@ -7,7 +7,6 @@ text), so a logdir of 100 runs is listed from one request rather than 100.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 from tb_gradcause.analysis import causes
@@ -21,9 +20,9 @@ def damage_json(damage: Damage) -> dict[str, Any]:
     return {**damage.to_json(), "text": damage.describe()}
 
 
-def run_line(run: str, result: RunDiagnosis, damaged: Sequence[Damage]) -> dict[str, Any]:
+def run_line(run: str, result: RunDiagnosis) -> dict[str, Any]:
     """A run's line: its cause counts by severity and its worst cause (the most severe, then the
-    earliest: the one the CLI's summary line names), and its damaged event files."""
+    earliest: the one the CLI's summary line names). The plugin adds its damaged event files."""
     found = result.causes
     worst = max(found, key=lambda c: (c.rank, -c.first_step), default=None)
     return {
@@ -32,20 +31,26 @@ def run_line(run: str, result: RunDiagnosis, damaged: Sequence[Damage]) -> dict[
         "counts": {severity: sum(c.severity == severity for c in found) for severity in causes.SEVERITIES},
         "worst": worst and {key: getattr(worst, key) for key in ("id", "severity", "kind", "layer", "first_step")},
         "summary": report.run_summary(result),
-        "damaged": [damage_json(d) for d in damaged],
     }
 
 
-def unreadable_line(run: str, why: str, damaged: Sequence[Damage]) -> dict[str, Any]:
+def unreadable_line(run: str, why: str) -> dict[str, Any]:
     """The line of a run with gradcause data the reader refused (a newer format version)."""
+    return {**_blank_line(run, f"not readable: {why}"), "unreadable": why}
+
+
+def pending_line(run: str) -> dict[str, Any]:
+    """The line of a run not diagnosed yet (the overview's time budget ran out first)."""
+    return {**_blank_line(run, "not checked yet"), "pending": True}
+
+
+def _blank_line(run: str, summary: str) -> dict[str, Any]:
     return {
         "run": run,
         "events": 0,
         "counts": {severity: 0 for severity in causes.SEVERITIES},
         "worst": None,
-        "summary": f"not readable: {why}",
-        "unreadable": why,
-        "damaged": [damage_json(d) for d in damaged],
+        "summary": summary,
     }
 
 

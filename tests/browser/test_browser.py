@@ -174,11 +174,15 @@ def _wait_for_run(server, matches, timeout_s: float = 120.0) -> str:
 
 
 def _tab(page, timeout_ms: int = 30_000):
-    """The tab's iframe once it has finished loading."""
+    """The tab's iframe once it has finished loading (every run in the overview checked)."""
     deadline = timeout_ms
     while deadline > 0:
         for frame in page.frames:
-            if "plugin_entry.html?name=gradcause" in frame.url and frame.query_selector(".gc-root[data-state=ready]"):
+            if (
+                "plugin_entry.html?name=gradcause" in frame.url
+                and frame.query_selector(".gc-root[data-state=ready]")
+                and not frame.query_selector(".gc-run-line.gc-checking")
+            ):
                 return frame
         page.wait_for_timeout(100)
         deadline -= 100
@@ -263,13 +267,13 @@ def test_cards_show_the_events_route_in_step_order(tb, page):
         assert card.query_selector(".gc-layer").text_content() == (event["layer"] or "whole run")
         assert card.query_selector(".gc-title").text_content() == event["title"]
         assert card.query_selector(".gc-advice").text_content() == event["advice"]
-        # Evidence in plain words: each row says what was measured (its note); the metric's
-        # identifier is only its tooltip.
+        # Evidence in plain words: each row says what was measured (its label, and the event's note);
+        # the metric's identifier is only its tooltip.
         rows = card.query_selector_all(".gc-evidence tbody tr")
         assert [row.get_attribute("data-metric") for row in rows] == [ev["metric"] for ev in event["evidence"]]
         for row, ev in zip(rows, event["evidence"]):
             label = row.query_selector("td")
-            assert ev["note"] and label.text_content() == ev["note"]
+            assert label.text_content() == (f"{ev['label']} ({ev['note']})" if ev["note"] else ev["label"])
             assert label.get_attribute("title") == ev["metric"] and ev["metric"] not in row.text_content()
         assert str(event["first_step"]) in card.query_selector(".gc-span").text_content()
 
@@ -567,6 +571,25 @@ def test_selection_lives_in_the_url_and_unticking_the_last_run_ticks_none(tb, pa
     context.close()
     frame.click(".gc-overview-tools >> text=Select none")
     frame.wait_for_selector(".gc-no-selection")
+
+
+def test_many_ticked_runs_load_as_they_come_into_view(tb, page):
+    runs = tb.get_json("/data/plugin/gradcause/runs")["runs"]
+    page.goto(_view_url(tb, runs))
+    frame = _tab(page)
+    frame.wait_for_selector(".gc-run .gc-chart")
+    assert _panels(frame) == sorted(runs)
+    loaded = [p.get_attribute("data-run") for p in frame.query_selector_all(".gc-run:not(.gc-pending)")]
+    waiting = frame.query_selector_all(".gc-run.gc-pending")
+    assert loaded and waiting and len(loaded) + len(waiting) == len(runs)
+    fetched = frame.evaluate(
+        """() => performance.getEntriesByType('resource').map(r => new URL(r.name))
+            .filter(u => u.pathname.endsWith('/timeline')).map(u => u.searchParams.get('run'))"""
+    )
+    assert set(fetched) == set(loaded)  # nothing fetched for the runs below the screen
+    last = waiting[-1].get_attribute("data-run")
+    waiting[-1].scroll_into_view_if_needed()
+    frame.wait_for_selector(f".gc-run[data-run={json.dumps(last)}] .gc-chart")
 
 
 def test_a_damaged_run_has_a_banner_naming_the_file_and_the_missing_steps(tb, logdir, page):

@@ -276,6 +276,22 @@ def test_overview_sums_up_every_run_from_one_request(client):
     assert overview["damage_checked"] is True
 
 
+def test_overview_sends_the_runs_it_had_no_time_to_diagnose_as_pending(logdir):
+    """A first open of many runs paints at once: runs past the time budget come as pending lines."""
+    provider = reader.logdir_provider(str(logdir))
+    direct = plugin.GradCausePlugin(base_plugin.TBContext(data_provider=provider, logdir=str(logdir)))
+    ctx = context.RequestContext()
+    rushed = direct.overview_impl(ctx, "", budget_s=0)
+    # Every run pending, and every event file old enough to check (the damaged ones at least) unchecked.
+    _, rested = damage.DamageCheck(str(logdir)).damaged(deadline=-1)
+    assert rested >= len(BROKEN_RUNS) and rushed["pending"] == len(rushed["runs"]) + rested
+    assert all(line["pending"] and line["worst"] is None and not line["damaged"] for line in rushed["runs"])
+    full = direct.overview_impl(ctx, "")
+    assert full["pending"] == 0 and not any(line.get("pending") for line in full["runs"])
+    assert {d["run"] for line in full["runs"] for d in line["damaged"]} <= set(BROKEN_RUNS)
+    assert direct.overview_impl(ctx, "", budget_s=0) == full  # diagnosed runs and checked files are cached
+
+
 @pytest.mark.parametrize("run", [NAN, HOSTILE_RUN, TRUNCATED])
 def test_report_is_the_cli_markdown_of_that_run(client, logdir, capsys, run):
     if run not in client.json(f"{ROUTE}/runs")["runs"]:
@@ -309,7 +325,7 @@ def test_damage_is_reported_once_the_file_has_rested(tmp_path):
 def test_remote_or_missing_logdirs_are_not_checked_for_damage(tmp_path):
     for logdir in ("gs://bucket/logs", "", None, str(tmp_path / "missing")):
         check = damage.DamageCheck(logdir)
-        assert not check.available and check.damaged() == []
+        assert not check.available and check.damaged() == ([], 0)
     assert damage.DamageCheck(str(tmp_path)).available
 
 
@@ -328,7 +344,7 @@ def test_static_files_come_only_from_the_allow_list(tmp_path, monkeypatch):
     assert app.get(f"{ROUTE}/index.js.map").status_code == 404  # allowed, but not built
     assert app.json("/data/plugins_listing")["gradcause"]["enabled"] is False
     assert app.json(f"{ROUTE}/runs") == {"runs": []}
-    assert app.json(f"{ROUTE}/overview") == {"runs": [], "skipped": [], "damage_checked": False}  # no such logdir
+    assert app.json(f"{ROUTE}/overview") == {"runs": [], "skipped": [], "damage_checked": False, "pending": 0}
 
 
 def test_parallel_first_requests_read_the_run_once(logdir, monkeypatch):
