@@ -592,8 +592,16 @@ def test_many_ticked_runs_load_as_they_come_into_view(tb, page):
     frame.wait_for_selector(f".gc-run[data-run={json.dumps(last)}] .gc-chart")
 
 
+def _overview(tb) -> dict:
+    """The overview route's answer once every run and file is checked (it sends pending lines meanwhile)."""
+    deadline = time.monotonic() + 60
+    while (overview := tb.get_json("/data/plugin/gradcause/overview"))["pending"]:
+        assert time.monotonic() < deadline, overview
+    return overview
+
+
 def test_a_damaged_run_has_a_banner_naming_the_file_and_the_missing_steps(tb, logdir, page):
-    lines = {line["run"]: line for line in tb.get_json("/data/plugin/gradcause/overview")["runs"]}
+    lines = {line["run"]: line for line in _overview(tb)["runs"]}
     (damage,) = lines[TRUNCATED]["damaged"]
     assert damage["problem"] == "truncated" and all(not lines[run]["damaged"] for run in lines if run != TRUNCATED)
     frame = _open(page, tb, ["chain", TRUNCATED])
