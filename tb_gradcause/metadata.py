@@ -57,6 +57,19 @@ KIND_STATS: dict[str, tuple[str, ...]] = {
     "inputs": ("mean", "std", "min", "max", "nan", "inf", "max_abs_z"),
     # One row "loss". step_skipped = 1 when a loss scaler skipped the update.
     "loss": ("value", "learning_rate", "loss_scale", "step_skipped"),
+    # Rows: loss terms ("loss", or "loss/<output>"), what the loss's graph did with y_true and y_pred,
+    # found at trace time (1 = found; the shapes and ops are the row's facts): a mutual broadcast,
+    # labels broadcast across y_pred's `classes` columns, one-hot-shaped labels read as indices;
+    # then the label values of the step: min, max and the fraction that are whole numbers.
+    "loss_inputs": (
+        "broadcast",
+        "labels_broadcast",
+        "labels_as_index",
+        "classes",
+        "labels_min",
+        "labels_max",
+        "labels_integral",
+    ),
 }
 
 SUMMARY_KINDS: tuple[str, ...] = tuple(KIND_STATS)

@@ -79,6 +79,7 @@ __all__ = [  # and ModelRecorder, imported on first use (`__getattr__`)
     "weights",
     "inputs",
     "loss",
+    "loss_inputs",
     "variable_name",
 ]
 
@@ -404,6 +405,17 @@ def loss(value, step=None, learning_rate=None, loss_scale=None, step_skipped=Non
     """The loss of a step, with the learning rate (NaN when unknown), loss scale (1 without one)
     and whether a loss scaler skipped the update."""
     return write_record(loss_record(value, learning_rate, loss_scale, step_skipped), step)
+
+
+def loss_inputs(loss_fn, y_true, y_pred, step=None):
+    """What `loss_fn` does with `y_true` and `y_pred`, found by tracing it once on their shapes and
+    dtypes (y_true (B,) broadcast against y_pred (B, 1) into (B, B), class ids in a loss that
+    expects one-hot rows, one-hot rows read as class ids), with the label values of this batch.
+    The check never raises: when it cannot run, nothing is written and False is returned."""
+    from tb_gradcause.capture import loss_check  # needs Keras
+
+    checked = loss_check.for_function(loss_fn, y_true, y_pred)
+    return write_record(loss_check.record(checked), step) if checked else tf.constant(False)
 
 
 def __getattr__(name: str):

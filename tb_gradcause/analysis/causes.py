@@ -19,6 +19,7 @@ CAUSE_KINDS: tuple[str, ...] = (
     "input_scale",
     "disconnected_gradient",
     "learning_rate_too_high",
+    "loss_shape_mismatch",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error")
 OPS = frozenset({">", "<", ">=", "<=", "=="})

@@ -12,6 +12,7 @@ from tb_gradcause.analysis.detectors import (
     exploding_gradient,
     input_scale,
     learning_rate_too_high,
+    loss_shape_mismatch,
     nan_inf,
     saturated_activation,
     vanishing_gradient,
@@ -30,6 +31,7 @@ DETECTORS = (
     input_scale,
     disconnected_gradient,
     learning_rate_too_high,
+    loss_shape_mismatch,
 )
 
 # effect kind -> kinds that can explain it (a cause precedes or coincides with its effect).

@@ -10,13 +10,14 @@ and their updates), the finite check (`check`), the cadence (`cadence`) and writ
     @tf.function
     def train_step(x, y, step):
         with recorder.watch(step, inputs=x), tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
+            loss = recorder.loss(loss_fn, y, model(x, training=True))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(grads, model.trainable_variables)
         recorder.write(loss, grads)
 
-`watch` records the forward pass and, as it ends (before the update), copies the weights on the
-cadence's steps; `write`, after the update, writes to the default summary writer: the loss on
+`watch` records the forward pass (`loss`, inside it, also what the loss did with y_true and
+y_pred) and, as it ends (before the update), copies the weights on the cadence's steps; `write`,
+after the update, writes to the default summary writer: the loss on
 every step, every other kind on the cadence's steps, on any step whose loss or gradients hold a
 NaN/Inf (flushed at once) and on a loss spike, as in the callback. The loss is known only after
 `watch`: those off-cadence steps log the weights without their update. A step that does not
@@ -27,13 +28,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import keras
 import tensorflow as tf
 
 from tb_gradcause import metadata, summary
-from tb_gradcause.capture import graph, hooks, pending, records, snapshot
+from tb_gradcause.capture import graph, hooks, loss_check, pending, records, snapshot
 from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.check import SpikeWatch, check_step
 from tb_gradcause.capture.config import CaptureConfig
@@ -112,6 +113,21 @@ class ModelRecorder:
         self._watched = _Watched(rec, step, cadence, before, learning_rate)
 
     @tf.autograph.experimental.do_not_convert
+    def loss(self, loss_fn: Callable, y_true, y_pred, sample_weight=None):
+        """`loss_fn(y_true, y_pred)` (with `sample_weight` if given), computed as is, inside `watch`.
+
+        Handing the loss's inputs over lets the recorder check, once per trace, what the loss did
+        with them (`loss_inputs`): y_true (B,) broadcast against y_pred (B, 1) into (B, B), class ids
+        in a loss that expects one-hot rows, one-hot rows read as class ids. (`model.compute_loss`
+        is checked without this.)"""
+        rec = hooks.current()
+        if rec is None:
+            raise RuntimeError("ModelRecorder.loss must be called inside a `with recorder.watch(step):` block")
+        value = loss_fn(y_true, y_pred) if sample_weight is None else loss_fn(y_true, y_pred, sample_weight)
+        rec.loss_inputs = loss_check.for_function(loss_fn, y_true, y_pred, value)
+        return value
+
+    @tf.autograph.experimental.do_not_convert
     def write(self, loss, grads: Sequence, variables: Sequence | None = None) -> None:
         """Write the step `watch` recorded, after the optimizer's update: its `loss` and the
         `grads` of `variables` (default: the model's trainable variables, as given to the tape)."""
@@ -138,8 +154,9 @@ class ModelRecorder:
         pending.write(plan, build)
 
     def _hook(self) -> list[LayerEntry]:
-        """Hook every watched layer of the model (each once)."""
+        """Hook every watched layer of the model and its `compute_loss` (each once)."""
         entries = walk(self.model)
         for entry in entries:
             hooks.hook_layer(entry)
+        hooks.hook_model(self.model)
         return entries

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 
+from tb_gradcause.capture import loss_check
 from tb_gradcause.capture.model_walk import LayerEntry
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Recorder:
         self.inputs = inputs  # the step's model inputs (this replica's share of the batch)
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
+        self.loss_inputs: list[tuple[loss_check.Finding, Any]] = []  # what the loss did with y_true, y_pred
         self.applied = False
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
         self.pending: Pending | None = None  # the records, when the step is compiled by XLA
@@ -218,7 +220,8 @@ def hook_layer(entry: LayerEntry) -> None:
 
 
 def hook_model(model) -> None:
-    """Wrap `model.compute_loss` on the instance (once) to see each step's loss."""
+    """Wrap `model.compute_loss` on the instance (once) to see each step's loss and check, at
+    trace time, what it did with y and y_pred (`loss_check`)."""
     if getattr(model, "_gradcause_compute_loss", None) is not None:
         return
     original = model.compute_loss
@@ -228,6 +231,7 @@ def hook_model(model) -> None:
         rec = current()
         if rec is not None:
             rec.loss = value
+            rec.loss_inputs = loss_check.for_model(model, original, args, kwargs, value)
         return value
 
     model._gradcause_compute_loss = original  # pylint: disable=protected-access

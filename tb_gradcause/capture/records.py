@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from tb_gradcause import stats, summary
+from tb_gradcause.capture import loss_check
 from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.graph import variable_value
 from tb_gradcause.capture.hooks import Recorder, Slot
@@ -45,7 +46,7 @@ class StepTensors:
 
 def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[summary.Record]:
     """Every kind but the loss, in a fixed order: inputs, activations, backward, backward_time,
-    gradients, weights. Under a strategy, inputs, layer outputs and backward signals are those of
+    gradients, weights, loss_inputs. Under a strategy, inputs, layer outputs and backward signals are those of
     every local replica's share of the batch, joined (`replicas`)."""
     kinds = options.kinds
     slots = t.rec.called()
@@ -87,6 +88,8 @@ def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[su
         if "weights" in kinds:
             after = pick([tf.convert_to_tensor(variable_value(v)) for v in variables])
             out.append(weights_record(after, pick(var_rows), t.snapshot and t.snapshot.picked(order)))
+    if "loss_inputs" in kinds and t.rec.loss_inputs:
+        out.append(loss_check.record(t.rec.loss_inputs))
     return out
 
 

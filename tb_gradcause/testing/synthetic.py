@@ -73,6 +73,10 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
         return [RowInfo(name=feature_name("input", i), role="input", depth=-1) for i in range(n_features)]
     if kind == "loss":
         return [RowInfo(name=LOSS, depth=-1)]
+    if kind == "loss_inputs":
+        shape = str((BATCH, layers[-1].units))
+        facts = {"loss": "binary_crossentropy", "y_true_shape": shape, "y_pred_shape": shape}
+        return [RowInfo(name=LOSS, role=LOSS, depth=-1, facts=facts)]
     raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {metadata.SUMMARY_KINDS}")
 
 
@@ -313,6 +317,13 @@ def _fill_loss(data: Series, rng: np.random.Generator) -> None:
     data.stat("loss_scale")[:, 0] = 1.0
 
 
+def _fill_loss_inputs(data: Series, rng: np.random.Generator) -> None:
+    """A loss whose y_true and y_pred line up: no finding; 0/1 labels."""
+    data.stat("classes")[:] = float(data.rows[0].facts["y_pred_shape"].strip("()").split(", ")[-1])
+    data.stat("labels_max")[:] = 1.0
+    data.stat("labels_integral")[:] = 1.0
+
+
 _FILL = {
     "gradients": _fill_gradients,
     "activations": _fill_activations,
@@ -321,4 +332,5 @@ _FILL = {
     "weights": _fill_weights,
     "inputs": _fill_inputs,
     "loss": _fill_loss,
+    "loss_inputs": _fill_loss_inputs,
 }

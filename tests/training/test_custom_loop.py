@@ -104,7 +104,7 @@ def test_the_loop_records_what_the_callback_records(tmp_path, monkeypatch):
         small(str(tmp_path / trainer.__name__))
         series[trainer.__name__] = read_train(tmp_path / trainer.__name__ / "run").series
     fit, loop = series["ordered_fit"], series["loop_fit"]
-    assert set(loop) == set(fit) == {"inputs", "activations", "backward", "gradients", "weights", "loss"}
+    assert set(loop) == set(fit) == {"inputs", "activations", "backward", "gradients", "weights", "loss", "loss_inputs"}
     for kind in fit:
         assert loop[kind].steps.tolist() == fit[kind].steps.tolist(), kind
         assert names(loop[kind]) == names(fit[kind]), kind

@@ -146,6 +146,18 @@ SCENARIOS: dict[str, tuple[list | None, dict, list[Callable]]] = {
     "lr_diverging": (None, {}, [_update_ratio(0.4), _rising]),
     "lr_oscillating": (None, {}, [lambda data: sr.flat_loss(data, 2.3), _update_ratio(0.25)]),
     "chain": (None, {}, [_update_ratio(0.4), _rising, _set("activations", "dead_frac", "dense_2", 1.0, 250)]),
+    "loss_broadcast": (None, {}, [_set("loss_inputs", "broadcast", None, 1.0)]),
+    "class_ids_in_one_hot_loss": (
+        None,
+        {},
+        [_set("loss_inputs", "labels_broadcast", None, 1.0), _set("loss_inputs", "classes", None, 10.0)]
+        + [_set("loss_inputs", "labels_max", None, 9.0)],
+    ),
+    "one_hot_rows_as_ids": (
+        None,
+        {},
+        [_set("loss_inputs", "labels_as_index", None, 1.0), _set("loss_inputs", "classes", None, 4.0)],
+    ),
 }
 
 

@@ -53,6 +53,12 @@ EVIDENCE_LABELS: dict[str, str] = {
     # weights
     "update_ratio": "update norm over kernel norm",
     "weight_norm_growth": "kernel norm over its early level",
+    # the loss's inputs (found in its graph at trace time)
+    "loss_broadcast": "y_true and y_pred broadcast against each other in the loss",
+    "labels_broadcast": "one-column labels broadcast across y_pred's classes in the loss",
+    "labels_as_index": "one-hot-shaped labels read as class indices by the loss",
+    "labels_max": "largest label value",
+    "labels_integral": "share of the label values that are whole numbers",
 }
 
 
