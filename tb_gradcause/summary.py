@@ -119,8 +119,11 @@ def default_writer(writer: tf.summary.SummaryWriter) -> Iterator[None]:
         state.writer = previous
 
 
-def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None) -> tf.Tensor:
-    """Write a `[len(rows), stats]` float32 matrix of `kind` (metadata once per tag and writer)."""
+def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None, consecutive: bool = False) -> tf.Tensor:
+    """Write a `[len(rows), stats]` float32 matrix of `kind` (metadata once per tag and writer).
+
+    `consecutive`: `values` is `[n, stats]`, the one row of `rows` at each of the n steps from
+    `step` (the callback's loss row, a chunk of steps per summary: `capture.loss_chunks`)."""
     names = [r.name for r in rows]
     tag = metadata.tag_for(kind, names)
     flag = _written_flag(tag)
@@ -129,7 +132,7 @@ def write(kind: str, rows: Sequence[RowInfo], values: tf.Tensor, step=None) -> t
     serialized = metadata.create_summary_metadata(kind, rows).SerializeToString()
     written = flag.read_value()
     meta = tf.where(written, tf.constant(b""), tf.constant(serialized))
-    shape = [len(rows), len(metadata.KIND_STATS[kind])]
+    shape = [None if consecutive else len(rows), len(metadata.KIND_STATS[kind])]
     values = tf.cast(values, tf.float32)
     if values.shape != shape:
         values = tf.ensure_shape(values, shape)
@@ -149,14 +152,6 @@ class Record:
 
 def write_record(record: Record, step=None) -> tf.Tensor:
     return write(record.kind, record.rows, record.values, step)
-
-
-def write_record_bare(record: Record, step=None) -> tf.Tensor:
-    """Write a record without its metadata and without the per-tag flag `write` keeps (three
-    ops fewer on a step that writes only this). Only for a tag whose metadata this writer has
-    already written: TensorBoard takes a tag's metadata from its first event."""
-    tag = metadata.tag_for(record.kind, [r.name for r in record.rows])
-    return tf.summary.write(tag, tf.cast(record.values, tf.float32), step=step)
 
 
 def record_pb(

@@ -180,15 +180,21 @@ def _latest_tag_per_kind(
 def _series(
     kind: str, plugin_data: plugin_data_pb2.GradCausePluginData, data: list[tb_provider.TensorDatum], where: str
 ) -> Series | None:
-    """Stack one tag's samples; drop samples whose shape disagrees with the metadata."""
+    """Stack one tag's samples; drop samples whose shape disagrees with the metadata. A loss
+    sample of n rows holds n consecutive steps from its own (`summary.write`'s `consecutive`)."""
     rows = tuple(RowInfo.from_proto(row) for row in plugin_data.rows)
     stats = tuple(plugin_data.stats)
     shape = (len(rows), len(stats))
-    good = [datum for datum in data if datum.numpy.shape == shape]
+    chunked = kind == "loss" and len(rows) == 1
+    good = [
+        d for d in data if d.numpy.shape == shape or (chunked and d.numpy.ndim == 2 and d.numpy.shape[1:] == shape[1:])
+    ]
     if len(good) < len(data):
         logger.warning("%s: %d samples without shape %s dropped", where, len(data) - len(good), shape)
     if not good:
         return None
+    if chunked:
+        return _spread_steps(kind, good, rows, stats)
     steps = np.fromiter((datum.step for datum in good), dtype=np.int64, count=len(good))
     keep = np.flatnonzero(_latest_writes(steps))
     kept = good if len(keep) == len(good) else [good[i] for i in keep]
@@ -197,6 +203,28 @@ def _series(
         steps=steps[keep],
         wall_times=np.fromiter((datum.wall_time for datum in kept), dtype=np.float64, count=len(kept)),
         values=_stat_major([datum.numpy for datum in kept], shape),
+        rows=rows,
+        stats=stats,
+    )
+
+
+def _spread_steps(
+    kind: str, data: list[tb_provider.TensorDatum], rows: tuple[RowInfo, ...], stats: tuple[str, ...]
+) -> Series:
+    """A one-row series from samples of [n, stats] rows, row i at the sample's step + i (the
+    sample's wall time: when it was written)."""
+    counts = np.fromiter((datum.numpy.shape[0] for datum in data), dtype=np.int64, count=len(data))
+    starts = np.fromiter((datum.step for datum in data), dtype=np.int64, count=len(data))
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    steps = np.repeat(starts, counts) + offsets
+    wall_times = np.repeat(np.fromiter((datum.wall_time for datum in data), dtype=np.float64, count=len(data)), counts)
+    keep = _latest_writes(steps)
+    values = np.concatenate([datum.numpy for datum in data]).astype(np.float32, copy=False)[keep]
+    return Series(
+        kind=kind,
+        steps=steps[keep],
+        wall_times=wall_times[keep],
+        values=values.reshape(len(values), len(rows), len(stats)),
         rows=rows,
         stats=stats,
     )

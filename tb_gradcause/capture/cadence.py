@@ -1,9 +1,11 @@
 """Which steps are captured in full: the one owner of `every_n_steps`.
 
 Fixed (`every_n_steps=N`): the multiples of N. Default (None, `PHASES`): every 10 steps until
-step 100, every 25 until step 1000, then every 100. Early training (where most runs go wrong) and
-short runs get full resolution; in long runs the cost of full captures fades. The loss pulse
-still covers every step, and a non-finite step is captured whatever the cadence.
+step 100, every 25 until step 1000, every 100 until step 100,000, then a hundredth of the step's
+power of ten (every 1000 from 100,000, every 10,000 from 1,000,000, ...). Early training (where
+most runs go wrong) and short runs get full resolution; past step 100,000 each power of ten of
+steps gets 900 captures, so a long run's logs grow with the logarithm of its length. The loss
+row still covers every step, and a non-finite step or a loss spike is captured whatever the cadence.
 
 The schedule is a function of the step alone, never of timings: two runs of the same program
 must capture the same steps (which train function runs a step must not depend on the machine's
@@ -18,8 +20,10 @@ import enum
 
 import tensorflow as tf
 
-# (first step, capture every) of each phase, in step order.
-PHASES: tuple[tuple[int, int], ...] = ((0, 10), (100, 25), (1000, 100))
+# (first step, capture every) of each phase, in step order, to the largest power of ten in an int64.
+PHASES: tuple[tuple[int, int], ...] = ((0, 10), (100, 25), (1000, 100)) + tuple(
+    (10**k, 10 ** (k - 2)) for k in range(5, 19)
+)
 
 
 class Mode(enum.Enum):
@@ -56,37 +60,28 @@ class Cadence:
 
     def in_graph(self, mode: Mode, step: tf.Tensor) -> tf.Tensor:
         """Whether the traced step is on the cadence: a constant for FULL and LEAN (the host
-        chose the function), else `is_full` computed from the int64 `step`."""
+        chose the function), else `is_full` computed from the int64 `step` (elementwise)."""
         if mode is Mode.FULL:
             return tf.constant(True)
         if mode is Mode.LEAN:
             return tf.constant(False)
         if self.every_n_steps:
             return tf.math.floormod(step, self.every_n_steps) == 0
-        start, every = (tf.constant(v, step.dtype) for v in PHASES[0])
-        for phase_start, phase_every in PHASES[1:]:
-            later = step >= phase_start
-            start = tf.where(later, tf.constant(phase_start, step.dtype), start)
-            every = tf.where(later, tf.constant(phase_every, step.dtype), every)
-        return tf.math.floormod(step - start, every) == 0
+        starts, everys = (tf.constant(column, step.dtype) for column in zip(*PHASES))
+        # The step's phase: the last one started (a count, not a search: XLA has no search kernel).
+        phase = tf.reduce_sum(tf.cast(tf.expand_dims(step, -1) >= starts, tf.int32), axis=-1) - 1
+        return tf.math.floormod(step - tf.gather(starts, phase), tf.gather(everys, phase)) == 0
 
 
 class HostSchedule:
-    """One step per call: whether the coming batch runs the full train function.
-
-    The writer's first step is full even off the cadence: lean steps write their loss pulse
-    without metadata, which TensorBoard takes from a tag's first event, so a full step must
-    come first (a model may have trained before the callback, its first step off the cadence).
-    """
+    """One step per call: whether the coming batch runs the full train function."""
 
     def __init__(self, cadence: Cadence):
         self.cadence = cadence
         self.next_step = 0  # the coming batch's step
-        self._writer_started = False
 
     def next_is_full(self) -> bool:
         """Decide the coming batch, then count it."""
-        full = not self._writer_started or self.cadence.is_full(self.next_step)
-        self._writer_started = True
+        full = self.cadence.is_full(self.next_step)
         self.next_step += 1
         return full

@@ -27,6 +27,7 @@ from tb_gradcause.capture import hooks, strategy_support, writer
 from tb_gradcause.capture.cadence import HostSchedule, Mode
 from tb_gradcause.capture.check import SpikeWatch
 from tb_gradcause.capture.config import CaptureConfig
+from tb_gradcause.capture.loss_chunks import LossChunks
 from tb_gradcause.capture.model_walk import walk
 from tb_gradcause.capture.step import StepCapture
 from tb_gradcause.capture.train_functions import TrainFunctions, step_counter
@@ -78,6 +79,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         self._scratch_dir: str | None = None  # a non-chief worker's writer's directory
         self._step: tf.Variable | None = None
         self._spikes: SpikeWatch | None = None
+        self._losses: LossChunks | None = None  # made with the writer
         self._capture: StepCapture | None = None
         self._functions: TrainFunctions | None = None
         self._failed = False
@@ -137,14 +139,15 @@ class GradCauseCallback(keras.callbacks.Callback):
         if model.optimizer is None:
             raise ValueError("the model has no optimizer: compile it before fit")
         if self._writer is None:
-            self._writer, self._scratch_dir = writer.create(model, self.train_dir)
+            self._losses = LossChunks()
+            self._writer, self._scratch_dir = writer.create(model, self.train_dir, self._losses)
         if self._step is None:
             self._step = step_counter(model)
             self._spikes = SpikeWatch()
         entries = walk(model)
         hooks.install(model, entries)
-        assert self._spikes is not None  # made with the step counter
-        capture = StepCapture(model, self.config, self._step, self._spikes, self._writer)
+        assert self._spikes is not None and self._losses is not None  # made with the step counter, the writer
+        capture = StepCapture(model, self.config, self._step, self._spikes, self._writer, self._losses)
         self._capture = capture
         self._functions = TrainFunctions(
             model,
@@ -200,8 +203,8 @@ class GradCauseCallback(keras.callbacks.Callback):
         warnings.warn(message, RuntimeWarning, stacklevel=2)
 
     def _flush(self) -> None:
-        if self._writer is not None:
+        if self._writer is not None and self._losses is not None:
             try:
-                self._writer.flush()
+                writer.flush(self._writer, self._losses)
             except Exception as error:
                 self._fail(error)

@@ -1,7 +1,8 @@
 """Writing a step's records: at once, or after an XLA-compiled step.
 
 A full capture writes every record (and flushes when the step is non-finite, so it is on disk
-even if training dies next); any other step writes at most the loss pulse. XLA has no summary
+even if training dies next); any other step writes at most the loss pulse, or holds it to be
+written with the steps around it (`loss_chunks`). XLA has no summary
 kernels: a compiled step computes its records as `Pending` (zeros when it does not capture:
 XLA needs fixed shapes) and returns their tensors, written after it by `write`.
 """
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from tb_gradcause import metadata, summary
 from tb_gradcause.capture import graph
+from tb_gradcause.capture.loss_chunks import LossChunks
 
 
 @dataclasses.dataclass
@@ -28,31 +30,36 @@ class Plan:
     step: tf.Tensor  # int64
 
 
-def write(plan: Plan, records: Callable[[], list[summary.Record]], bare_pulse: bool = False) -> None:
+def write(plan: Plan, records: Callable[[], list[summary.Record]], chunks: LossChunks | None = None) -> None:
     """Write all `records()` when `plan.full` (and flush when `plan.bad`), else only the loss
     pulse if `plan.record_pulse`.
 
-    A pulse known at trace time to go out every step is written outside the capture conditional,
-    which then runs nothing when it does not capture. `bare_pulse`: that pulse goes without
-    metadata (`summary.write_record_bare`): for lean steps, which the writer's first step, a
-    full one, precedes.
+    `chunks`: the loss pulse goes there on every step instead, to be written with the steps
+    around it (`loss_chunks`); a non-finite step writes the rows held before its flush. Else a
+    pulse known at trace time to go out every step is written outside the capture conditional,
+    which then runs nothing when it does not capture.
     """
     pulse, step = plan.pulse, plan.step
-    pulse_pred = graph.on_chief(plan.record_pulse) if pulse is not None else tf.constant(False)
+    if pulse is not None and chunks is not None:
+        chunks.add(pulse, step)
+    separate = pulse is not None and chunks is None
+    pulse_pred = graph.on_chief(plan.record_pulse) if separate else tf.constant(False)
     known = tf.get_static_value(pulse_pred)
     every_step = known is not None and bool(known)
     if pulse is not None and every_step:
-        (summary.write_record_bare if bare_pulse else summary.write_record)(pulse, step)
+        summary.write_record(pulse, step)
 
     def write_full():
         for record in records():
-            if not (every_step and record is pulse):
+            if record is not pulse or (separate and not every_step):
                 summary.write_record(record, step)
+        if chunks is not None:
+            graph.cond(plan.bad, chunks.write_held)
         tf.cond(plan.bad, lambda: tf.summary.flush(), tf.no_op)
         return tf.constant(True)
 
     def write_pulse():
-        if pulse is not None and known is None:
+        if pulse is not None and separate and known is None:
             graph.cond(pulse_pred, lambda: summary.write_record(pulse, step))
         return tf.constant(False)
 
@@ -96,5 +103,5 @@ class Pending:
         full, bad, record_pulse, step = tensors[n : n + 4]
         return Pending(records, Plan(full, bad, record_pulse, pulse, step))
 
-    def write(self, bare_pulse: bool) -> None:
-        write(self.plan, lambda: self.records, bare_pulse)
+    def write(self, chunks: LossChunks | None) -> None:
+        write(self.plan, lambda: self.records, chunks)

@@ -24,6 +24,7 @@ from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.check import Check, SpikeWatch, check_step
 from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.hooks import Recorder, is_hooked
+from tb_gradcause.capture.loss_chunks import LossChunks
 from tb_gradcause.capture.model_walk import LayerEntry, walk
 from tb_gradcause.capture.pending import Pending, Plan, write
 
@@ -38,12 +39,15 @@ class StepCapture:
         step: tf.Variable,
         spikes: SpikeWatch,
         writer: tf.summary.SummaryWriter,
+        losses: LossChunks,
     ):
         self.model = model
         self.config = config
         self.step = step
         self.spikes = spikes
         self.writer = writer
+        # The loss rows of every step, written a chunk of steps at a time (`loss_every_step`).
+        self.chunks = losses if config.loss_every_step else None
         self.owner: dict[int, LayerEntry] = {}
         # Set when tracing found layers that were not hooked (built lazily by the first step):
         # the callback then hooks them and rebuilds its train functions once.
@@ -68,7 +72,7 @@ class StepCapture:
         result = original(grads, variables)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:  # the global gradients, as applied
             grads = [rec.reduced_grads.get(id(graph.variable_value(v)), g) for g, v in zip(grads, variables)]
-        self._emit(plan, records.StepTensors(rec, x, grads, variables, before, scale, self.owner), mode, xla)
+        self._emit(plan, records.StepTensors(rec, x, grads, variables, before, scale, self.owner), xla)
         return result
 
     def _refresh_layers(self) -> None:
@@ -103,8 +107,8 @@ class StepCapture:
     def _plan(self, step: tf.Tensor, cadence: tf.Tensor, check: Check, lr: tf.Tensor, scale: tf.Tensor | None) -> Plan:
         """Full on the cadence (unless the loss scaler skips the step), on a non-finite step and on
         a loss spike (its batch is the evidence, skipped or not). The loss pulse is computed on
-        every step; a step that is not full writes it on every step, or with the pulse off only
-        when the loss scaler skipped it (its only record)."""
+        every step and kept in `chunks`, or with the pulse off written only when the loss scaler
+        skipped the step (its only record)."""
         on_cadence = graph.logical_and(cadence, graph.logical_not(check.skipped))
         full = graph.on_chief(graph.logical_or(on_cadence, graph.logical_or(check.bad, check.spike)))
         pulse = None
@@ -114,7 +118,7 @@ class StepCapture:
         record_pulse = tf.constant(True) if self.config.loss_every_step else check.skipped
         return Plan(full, check.bad, record_pulse, pulse, step)
 
-    def _emit(self, plan: Plan, tensors: records.StepTensors, mode: Mode, xla: bool) -> None:
+    def _emit(self, plan: Plan, tensors: records.StepTensors, xla: bool) -> None:
         """Write the plan's records now, or (inside XLA) leave them pending on the recorder."""
 
         def build() -> list[summary.Record]:
@@ -124,4 +128,4 @@ class StepCapture:
             tensors.rec.pending = Pending.compute(plan, build)
         else:
             with summary.default_writer(self.writer):
-                write(plan, build, bare_pulse=mode is Mode.LEAN)
+                write(plan, build, self.chunks)

@@ -55,6 +55,7 @@ class TrainFunctions:
         self._train_step = model.train_step
         self._step = capture.step
         self._writer = capture.writer
+        self._chunks = capture.chunks
         self._kinds = capture.config.kinds
         self._on_apply = on_apply
         self._failed = failed
@@ -135,7 +136,7 @@ class TrainFunctions:
             if "pending" in template and not self._failed():
                 pending = template["pending"].with_tensors(tensors)
                 with summary.default_writer(self._writer):
-                    pending.write(bare_pulse=mode is Mode.LEAN)
+                    pending.write(self._chunks)
             self._advance_step()
             return outputs
 

@@ -151,7 +151,7 @@ def test_samples_whose_shape_disagrees_with_the_rows_are_dropped(tmp_path):
     rows = synthetic.layer_rows("loss", LAYERS)
     with synthetic.RunWriter(str(tmp_path / "run")) as writer:
         writer.write("loss", 0, rows, np.zeros((1, 4)))
-        writer.write("loss", 1, rows, np.zeros((2, 4)))
+        writer.write("loss", 1, rows, np.zeros((1, 3)))
         writer.write("loss", 2, rows, np.zeros((1, 4)))
     np.testing.assert_array_equal(reader.read_logdir(str(tmp_path))["run"].get("loss").steps, [0, 2])
 
