@@ -10,7 +10,7 @@ import numpy as np
 
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
-from tb_gradcause.analysis.signals import flow, trends, wording
+from tb_gradcause.analysis.signals import flow, suggestions, trends, wording
 
 CAUSE_KIND = "exploding_gradient"
 REQUIRES: tuple[str, ...] = ("gradients",)
@@ -35,29 +35,34 @@ SPIKE_FACTOR = 10.0
 SPIKE_HISTORY = 5
 
 
-def _advice(run: RunData, best: flow.Candidate) -> str:
+def _advice(run: RunData, best: flow.Candidate, start: int, last: int) -> str:
+    clip = suggestions.clipping(run, start)
     if best.row.recurrent or best.how == "along_time":
         seq_len = flow.sequence_length(run, best.layer)
         length = f" {seq_len}" if seq_len else ""
-        return (
+        text = (
             f"The error signal grows as it flows back through the{length} time steps of {best.layer}. "
-            "Clip gradients (`clipnorm=1.0` on the optimizer), use LSTM/GRU instead of SimpleRNN, keep the "
+            f"Clip gradients ({clip.setting}), use LSTM/GRU instead of SimpleRNN, keep the "
             "recurrent kernel orthogonal (the default initializer), and shorten sequences or truncate "
             "backpropagation through time."
         )
+        return text + suggestions.notes(clip)
+    lr = suggestions.learning_rate(run, last)
     if best.how == "depth":
-        return (
+        text = (
             f"Gradients grow layer by layer towards {best.layer}: the weights are initialized too large "
             "for this depth. Use the default Glorot/He initializers, add BatchNormalization or residual "
-            "connections, and clip gradients (`clipnorm=1.0`) or lower the learning rate."
+            f"connections, and clip gradients ({clip.setting}) or lower the learning rate {lr.setting}."
         )
-    return (
-        f"Gradients of {best.layer} keep growing: each update overshoots. Lower the learning rate (try 10x "
-        "lower), clip gradients (`clipnorm=1.0`), and standardize inputs and targets."
+        return text + suggestions.notes(clip, lr)
+    text = (
+        f"Gradients of {best.layer} keep growing: each update overshoots. Lower the learning rate {lr.setting}, "
+        f"clip gradients ({clip.setting}), and standardize inputs and targets."
     )
+    return text + suggestions.notes(lr, clip)
 
 
-def _loss_explosion(trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | None:
+def _loss_explosion(run: RunData, trend: trends.LossTrend | None, sampled: np.ndarray) -> Cause | None:
     """A run-wide event when the per-step loss grows by orders of magnitude and is still that high
     where the run dies (NaN/Inf), or where it ends before the gradient statistics (logged at
     the `sampled` steps) could show or refute the growth. A spike the loss comes back from is
@@ -82,6 +87,7 @@ def _loss_explosion(trend: trends.LossTrend | None, sampled: np.ndarray) -> Caus
         return None  # the gradients were sampled during the growth: their own rules decide
     peak = a + int(np.argmax(decades[a : b + 1]))
     first, last = int(trend.steps[a]), int(trend.steps[-1])
+    lr, clip = suggestions.learning_rate(run, last), suggestions.clipping(run, first)
     items = [
         evidence(
             "loss_growth",
@@ -101,8 +107,9 @@ def _loss_explosion(trend: trends.LossTrend | None, sampled: np.ndarray) -> Caus
         f"Gradients explode from step {first}: the loss grows {wording.num(10 ** decades[peak])}x within a few steps",
         items,
         "The loss (logged every step) blows up faster than the gradient statistics are sampled, so no "
-        "single layer can be named. Lower the learning rate, clip gradients (`clipnorm=1.0`), and "
-        f"scale inputs and targets (the loss starts at {wording.num(trend.baseline)}).",
+        f"single layer can be named. Lower the learning rate {lr.setting}, clip gradients ({clip.setting}), "
+        f"and scale inputs and targets (the loss starts at {wording.num(trend.baseline)})."
+        + suggestions.notes(lr, clip),
     )
 
 
@@ -115,7 +122,7 @@ def _gradient_jumps(grads: flow.Profile) -> np.ndarray:
     return grads.steps[1:][jump.any(axis=1)]
 
 
-def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray, jumps: np.ndarray) -> Cause | None:
+def _loss_spike(run: RunData, trend: trends.LossTrend | None, sampled: np.ndarray, jumps: np.ndarray) -> Cause | None:
     """A warning at the first finite loss `SPIKE_FACTOR` times the largest loss of all steps before
     it, at a step the gradient statistics did not sample or where they jumped as well. The capture
     samples every such spike in full; a loss that leaps while the gradients stay at their level
@@ -137,6 +144,8 @@ def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray, jumps: np.n
         return None
     i = SPIKE_HISTORY + int(spikes[0])
     step, ratio = int(trend.steps[i]), float(factor[spikes[0]])
+    clip, warmup = suggestions.clipping(run, step), suggestions.warmup(run, step)
+    early = f" Early in training, {warmup.setting}." if warmup is not None else ""
     items = [
         evidence("loss_spike", ratio, SPIKE_FACTOR, ">=", step),
         evidence("loss", float(values[i]), float(running_max[i - 1]), ">", step, "over the largest loss before it"),
@@ -150,9 +159,9 @@ def _loss_spike(trend: trends.LossTrend | None, sampled: np.ndarray, jumps: np.n
         f"The loss spikes at step {step}: {wording.num(float(values[i]))}, "
         f"{wording.num(ratio)}x its largest value before",
         items,
-        "One update overshot: a gradient far larger than usual (an outlier batch, or a learning rate at the edge "
-        "of stability). Clip gradients (`clipnorm=1.0`), check that batch's inputs, and lower the learning rate "
-        "if spikes recur.",
+        "One update overshot: a gradient far larger than usual (an outlier batch, or a learning rate at the "
+        f"edge of stability). Clip gradients ({clip.setting}), check that batch's inputs, and lower the "
+        f"learning rate if spikes recur.{early}" + suggestions.notes(clip),
     )
 
 
@@ -192,9 +201,9 @@ def detect(run: RunData) -> list[Cause]:
     confirmed = flow.confirm(candidates, trend)
     if not confirmed:
         sampled = run["gradients"].steps
-        fallback = _loss_explosion(trend, sampled) or _loss_spike(trend, sampled, _gradient_jumps(grads))
+        fallback = _loss_explosion(run, trend, sampled) or _loss_spike(run, trend, sampled, _gradient_jumps(grads))
         return [fallback] if fallback is not None else []
-    start = min(c.first for c in confirmed)
+    start, last = min(c.first for c in confirmed), max(c.last for c in confirmed)
     best = max((c for c in confirmed if c.first == start), key=lambda c: c.score)
     items = list(best.items)
     others = sorted({c.layer for c in confirmed} - {best.layer})
@@ -207,9 +216,9 @@ def detect(run: RunData) -> list[Cause]:
             "error" if dies else "warning",
             best.layer,
             start,
-            max(c.last for c in confirmed),
+            last,
             f"Gradients {where} in {best.layer} from step {start} ({wording.num(10**best.score)}x)",
             items,
-            _advice(run, best),
+            _advice(run, best, start, last),
         )
     ]

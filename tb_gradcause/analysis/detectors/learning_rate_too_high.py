@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from tb_gradcause.analysis.causes import Cause, Evidence, evidence
-from tb_gradcause.analysis.reader import RunData, Series
-from tb_gradcause.analysis.signals import per_layer, trends, wording
+from tb_gradcause.analysis.reader import RunData
+from tb_gradcause.analysis.signals import suggestions, trends, updates, wording
 
 CAUSE_KIND = "learning_rate_too_high"
 REQUIRES: tuple[str, ...] = ("weights", "loss")
@@ -24,39 +24,22 @@ UPDATE_RATIO = 0.1
 WEIGHT_GROWTH = 10.0
 
 
-def _layer_ratio(weights: Series) -> tuple[np.ndarray, np.ndarray]:
-    """Median over layers of the kernel update ratio [S], and the total kernel norm [S]."""
-    kernel = np.flatnonzero([r.role in per_layer.KERNEL_ROLES for r in weights.rows])
-    if not len(kernel):
-        kernel = np.arange(len(weights.rows))
-    layers = per_layer.Layers.of([weights.rows[i] for i in kernel])
-    w2 = layers.total(np.square(np.take(weights.stat("norm"), kernel, axis=1), dtype=np.float64))
-    u2 = layers.total(np.square(np.take(weights.stat("update_norm"), kernel, axis=1), dtype=np.float64))
-    with np.errstate(all="ignore"):
-        ratio = np.sqrt(np.divide(u2, w2, out=u2), out=u2)
-    ratio[~np.isfinite(ratio)] = np.nan  # no kernel norm (w2 = 0; NaN rows count as 0), or an infinite update
-    return trends.row_median(ratio), np.sqrt(w2.sum(axis=1))
-
-
-def _lr_text(run: RunData) -> tuple[str, float | None]:
-    loss = run.get("loss")
-    if loss is None or not loss.has("learning_rate"):
-        return "", None
-    lr = loss.stat("learning_rate")[:, 0]
-    lr = lr[np.isfinite(lr) & (lr > 0)]
-    return (f" ({wording.num(float(lr[-1]))})", float(lr[-1])) if len(lr) else ("", None)
-
-
-def _advice(lr: float | None) -> str:
-    target = f" (e.g. {wording.num(lr / 10)} instead of {wording.num(lr)})" if lr is not None else ""
+def _advice(run: RunData, start: int, last: int) -> str:
+    """Lower the rate (to one computed from the early update ratios up to `last`), or warm it up (over
+    the steps an early instability from `start` took to settle); clip at the norms before `start`."""
+    lr = suggestions.learning_rate(run, last)
+    warmup = suggestions.warmup(run, start)
+    clip = suggestions.clipping(run, start)
     return (
-        f"Lower the learning rate about 10x{target}, or use a schedule with warmup; clip gradients "
-        "(`clipnorm=1.0`) to survive occasional large steps. With SGD, try Adam at its default 1e-3."
+        f"Lower the learning rate {lr.setting}, or "
+        + (warmup.setting if warmup is not None else "use a schedule with warmup")
+        + f"; clip gradients ({clip.setting}) to survive occasional large steps. With SGD, try Adam at its "
+        "default 1e-3." + suggestions.notes(lr, clip)
     )
 
 
 def _diverging(
-    trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, lr: float | None, lr_note: str
+    trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, growth: np.ndarray, run: RunData, lr_note: str
 ) -> Cause | None:
     """The loss rises or turns NaN/Inf, confirmed by large updates or growing weights up to then."""
     trouble = _first_trouble(trend)
@@ -98,12 +81,12 @@ def _diverging(
         + ("diverges to NaN/Inf" if dies else "rises")
         + f" from step {start}",
         items,
-        _advice(lr),
+        _advice(run, start, trend.last_step),
     )
 
 
 def _oscillating(
-    trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, lr: float | None, lr_note: str
+    trend: trends.LossTrend, steps: np.ndarray, ratio: np.ndarray, run: RunData, lr_note: str
 ) -> Cause | None:
     """No progress while every update is large, over at least half the run."""
     for _, a, b in trends.persistent_spans(ratio >= UPDATE_RATIO, trends.persistence(len(steps))):
@@ -137,7 +120,7 @@ def _oscillating(
                     "by the end of the run",
                 ),
             ],
-            _advice(lr),
+            _advice(run, first, last),
         )
     return None
 
@@ -147,13 +130,14 @@ def detect(run: RunData) -> list[Cause]:
     trend = trends.LossTrend.from_run(run)
     if trend is None or not (weights.has("norm") and weights.has("update_norm")):
         return []
-    ratio, norm = _layer_ratio(weights)
+    ratio, norm = updates.kernel_update_ratio(weights)
     base = trends.baseline(norm)
     with np.errstate(all="ignore"):  # no early kernel norm (all-zero kernels): growth unknown
         growth = np.where(base > 0, norm / base, np.nan)
-    lr_note, lr = _lr_text(run)
-    event = _diverging(trend, weights.steps, ratio, growth, lr, lr_note) or _oscillating(
-        trend, weights.steps, ratio, lr, lr_note
+    lr = updates.last_learning_rate(run)
+    lr_note = f" ({wording.num(lr)})" if lr is not None else ""
+    event = _diverging(trend, weights.steps, ratio, growth, run, lr_note) or _oscillating(
+        trend, weights.steps, ratio, run, lr_note
     )
     return [event] if event is not None else []
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData, Series
-from tb_gradcause.analysis.signals import per_layer, trends, wording
+from tb_gradcause.analysis.signals import per_layer, suggestions, trends, wording
 from tb_gradcause.rows import RowInfo
 
 CAUSE_KIND = "nan_inf"
@@ -164,24 +164,33 @@ def _largest_output(run: RunData, step: int) -> float:
 
 
 def _advice(run: RunData, hit: _Hit, step: int) -> str:
+    """What to change, with the clipping threshold and learning rate computed from the steps before `step`."""
+    text, parts = _advice_text(run, hit, step)
+    return text + suggestions.notes(*parts)
+
+
+def _advice_text(run: RunData, hit: _Hit, step: int) -> tuple[str, tuple[suggestions.Suggestion, ...]]:
     row = _layer_info(run, hit.layer)
     cls = f" ({row.layer_class})" if row is not None and row.layer_class else ""
     act = row.activation if row is not None else ""
+    clip = suggestions.clipping(run, step)
     if hit.phase == "input":
         return (
             f"The input batch already holds NaN/Inf ({wording.names(hit.rows, 5)}). Clean the data before training "
             "(drop or impute missing values, check divisions and logs in preprocessing; "
-            "`np.isfinite(x).all()` on the dataset finds the rows)."
+            "`np.isfinite(x).all()` on the dataset finds the rows).",
+            (),
         )
     if hit.phase == "forward":
         if act in ("exponential", "exp", "softplus"):
             return (
                 f"`{act}` in {hit.layer}{cls} overflowed (float32 exp overflows above ~88). Keep its input "
                 "small: lower the learning rate, clip gradients, or predict the log of the value "
-                "(e.g. a log-link loss such as Poisson with `log_input`) instead of exponentiating."
+                "(e.g. a log-link loss such as Poisson with `log_input`) instead of exponentiating.",
+                (),
             )
         recurrent = (
-            " For a recurrent layer: clip gradients (`clipnorm=1.0`) and check long sequences."
+            f" For a recurrent layer: clip gradients ({clip.setting}) and check long sequences."
             if (row is not None and row.recurrent)
             else ""
         )
@@ -190,12 +199,14 @@ def _advice(run: RunData, hit: _Hit, step: int) -> str:
                 f"{hit.layer}{cls} only multiplies and adds: its output overflowed float32 (|x| > 3.4e38) "
                 "because its weights or inputs had grown huge, or its weights were already non-finite "
                 "after an update. The updates before this step were far too large: lower the learning "
-                f"rate, clip gradients (`clipnorm=1.0`), and scale inputs and targets.{recurrent}"
+                f"rate, clip gradients ({clip.setting}), and scale inputs and targets.{recurrent}",
+                (clip,),
             )
         return (
             f"{hit.layer}{cls} turned finite inputs into NaN/Inf: look for exp/log/sqrt/division/pow in "
             "its computation (log(0), x/0, exp of a large value) and add an epsilon or clip the "
-            f"argument; if its values grew over the steps before, lower the learning rate.{recurrent}"
+            f"argument; if its values grew over the steps before, lower the learning rate.{recurrent}",
+            (clip,) if recurrent else (),
         )
     if hit.phase == "loss":
         largest = _largest_output(run, step)
@@ -203,26 +214,29 @@ def _advice(run: RunData, hit: _Hit, step: int) -> str:
             return (
                 f"The loss overflowed: layer outputs reached {wording.num(largest)}, and squaring or "
                 "exponentiating such values exceeds float32. The weights have grown far too large: lower "
-                "the learning rate, clip gradients (`clipnorm=1.0`), and scale inputs and targets."
+                f"the learning rate, clip gradients ({clip.setting}), and scale inputs and targets.",
+                (clip,),
             )
         return (
             "The loss is NaN/Inf although every layer output was finite: a log(0) or division by zero in "
             "the loss. Use the framework's loss with `from_logits=True` instead of a hand-written "
-            "log of probabilities, or clip predictions to [eps, 1-eps]; check labels for NaN."
+            "log of probabilities, or clip predictions to [eps, 1-eps]; check labels for NaN.",
+            (),
         )
     if hit.phase in ("backward", "gradient"):
         return (
             f"The backward pass of {hit.layer}{cls} produced NaN/Inf from finite values: an operation with "
             "an infinite derivative at the value reached (sqrt(0), log(0), pow(x, <1) at 0, a norm of a "
             "zero vector) or an overflowing gradient. Add an epsilon inside such operations; clip "
-            "gradients (`clipnorm=1.0`) if the gradients grew before."
+            f"gradients ({clip.setting}) if the gradients grew before.",
+            (clip,),
         )
-    lr = _learning_rate(run)
-    lr_text = f" (learning rate {wording.num(lr)})" if lr is not None else ""
+    rate = suggestions.learning_rate(run, step)
     return (
         f"The optimizer turned finite gradients into non-finite weights in {hit.layer}: the step was far "
-        f"too large{lr_text}. Lower the learning rate (10x), clip gradients (`clipnorm=1.0`), and check "
-        "the optimizer's epsilon if you changed it."
+        f"too large. Lower the learning rate {rate.setting}, clip gradients ({clip.setting}), and check "
+        "the optimizer's epsilon if you changed it.",
+        (rate, clip),
     )
 
 
@@ -233,15 +247,6 @@ def _finite_loss_at(run: RunData, step: int) -> bool:
         return False
     i = int(np.searchsorted(loss.steps, step))
     return i < len(loss.steps) and loss.steps[i] == step and bool(np.isfinite(loss.stat("value")[i, 0]))
-
-
-def _learning_rate(run: RunData) -> float | None:
-    loss = run.get("loss")
-    if loss is None or not loss.has("learning_rate"):
-        return None
-    values = loss.stat("learning_rate")[:, 0]
-    values = values[np.isfinite(values)]
-    return float(values[-1]) if len(values) else None
 
 
 def detect(run: RunData) -> list[Cause]:
