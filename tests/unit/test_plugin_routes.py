@@ -244,8 +244,17 @@ def test_broken_event_files_never_cause_a_server_error(client):
     assert client.json(f"{ROUTE}/timeline?run={HEALTHY}&kind=loss")["steps"] == list(range(STEPS))
 
 
-def test_overview_sums_up_every_run_from_one_request(client):
-    overview = client.json(f"{ROUTE}/overview")
+def _overview(get_json) -> dict:
+    """The overview once nothing is pending (what its time budget did not cover comes as pending)."""
+    for _ in range(100):
+        overview = get_json(f"{ROUTE}/overview")
+        if not overview["pending"]:
+            return overview
+    raise AssertionError(f"still pending after 100 requests: {overview}")
+
+
+def test_overview_sums_up_every_run_in_one_route(client):
+    overview = _overview(client.json)
     lines = {line["run"]: line for line in overview["runs"]}
     assert [line["run"] for line in overview["runs"]] == client.json(f"{ROUTE}/runs")["runs"]
     tensorboard_runs = client.json("/data/runs")  # TensorBoard's run selector's order gives its colours
@@ -286,7 +295,7 @@ def test_overview_sends_the_runs_it_had_no_time_to_diagnose_as_pending(logdir):
     _, rested = damage.DamageCheck(str(logdir)).damaged(deadline=-1)
     assert rested >= len(BROKEN_RUNS) and rushed["pending"] == len(rushed["runs"]) + rested
     assert all(line["pending"] and line["worst"] is None and not line["damaged"] for line in rushed["runs"])
-    full = direct.overview_impl(ctx, "")
+    full = direct.overview_impl(ctx, "", budget_s=600)  # the default 0.7 s may not cover them all under load
     assert full["pending"] == 0 and not any(line.get("pending") for line in full["runs"])
     assert {d["run"] for line in full["runs"] for d in line["damaged"]} <= set(BROKEN_RUNS)
     assert direct.overview_impl(ctx, "", budget_s=0) == full  # diagnosed runs and checked files are cached
@@ -313,7 +322,7 @@ def test_damage_is_reported_once_the_file_has_rested(tmp_path):
     app = Client(tmp_path, "false")
 
     def damaged() -> list[dict]:
-        return [d for line in app.json(f"{ROUTE}/overview")["runs"] for d in line["damaged"]]
+        return [d for line in _overview(app.json)["runs"] for d in line["damaged"]]
 
     assert damaged() == []
     rested = time.time() - damage.SETTLE_SECONDS - 1
