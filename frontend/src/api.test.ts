@@ -3,7 +3,7 @@
 import { afterEach, test } from "node:test";
 // @ts-ignore
 import assert from "node:assert/strict";
-import { fetchEvents, fetchOverview, fetchReport, fetchRuns, fetchTimeline, HttpError, TIMELINE_STATS } from "./api";
+import { fetchEvents, fetchOverview, fetchReport, fetchTimeline, HttpError, TIMELINE_STATS } from "./api";
 
 const realFetch = globalThis.fetch;
 afterEach(() => {
@@ -161,13 +161,6 @@ test("fetchEvents decodes non-finite evidence values and thresholds", async () =
   assert.equal(c.threshold, 1000);
   assert.deepEqual(result.checked, ["nan_inf"]);
   assert.deepEqual(result.skipped, { dead_relu: "activations not logged" });
-});
-
-test("fetchRuns lists the runs", async () => {
-  const requests = serve(() => [200, { runs: ["a", "b/c"] }]);
-  assert.deepEqual(await fetchRuns(), ["a", "b/c"]);
-  assert.equal(requests[0].pathname, "/data/plugin/gradcause/runs");
-  assert.equal(requests[0].search, "");
 });
 
 test("fetchOverview asks the one overview route; fetchReport returns the report's text as sent", async () => {

@@ -144,10 +144,6 @@ async function getJson<T>(route: string, params: Record<string, string | number>
   return JSON.parse(await getText(route, params, "application/json")) as T;
 }
 
-export async function fetchRuns(): Promise<string[]> {
-  return (await getJson<{ runs: string[] }>("runs")).runs;
-}
-
 export async function fetchOverview(): Promise<Overview> {
   return getJson<Overview>("overview");
 }
