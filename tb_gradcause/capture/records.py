@@ -46,8 +46,8 @@ class StepTensors:
 
 def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[summary.Record]:
     """Every kind but the loss, in a fixed order: inputs, activations, backward, backward_time,
-    gradients, weights, loss_inputs. Under a strategy, inputs, layer outputs and backward signals are those of
-    every local replica's share of the batch, joined (`replicas`)."""
+    gradients, weights, loss_inputs. Under a strategy, inputs, layer outputs, backward signals and
+    labels are those of every local replica's share of the batch, joined (`replicas`)."""
     kinds = options.kinds
     slots = t.rec.called()
     out: list[summary.Record] = []
@@ -89,8 +89,18 @@ def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[su
             after = pick([tf.convert_to_tensor(variable_value(v)) for v in variables])
             out.append(weights_record(after, pick(var_rows), t.snapshot and t.snapshot.picked(order)))
     if "loss_inputs" in kinds and t.rec.loss_inputs:
-        out.append(loss_check.record(t.rec.loss_inputs))
+        out.append(shares.mark(loss_check.record(_joined_labels(shares))))
     return out
+
+
+def _joined_labels(shares: Shares) -> list[tuple[loss_check.Finding, Any]]:
+    """The first replica's loss findings with every share's labels joined (its own when the
+    replicas' loss terms differ)."""
+    own = shares.recorders[0].loss_inputs
+    each = [r.loss_inputs for r in shares.recorders]
+    if any(len(e) != len(own) for e in each):
+        return own
+    return [(finding, join([e[i][1] for e in each])) for i, (finding, _) in enumerate(own)]
 
 
 def model_inputs(model: keras.Model, x: Any) -> dict[str, tf.Tensor]:
