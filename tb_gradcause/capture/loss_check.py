@@ -304,9 +304,8 @@ def inspect_call(
         seen["y_true"], seen["y_pred"] = yt, yp
         return seen["loss"]
 
-    concrete = tf.function(traced).get_concrete_function(*specs)
+    tf.function(traced).get_concrete_function(*specs)  # its graph lives on in the tensors `seen` holds
     findings = inspect_graph(seen["y_true"], seen["y_pred"], seen["loss"], losses, output_names)
-    del concrete
     with _traced_lock:
         _traced.setdefault(owner, {})[key] = findings
     return findings
@@ -323,38 +322,44 @@ def model_losses(model: Any) -> list[str]:
     return [describe_loss(loss)] if loss is not None else ["compute_loss"]
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python at trace time, called from users' tf.functions
 def for_model(model: Any, compute_loss: Callable, args: tuple, kwargs: dict, value: Any) -> list[tuple[Finding, Any]]:
     """The findings of a model's `compute_loss(x, y, y_pred, sample_weight, ...)` call that
     returned `value`, each with its y_true (for the label values); [] when there is nothing to check."""
-    bound = {**dict(zip(("x", "y", "y_pred", "sample_weight"), args)), **kwargs}
-    y, y_pred = bound.get("y"), bound.get("y_pred")
-    if y is None or y_pred is None:
-        return []
-    losses, outputs = model_losses(model), getattr(model, "output_names", None)
 
-    def check() -> list[Finding]:
+    def check() -> list[tuple[Finding, Any]]:
+        bound = {**dict(zip(("x", "y", "y_pred", "sample_weight"), args)), **kwargs}
+        y, y_pred = bound.get("y"), bound.get("y_pred")
+        if y is None or y_pred is None:
+            return []
+        losses, outputs = model_losses(model), getattr(model, "output_names", None)
         if isinstance(value, tf.__internal__.EagerTensor):  # an eager step: trace the loss once
             call = lambda yt, yp: compute_loss(bound.get("x"), yt, yp, bound.get("sample_weight"))  # noqa: E731
-            return inspect_call(model, call, y, y_pred, losses, outputs)
-        return inspect_graph(y, y_pred, value, losses, outputs)
+            findings = inspect_call(model, call, y, y_pred, losses, outputs)
+        else:
+            findings = inspect_graph(y, y_pred, value, losses, outputs)
+        return list(zip(findings, tf.nest.flatten(y)))
 
-    return list(zip(guarded(check), tf.nest.flatten(y)))
+    return guarded(check)
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python at trace time, called from users' tf.functions
 def for_function(loss_fn: Callable, y_true: Any, y_pred: Any, value: Any = None) -> list[tuple[Finding, Any]]:
     """The findings of `loss_fn(y_true, y_pred)` (that returned `value`, when given in a graph),
     each with its y_true."""
-    losses = [describe_loss(loss_fn)]
 
-    def check() -> list[Finding]:
+    def check() -> list[tuple[Finding, Any]]:
+        losses = [describe_loss(loss_fn)]
         if isinstance(value, tf.Tensor) and not isinstance(value, tf.__internal__.EagerTensor):
-            return inspect_graph(y_true, y_pred, value, losses)
-        return inspect_call(loss_fn, loss_fn, y_true, y_pred, losses)
+            findings = inspect_graph(y_true, y_pred, value, losses)
+        else:
+            findings = inspect_call(loss_fn, loss_fn, y_true, y_pred, losses)
+        return list(zip(findings, tf.nest.flatten(y_true)))
 
-    return list(zip(guarded(check), tf.nest.flatten(y_true)))
+    return guarded(check)
 
 
-def guarded(check: Callable[[], list[Finding]]) -> list[Finding]:
+def guarded(check: Callable[[], list[tuple[Finding, Any]]]) -> list[tuple[Finding, Any]]:
     """`check()`, or [] if it fails (logged once at debug level): the check must never stop training."""
     try:
         return check()
@@ -379,6 +384,7 @@ def label_stats(y_true: tf.Tensor) -> tf.Tensor:
     return tf.where(count > 0, values, tf.fill([3], float("nan")))
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python at trace time, called from users' tf.functions
 def record(checked: Sequence[tuple[Finding, Any]]) -> summary.Record:
     """The `loss_inputs` record: per loss term its findings (constants) and its labels' values."""
     rows = []
