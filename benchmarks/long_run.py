@@ -9,8 +9,7 @@ through the callback's own writing path (`pending.write` with the default cadenc
 the graph, `summary.loss_record` for the loss row held in `loss_chunks.LossChunks`,
 `summary.write_record` for every record), in a graph loop, ending as training ends
 (`writer.flush`); the full captures' records carry the rows the callback logs for such a model
-(`synthetic.layer_rows`) with random values and no NaN/Inf (event sizes depend on shapes, not
-values). Prints
+and the statistics of a healthy synthetic run (`synthetic.healthy_run`), capture i its step i. Prints
 the event files' bytes and bytes per step, split by kind with `--breakdown`; `--report` times
 `tb-gradcause report`; `--tensorboard` starts TensorBoard with both loaders, waits until it
 serves the run's last step, times the tab's first (cold) requests and reads TensorBoard's
@@ -27,6 +26,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -46,8 +46,6 @@ from tb_gradcause.cli.tensorboard_process import TensorBoardProcess, start_tenso
 from tb_gradcause.testing import synthetic
 
 RUN = "long"
-# Columns left at 0 in the random records: a healthy run has no NaN/Inf and no missing gradient.
-NONFINITE_COUNTS = ("nan", "inf", "missing", "nonfinite_before")
 BLOCK = 10_000  # steps per call of the graph loop
 # What the tab requests on opening (frontend/src: the stats it draws), as in benchmarks/plugin_routes.py.
 TAB_STATS = {
@@ -61,23 +59,20 @@ TAB_STATS = {
 def write_long_run(logdir: str, steps: int, n_layers: int, n_features: int) -> str:
     """Write the run; return its event directory."""
     layers = synthetic.mlp(n_layers)
-    rows = {
-        kind: synthetic.layer_rows(kind, layers, n_features)
-        for kind in metadata.SUMMARY_KINDS
-        if kind != "loss" and synthetic.layer_rows(kind, layers, n_features)
-    }
     cadence = Cadence()
+    kinds = [k for k in metadata.SUMMARY_KINDS if k != "loss" and synthetic.layer_rows(k, layers, n_features)]
+    captures = sum(cadence.is_full(s) for s in range(steps))
+    # Capture i holds step i of a healthy synthetic run (realistic work for the detectors).
+    healthy = synthetic.healthy_run(layers, captures, n_features=n_features, kinds=kinds)
+    pool = {kind: tf.Variable(np.ascontiguousarray(series.values)) for kind, series in healthy.items()}
+    taken = tf.Variable(0, dtype=tf.int64)
     train_dir = os.path.join(logdir, RUN, "train")
     events = tf.summary.create_file_writer(train_dir, max_queue=writer.MAX_QUEUE, flush_millis=writer.FLUSH_MILLIS)
     losses = LossChunks()
 
     def build() -> list[summary.Record]:
-        records = []
-        for kind, kind_rows in rows.items():
-            stats = metadata.KIND_STATS[kind]
-            finite = tf.constant([name not in NONFINITE_COUNTS for name in stats], tf.float32)
-            records.append(summary.Record(kind, kind_rows, tf.random.uniform([len(kind_rows), len(stats)]) * finite))
-        return records
+        i = taken.assign_add(1) - 1
+        return [summary.Record(kind, list(healthy[kind].rows), values[i]) for kind, values in pool.items()]
 
     @tf.function
     def block(first: tf.Tensor) -> None:
@@ -189,6 +184,11 @@ def serve(logdir: str, load_fast: str, last_step: int | None, timeout: float = 1
         return loaded, cold, group_rss_mb(server)
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def last_captured(last_step: int) -> int:
     cadence = Cadence()
     return next(s for s in range(last_step, -1, -1) if cadence.is_full(s))
@@ -223,9 +223,10 @@ def main() -> None:
         for kind, n in sorted(bytes_by_kind(train_dir).items(), key=lambda kv: -kv[1]):
             print(f"  {kind:14s} {n / 1e6:8.2f} MB  {n / args.steps:7.2f} B/step")
     if args.report:
-        begin = time.perf_counter()
+        begin, cpu = time.perf_counter(), _children_cpu()
         done = subprocess.run([sys.executable, "-m", "tb_gradcause.cli", "report", logdir], capture_output=True)
-        print(f"tb-gradcause report: {time.perf_counter() - begin:.1f} s, exit {done.returncode}")
+        wall, cpu = time.perf_counter() - begin, _children_cpu() - cpu
+        print(f"tb-gradcause report: {wall:.1f} s ({cpu:.1f} s of CPU), exit {done.returncode}")
         print("  " + (done.stdout.decode().strip().splitlines() or [""])[0][:200])
     if args.tensorboard:
         empty = tempfile.mkdtemp(prefix="gradcause_empty_")
