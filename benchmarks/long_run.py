@@ -46,6 +46,7 @@ from tb_gradcause.cli.tensorboard_process import TensorBoardProcess, start_tenso
 from tb_gradcause.testing import synthetic
 
 RUN = "long"
+TB_RUN = f"{RUN}/train"  # as TensorBoard names the callback's event directory
 BLOCK = 10_000  # steps per call of the graph loop
 # What the tab requests on opening (frontend/src: the stats it draws), as in benchmarks/plugin_routes.py.
 TAB_STATS = {
@@ -156,9 +157,9 @@ def serve(logdir: str, load_fast: str, last_step: int | None, timeout: float = 1
         start = time.monotonic()
         route = "/data/plugin/gradcause"
         if last_step is not None:
-            server.wait_for_runs([RUN], timeout)
+            server.wait_for_runs([TB_RUN], timeout)
             for kind, stats in TAB_STATS.items():
-                query = urllib.parse.urlencode({"run": RUN, "kind": kind, "max_points": 2, "stats": stats})
+                query = urllib.parse.urlencode({"run": TB_RUN, "kind": kind, "max_points": 2, "stats": stats})
                 while True:
                     status, _, body = server.get(f"{route}/timeline?{query}", timeout=timeout)
                     expected = last_step if kind == "loss" else last_captured(last_step)
@@ -171,10 +172,10 @@ def serve(logdir: str, load_fast: str, last_step: int | None, timeout: float = 1
         # The run's data is in the plugin's cache (the requests above read it): these time the
         # analysis (events) and each timeline the tab draws, not the read (`--report` times that).
         cold = {}
-        queries = {"events": f"{route}/events?run={RUN}"} if last_step is not None else {}
+        queries = {"events": f"{route}/events?run={TB_RUN}"} if last_step is not None else {}
         for kind, stats in TAB_STATS.items():
             if last_step is not None:
-                queries[kind] = f"{route}/timeline?run={RUN}&kind={kind}&max_points=2000&stats={stats}"
+                queries[kind] = f"{route}/timeline?run={TB_RUN}&kind={kind}&max_points=2000&stats={stats}"
         for name, url in queries.items():
             begin = time.perf_counter()
             status, _, _ = server.get(url, timeout=timeout)
@@ -203,6 +204,7 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="bytes per kind (parses every event)")
     parser.add_argument("--report", action="store_true", help="time `tb-gradcause report LOGDIR`")
     parser.add_argument("--tensorboard", action="store_true", help="TensorBoard's memory, both loaders")
+    parser.add_argument("--load-fast", default="false,true", help="with --tensorboard: the loaders to measure")
     parser.add_argument("--train", type=int, metavar="STEPS", help="instead: train a tiny MLP for STEPS steps")
     parser.add_argument("--start", type=int, default=0, help="with --train: the step training starts at")
     args = parser.parse_args()
@@ -230,7 +232,7 @@ def main() -> None:
         print("  " + (done.stdout.decode().strip().splitlines() or [""])[0][:200])
     if args.tensorboard:
         empty = tempfile.mkdtemp(prefix="gradcause_empty_")
-        for load_fast in ("false", "true"):
+        for load_fast in args.load_fast.split(","):
             _, _, base = serve(empty, load_fast, None)
             loaded, cold, rss = serve(logdir, load_fast, args.steps - 1)
             requests = ", ".join(f"{k} {v:.2f}" for k, v in cold.items())
