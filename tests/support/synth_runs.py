@@ -44,6 +44,17 @@ def flat_loss(data: Mapping[str, Series], level: float = 0.69, seed: int = 0) ->
     loss[:] = level * (1 + 0.02 * np.random.default_rng(seed).standard_normal(loss.shape))
 
 
+def no_gradient(data: Mapping[str, Series], layer: str, missing: bool = True) -> None:
+    """`layer`'s variables get no gradient (None when `missing`, else exact zeros) at every step."""
+    kd = data["gradients"]
+    rows = kd.rows_of(layer)
+    if missing:
+        kd.stat("missing")[:, rows] = 1
+    for stat in ("l2", "mean", "std", "min", "max", "max_abs"):
+        kd.stat(stat)[:, rows] = 0
+    kd.stat("zero_frac")[:, rows] = 1
+
+
 def layer_rows(kd: Series, layer: str, role: str | None = None) -> list[int]:
     """Rows of `layer` (optionally only those with `role`)."""
     return [i for i in kd.rows_of(layer) if role is None or kd.rows[i].role == role]

@@ -66,16 +66,7 @@ def _features(features, factor: float) -> Callable:
 
 
 def _no_gradient(layer: str, missing: bool = True) -> Callable:
-    def edit(data):
-        kd = data["gradients"]
-        rows = kd.rows_of(layer)
-        if missing:
-            kd.stat("missing")[:, rows] = 1
-        for stat in ("l2", "mean", "std", "min", "max", "max_abs"):
-            kd.stat(stat)[:, rows] = 0
-        kd.stat("zero_frac")[:, rows] = 1
-
-    return edit
+    return lambda data: sr.no_gradient(data, layer, missing)
 
 
 def _update_ratio(ratio: float) -> Callable:

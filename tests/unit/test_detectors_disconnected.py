@@ -6,23 +6,13 @@ from tb_gradcause.testing import synthetic
 from tests.support import synth_runs as sr
 
 
-def _no_gradient(data, layer: str, missing: bool = True) -> None:
-    kd = data["gradients"]
-    rows = kd.rows_of(layer)
-    if missing:
-        kd.stat("missing")[:, rows] = 1
-    for stat in ("l2", "mean", "std", "min", "max", "max_abs"):
-        kd.stat(stat)[:, rows] = 0
-    kd.stat("zero_frac")[:, rows] = 1
-
-
 def _constant_output(data, layer: str) -> None:
     data["activations"].stat("batch_std")[:, data["activations"].rows_of(layer)] = 0.0
 
 
 def test_variables_that_never_get_a_gradient():
     data = sr.healthy()
-    _no_gradient(data, "dense_2")
+    sr.no_gradient(data, "dense_2")
     [event] = sr.events(data, "disconnected_gradient")
     assert (event["layer"], event["severity"], event["first_step"]) == ("dense_2", "warning", 0)
     assert "None" in event["title"] and "dense_2/kernel" in event["advice"]
@@ -30,7 +20,7 @@ def test_variables_that_never_get_a_gradient():
 
 def test_only_exact_zero_gradients():
     data = sr.healthy()
-    _no_gradient(data, "dense_1", missing=False)
+    sr.no_gradient(data, "dense_1", missing=False)
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_1" and "exact-zero" in event["title"]
 
@@ -40,7 +30,7 @@ def test_zero_gradients_behind_a_fully_dead_relu_layer_are_dead_relus_business()
     data["activations"].stat("dead_frac")[:, data["activations"].rows_of("dense_2")] = 1.0
     data["activations"].stat("max_abs")[:, data["activations"].rows_of("dense_2")] = 0.0
     for layer in ("dense_0", "dense_1", "dense_2"):
-        _no_gradient(data, layer, missing=False)
+        sr.no_gradient(data, layer, missing=False)
     kinds = [e["kind"] for e in sr.events(data)]
     assert "dead_relu" in kinds and "disconnected_gradient" not in kinds
 
@@ -49,7 +39,7 @@ def test_a_layer_ignoring_its_input_is_the_cut_upstream_variables_are_its_eviden
     data = sr.healthy()
     _constant_output(data, "dense_1")
     _constant_output(data, "dense_2")  # everything after a constant is constant too
-    _no_gradient(data, "dense_0")
+    sr.no_gradient(data, "dense_0")
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_1" and "does not use `inputs`" in event["advice"]
     assert any("dense_0/kernel" in e["note"] for e in event["evidence"])
@@ -75,7 +65,7 @@ def test_zero_gradients_of_a_layer_that_died_early_in_training_are_dead_relus_bu
     kd = data["activations"]
     kd.stat("dead_frac")[sr.at(kd, 10), kd.rows_of("dense_1")[0]] = 1.0
     for layer in ("dense_0", "dense_1", "dense_2"):
-        _no_gradient(data, layer, missing=False)
+        sr.no_gradient(data, layer, missing=False)
     kinds = [e["kind"] for e in sr.events(data)]
     assert "dead_relu" in kinds and "disconnected_gradient" not in kinds
 
@@ -89,9 +79,9 @@ def test_the_layer_that_zeroes_the_gradient_is_named_not_the_layers_it_starves()
     """A custom op (or a one-unit softmax) whose input gets exactly 0 while its output's gradient flows."""
     data = sr.healthy(sr.mlp(5))
     for layer in ("dense_0", "dense_1", "dense_2"):
-        _no_gradient(data, layer, missing=False)
+        sr.no_gradient(data, layer, missing=False)
         _zero_backward(data, layer)
-    _no_gradient(data, "dense_3", missing=False)  # its own kernel too: its output's gradient stops inside it
+    sr.no_gradient(data, "dense_3", missing=False)  # its own kernel too: its output's gradient stops inside it
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_3" and "passes no gradient back" in event["title"]
     assert all(f"dense_{i}" in event["advice"] for i in range(3))
@@ -99,7 +89,7 @@ def test_the_layer_that_zeroes_the_gradient_is_named_not_the_layers_it_starves()
 
 def test_an_unused_branch_before_a_used_layer_is_no_blocker():
     data = sr.healthy(sr.mlp(5))
-    _no_gradient(data, "dense_1", missing=False)
+    sr.no_gradient(data, "dense_1", missing=False)
     _zero_backward(data, "dense_1")  # dense_0 before it still gets a gradient: rows are no graph
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_1"
@@ -134,7 +124,7 @@ def test_a_layer_that_learns_is_no_blocker_even_after_a_starved_branch_in_forwar
     """`stop_gradient` on a side branch listed first: the used layer after it learns, so it passes
     its gradient on; the starved branch itself is named."""
     data = sr.healthy(sr.mlp(4))
-    _no_gradient(data, "dense_0", missing=False)
+    sr.no_gradient(data, "dense_0", missing=False)
     _zero_backward(data, "dense_0")
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_0" and "gets only exact-zero gradients" in event["title"]
