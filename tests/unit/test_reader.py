@@ -178,8 +178,15 @@ def test_a_corrupt_event_file_costs_only_what_it_holds(tmp_path):
     np.testing.assert_array_equal(loss_steps[loss_steps >= 20], np.arange(20, 30))  # the later file in full
 
 
-def _rustboard(logdir, expected_tags):
-    """RustBoard's data provider over `logdir` (started as TensorBoard starts it), once it holds `expected_tags`."""
+def _tags(provider, ctx):
+    """{(run, tag, last wall time)} of the plugin's tensors: what a loader has read."""
+    listing = provider.list_tensors(ctx, experiment_id="", plugin_name=metadata.PLUGIN_NAME)
+    return {(run, tag, ts.max_wall_time) for run, tags in listing.items() for tag, ts in tags.items()}
+
+
+def _rustboard(logdir, python):
+    """RustBoard's data provider over `logdir` (started as TensorBoard starts it), once it has read
+    every tensor the Python loader `python` has."""
     from tensorboard.data import server_ingester
     from tensorboard.util import grpc_util
 
@@ -191,10 +198,10 @@ def _rustboard(logdir, expected_tags):
         samples_per_plugin={metadata.PLUGIN_NAME: 0},
     )
     ingester.start()
-    provider, ctx = ingester.data_provider, context.RequestContext()
+    ctx = context.RequestContext()
+    expected = _tags(python, ctx)
     for _ in range(100):
-        listing = provider.list_tensors(ctx, experiment_id="", plugin_name=metadata.PLUGIN_NAME)
-        if {(run, tag, ts.max_wall_time) for run, tags in listing.items() for tag, ts in tags.items()} >= expected_tags:
+        if _tags(ingester.data_provider, ctx) >= expected:
             return ingester
         time.sleep(0.1)
     raise TimeoutError(f"RustBoard did not load {logdir}")
@@ -205,12 +212,7 @@ def test_both_tensorboard_loaders_give_the_same_run_data(tmp_path):
     _write_rewound(tmp_path / "rewound" / "run")
     python = reader.logdir_provider(str(tmp_path))
     ctx = context.RequestContext()
-    expected = {
-        (run, tag, ts.max_wall_time)
-        for run, tags in python.list_tensors(ctx, experiment_id="", plugin_name=metadata.PLUGIN_NAME).items()
-        for tag, ts in tags.items()
-    }
-    ingester = _rustboard(str(tmp_path), expected)
+    ingester = _rustboard(str(tmp_path), python)
     try:
         rust = ingester.data_provider
         assert reader.list_runs(rust, ctx, "") == reader.list_runs(python, ctx, "") == ["rewound/run", "run"]
