@@ -93,7 +93,8 @@ def _tripped(found: LogdirDiagnosis, severity: str) -> list[tuple[str, Cause]]:
 
 
 def run_summary(result: RunDiagnosis) -> str:
-    """'2 events: 1 error, 1 warning; first error nan_inf in dense_1 at step 9' or 'no problems found'."""
+    """'2 events: 1 error, 1 warning; first error NaN/Inf values (nan_inf) in dense_1 at step 9' or 'no problems
+    found'."""
     found = result.causes
     if not found:
         return "no problems found"
@@ -105,7 +106,7 @@ def run_summary(result: RunDiagnosis) -> str:
     text = f"{len(found)} event{'s' if len(found) > 1 else ''}: {', '.join(counts)}"
     worst = max(found, key=lambda e: (e.rank, -e.first_step))
     where = f"in {worst.layer or 'the run'} at step {worst.first_step}"
-    return f"{text}; first {worst.severity} {worst.kind} {where}"
+    return f"{text}; first {worst.severity} {_named(worst)} {where}"
 
 
 def logdir_summary(logdir: str, found: LogdirDiagnosis) -> str:
@@ -132,7 +133,7 @@ def format_run(run: str, result: RunDiagnosis, damaged: Sequence[Damage] = ()) -
     lines += [_field("DAMAGED: ", damage.describe()) for damage in damaged]
     by_id = {event.id: event for event in found}
     for event in found:
-        lines.append(f"\n{event.severity.upper():7} {event.kind} in {event.layer or 'the run'}, {_steps(event)}")
+        lines.append(f"\n{event.severity.upper():7} {_named(event)} in {event.layer or 'the run'}, {_steps(event)}")
         lines.append(_field("", event.title))
         lines += [_field("evidence: ", _evidence(item)) for item in event.evidence]
         chain = _chain(event, by_id)
@@ -169,8 +170,13 @@ def _chain(event: Cause, by_id: dict[str, Cause]) -> list[Cause]:
     return chain
 
 
+def _named(event: Cause) -> str:
+    """'exploding gradients (exploding_gradient)': the cause in words, its kind id kept for grep and --fail-on."""
+    return f"{wording.CAUSE_WORDS[event.kind]} ({event.kind})"
+
+
 def _short(event: Cause) -> str:
-    return f"{event.kind} ({event.layer or 'run'}, step {event.first_step})"
+    return f"{wording.CAUSE_WORDS[event.kind]} ({event.layer or 'run'}, step {event.first_step})"
 
 
 def _evidence(item: Evidence) -> str:
@@ -197,13 +203,16 @@ def format_markdown(logdir: str, found: LogdirDiagnosis) -> str:
         events = result.causes
         if events:
             lines += ["| severity | cause | layer | steps | what |", "|---|---|---|---|---|"]
+            # Kind ids are identifiers (nothing to escape): kept as is, greppable in the Markdown too.
             lines += [
-                f"| {e.severity} | {e.kind} | {_md(e.layer or '(run)')} | {_steps(e)} | {_md(e.title)} |"
+                f"| {e.severity} | {_md(wording.CAUSE_WORDS[e.kind])} ({e.kind}) | {_md(e.layer or '(run)')} "
+                f"| {_steps(e)} | {_md(e.title)} |"
                 for e in events
             ]
         by_id = {event.id: event for event in events}
         for e in events:
-            lines += ["", f"**{e.kind}** in {_md(e.layer or 'the run')}, {_steps(e)}", ""]
+            words = _md(wording.CAUSE_WORDS[e.kind])
+            lines += ["", f"**{words}** ({e.kind}) in {_md(e.layer or 'the run')}, {_steps(e)}", ""]
             lines += [f"- evidence: {_md(_evidence(item))}" for item in e.evidence]
             chain = _chain(e, by_id)
             if len(chain) > 1:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tb_gradcause import metadata
-from tb_gradcause.analysis import engine
+from tb_gradcause.analysis import causes, engine
 from tb_gradcause.analysis.causes import RunDiagnosis
+from tb_gradcause.analysis.signals import wording
 from tb_gradcause.cli import report
 from tb_gradcause.testing import synthetic
 
@@ -82,18 +83,19 @@ def logdir(tmp_path, monkeypatch):
 def test_text_report_shows_events_in_order_with_evidence_chain_and_advice(logdir, capsys):
     status, out, err = _report([logdir, "--run", "chain"], capsys)
     assert status == 0 and err == ""
-    assert out.startswith("== chain: 3 events: 1 error, 2 warnings; first error nan_inf in dense_1 at step 9\n")
+    summary = "3 events: 1 error, 2 warnings; first error NaN/Inf values (nan_inf) in dense_1 at step 9"
+    assert out.startswith(f"== chain: {summary}\n")
     assert "== warn" not in out
-    cause = out.index("learning_rate_too_high in the run, steps 3-40")
-    assert cause < out.index("ERROR   nan_inf in dense_1, steps 9-40")
+    cause = out.index("WARNING learning rate too high (learning_rate_too_high) in the run, steps 3-40")
+    assert cause < out.index("ERROR   NaN/Inf values (nan_inf) in dense_1, steps 9-40")
     assert "evidence: smoothed loss over its best so far = NaN > 10 at step 9 (why)" in out
     assert (
-        "cause chain: learning_rate_too_high (run, step 3) -> exploding_gradient (dense_1, step 5)"
-        " -> nan_inf (dense_1, step 9)" in " ".join(out.split())  # wrapped at 100 columns
+        "cause chain: learning rate too high (run, step 3) -> exploding gradients (dense_1, step 5)"
+        " -> NaN/Inf values (dense_1, step 9)" in " ".join(out.split())  # wrapped at 100 columns
     )
     *lines, logdir_line = out.splitlines()  # the logdir's line holds its path whole (long under pytest-xdist)
     assert max(len(line) for line in lines) <= report.WIDTH and logdir_line.startswith(f"== {logdir}: ")
-    assert "also caused by: learning_rate_too_high (run, step 3)" in out
+    assert "also caused by: learning rate too high (run, step 3)" in out
     assert "advice: nan_inf advice" in out
     assert "not checked: input_scale: inputs not logged" in out
 
@@ -256,7 +258,11 @@ def test_markdown_is_a_table_per_run_with_names_escaped(tmp_path, monkeypatch, c
     assert status == 0
     assert "### Run a\\|b\\_\\<i\\>: no problems found" in out and "<i>" not in out
     table = out[out.index("| severity |") :].splitlines()
-    assert table[2] == "| warning | learning_rate_too_high | (run) | steps 3-40 | learning\\_rate\\_too\\_high title |"
+    assert table[2] == (
+        "| warning | learning rate too high (learning_rate_too_high) | (run) | steps 3-40 | "
+        "learning\\_rate\\_too\\_high title |"
+    )
+    assert "**NaN/Inf values** (nan_inf) in dense\\_1, steps 9-40" in out
     assert all(line.count("|") - line.count("\\|") == 6 for line in table[:5])
     assert "- advice: nan\\_inf advice" in out
 
@@ -268,3 +274,7 @@ def test_the_command_keeps_tensorflow_start_up_lines_off_stderr(tmp_path):
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith("== run: ")
+
+
+def test_every_cause_kind_has_words_for_the_headers():
+    assert set(wording.CAUSE_WORDS) == set(causes.CAUSE_KINDS)

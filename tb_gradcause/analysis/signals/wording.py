@@ -70,6 +70,20 @@ KIND_WORDS: dict[str, str] = {
 }
 
 
+# Each cause kind in words, for headers where the kind id alone would be jargon (the id stays beside it).
+CAUSE_WORDS: dict[str, str] = {
+    "nan_inf": "NaN/Inf values",
+    "exploding_gradient": "exploding gradients",
+    "vanishing_gradient": "vanishing gradients",
+    "dead_relu": "dead ReLU units",
+    "saturated_activation": "saturated activations",
+    "input_scale": "badly scaled inputs",
+    "disconnected_gradient": "disconnected gradients",
+    "learning_rate_too_high": "learning rate too high",
+    "loss_shape_mismatch": "y_true and y_pred mismatched in the loss",
+}
+
+
 def num(value: float) -> str:
     """A number for people: 3 significant digits, positional from 0.001 to 1e5 ("983", "0.0121"),
     else scientific ("6.98e29", "9.02e-44"); NaN, Inf and -Inf by name."""
