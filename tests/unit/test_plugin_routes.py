@@ -271,7 +271,8 @@ def test_overview_sums_up_every_run_in_one_route(client):
         "layer": None,
         "first_step": NAN_STEP,
     }
-    assert lines[NAN]["summary"] == f"1 event: 1 error; first error NaN/Inf values (nan_inf) in the run at step {NAN_STEP}"
+    first = f"first error NaN/Inf values (nan_inf) in the run at step {NAN_STEP}"
+    assert lines[NAN]["summary"] == f"1 event: 1 error; {first}"
     assert lines[HOSTILE_RUN]["worst"]["layer"] == HOSTILE and lines[HEALTHY]["worst"] is None
     # Damaged files are named on their run's line (or under `skipped` if the loader found no gradcause data).
     damaged = {d["run"]: d for line in [*overview["runs"], *overview["skipped"]] for d in line["damaged"]}
