@@ -93,8 +93,7 @@ def _problem(path: str, offset: int, size: int) -> str:
     """'truncated' if the record at `offset` has an intact header and runs past the end of the
     file, else 'corrupt' (garbage bytes, or a record whose checksum fails)."""
     with tf.io.gfile.GFile(path, "rb") as f:
-        f.seek(offset)
-        header = f.read(HEADER_BYTES)
+        header = f.read(offset + HEADER_BYTES)[offset:]  # TensorBoard's stub GFile cannot seek
     if len(header) < HEADER_BYTES:
         return "truncated"
     (length,) = struct.unpack("<Q", header[:8])

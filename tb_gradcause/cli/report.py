@@ -14,7 +14,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from tb_gradcause.analysis import causes
+from tb_gradcause.analysis import causes, no_tensorflow
 from tb_gradcause.analysis.causes import Cause, Evidence, RunDiagnosis
 from tb_gradcause.analysis.integrity import Damage
 from tb_gradcause.analysis.logdir import LogdirDiagnosis, UnusableLogdir, diagnose_logdir
@@ -54,7 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Analyze the runs of `args.logdir` and print them; return the exit status."""
-    import_tensorflow_quietly()  # TensorBoard's loader reads records with it when it is installed
+    if "://" in args.logdir:
+        import_tensorflow_quietly()  # TensorBoard's loader reaches remote file systems through it
+    else:
+        no_tensorflow.use_stub()  # local files: seconds of TensorFlow's import saved
     try:
         found = diagnose_logdir(args.logdir, args.run)
     except UnusableLogdir as e:
