@@ -53,7 +53,7 @@ test("fetchTimeline asks for the tab's stats and decodes NaN/Infinity strings to
       },
     },
   ]);
-  const t = (await fetchTimeline("r", "gradients", 500))!;
+  const t = (await fetchTimeline("r", "gradients", TIMELINE_STATS.gradients, 500))!;
   assert.equal(requests.length, 1);
   assert.equal(requests[0].pathname, "/data/plugin/gradcause/timeline");
   assert.deepEqual(Object.fromEntries(requests[0].searchParams), {
@@ -75,7 +75,7 @@ test("fetchTimeline asks for the tab's stats and decodes NaN/Infinity strings to
 
 test("fetchTimeline escapes run names in the query", async () => {
   const requests = serve(() => [200, { run: "a&b", kind: "loss", steps: [], rows: [], stats: [], values: {} }]);
-  await fetchTimeline("a&b=c/d e", "loss", 10);
+  await fetchTimeline("a&b=c/d e", "loss", TIMELINE_STATS.loss, 10);
   assert.equal(requests[0].searchParams.get("run"), "a&b=c/d e");
   assert.equal(requests[0].searchParams.get("stats"), "value");
 });
@@ -96,7 +96,7 @@ test("fetchTimeline retries without `stats` when the run lacks one of them (400)
           },
         ],
   );
-  const t = (await fetchTimeline("r", "weights", 100))!;
+  const t = (await fetchTimeline("r", "weights", TIMELINE_STATS.weights, 100))!;
   assert.equal(requests.length, 2);
   assert.equal(requests[1].searchParams.has("stats"), false);
   assert.equal(requests[1].searchParams.get("max_points"), "100");
@@ -107,10 +107,10 @@ test("fetchTimeline retries without `stats` when the run lacks one of them (400)
 
 test("fetchTimeline is null for a kind the run did not log (404), and throws other errors", async () => {
   serve(() => [404, "no activations"]);
-  assert.equal(await fetchTimeline("r", "activations", 100), null);
+  assert.equal(await fetchTimeline("r", "activations", TIMELINE_STATS.activations, 100), null);
 
   serve(() => [500, "boom"]);
-  await assert.rejects(fetchTimeline("r", "loss", 100), (err: unknown) => {
+  await assert.rejects(fetchTimeline("r", "loss", TIMELINE_STATS.loss, 100), (err: unknown) => {
     if (!(err instanceof HttpError)) return false;
     assert.equal(err.status, 500);
     assert.match(err.message, /HTTP 500 boom/);

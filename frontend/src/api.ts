@@ -98,7 +98,7 @@ export interface Timeline {
 /** A timeline as sent: NaN/Inf as strings. */
 type TimelineJson = Omit<Timeline, "values"> & { values: Record<string, (number | string)[][]> };
 
-/** The kinds the tab draws, with the stat columns it reads from each. */
+/** The kinds the tab draws for every run, with the stat columns it reads from each. */
 export const TIMELINE_STATS = {
   gradients: ["l2", "nan", "inf", "missing"],
   activations: ["dead_frac", "saturated_frac", "nan", "inf"],
@@ -164,13 +164,18 @@ export async function fetchEvents(run: string): Promise<EventsResponse> {
 }
 
 /**
- * A kind's timeline with the stats the tab reads, or null when the run did not log that kind (404).
+ * A kind's timeline with the `stats` the tab reads, or null when the run did not log that kind (404).
  * A run whose metadata lacks one of those stats (400) gets all of its columns instead.
  */
-export async function fetchTimeline(run: string, kind: TimelineKind, maxPoints: number): Promise<Timeline | null> {
+export async function fetchTimeline(
+  run: string,
+  kind: string,
+  stats: readonly string[],
+  maxPoints: number,
+): Promise<Timeline | null> {
   const params = { run, kind, max_points: maxPoints };
   try {
-    const sent = await getJson<TimelineJson>("timeline", { ...params, stats: TIMELINE_STATS[kind].join(",") }).catch(
+    const sent = await getJson<TimelineJson>("timeline", { ...params, stats: stats.join(",") }).catch(
       (err: unknown) => {
         if (err instanceof HttpError && err.status === 400) return getJson<TimelineJson>("timeline", params);
         throw err;

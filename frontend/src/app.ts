@@ -6,7 +6,8 @@ import { fetchOverview, type Overview } from "./api";
 import { el } from "./dom";
 import { onHostReload } from "./host";
 import { defaultSelection, panelOrder, RunTable, runFilter, type RunTableState } from "./overview";
-import { loadRun, RunView } from "./runview";
+import type { HeatStat } from "./heatscale";
+import { loadRun, RunView, type TabSettings } from "./runview";
 import { isDark, watchTheme } from "./theme";
 import { loadView, saveView } from "./urlstate";
 
@@ -41,6 +42,8 @@ export class App {
   /** The ticked runs; null until the URL, storage or the user says (then: the worst problem run). */
   private selected: string[] | null;
   private filter: string;
+  /** Choices every panel follows: the heatmap's statistic. */
+  private readonly settings: TabSettings;
   private readonly views = new Map<string, { view: RunView; signature: string }>();
   private readonly table = new RunTable((state) => this.choose(state));
   private readonly panels = el("div", { class: "gc-runs" });
@@ -61,7 +64,9 @@ export class App {
       this.status,
       this.panels,
     );
-    ({ runs: this.selected, filter: this.filter } = loadView());
+    const view = loadView();
+    ({ runs: this.selected, filter: this.filter } = view);
+    this.settings = { heatmap: view.heatmap, chooseHeatmap: (stat) => this.chooseHeatmap(stat) };
     this.applyTheme();
     watchTheme(() => {
       this.applyTheme();
@@ -81,8 +86,19 @@ export class App {
   private choose(state: RunTableState): void {
     this.selected = state.selected;
     this.filter = state.filter;
-    saveView({ runs: this.selected, filter: this.filter });
+    this.saveView();
     void this.refresh();
+  }
+
+  /** Every panel's heatmap shows `stat`; kept in the URL with the selection. */
+  private chooseHeatmap(stat: HeatStat): void {
+    this.settings.heatmap = stat;
+    this.saveView();
+    for (const { view } of this.views.values()) view.render();
+  }
+
+  private saveView(): void {
+    saveView({ runs: this.selected, filter: this.filter, heatmap: this.settings.heatmap });
   }
 
   private renderTable(): void {
@@ -187,7 +203,7 @@ export class App {
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
     const changed = loaded.map((data, i) => {
       const previous = this.views.get(data.run)?.view;
-      const view = new RunView(data, previous?.snapshot());
+      const view = new RunView(data, previous?.snapshot(), this.settings);
       (previous?.node ?? placeholders.get(data.run))?.replaceWith(view.node);
       previous?.destroy();
       this.views.set(data.run, { view, signature: due[i].signature });

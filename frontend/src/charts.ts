@@ -6,6 +6,7 @@
 import uPlot from "uplot";
 import type { CauseEvent } from "./api";
 import { el, formatNumber, formatSpan, formatTick } from "./dom";
+import { type ColorScale, scalePosition } from "./heatscale";
 import { Flag, lowerBound, type Region } from "./series";
 import { hexRgb, type Palette } from "./theme";
 
@@ -45,6 +46,8 @@ export class StepGroup {
   private readonly members: Member[] = [];
   readonly syncKey: string;
   focusLayer: string | null = null;
+  /** Rows the focused event names besides its layer (an input's features), highlighted with it. */
+  private focusRows = new Set<string>();
   focusEvent: string | null = null;
   /** The x range shown (set by zooms); null before the first chart is drawn. */
   range: [number, number] | null = null;
@@ -63,8 +66,10 @@ export class StepGroup {
     this.lanes = assignLanes(events);
   }
 
+  /** Adds a chart; one drawn after a zoom (a chart loaded on demand) joins the zoomed range. */
   add(member: Member): void {
     this.members.push(member);
+    if (this.range) member.plot.setScale("x", { min: this.range[0], max: this.range[1] });
   }
 
   /** Called from a chart's setScale hook: applies its x range to every other chart. */
@@ -88,10 +93,16 @@ export class StepGroup {
     this.zoom(...this.fullRange);
   }
 
-  focus(layer: string | null, event: string | null): void {
+  focus(layer: string | null, event: string | null, rows: string[] = []): void {
     this.focusLayer = layer;
+    this.focusRows = new Set(rows);
     this.focusEvent = event;
     for (const member of this.members) member.refocus();
+  }
+
+  /** Whether a chart's row or line of `name` is highlighted: the focused layer or a row its event names. */
+  isFocused(name: string): boolean {
+    return name === this.focusLayer || this.focusRows.has(name);
   }
 
   resize(width: number): void {
@@ -295,6 +306,11 @@ function tooltip(group: StepGroup, describe: (u: uPlot, idx: number, top: number
   };
 }
 
+/** The highlighted layers or features, kept on the chart's root as `data-focused` (canvas lines cannot be inspected). */
+function markFocused(u: uPlot, names: string[]): void {
+  u.root.dataset.focused = JSON.stringify([...new Set(names)]);
+}
+
 /** A flagged step has no value to show: a stat over the finite elements is not the tensor's. */
 function describeValue(line: Line, i: number): string {
   const flag = line.flags[i];
@@ -374,7 +390,7 @@ function strokeLine(u: uPlot, steps: number[], ys: (number | null)[], color: str
 export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChartSpec, width: number): uPlot {
   const y = spec.log ? logMap(spec.lines) : linearMap(spec.lines, spec.range);
   const data = [spec.steps, ...spec.lines.map((line) => plotValues(line, y))] as uPlot.AlignedData;
-  const focused = () => spec.all.filter((line) => line.layer === group.focusLayer);
+  const focused = () => spec.all.filter((line) => group.isFocused(line.layer));
   let highlighted: { line: Line; ys: (number | null)[] }[] = [];
   const opts: uPlot.Options & BaseOptions = {
     ...baseOptions(group, width, 170),
@@ -413,8 +429,12 @@ export function lineChart(parent: HTMLElement, group: StepGroup, spec: LineChart
   const plot = new uPlot(opts, data, parent);
   const refocus = () => {
     highlighted = focused().map((line) => ({ line, ys: plotValues(line, y) }));
+    markFocused(
+      plot,
+      highlighted.map(({ line }) => line.layer),
+    );
     plot.series.forEach((s, i) => {
-      if (i > 0) s.alpha = !highlighted.length || spec.lines[i - 1].layer === group.focusLayer ? 1 : 0.25;
+      if (i > 0) s.alpha = !highlighted.length || group.isFocused(spec.lines[i - 1].layer) ? 1 : 0.25;
     });
     plot.redraw(false);
   };
@@ -428,10 +448,12 @@ export interface HeatmapSpec {
   layers: string[];
   values: Float64Array[];
   flags: Uint8Array[];
-  /** log10 of the value drawn darkest and brightest. */
-  logRange: [number, number];
+  /** The statistic's fixed colour scale (heatscale.ts). */
+  scale: ColorScale;
   regions: Region[];
   color: (t: number) => Rgb;
+  /** What a Missing flag means here ("no gradient"). */
+  missing: string;
 }
 
 /** Pixel colour of a layer over data indices [i0, i1): the largest value, or NaN/Inf/missing when present. */
@@ -450,15 +472,26 @@ function cellColor(spec: HeatmapSpec, l: number, i0: number, i1: number, nonFini
     if (values[i] > best) best = values[i];
   }
   if (allMissing) return missing;
-  const [lo, hi] = spec.logRange;
-  const t = best > 0 ? (Math.log10(best) - lo) / (hi - lo || 1) : 0;
-  return spec.color(t);
+  return spec.color(scalePosition(spec.scale, best));
 }
 
-/** Layers (rows, forward order, first at the top) x steps; colour = log10 of the value. */
+/** Row height of the heatmap, px: enough for each layer's label; a few layers get taller rows. */
+const HEAT_ROW_MIN = 14;
+const HEAT_ROW_MAX = 28;
+/** A few layers' rows fill about this many px. */
+const HEAT_ROWS_PX = 140;
+
+/** Row labels: names longer than this keep their end (the hover gives the whole name). */
+const HEAT_LABEL_CHARS = 20;
+
+/**
+ * Layers (rows, forward order, first at the top) x steps, coloured on the statistic's fixed scale;
+ * every row labelled. `parent` scrolls when the rows are taller than it (the step axis is on top),
+ * and scrolls the focused layer's row into view.
+ */
 export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec, width: number): uPlot {
   const count = spec.layers.length;
-  const height = Math.min(420, Math.max(120, 24 + count * 6));
+  const row = Math.min(HEAT_ROW_MAX, Math.max(HEAT_ROW_MIN, Math.floor(HEAT_ROWS_PX / Math.max(1, count))));
   const nonFinite = hexRgb(group.palette.nonFinite);
   const missing = hexRgb(group.palette.missing);
   const image = document.createElement("canvas");
@@ -496,30 +529,33 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     u.ctx.imageSmoothingEnabled = false;
     u.ctx.drawImage(image, left, top, w, h);
   };
+  const focusedRows = () => spec.layers.flatMap((name, l) => (group.isFocused(name) ? [l] : []));
   const outline = (u: uPlot) => {
-    const l = spec.layers.indexOf(group.focusLayer ?? "");
-    if (l < 0) return;
-    const y0 = u.valToPos(count - l, "y", true);
-    const y1 = u.valToPos(count - l - 1, "y", true);
     u.ctx.save();
     u.ctx.strokeStyle = group.palette.text;
     u.ctx.lineWidth = 2 * uPlot.pxRatio;
-    u.ctx.strokeRect(u.bbox.left, y0, u.bbox.width, Math.max(2, y1 - y0));
+    for (const l of focusedRows()) {
+      const y0 = u.valToPos(count - l, "y", true);
+      const y1 = u.valToPos(count - l - 1, "y", true);
+      u.ctx.strokeRect(u.bbox.left, y0, u.bbox.width, Math.max(2, y1 - y0));
+    }
     u.ctx.restore();
   };
-  const labelEvery = (u: uPlot) => Math.max(1, Math.ceil((count * 14) / Math.max(1, u.bbox.height / uPlot.pxRatio)));
   const opts: uPlot.Options & BaseOptions = {
-    ...baseOptions(group, width, height),
+    ...baseOptions(group, width, count * row + 32),
+    padding: [null, null, 0, null],
     scales: { x: xScale(group), y: { auto: false, range: [0, count] } },
     axes: axes(group.palette, {
       grid: { show: false },
-      splits: (u) => spec.layers.map((_l, r) => count - r - 0.5).filter((_y, r) => r % labelEvery(u) === 0),
-      values: (_u, splits) =>
-        splits.map((y) => {
+      splits: () => spec.layers.map((_l, r) => count - r - 0.5),
+      values: (u, splits) => {
+        u.root.dataset.rowLabels = String(splits.length);
+        return splits.map((y) => {
           const name = spec.layers[Math.floor(count - y)] ?? "";
-          return name.length > 20 ? `…${name.slice(-19)}` : name;
-        }),
-    }),
+          return name.length > HEAT_LABEL_CHARS ? `…${name.slice(1 - HEAT_LABEL_CHARS)}` : name;
+        });
+      },
+    }).map((axis, i) => (i === 0 ? { ...axis, side: 0 } : axis)),
     series: [{ label: "step" }],
     plugins: [
       overlay(group, spec.regions, false),
@@ -527,7 +563,13 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
         const l = rowOf(u, top);
         if (l < 0 || l >= count) return [];
         const flag = spec.flags[l][idx];
-        return [`${spec.layers[l]}: ${flag === Flag.None ? formatNumber(spec.values[l][idx]) : FLAG_TEXT[flag]}`];
+        const text =
+          flag === Flag.None
+            ? formatNumber(spec.values[l][idx])
+            : flag === Flag.Missing
+              ? spec.missing
+              : FLAG_TEXT[flag];
+        return [`${spec.layers[l]}: ${text}`];
       }),
     ],
   };
@@ -541,7 +583,21 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     const l = rowOf(plot, plot.cursor.top ?? -1);
     if (Math.abs(e.clientX - downX) < 3 && l >= 0 && l < count) group.onLayerClick(spec.layers[l]);
   });
-  group.add({ plot, refocus: () => plot.redraw(false) });
+  const refocus = () => {
+    plot.redraw(false);
+    markFocused(
+      plot,
+      focusedRows().map((l) => spec.layers[l]),
+    );
+    const [l] = focusedRows();
+    if (l === undefined) return;
+    // The row's place in the scrolled parent: shown whole, without moving the page.
+    const over = plot.over.getBoundingClientRect();
+    const top = over.top - parent.getBoundingClientRect().top + parent.scrollTop + (l * over.height) / count;
+    if (top < parent.scrollTop || top + row > parent.scrollTop + parent.clientHeight)
+      parent.scrollTop = Math.max(0, top - (parent.clientHeight - row) / 2);
+  };
+  group.add({ plot, refocus });
   return plot;
 }
 

@@ -17,16 +17,25 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-/** Numbers for people: exact enough to compare, NaN/Inf spelled out. */
+/**
+ * Numbers for people, written as the CLI and the cards' titles write them (`wording.num` in
+ * tb_gradcause/analysis/signals/wording.py), so one quantity reads the same everywhere: 3
+ * significant digits, positional from 0.001 to 1e5 ("983", "0.0121"), else scientific ("6.98e29",
+ * "9.02e-44"); NaN, Inf and -Inf by name.
+ */
 export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
   if (Number.isNaN(value)) return "NaN";
   if (!Number.isFinite(value)) return value > 0 ? "Inf" : "-Inf";
-  if (value === 0) return "0";
-  const abs = Math.abs(value);
-  return abs >= 1e5 || abs < 1e-3
-    ? value.toExponential(3).replace(/\.?0+e/, "e")
-    : String(Number(value.toPrecision(4)));
+  const rounded = Number(value.toPrecision(3));
+  const abs = Math.abs(rounded);
+  if (rounded === 0) return "0";
+  if (abs >= 1e-3 && abs < 1e5) {
+    const text = rounded.toFixed(Math.max(0, 2 - Math.floor(Math.log10(abs))));
+    return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
+  }
+  const [mantissa, exponent] = rounded.toExponential(2).split("e");
+  return `${mantissa.replace(/\.?0+$/, "")}e${Number(exponent)}`;
 }
 
 export function formatSpan(first: number, last: number): string {

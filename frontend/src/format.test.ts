@@ -18,20 +18,30 @@ test("formatNumber spells out missing and non-finite values", () => {
   assert.equal(formatNumber(-0), "0");
 });
 
-test("formatNumber keeps 4 significant digits, exponents for very large and very small values", () => {
-  assert.equal(formatNumber(0.5), "0.5");
-  assert.equal(formatNumber(3.14159), "3.142");
-  assert.equal(formatNumber(-2.5), "-2.5");
-  assert.equal(formatNumber(1234.5678), "1235");
-  assert.equal(formatNumber(42), "42");
-  assert.equal(formatNumber(0.001), "0.001");
-  assert.equal(formatNumber(0.0012345), "0.001234");
-  assert.equal(formatNumber(123456), "1.235e+5");
-  assert.equal(formatNumber(1e5), "1e+5");
-  assert.equal(formatNumber(-3.2e12), "-3.2e+12");
-  assert.equal(formatNumber(1.2e-5), "1.2e-5");
-  assert.equal(formatNumber(0.00098765), "9.877e-4");
-  assert.equal(formatNumber(1e-30), "1e-30");
+test("formatNumber writes a figure as the CLI and the card titles do (wording.num): 3 significant digits", () => {
+  // Pairs checked against tb_gradcause.analysis.signals.wording.num.
+  const cases: [number, string][] = [
+    [0.5, "0.5"],
+    [3.14159, "3.14"],
+    [-2.5, "-2.5"],
+    [1234.5678, "1230"],
+    [42, "42"],
+    [10, "10"],
+    [976.205, "976"],
+    [0.001, "0.001"],
+    [0.0012345, "0.00123"],
+    [0.0121, "0.0121"],
+    [99999, "1e5"],
+    [123456, "1.23e5"],
+    [1e5, "1e5"],
+    [-3.2e12, "-3.2e12"],
+    [1.2e-5, "1.2e-5"],
+    [0.00098765, "9.88e-4"],
+    [5.78603e-5, "5.79e-5"],
+    [6.98e29, "6.98e29"],
+    [1e-30, "1e-30"],
+  ];
+  for (const [value, text] of cases) assert.equal(formatNumber(value), text, String(value));
 });
 
 test("formatTick labels axes compactly: no digit grouping, exponents without '+'", () => {

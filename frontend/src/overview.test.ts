@@ -73,20 +73,25 @@ test("runColor follows TensorBoard's palette by run index, its dark variant and 
 
 test("the view goes into TensorBoard's hash next to its own items and comes back unchanged", () => {
   const runs = ["a&b=c", "train/run #1", 'x<img src=x onerror="1">', "ü/%20"];
-  const hash = withView("#gradcause&tagFilter=loss", { runs, filter: "^a|b&c" });
+  const view = { runs, filter: "^a|b&c", heatmap: "update_ratio" as const };
+  const hash = withView("#gradcause&tagFilter=loss", view);
   assert.ok(hash.startsWith("gradcause&tagFilter=loss&p.gradcause.runs="), hash);
+  assert.ok(hash.endsWith("&p.gradcause.heatmap=update_ratio"), hash);
   assert.ok(!/[#\s"<>]/.test(hash), `every special character is encoded: ${hash}`);
-  assert.deepEqual(parseHash("#" + hash), { runs, filter: "^a|b&c" });
-  // Replacing the view keeps TensorBoard's items and drops the old view; an empty filter is left out.
-  const next = withView(hash, { runs: [], filter: "" });
+  assert.deepEqual(parseHash("#" + hash), view);
+  // Replacing the view keeps TensorBoard's items and drops the old view; an empty filter and the
+  // default heatmap are left out.
+  const next = withView(hash, { runs: [], filter: "", heatmap: "gradient_norm" });
   assert.equal(next, "gradcause&tagFilter=loss&p.gradcause.runs=%5B%5D");
-  assert.deepEqual(parseHash(next), { runs: [], filter: "" });
+  assert.deepEqual(parseHash(next), { runs: [], filter: "", heatmap: "gradient_norm" });
 });
 
-test("a hash without a view, or with a malformed one, gives no selection", () => {
-  assert.deepEqual(parseHash(""), { runs: null, filter: "" });
-  assert.deepEqual(parseHash("#gradcause"), { runs: null, filter: "" });
-  assert.deepEqual(parseHash("#gradcause&p.gradcause.runs=%5Bnot-json"), { runs: null, filter: "" });
-  assert.deepEqual(parseHash("#gradcause&p.gradcause.runs=%5B1%2C2%5D"), { runs: null, filter: "" });
-  assert.deepEqual(parseHash("#gradcause&p.gradcause.runs=%E0%A4%A"), { runs: null, filter: "" });
+test("a hash without a view, or with a malformed one, gives no selection and the default heatmap", () => {
+  const none = { runs: null, filter: "", heatmap: "gradient_norm" };
+  assert.deepEqual(parseHash(""), none);
+  assert.deepEqual(parseHash("#gradcause"), none);
+  assert.deepEqual(parseHash("#gradcause&p.gradcause.runs=%5Bnot-json"), none);
+  assert.deepEqual(parseHash("#gradcause&p.gradcause.runs=%5B1%2C2%5D"), none);
+  assert.deepEqual(parseHash("#gradcause&p.gradcause.runs=%E0%A4%A"), none);
+  assert.deepEqual(parseHash("#gradcause&p.gradcause.heatmap=nonsense"), none);
 });

@@ -4,6 +4,7 @@ import {
   fetchEvents,
   fetchTimeline,
   TIMELINE_KINDS,
+  TIMELINE_STATS,
   type CauseEvent,
   type Damage,
   type EventsResponse,
@@ -13,19 +14,21 @@ import {
 } from "./api";
 import { cardList, type CardList } from "./cards";
 import { eventLane, heatmap, lineChart, StepGroup, type Line, type LineChartSpec } from "./charts";
-import { el, formatNumber, formatSpan } from "./dom";
+import { el, formatSpan } from "./dom";
+import { citedKinds, EVIDENCE_KINDS, EVIDENCE_STATS, namedRows, type EvidenceKind } from "./evidence";
+import { HEAT_STAT_NAMES, HEAT_STATS, heatLegend, type HeatStat } from "./heatscale";
 import { runColor } from "./overview";
 import { copyReportButton } from "./report";
 import {
-  activationStat,
   aroundStep,
   envelope,
   gradientNorms,
+  inputMagnitudes,
+  layerStat,
   lossValues,
   mergeSteps,
   nonFiniteRegions,
   hasSignal,
-  logColorRange,
   logDecades,
   openingRange,
   updateRatios,
@@ -38,6 +41,10 @@ export interface RunData {
   run: string;
   events: EventsResponse;
   timelines: Partial<Record<TimelineKind, Timeline>>;
+  /** The evidence kinds' timelines, fetched when first shown (null: not logged). */
+  evidence: Partial<Record<EvidenceKind, Promise<Timeline | null>>>;
+  /** The server-side decimation budget the timelines were fetched with. */
+  maxPoints: number;
   /** Its event files TensorBoard reads only in part (from the overview). */
   damaged: Damage[];
   /** Its colour index in TensorBoard's run selector. */
@@ -48,9 +55,17 @@ export interface RunData {
 export async function loadRun(line: OverviewRun, maxPoints: number): Promise<RunData> {
   const [events, ...timelines] = await Promise.all([
     fetchEvents(line.run),
-    ...TIMELINE_KINDS.map((kind) => fetchTimeline(line.run, kind, maxPoints)),
+    ...TIMELINE_KINDS.map((kind) => fetchTimeline(line.run, kind, TIMELINE_STATS[kind], maxPoints)),
   ]);
-  const data: RunData = { run: line.run, events, timelines: {}, damaged: line.damaged, color: line.color };
+  const data: RunData = {
+    run: line.run,
+    events,
+    timelines: {},
+    evidence: {},
+    maxPoints,
+    damaged: line.damaged,
+    color: line.color,
+  };
   TIMELINE_KINDS.forEach((kind, k) => {
     const timeline = timelines[k];
     if (timeline) data.timelines[kind] = timeline;
@@ -123,6 +138,42 @@ function layerLines(
   return { lines: [...summaryLines, ...all.filter((line) => causeLayers.has(line.layer))], all };
 }
 
+/** Choices shared by every run's panel (kept in the URL by the app). */
+export interface TabSettings {
+  heatmap: HeatStat;
+  chooseHeatmap(stat: HeatStat): void;
+}
+
+/** A chart's spec for a matrix's lines, with its NaN/Inf regions. */
+function lineSpec(
+  matrix: LayerMatrix,
+  log: boolean,
+  lines: { lines: Line[]; all: Line[] },
+  range?: [number, number],
+): LineChartSpec {
+  return { ...lines, steps: matrix.steps, log, range, regions: nonFiniteRegions(matrix.steps, matrix.flags) };
+}
+
+/** "max/median/min over N layers" or the colour key: what a per-layer chart's lines are. */
+function deepNote(matrix: LayerMatrix, rows = "layers", named = "the layers with causes"): string {
+  return matrix.layers.length > MAX_LAYER_LINES
+    ? ` — ${matrix.layers.length} ${rows}: max, median and min over ${rows}, and ${named}`
+    : matrix.layers.length > 1
+      ? ` — first ${rows.replace(/s$/, "")} blue … last orange; hover for names`
+      : "";
+}
+
+/** Titles of the evidence kinds' charts. */
+const EVIDENCE_TITLES: Record<EvidenceKind, string> = {
+  inputs: "Inputs per feature: largest |x| in the batch (log scale)",
+  backward: "Backward signal per layer: ‖d loss / d layer output‖ (log scale)",
+  backward_time:
+    "Backward signal by time position, recurrent layers: ‖d loss / d input at t‖ (log scale; first time step blue … last orange)",
+};
+
+/** `t_k` of `backward_time` is the k-th of 8 positions counted back from the last time step. */
+const TIME_POSITIONS = EVIDENCE_STATS.backward_time.length;
+
 export interface ViewState {
   layer: string | null;
   eventId: string | null;
@@ -164,13 +215,16 @@ export class RunView {
   private view: ViewState;
   /** Every logged step of the run, sorted (zooms count logged steps, whatever the cadence). */
   private readonly steps: number[];
+  /** The input features' row names, once their chart is drawn (for a card's named features). */
+  private inputRows: string[] = [];
 
   constructor(
     readonly data: RunData,
-    view: ViewState = { layer: null, eventId: null, range: null, lossLog: null },
+    view: ViewState | undefined,
+    private readonly settings: TabSettings,
   ) {
     this.node = el("div", { class: "gc-run", attrs: { "data-run": data.run } });
-    this.view = view;
+    this.view = view ?? { layer: null, eventId: null, range: null, lossLog: null };
     this.steps = mergeSteps(Object.values(data.timelines).map((timeline) => timeline.steps));
   }
 
@@ -264,31 +318,13 @@ export class RunView {
       draw?.(plot);
     };
     const regions: Region[] = [];
-    /** A matrix's NaN/Inf regions, remembered for the opening zoom. */
-    const regionsOf = (matrix: LayerMatrix) => {
-      const found = nonFiniteRegions(matrix.steps, matrix.flags);
-      regions.push(...found);
-      return found;
+    /** A chart's spec; its NaN/Inf regions are remembered for the opening zoom. */
+    const spec = (...args: Parameters<typeof lineSpec>): LineChartSpec => {
+      const made = lineSpec(...args);
+      regions.push(...made.regions);
+      return made;
     };
-    const spec = (
-      matrix: LayerMatrix,
-      log: boolean,
-      lines: { lines: Line[]; all: Line[] },
-      range?: [number, number],
-    ): LineChartSpec => ({
-      ...lines,
-      steps: matrix.steps,
-      log,
-      range,
-      regions: regionsOf(matrix),
-    });
-    /** What the lines of a per-layer chart are. */
-    const deep = (matrix: LayerMatrix) =>
-      matrix.layers.length > MAX_LAYER_LINES
-        ? ` — ${matrix.layers.length} layers: max, median and min over layers, and the layers with causes`
-        : matrix.layers.length > 1
-          ? " — first layer blue … last layer orange; hover for names"
-          : "";
+    const deep = (matrix: LayerMatrix) => deepNote(matrix);
 
     charts.replaceChildren();
     const { events } = this.data.events;
@@ -325,6 +361,9 @@ export class RunView {
         }),
     );
     const norms = gradients && gradientNorms(gradients);
+    const ratios = weights && updateRatios(weights);
+    const dead = activations && layerStat(activations, "dead_frac");
+    const saturated = activations && layerStat(activations, "saturated_frac");
     chart(
       `Gradient norm per layer (${norms ? logNote(norms) : "log scale"})${norms ? deep(norms) : ""}`,
       "gradients",
@@ -333,22 +372,31 @@ export class RunView {
           lineChart(plot, group, spec(norms, true, layerLines(norms, colors, causeLayers)), width);
         }),
     );
-    const colorRange = norms && (logColorRange(norms) ?? [0, 1]);
-    const heatTitle = colorRange
-      ? `Gradient norm, layers × steps (colour: log₁₀ norm, dark ≤ ${formatNumber(10 ** colorRange[0])}, ` +
-        `bright ≥ ${formatNumber(10 ** colorRange[1])}; magenta: NaN/Inf; grey: no gradient)`
-      : "Gradient norm, layers × steps";
+    const heat: HeatStat = this.settings.heatmap;
+    const heatMatrix = { gradient_norm: norms, update_ratio: ratios, dead_frac: dead, saturated_frac: saturated }[heat];
     chart(
-      heatTitle,
-      "gradients",
-      norms &&
-        colorRange &&
+      this.heatTitle(heat),
+      {
+        gradient_norm: "gradients",
+        update_ratio: "weight updates",
+        dead_frac: "activations",
+        saturated_frac: "activations",
+      }[heat],
+      heatMatrix &&
         ((plot) => {
-          heatmap(plot, group, { ...norms, logRange: colorRange, regions: regionsOf(norms), color: viridis }, width);
+          const info = HEAT_STATS[heat];
+          plot.classList.add("gc-heat-scroll");
+          plot.before(heatLegend(info));
+          const found = nonFiniteRegions(heatMatrix.steps, heatMatrix.flags);
+          regions.push(...found);
+          heatmap(
+            plot,
+            group,
+            { ...heatMatrix, scale: info.scale, regions: found, color: viridis, missing: info.missing },
+            width,
+          );
         }),
     );
-    const dead = activations && activationStat(activations, "dead_frac");
-    const saturated = activations && activationStat(activations, "saturated_frac");
     const healthTitle = `Activation health: dead (solid) and saturated (dashed) fraction${dead ? deep(dead) : ""}`;
     chart(
       healthTitle,
@@ -362,7 +410,6 @@ export class RunView {
           lineChart(plot, group, spec(dead, false, { lines, all: [...d.all, ...s.all] }, [0, 1]), width);
         }),
     );
-    const ratios = weights && updateRatios(weights);
     chart(
       `Update ratio ‖Δw‖ / ‖w‖ per layer (${ratios ? logNote(ratios) : "log scale"})${ratios ? deep(ratios) : ""}`,
       "weight updates",
@@ -371,11 +418,108 @@ export class RunView {
           lineChart(plot, group, spec(ratios, true, layerLines(ratios, colors, causeLayers)), width);
         }),
     );
+    const cited = citedKinds(events);
+    for (const kind of EVIDENCE_KINDS) charts.append(this.evidenceChart(kind, cited.has(kind), group, colors));
     const firsts = [
       ...regions.map((region) => region.from),
       ...events.filter((event) => event.kind === "nan_inf").map((event) => event.first_step),
     ];
     return firsts.length ? Math.min(...firsts) : null;
+  }
+
+  /** The heatmap's title with its choice of statistic (the same for every run's panel). */
+  private heatTitle(heat: HeatStat): HTMLElement {
+    const choice = el(
+      "select",
+      { class: "gc-heat-choice", attrs: { "aria-label": "heatmap statistic" } },
+      HEAT_STAT_NAMES.map((name) => el("option", { text: HEAT_STATS[name].label, attrs: { value: name } })),
+    );
+    choice.value = heat;
+    choice.addEventListener("change", () => this.settings.chooseHeatmap(choice.value as HeatStat));
+    return el("h3", { text: "Heatmap, layers × steps, colour: " }, [choice]);
+  }
+
+  /**
+   * A collapsible chart of an evidence kind: open (and fetched) at once when a cause cites it,
+   * else fetched when the user opens it, so runs that do not need it cost nothing.
+   */
+  private evidenceChart(kind: EvidenceKind, cited: boolean, group: StepGroup, colors: Palette): HTMLElement {
+    const plot = el("div", { class: "gc-plot" });
+    const section = el("details", { class: "gc-chart gc-lazy", attrs: { "data-kind": kind } }, [
+      el("summary", {}, [el("h3", { text: EVIDENCE_TITLES[kind] })]),
+      plot,
+    ]);
+    let started = false;
+    section.addEventListener("toggle", () => {
+      if (!section.open || started) return;
+      started = true;
+      void this.drawEvidence(kind, plot, group, colors);
+    });
+    section.open = cited;
+    return section;
+  }
+
+  private async drawEvidence(kind: EvidenceKind, plot: HTMLElement, group: StepGroup, colors: Palette): Promise<void> {
+    plot.replaceChildren(el("p", { class: "gc-muted", text: "Loading…" }));
+    const { run, evidence, maxPoints } = this.data;
+    let timeline: Timeline | null;
+    try {
+      timeline = await (evidence[kind] ??= fetchTimeline(run, kind, EVIDENCE_STATS[kind], maxPoints));
+    } catch (err) {
+      delete evidence[kind];
+      plot.replaceChildren(el("p", { class: "gc-muted", text: `Could not load: ${String(err)}` }));
+      return;
+    }
+    if (group !== this.group) return; // re-rendered meanwhile: the new charts draw it
+    plot.replaceChildren();
+    const lines = timeline && this.evidenceLines(kind, timeline, colors);
+    if (!lines) {
+      plot.append(el("p", { class: "gc-muted", text: `${kind} were not logged for this run` }));
+      return;
+    }
+    const width = Math.max(320, (plot.closest(".gc-charts") as HTMLElement).clientWidth - 8);
+    lineChart(plot, group, lineSpec(lines.matrix, true, lines), width);
+    if (kind === "inputs") {
+      this.inputRows = lines.matrix.layers;
+      this.focus(this.view.layer, this.view.eventId); // a focused card's features, now that they are known
+    }
+  }
+
+  /** An evidence timeline's lines: per feature, per layer, or per layer and time position. */
+  private evidenceLines(
+    kind: EvidenceKind,
+    timeline: Timeline,
+    colors: Palette,
+  ): { matrix: LayerMatrix; lines: Line[]; all: Line[] } | null {
+    const events = this.data.events.events;
+    if (kind === "backward_time") {
+      const positions = EVIDENCE_STATS.backward_time.map((name) => layerStat(timeline, name));
+      if (positions.some((m) => m === null)) return null;
+      const all = positions.flatMap((m, k) =>
+        m!.layers.map((layer, l) => ({
+          layer,
+          label: `${layer} at time position ${TIME_POSITIONS - k} of ${TIME_POSITIONS}`,
+          values: m!.values[l],
+          flags: m!.flags[l],
+          color: depthColor(TIME_POSITIONS - 1 - k, TIME_POSITIONS, colors.dark),
+        })),
+      );
+      const matrix = {
+        steps: timeline.steps,
+        layers: all.map((line) => line.label),
+        values: all.map((line) => line.values),
+        flags: all.map((line) => line.flags),
+      };
+      return { matrix, lines: all, all };
+    }
+    const matrix = kind === "inputs" ? inputMagnitudes(timeline) : layerStat(timeline, "l2");
+    if (!matrix) return null;
+    const named = new Set(
+      kind === "inputs"
+        ? events.flatMap((event) => namedRows(event, matrix.layers))
+        : events.map((event) => event.layer ?? ""),
+    );
+    return { matrix, ...layerLines(matrix, colors, named) };
   }
 
   /**
@@ -398,7 +542,8 @@ export class RunView {
     this.view.layer = layer;
     this.view.eventId = eventId;
     this.cards?.select(eventId);
-    this.group?.focus(layer, eventId);
+    const event = this.data.events.events.find((e) => e.id === eventId);
+    this.group?.focus(layer, eventId, event ? namedRows(event, this.inputRows) : []);
     if (this.focusLabel) this.focusLabel.textContent = layer ? `focused: ${layer}` : "";
   }
 

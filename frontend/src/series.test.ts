@@ -5,14 +5,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Row, Timeline } from "./api";
 import {
-  activationStat,
   aroundStep,
   envelope,
   Flag,
   gradientNorms,
+  layerStat,
   hasSignal,
+  inputMagnitudes,
   type LayerMatrix,
-  logColorRange,
   logDecades,
   lossValues,
   lowerBound,
@@ -79,7 +79,7 @@ test("series are null when the stat they need was not sent", () => {
   assert.equal(gradientNorms(t), null);
   assert.equal(updateRatios(t), null);
   assert.equal(updateRatios(timeline([0], [row("a", "a")], { norm: [[1]] })), null);
-  assert.equal(activationStat(t, "dead_frac"), null);
+  assert.equal(layerStat(t, "dead_frac"), null);
   assert.equal(lossValues(t), null);
   assert.equal(lossValues(timeline([0], [], { value: [] })), null);
 });
@@ -164,7 +164,7 @@ test("updateRatios is ‖Δw‖ / ‖w‖ over all of a layer's variables", () =
   assert.deepEqual([...m.flags[1]], [Flag.None, Flag.Inf]);
 });
 
-test("activationStat takes each layer's row; lossValues the single loss row", () => {
+test("layerStat takes each layer's row; lossValues the single loss row", () => {
   const acts = timeline([0, 1], [row("dense", "dense"), row("out", "out")], {
     dead_frac: [
       [0.1, 0.9],
@@ -175,7 +175,7 @@ test("activationStat takes each layer's row; lossValues the single loss row", ()
       [0, 3],
     ],
   });
-  const dead = activationStat(acts, "dead_frac")!;
+  const dead = layerStat(acts, "dead_frac")!;
   assert.deepEqual(dead.layers, ["dense", "out"]);
   close(dead.values[0], [0.1, 0.9]);
   assert.deepEqual([...dead.flags[1]], [Flag.None, Flag.NaN]);
@@ -210,42 +210,27 @@ test("nonFiniteRegions spans consecutive NaN/Inf steps over all series", () => {
   ]);
 });
 
-test("logColorRange centres the median decade and cuts to the data's range", () => {
-  // Median 1 (log 0): 4 decades either side, the outliers beyond are clipped.
-  assert.deepEqual(logColorRange(matrix([0, 1, 2, 3, 4], [[1e-10, 1, 1, 1, 1e10]])), [-4, 4]);
-  // The data spans less than ±4 decades: its own range.
-  const [lo, hi] = logColorRange(matrix([0, 1, 2], [[1e-2, 1, 1e2]]))!;
-  assert.ok(Math.abs(lo + 2) < 1e-12 && Math.abs(hi - 2) < 1e-12, `${lo}, ${hi}`);
-  // A narrower window on request.
-  assert.deepEqual(logColorRange(matrix([0, 1, 2, 3, 4], [[1e-10, 1, 1, 1, 1e10]]), 1), [-1, 1]);
-  // Zeros, negatives, NaN and Inf do not count; a single value gets a one-decade range.
-  assert.deepEqual(logColorRange(matrix([0, 1, 2, 3, 4], [[0, -5, NaN, Infinity, 10]])), [0.5, 1.5]);
-});
-
-test("logColorRange takes the median over all layers and is null without a positive value", () => {
-  const m = matrix(
-    [0, 1, 2],
-    [
-      [1e-8, 1e-8, 1e-8],
-      [1e-8, 1e-8, 1e-8],
-      [1, 1, 1],
+test("inputMagnitudes is each feature's largest |value|, flagged where the batch held NaN/Inf", () => {
+  const inputs = timeline([0, 1], [row("input/feature_0", ""), row("input/feature_1", "")], {
+    min: [
+      [-3, -0.5],
+      [-2000, 1],
     ],
-  );
-  // Median -8; capped at the data's max, log 0.
-  assert.deepEqual(logColorRange(m), [-8, -4]);
-  assert.equal(logColorRange(matrix([0, 1], [[0, NaN]])), null);
-  assert.equal(logColorRange(matrix([], [])), null);
-});
-
-test("logColorRange still finds the median of a large matrix", () => {
-  const steps = Array.from({ length: 1000 }, (_v, i) => i);
-  // 200 layers at 1e-3, 100 layers spanning 1e-9 to 1e9: the median is 1e-3.
-  const values = [
-    ...Array.from({ length: 200 }, () => steps.map(() => 1e-3)),
-    ...Array.from({ length: 100 }, (_v, l) => steps.map(() => 10 ** (-9 + (18 * l) / 99))),
-  ];
-  const [lo, hi] = logColorRange(matrix(steps, values))!;
-  assert.ok(Math.abs(lo + 7) < 1e-9 && Math.abs(hi - 1) < 1e-9, `${lo}, ${hi}`);
+    max: [
+      [2, 0.25],
+      [1500, 4],
+    ],
+    nan: [
+      [0, 1],
+      [0, 0],
+    ],
+  });
+  const m = inputMagnitudes(inputs)!;
+  assert.deepEqual(m.layers, ["input/feature_0", "input/feature_1"]);
+  close(m.values[0], [3, 0.5]);
+  close(m.values[1], [2000, 4]);
+  assert.deepEqual([...m.flags[0]], [Flag.None, Flag.NaN]);
+  assert.equal(inputMagnitudes(timeline([0], [row("input/feature_0", "")], { mean: [[1]] })), null);
 });
 
 test("lowerBound finds the first step at or after a step", () => {

@@ -100,10 +100,17 @@ export function updateRatios(timeline: Timeline): LayerMatrix | null {
   return byLayer(timeline, (rows, i) => rootSumSquares(update, rows, i) / rootSumSquares(norm, rows, i));
 }
 
-/** One activation stat per layer (activation rows are layers already). */
-export function activationStat(timeline: Timeline, name: string): LayerMatrix | null {
+/** One stat per layer, of a kind whose rows are layers already (activations, backward, backward_time). */
+export function layerStat(timeline: Timeline, name: string): LayerMatrix | null {
   const values = stat(timeline, name);
   return values ? byLayer(timeline, (rows, i) => values[rows[0]][i]) : null;
+}
+
+/** Per input feature, its largest |value| in the batch (what `input_scale` compares across features). */
+export function inputMagnitudes(timeline: Timeline): LayerMatrix | null {
+  const [lo, hi] = [stat(timeline, "min"), stat(timeline, "max")];
+  if (!lo || !hi) return null;
+  return byLayer(timeline, (rows, i) => Math.max(Math.abs(lo[rows[0]][i]), Math.abs(hi[rows[0]][i])));
 }
 
 /** The loss value as a one-layer matrix. */
@@ -143,32 +150,6 @@ export function nonFiniteRegions(steps: ArrayLike<number>, flags: Uint8Array[]):
     } else open = null;
   }
   return regions;
-}
-
-/**
- * log10 colour range of a heatmap: the run's median log10 value ± `decades`, cut to the data's own
- * range. The typical layer sits mid-scale, a layer orders of magnitude below it is dark and an
- * explosion bright, however far apart the extremes are. Null without a finite positive value.
- */
-export function logColorRange(matrix: LayerMatrix, decades = 4): [number, number] | null {
-  const total = matrix.values.length * matrix.steps.length;
-  const stride = Math.max(1, Math.floor(total / 50_000)); // a sample is enough for a median
-  const logs: number[] = [];
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const values of matrix.values)
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (!(v > 0 && v < Infinity)) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-      if (i % stride === 0) logs.push(Math.log10(v));
-    }
-  if (!logs.length) return null;
-  const median = new Float64Array(logs).sort()[logs.length >> 1];
-  const [min, max] = [Math.log10(lo), Math.log10(hi)];
-  const range: [number, number] = [Math.max(min, median - decades), Math.min(max, median + decades)];
-  return range[0] < range[1] ? range : [range[0] - 0.5, range[1] + 0.5];
 }
 
 /** Index of the first step >= `step` (binary search on sorted steps). */

@@ -5,7 +5,11 @@
 // localStorage keeps the last view too, for when TensorBoard rewrites its hash without ours (switching
 // tabs): the URL wins when it has a selection, since a shared link must show what its sender saw.
 
+import { isHeatStat, type HeatStat } from "./heatscale";
+
 const PREFIX = "p.gradcause.";
+/** The heatmap's statistic when the URL names none (left out of the URL). */
+export const DEFAULT_HEATMAP: HeatStat = "gradient_norm";
 const STORAGE_KEY = "gradcause.view";
 
 export interface ViewUrl {
@@ -13,6 +17,12 @@ export interface ViewUrl {
   runs: string[] | null;
   /** The run filter (a regular expression), "" for none. */
   filter: string;
+  /** The statistic the heatmaps show. */
+  heatmap: HeatStat;
+}
+
+function heatmapOf(text: unknown): HeatStat {
+  return typeof text === "string" && isHeatStat(text) ? text : DEFAULT_HEATMAP;
 }
 
 function decode(text: string): string {
@@ -42,7 +52,7 @@ export function parseHash(hash: string): ViewUrl {
     const key = decode(item.slice(0, at));
     if (key.startsWith(PREFIX)) ours[key.slice(PREFIX.length)] = decode(item.slice(at + 1));
   }
-  return { runs: parseRuns(ours.runs), filter: ours.filter ?? "" };
+  return { runs: parseRuns(ours.runs), filter: ours.filter ?? "", heatmap: heatmapOf(ours.heatmap) };
 }
 
 /** `hash` with our entries replaced by `view`'s (an empty filter is left out); other items keep their place. */
@@ -55,6 +65,7 @@ export function withView(hash: string, view: ViewUrl): string {
     items.push(`${encodeURIComponent(PREFIX + key)}=${encodeURIComponent(value)}`);
   if (view.runs !== null) add("runs", JSON.stringify(view.runs));
   if (view.filter) add("filter", view.filter);
+  if (view.heatmap !== DEFAULT_HEATMAP) add("heatmap", view.heatmap);
   return items.join("&");
 }
 
@@ -74,7 +85,12 @@ export function loadView(): ViewUrl {
   if (fromUrl.runs !== null) return fromUrl;
   try {
     const saved = JSON.parse(window.localStorage.getItem(STORAGE_KEY) ?? "null") as ViewUrl | null;
-    if (saved) return { runs: parseRuns(JSON.stringify(saved.runs)), filter: String(saved.filter ?? "") };
+    if (saved)
+      return {
+        runs: parseRuns(JSON.stringify(saved.runs)),
+        filter: String(saved.filter ?? ""),
+        heatmap: heatmapOf(saved.heatmap),
+      };
   } catch {
     // unreadable storage: the default view
   }
