@@ -1,17 +1,23 @@
 """Time the plugin's routes on a large synthetic run, as the tab requests them.
 
     python benchmarks/plugin_routes.py [--steps 2000] [--layers 200] [--max-points 2000] [--load-fast false]
+                                       [--logdir DIR --run RUN] [--profile FILE]
 
-Writes one healthy synthetic run (every kind at every step) into a temporary logdir, loads it with
-TensorBoard's WSGI app in this process, then times the first (uncached) and a repeated (cached)
-request of `events` and of each kind's `timeline` with the stats the tab asks for.
+Writes one healthy synthetic run (every kind at every step) into a temporary logdir, or uses the
+run `--run` of `--logdir` (e.g. `benchmarks/long_run.py`'s: `--logdir DIR --run long/train`), loads
+it with TensorBoard's WSGI app in this process, then times the first (uncached) and a repeated
+(cached) request of `overview`, `events` and each kind's `timeline` with the stats the tab asks
+for, in the tab's order; `--profile` writes the first requests' cProfile stats to FILE.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
 import tempfile
 import time
+import urllib.parse
 
 from werkzeug import test as werkzeug_test
 
@@ -32,34 +38,47 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=200)
     parser.add_argument("--max-points", type=int, default=2000)
     parser.add_argument("--load-fast", default="false", choices=["false", "true"])
+    parser.add_argument("--logdir", help="use this logdir's run --run instead of writing one")
+    parser.add_argument("--run", default="big", help="with --logdir: the run, as TensorBoard names it")
+    parser.add_argument("--profile", help="write the first requests' cProfile stats here")
     args = parser.parse_args()
 
-    logdir = tempfile.mkdtemp(prefix="gradcause_bench_")
-    start = time.perf_counter()
-    data = synthetic.healthy_run(synthetic.mlp(args.layers), args.steps, kinds=[*TAB_STATS, "inputs", "backward"])
-    synthetic.write_run(logdir, "big", data)
-    print(f"wrote {args.steps} steps x {args.layers} layers in {time.perf_counter() - start:.1f} s")
+    logdir = args.logdir
+    if logdir is None:
+        logdir = tempfile.mkdtemp(prefix="gradcause_bench_")
+        start = time.perf_counter()
+        data = synthetic.healthy_run(synthetic.mlp(args.layers), args.steps, kinds=[*TAB_STATS, "inputs", "backward"])
+        synthetic.write_run(logdir, args.run, data)
+        print(f"wrote {args.steps} steps x {args.layers} layers in {time.perf_counter() - start:.1f} s")
 
     start = time.perf_counter()
     app, _ = tensorboard_app.wsgi_app(logdir, args.load_fast)
     client = werkzeug_test.Client(app)
     route = "/data/plugin/gradcause"
-    while b'"big"' not in client.get(f"{route}/runs").get_data():
+    while f'"{args.run}"'.encode() not in client.get(f"{route}/runs").get_data():
         time.sleep(0.1)
     print(f"TensorBoard (load_fast={args.load_fast}) loaded the run in {time.perf_counter() - start:.1f} s")
 
-    queries = {"events": f"{route}/events?run=big"}
+    run = urllib.parse.quote(args.run)
+    queries = {"overview": f"{route}/overview", "events": f"{route}/events?run={run}"}
     for kind, stats in TAB_STATS.items():
-        queries[kind] = f"{route}/timeline?run=big&kind={kind}&max_points={args.max_points}&stats={stats}"
+        queries[kind] = f"{route}/timeline?run={run}&kind={kind}&max_points={args.max_points}&stats={stats}"
+    profile = cProfile.Profile()
+    first_total = 0.0
     for name, url in queries.items():
         times = []
-        for _ in range(2):
+        for i in range(2):
             start = time.perf_counter()
-            response = client.get(url)
+            with profile if i == 0 and args.profile else contextlib.nullcontext():
+                response = client.get(url)
             times.append(time.perf_counter() - start)
             assert response.status_code == 200, response.get_data()[:300]
+        first_total += times[0]
         size = len(response.get_data()) / 1e6
         print(f"{name:12s} first {times[0]:6.2f} s   cached {times[1] * 1e3:6.1f} ms   {size:5.1f} MB")
+    print(f"first requests, one after another: {first_total:.2f} s")
+    if args.profile:
+        profile.dump_stats(args.profile)
 
 
 if __name__ == "__main__":

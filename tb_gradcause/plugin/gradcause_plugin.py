@@ -240,8 +240,9 @@ class GradCausePlugin(base_plugin.TBPlugin):
         """The `timeline` route's body: gzip-compressed JSON (`timeline.timeline_json`).
 
         Compressed once and cached per data fingerprint rather than by `Respond` on every
-        request: timelines reach megabytes. 400 for an unknown kind or stat, 404 for an unknown
-        run or a kind it did not log."""
+        request: timelines reach megabytes. Thinning keeps the steps the run's causes name (the
+        diagnosis is computed for it if need be). 400 for an unknown kind or stat, 404 for an
+        unknown run or a kind it did not log."""
         if kind not in SUMMARY_KINDS:
             raise errors.InvalidArgumentError(f"unknown kind {kind!r}; expected one of {', '.join(SUMMARY_KINDS)}")
         fingerprint = self._fingerprint(ctx, experiment, run)
@@ -255,7 +256,10 @@ class GradCausePlugin(base_plugin.TBPlugin):
                 raise errors.InvalidArgumentError(
                     f"unknown {kind} stats {unknown}; this run has {', '.join(series.stats)}"
                 )
-            return gzip.compress(timeline.timeline_json(run, series, max_points, stats).encode(), 3, mtime=0)
+            thinned = max_points is not None and len(series.steps) > max_points
+            keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if thinned else []
+            body = timeline.timeline_json(run, series, max_points, stats, keep)
+            return gzip.compress(body.encode(), 3, mtime=0)
 
         return self._timelines.get((experiment, run, kind, max_points, stats), fingerprint, compute)
 

@@ -4,7 +4,8 @@ Decimation splits the step axis into equal-width buckets and keeps, per bucket a
 (row x stat), the bucket's minimum and maximum at the bucket's first and last step: the minimum
 first where the column ends the bucket at least as high as it began, else the maximum first (a
 column monotonic within a bucket is kept exactly at those steps). Every step holding a NaN/Inf
-value, or a non-zero `nan`/`inf` count, is kept as it is.
+value, or a non-zero `nan`/`inf` count, is kept as it is, and so is every step a cause names (its
+first and last step, the steps its evidence cites): dense where it matters, however long the run.
 
 Stats that describe a tensor holding NaN/Inf only by a convention (over its finite elements, see
 docs/stats.md) are sent as NaN for a row whose `nan`/`inf` count is positive at that step: the L2
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tb_gradcause.analysis import json_numbers
+from tb_gradcause.analysis.causes import RunDiagnosis
 from tb_gradcause.analysis.reader import Series
 
 # Stats that describe a row with NaN/Inf elements only by a convention: over the finite elements
@@ -73,12 +75,19 @@ def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
     return bad
 
 
+def cause_steps(diagnosis: RunDiagnosis) -> list[int]:
+    """The steps a run's causes name: each one's first and last step and the steps its evidence cites."""
+    named = {step for cause in diagnosis.causes for step in (cause.first_step, cause.last_step)}
+    named.update(item.step for cause in diagnosis.causes for item in cause.evidence if item.step is not None)
+    return sorted(named)
+
+
 def decimate(steps: np.ndarray, values: np.ndarray, bad: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
     """Reduce `steps` [S] / `values` [S, R, K] to about `max_points` steps (see module docstring).
 
-    The result holds every `bad` step plus at most two steps per bucket, with
-    `max(1, (max_points - bad.sum()) // 2)` buckets, so at most `max_points` steps unless
-    there are that many bad steps.
+    The result holds every `bad` step (non-finite or named by a cause) plus at most two steps per
+    bucket, with `max(1, (max_points - bad.sum()) // 2)` buckets, so at most `max_points` steps
+    unless there are that many bad steps.
     """
     if len(steps) <= max_points:
         return steps, values
@@ -109,14 +118,21 @@ def json_columns(values: np.ndarray) -> list:
     return [json_numbers.column(stat) for stat in values]
 
 
-def timeline_json(run: str, series: Series, max_points: int | None = None, stats: Sequence[str] | None = None) -> str:
-    """The `timeline` route's JSON text for a reader `Series` (optionally only some `stats`)."""
+def timeline_json(
+    run: str,
+    series: Series,
+    max_points: int | None = None,
+    stats: Sequence[str] | None = None,
+    keep_steps: Sequence[int] = (),
+) -> str:
+    """The `timeline` route's JSON text for a reader `Series` (optionally only some `stats`),
+    decimated to `max_points` keeping every non-finite step and every step of `keep_steps`."""
     all_stats = tuple(series.stats)
     chosen = tuple(stats) if stats else all_stats
     steps = series.steps
     values = mask_nonfinite_rows(series.values, all_stats)[:, :, [all_stats.index(name) for name in chosen]]
     if max_points is not None:
-        bad = nonfinite_steps(series.values, all_stats)
+        bad = nonfinite_steps(series.values, all_stats) | np.isin(steps, keep_steps)
         steps, values = decimate(steps, values, bad, max_points)
     # [K', R, S]: values[stat][row][step]
     table = json_columns(np.transpose(values, (2, 1, 0)))

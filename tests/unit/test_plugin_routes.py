@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,16 @@ def test_nonfinite_values_are_json_strings_and_survive_decimation(client):
     assert small["steps"][0] == 0 and small["steps"][-1] == STEPS - 1
     loss = client.json(f"{ROUTE}/timeline?run={NAN}&kind=loss&max_points=10")
     assert loss["values"]["value"][0][loss["steps"].index(NAN_STEP)] == "Infinity"
+
+
+def test_thinned_timelines_keep_every_step_a_cause_names(client):
+    """The hostile run's dead ReLUs start at step 5 of its 30 loss steps: no bucket's edge when they
+    are thinned to 6 points, yet kept (as the NaN run's step 120 is)."""
+    for run in (HOSTILE_RUN, NAN):
+        events = client.json(f"{ROUTE}/events?run={urllib.parse.quote(run)}")["events"]
+        named = {step for e in events for step in (e["first_step"], e["last_step"])}
+        loss = client.json(f"{ROUTE}/timeline?run={urllib.parse.quote(run)}&kind=loss&max_points=6")
+        assert events and named <= set(loss["steps"]) and len(loss["steps"]) <= 6, run
 
 
 def test_step_rewind_keeps_the_latest_write(client):

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from tb_gradcause.analysis.causes import Cause, RunDiagnosis, evidence
 from tb_gradcause.analysis.reader import Series
 from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.plugin import timeline
@@ -187,3 +188,17 @@ def test_activation_fractions_of_a_nonfinite_output_are_nan():
     payload = json.loads(timeline.timeline_json("r", series, stats=("dead_frac", "saturated_frac", "zero_frac")))
     assert payload["values"]["dead_frac"][0] == [0.0, "NaN"] and payload["values"]["saturated_frac"][0] == [0.0, "NaN"]
     assert payload["values"]["zero_frac"][0] == [0.0, 0.0]
+
+
+def test_thinning_keeps_the_steps_a_cause_names_and_every_nonfinite_step():
+    steps, values = _random(5000, 2)  # steps 0, 3, 6, ...
+    values[4321, 1, STATS.index("l2")] = np.nan
+    grew = evidence("gradient_rms_growth", 1e3, 100, ">", step=3900)
+    cause = Cause.create("exploding_gradient", "warning", "dense_0", 3702, 7035, "title", [grew], "advice")
+    keep = timeline.cause_steps(RunDiagnosis([cause], [], {}))
+    assert keep == [3702, 3900, 7035]
+    data = json.loads(timeline.timeline_json("r", _series(steps, values), max_points=40, keep_steps=keep))
+    assert len(data["steps"]) <= 40
+    assert {3702, 3900, 7035, int(steps[4321])} <= set(data["steps"])
+    at = data["steps"].index(3900)
+    assert data["values"]["l2"][0][at] == pytest.approx(float(values[1300, 0, STATS.index("l2")]), rel=1e-6)
