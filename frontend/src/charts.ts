@@ -452,8 +452,6 @@ export interface HeatmapSpec {
   scale: ColorScale;
   regions: Region[];
   color: (t: number) => Rgb;
-  /** What a Missing flag means here ("no gradient"). */
-  missing: string;
 }
 
 /** Pixel colour of a layer over data indices [i0, i1): the largest value, or NaN/Inf/missing when present. */
@@ -563,13 +561,7 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
         const l = rowOf(u, top);
         if (l < 0 || l >= count) return [];
         const flag = spec.flags[l][idx];
-        const text =
-          flag === Flag.None
-            ? formatNumber(spec.values[l][idx])
-            : flag === Flag.Missing
-              ? spec.missing
-              : FLAG_TEXT[flag];
-        return [`${spec.layers[l]}: ${text}`];
+        return [`${spec.layers[l]}: ${flag === Flag.None ? formatNumber(spec.values[l][idx]) : FLAG_TEXT[flag]}`];
       }),
     ],
   };

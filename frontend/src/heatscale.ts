@@ -17,14 +17,17 @@ export interface ColorScale {
 export interface HeatStatInfo {
   /** The choice's words, and the chart title's. */
   label: string;
-  /** What a grey (missing) cell means for this statistic. */
-  missing: string;
+  /** The logged statistics it comes from, in words ("gradients were not logged"). */
+  source: string;
+  /** What a grey (missing) cell means; null where no cell can be missing (only gradients can). */
+  missing: string | null;
   scale: ColorScale;
 }
 
 export const HEAT_STATS: Record<HeatStat, HeatStatInfo> = {
   gradient_norm: {
     label: "Gradient norm",
+    source: "gradients",
     missing: "no gradient",
     // A layer's gradient L2 norm: healthy layers sit around 1e-4..1e1; the detectors' vanishing rules
     // (1/1000 of a later layer or of the early level) reach 1e-7 and below, exploding ones 1e3 and
@@ -33,20 +36,23 @@ export const HEAT_STATS: Record<HeatStat, HeatStatInfo> = {
   },
   update_ratio: {
     label: "Update ratio ‖Δw‖ / ‖w‖",
-    missing: "not logged",
+    source: "weight updates",
+    missing: null,
     // Healthy training updates ~1e-3 of the weights per step (the usual rule of thumb), mid-scale here;
     // 1e-1 and above is a learning rate that rewrites the weights, 1e-7 and below a frozen layer.
     scale: { log: true, min: 1e-7, max: 1e1 },
   },
   dead_frac: {
     label: "Dead fraction (ReLU units)",
-    missing: "not logged",
+    source: "activations",
+    missing: null,
     // Fractions are linear on [0, 1]: the detectors' rules are 50 % and 90 %, not decades.
     scale: { log: false, min: 0, max: 1 },
   },
   saturated_frac: {
     label: "Saturated fraction",
-    missing: "not logged",
+    source: "activations",
+    missing: null,
     scale: { log: false, min: 0, max: 1 },
   },
 };
@@ -115,7 +121,7 @@ export function heatLegend(info: HeatStatInfo): HTMLElement {
       el("span", { class: "gc-heat-scale", text: scale.log ? "log scale" : "linear" }),
       el("div", { class: "gc-heat-bar-wrap" }, [bar, el("div", { class: "gc-heat-ticks" }, ticks)]),
       swatch("gc-nonfinite", "NaN/Inf"),
-      swatch("gc-missing", info.missing),
+      info.missing && swatch("gc-missing", info.missing),
     ],
   );
 }

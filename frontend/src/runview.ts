@@ -154,12 +154,12 @@ function lineSpec(
   return { ...lines, steps: matrix.steps, log, range, regions: nonFiniteRegions(matrix.steps, matrix.flags) };
 }
 
-/** "max/median/min over N layers" or the colour key: what a per-layer chart's lines are. */
-function deepNote(matrix: LayerMatrix, rows = "layers", named = "the layers with causes"): string {
+/** What the lines of a per-layer chart are: max/median/min over a deep model's layers, or the colour key. */
+function deep(matrix: LayerMatrix): string {
   return matrix.layers.length > MAX_LAYER_LINES
-    ? ` — ${matrix.layers.length} ${rows}: max, median and min over ${rows}, and ${named}`
+    ? ` — ${matrix.layers.length} layers: max, median and min over layers, and the layers with causes`
     : matrix.layers.length > 1
-      ? ` — first ${rows.replace(/s$/, "")} blue … last orange; hover for names`
+      ? " — first layer blue … last layer orange; hover for names"
       : "";
 }
 
@@ -324,7 +324,6 @@ export class RunView {
       regions.push(...made.regions);
       return made;
     };
-    const deep = (matrix: LayerMatrix) => deepNote(matrix);
 
     charts.replaceChildren();
     const { events } = this.data.events;
@@ -376,12 +375,7 @@ export class RunView {
     const heatMatrix = { gradient_norm: norms, update_ratio: ratios, dead_frac: dead, saturated_frac: saturated }[heat];
     chart(
       this.heatTitle(heat),
-      {
-        gradient_norm: "gradients",
-        update_ratio: "weight updates",
-        dead_frac: "activations",
-        saturated_frac: "activations",
-      }[heat],
+      HEAT_STATS[heat].source,
       heatMatrix &&
         ((plot) => {
           const info = HEAT_STATS[heat];
@@ -389,12 +383,7 @@ export class RunView {
           plot.before(heatLegend(info));
           const found = nonFiniteRegions(heatMatrix.steps, heatMatrix.flags);
           regions.push(...found);
-          heatmap(
-            plot,
-            group,
-            { ...heatMatrix, scale: info.scale, regions: found, color: viridis, missing: info.missing },
-            width,
-          );
+          heatmap(plot, group, { ...heatMatrix, scale: info.scale, regions: found, color: viridis }, width);
         }),
     );
     const healthTitle = `Activation health: dead (solid) and saturated (dashed) fraction${dead ? deep(dead) : ""}`;

@@ -759,10 +759,13 @@ def test_evidence_charts_load_for_the_causes_that_cite_them_and_highlight_named_
     frame.click(f'.gc-card[data-event-id="{events["input_scale"]["id"]}"]')
     inputs = frame.query_selector('.gc-lazy[data-kind="inputs"]')
     assert _focused(inputs) == [f"input/feature_{i}" for i in INPUT_FEATURES]
+    over_time = frame.query_selector('.gc-lazy[data-kind="backward_time"]')
+    over_time.scroll_into_view_if_needed()  # both evidence charts on screen, beside the sticky cards
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOTS / "tab-evidence.png"))
     # The vanishing-along-time card highlights its recurrent layer's time positions.
     frame.click(f'.gc-card[data-event-id="{events["vanishing_gradient"]["id"]}"]')
-    assert _focused(frame.query_selector('.gc-lazy[data-kind="backward_time"]')) == ["rnn"]
-    page.screenshot(path=str(SCREENSHOTS / "tab-evidence.png"))
+    assert _focused(over_time) == ["rnn"]
     # A chart no cause cites loads when opened, and joins the focus.
     frame.click('.gc-lazy[data-kind="backward"] > summary')
     backward = frame.wait_for_selector('.gc-lazy[data-kind="backward"] .uplot')
