@@ -20,6 +20,7 @@ CAUSE_KINDS: tuple[str, ...] = (
     "disconnected_gradient",
     "learning_rate_too_high",
     "loss_shape_mismatch",
+    "wrong_gradient",
 )
 SEVERITIES: tuple[str, ...] = ("info", "warning", "error")
 OPS = frozenset({">", "<", ">=", "<=", "=="})

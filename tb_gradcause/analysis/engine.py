@@ -16,6 +16,7 @@ from tb_gradcause.analysis.detectors import (
     nan_inf,
     saturated_activation,
     vanishing_gradient,
+    wrong_gradient,
 )
 from tb_gradcause.analysis.reader import RunData
 from tb_gradcause.analysis.signals import per_layer
@@ -32,13 +33,15 @@ DETECTORS = (
     disconnected_gradient,
     learning_rate_too_high,
     loss_shape_mismatch,
+    wrong_gradient,
 )
 
 # effect kind -> kinds that can explain it (a cause precedes or coincides with its effect).
 CAUSES: dict[str, tuple[str, ...]] = {
     "nan_inf": ("exploding_gradient", "learning_rate_too_high", "input_scale", "saturated_activation"),
     "exploding_gradient": ("learning_rate_too_high", "input_scale"),
-    "vanishing_gradient": ("saturated_activation", "dead_relu"),
+    "vanishing_gradient": ("saturated_activation", "dead_relu", "wrong_gradient"),
+    "disconnected_gradient": ("wrong_gradient",),  # a gradient function returning zeros
     "dead_relu": ("learning_rate_too_high", "input_scale", "dead_relu"),
     "saturated_activation": ("learning_rate_too_high", "input_scale"),
     # large inputs make any step size effectively too large for the first layer

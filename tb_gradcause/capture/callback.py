@@ -60,6 +60,11 @@ class GradCauseCallback(keras.callbacks.Callback):
             their stats from every channel at evenly spaced positions, about this many units
             (their L2 norm and NaN/Inf counts stay exact); None: from every unit, at several
             times the cost on large conv outputs.
+        gradient_check: which layers' gradients are checked against finite differences, once, at
+            the first captured step (`capture/gradient_check.py`): "custom" (the default) the
+            layers running code of the user's own (custom layer classes, `Lambda`, activations
+            that are not Keras'), "all" every layer, None none. Skipped under `jit_compile` and
+            several replicas.
     """
 
     def __init__(
@@ -70,9 +75,12 @@ class GradCauseCallback(keras.callbacks.Callback):
         loss_every_step: bool = True,
         max_input_features: int = metadata.MAX_INPUT_FEATURES,
         max_units: int | None = metadata.SAMPLE_UNITS,
+        gradient_check: str | None = "custom",
     ):
         super().__init__()
-        self.config = CaptureConfig.from_arguments(every_n_steps, kinds, loss_every_step, max_input_features, max_units)
+        self.config = CaptureConfig.from_arguments(
+            every_n_steps, kinds, loss_every_step, max_input_features, max_units, gradient_check
+        )
         self.log_dir = os.fspath(log_dir)
         self._schedule = HostSchedule(self.config.cadence)
         self._writer: tf.summary.SummaryWriter | None = None

@@ -46,6 +46,7 @@ class Slot:
     logits_grad: Any = None
     input: tf.Tensor | None = None  # recurrent layers: the input [batch, time, features]
     input_grad: Any = None  # recurrent layers: d loss / d input, once the backward pass ran
+    call: tuple[tuple, dict] | None = None  # the arguments of its `call` (`gradient_check`)
 
 
 class Recorder:
@@ -143,8 +144,8 @@ def current() -> Recorder | None:
 
 
 @contextlib.contextmanager
-def recording(recorder: Recorder) -> Iterator[Recorder]:
-    """Make `recorder` the active one on this thread while a training step is traced."""
+def recording(recorder: Recorder | None) -> Iterator[Recorder | None]:
+    """Make `recorder` the active one on this thread while a training step is traced (None: none)."""
     previous = current()
     _local.recorder = recorder
     try:
@@ -198,6 +199,7 @@ def hook_layer(entry: LayerEntry) -> None:
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
             slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))
             args = (slot.input,) + args[1:]
+        slot.call = (args, kwargs)
         outputs = original(*args, **kwargs)
         flat = tf.nest.flatten(outputs)
         if not flat or not _is_float_tensor(flat[0]):

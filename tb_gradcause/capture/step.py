@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from tb_gradcause import summary
-from tb_gradcause.capture import graph, records, snapshot
+from tb_gradcause.capture import gradient_check, graph, records, snapshot
 from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.check import Check, SpikeWatch, check_step
 from tb_gradcause.capture.config import CaptureConfig
@@ -69,6 +69,8 @@ class StepCapture:
         xla = summary.in_xla_context()
         before = self._snapshot(mode, xla, cadence, check, variables, grads)
         plan = self._plan(step, cadence, check, lr, scale)
+        if mode is not Mode.LEAN:  # read before the update
+            gradient_check.emit(rec, self.config.gradient_check, self.writer, step)
         result = original(grads, variables)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:  # the global gradients, as applied
             grads = [rec.reduced_grads.get(id(graph.variable_value(v)), g) for g, v in zip(grads, variables)]

@@ -77,6 +77,11 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
         shape = str((BATCH, layers[-1].units))
         facts = {"loss": "binary_crossentropy", "y_true_shape": shape, "y_pred_shape": shape}
         return [RowInfo(name=LOSS, role=LOSS, depth=-1, facts=facts)]
+    if kind == "gradient_check":  # as with `gradient_check="all"`: each layer's input
+        return [
+            _row(f"{layer.name}/input", layer, depth, shape=[BATCH, fan_in], role="input", facts={"argument": "input"})
+            for depth, (layer, fan_in) in enumerate(zip(layers, _fan_ins(layers, n_features)))
+        ]
     raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {metadata.SUMMARY_KINDS}")
 
 
@@ -100,7 +105,9 @@ def healthy_run(
     result = {}
     for kind in kinds:
         steps = np.arange(n_steps, dtype=np.int64)
-        if kind != "loss":
+        if kind == "gradient_check":  # once, at the first step
+            steps = steps[:1]
+        elif kind != "loss":
             steps = steps[::every]
         rows = layer_rows(kind, layers, n_features)
         if not rows:
@@ -324,6 +331,17 @@ def _fill_loss_inputs(data: Series, rng: np.random.Generator) -> None:
     data.stat("labels_integral")[:] = 1.0
 
 
+def _fill_gradient_check(data: Series, rng: np.random.Generator) -> None:
+    """Correct gradients: autodiff and finite differences agree to float32 rounding."""
+    numeric = rng.uniform(1.0, 10.0, data.values.shape[:2])
+    data.stat("numeric")[:] = numeric
+    data.stat("autodiff")[:] = numeric * (1 + rng.normal(0, 1e-5, numeric.shape))
+    data.stat("rel_error")[:] = np.abs(rng.normal(0, 1e-5, numeric.shape))
+    data.stat("scale")[:] = 1.0
+    data.stat("upstream_ratio")[:] = 2.0
+    data.stat("noise")[:] = 1e-3 * numeric
+
+
 _FILL = {
     "gradients": _fill_gradients,
     "activations": _fill_activations,
@@ -333,4 +351,5 @@ _FILL = {
     "inputs": _fill_inputs,
     "loss": _fill_loss,
     "loss_inputs": _fill_loss_inputs,
+    "gradient_check": _fill_gradient_check,
 }

@@ -149,6 +149,17 @@ SCENARIOS: dict[str, tuple[list | None, dict, list[Callable]]] = {
         {},
         [_set("loss_inputs", "labels_as_index", None, 1.0), _set("loss_inputs", "classes", None, 4.0)],
     ),
+    "gradient_zero": (
+        None,
+        {},
+        [_set("gradient_check", "autodiff", "dense_1", 0.0), _set("gradient_check", "rel_error", "dense_1", 1.0)],
+    ),
+    "gradient_sign": (
+        None,
+        {},
+        [_set("gradient_check", "scale", "dense_1", -1.0), _set("gradient_check", "rel_error", "dense_1", 2.0)],
+    ),
+    "gradient_upstream": (None, {}, [_set("gradient_check", "upstream_ratio", "dense_2", 1.0)]),
 }
 
 

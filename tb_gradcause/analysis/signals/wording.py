@@ -57,6 +57,10 @@ EVIDENCE_LABELS: dict[str, str] = {
     "loss_broadcast": "y_true and y_pred broadcast against each other in the loss",
     "labels_broadcast": "one-column labels broadcast across y_pred's classes in the loss",
     "labels_as_index": "one-hot-shaped labels read as class indices by the loss",
+    # wrong_gradient
+    "gradient_check.rel_error": "hand-written gradient against finite differences: relative error",
+    "gradient_check.scale": "hand-written gradient as a multiple of the true one",
+    "gradient_check.upstream_ratio": "gradient for twice the upstream gradient over once (2 when correct)",
     "labels_max": "largest label value",
     "labels_integral": "share of the label values that are whole numbers",
 }
@@ -81,6 +85,7 @@ CAUSE_WORDS: dict[str, str] = {
     "disconnected_gradient": "disconnected gradients",
     "learning_rate_too_high": "learning rate too high",
     "loss_shape_mismatch": "y_true and y_pred mismatched in the loss",
+    "wrong_gradient": "a wrong hand-written gradient",
 }
 
 
