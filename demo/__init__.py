@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from types import ModuleType
 
 from tb_gradcause.demo import (
+    custom_gradient_zero,
     custom_layer_ignores_inputs,
     dead_relu_bias,
     exp_overflow_nan,
@@ -53,6 +54,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     lr_too_high,
     unscaled_target_sgd,
     loss_broadcast_subclass,
+    custom_gradient_zero,
     healthy_mlp_adam,
     healthy_cnn_batchnorm,
     healthy_lstm_short,
