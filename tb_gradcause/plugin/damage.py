@@ -3,9 +3,9 @@
 TensorBoard's data provider stops at a truncated or corrupt record without a word, so a damaged
 run would look like a shorter one. The plugin learns about damage from the files themselves, with
 `analysis.integrity.check_file` (the CLI's check): it walks each file's record framing (lengths and
-checksums) with TensorBoard's own loader and decodes only the first and last events' headers, never
-the summaries' values. Only a local `--logdir` is checked; a remote one (gs://, s3://) or a
-`--logdir_spec` gets no check and so no banner.
+checksums) as TensorBoard's loader does, without importing TensorFlow, and decodes only the first
+and last events' headers, never the summaries' values. Only a local `--logdir` is checked; a
+remote one (gs://, s3://) or a `--logdir_spec` gets no check and so no banner.
 
 Each file is checked once per (size, modification time), so a reload re-reads only files that
 changed (a first check of a big logdir can stop at a deadline and go on at the next call), and only
@@ -20,9 +20,6 @@ import math
 import os
 import threading
 import time
-
-from tensorboard.backend.event_processing import io_wrapper
-from tensorboard.compat import tf
 
 from tb_gradcause.analysis import integrity
 
@@ -49,38 +46,34 @@ class DamageCheck:
             return [], 0
         found, unchecked = [], 0
         now = time.time()
-        for directory in sorted(io_wrapper.GetLogdirSubdirectories(self.logdir)):
-            name = os.path.relpath(directory, self.logdir)
+        for name, path in integrity.event_files(self.logdir):
             if run is not None and name != run:
                 continue
-            for path in sorted(io_wrapper.ListDirectoryAbsolute(directory)):
-                if not io_wrapper.IsTensorFlowEventsFile(path):
-                    continue
-                try:
-                    stat = os.stat(path)
-                except OSError:  # removed since the listing
-                    continue
-                if not os.path.isfile(path) or now - stat.st_mtime < SETTLE_SECONDS:
-                    continue
-                key = (stat.st_size, stat.st_mtime_ns)
+            try:
+                stat = os.stat(path)
+            except OSError:  # removed since the listing
+                continue
+            if not os.path.isfile(path) or now - stat.st_mtime < SETTLE_SECONDS:
+                continue
+            key = (stat.st_size, stat.st_mtime_ns)
+            with self._lock:
+                hit = self._checked.get(path)
+            if hit is not None and hit[0] == key:
+                damage = hit[1]
+            elif time.monotonic() > deadline:
+                unchecked += 1
+                continue
+            else:
+                damage = self._check(path, name)
                 with self._lock:
-                    hit = self._checked.get(path)
-                if hit is not None and hit[0] == key:
-                    damage = hit[1]
-                elif time.monotonic() > deadline:
-                    unchecked += 1
-                    continue
-                else:
-                    damage = self._check(path, name)
-                    with self._lock:
-                        self._checked[path] = (key, damage)
-                if damage is not None:
-                    found.append(damage)
+                    self._checked[path] = (key, damage)
+            if damage is not None:
+                found.append(damage)
         return found, unchecked
 
     @staticmethod
     def _check(path: str, run: str) -> integrity.Damage | None:
         try:
             return integrity.check_file(path, run)
-        except (OSError, tf.errors.OpError):  # unreadable or removed meanwhile: nothing to say about it
+        except OSError:  # unreadable or removed meanwhile: nothing to say about it
             return None

@@ -1,9 +1,10 @@
-"""`no_tensorflow`: TensorBoard's loader on its stub with the batch record reader reads what it reads
-with TensorFlow (intact, cut short, corrupt and foreign files), and `tb-gradcause report` on a local
-logdir never imports TensorFlow."""
+"""`no_tensorflow`: TensorBoard's loader on its stub with the batch record reader, and `integrity`'s
+scan of a local file, read what TensorBoard's loader reads with TensorFlow (intact, cut short,
+corrupt and foreign files); `tb-gradcause report` on a local logdir never imports TensorFlow."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_file_loader
 
-from tb_gradcause.analysis import integrity
+from tb_gradcause.analysis import integrity, no_tensorflow
 from tb_gradcause.analysis.no_tensorflow import BatchRecordReader
 from tb_gradcause.testing import synthetic
 
@@ -31,18 +32,12 @@ def _records(path: Path) -> list[bytes]:
 
 @pytest.fixture
 def batch_reader(monkeypatch):
-    """TensorBoard's loader with the batch reader in this process (TensorFlow is loaded here)."""
+    """Call it to give TensorBoard's loader the batch reader in this process (TensorFlow's till then)."""
 
     def iterator(path):
         return event_file_loader._PyRecordReaderIterator(BatchRecordReader, path)
 
-    def use(on: bool) -> None:
-        if on:
-            monkeypatch.setattr(event_file_loader, "_make_tf_record_iterator", iterator)
-        else:
-            monkeypatch.undo()
-
-    return use
+    return lambda: monkeypatch.setattr(event_file_loader, "_make_tf_record_iterator", iterator)
 
 
 def _damaged(data: bytes, how: str) -> bytes:
@@ -58,24 +53,28 @@ def _damaged(data: bytes, how: str) -> bytes:
     return np.random.default_rng(0).bytes(999)
 
 
+@pytest.mark.parametrize("read_bytes", [no_tensorflow.READ_BYTES, 100], ids=["whole", "records_across_reads"])
 @pytest.mark.parametrize("how", ["intact", "cut", "garbage", "flipped", "random"])
-def test_the_loader_reads_the_same_records_and_damage_as_with_tensorflow(tmp_path, batch_reader, how):
+def test_the_loader_reads_the_same_records_and_damage_as_with_tensorflow(
+    tmp_path, batch_reader, monkeypatch, how, read_bytes
+):
+    monkeypatch.setattr(no_tensorflow, "READ_BYTES", read_bytes)
     path = _event_file(tmp_path)
     data = path.read_bytes()
     if how != "intact":
         path.write_bytes(_damaged(data, how))
-    want = (_records(path), integrity.check_logdir(str(tmp_path)))
-    batch_reader(True)
-    got = (_records(path), integrity.check_logdir(str(tmp_path)))
+    want = (_records(path), integrity._scan_with_loader(str(path)))  # TensorFlow's reader
+    batch_reader()
+    got = (_records(path), integrity._scan_local(str(path)))
     assert got == want and bool(got[0]) == (how != "random")
-    assert (got[1] == []) == (how == "intact")
+    assert (integrity.check_logdir(str(tmp_path)) == []) == (how == "intact")
 
 
 def test_a_record_cut_short_is_read_once_the_rest_is_written(tmp_path, batch_reader):
     path = _event_file(tmp_path)
     data = path.read_bytes()
     whole = _records(path)
-    batch_reader(True)
+    batch_reader()
     path.write_bytes(data[:-37])
     loader = event_file_loader.RawEventFileLoader(str(path))
     first = list(loader.Load())
@@ -97,3 +96,16 @@ def test_report_on_a_local_logdir_never_imports_tensorflow(tmp_path):
     assert done.stdout.splitlines()[-1] == "False 2"
     assert done.stderr.startswith("tb-gradcause report: damaged event file ") and "truncated at byte" in done.stderr
     assert len(done.stderr.splitlines()) == 1 and "== intact: no problems found" in done.stdout
+
+
+def test_the_tabs_damage_check_never_imports_tensorflow(tmp_path):
+    """TensorBoard with RustBoard never imports TensorFlow itself: the first overview must not either."""
+    path = _event_file(tmp_path, "cut")
+    path.write_bytes(path.read_bytes()[:-37])
+    os.utime(path, (1e9, 1e9))  # long settled
+    script = (
+        "import sys; from tb_gradcause.plugin.damage import DamageCheck; "
+        "found, _ = DamageCheck(sys.argv[1]).damaged(); print('tensorflow' in sys.modules, [d.problem for d in found])"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "False ['truncated']", done.stderr[-2000:]
