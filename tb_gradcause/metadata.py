@@ -78,6 +78,10 @@ KIND_STATS: dict[str, tuple[str, ...]] = {
     # the upstream gradient over once (2 when linear, 1 when it ignores it); noise: the finite
     # differences' rounding error; identity = 1 when the layer's output is its input unchanged.
     "gradient_check": ("rel_error", "numeric", "autodiff", "scale", "upstream_ratio", "noise", "identity"),
+    # One row per replayed non-finite step ("nan_origin/<step>", `capture/nan_origin.py`): found = 1
+    # when the first NaN/Inf was located (the row's facts: phase, op, source, code; its layer),
+    # 0 when it was not (facts["reason"]); nan, inf and size count that first non-finite tensor.
+    "nan_origin": ("found", "nan", "inf", "size"),
 }
 
 SUMMARY_KINDS: tuple[str, ...] = tuple(KIND_STATS)

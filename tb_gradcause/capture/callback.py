@@ -29,6 +29,7 @@ from tb_gradcause.capture.check import SpikeWatch
 from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.loss_chunks import LossChunks
 from tb_gradcause.capture.model_walk import walk
+from tb_gradcause.capture.nan_origin import NanOrigin
 from tb_gradcause.capture.step import StepCapture
 from tb_gradcause.capture.train_functions import TrainFunctions, step_counter
 
@@ -53,7 +54,9 @@ class GradCauseCallback(keras.callbacks.Callback):
             (`cadence`). A step with a non-finite loss or gradient is always logged in full
             and flushed to disk at once; so is a step whose loss spikes to 10x every loss
             before it (`check.SpikeWatch`).
-        kinds: which kinds to log (default: all of `metadata.SUMMARY_KINDS`).
+        kinds: which kinds to log (default: all of `metadata.SUMMARY_KINDS`). With "nan_origin",
+            the first step whose loss is non-finite is replayed eagerly, once, before the next
+            batch, to name the op and the line of code that made the first NaN/Inf (`nan_origin`).
         loss_every_step: also log the loss row on every step (a cheap pulse).
         max_input_features: features per input logged (first ones of the last axis).
         max_units: layer outputs (and their backward signals) with more units per sample get
@@ -89,6 +92,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         self._spikes: SpikeWatch | None = None
         self._losses: LossChunks | None = None  # made with the writer
         self._capture: StepCapture | None = None
+        self._origin: NanOrigin | None = None  # replays the first non-finite step (`nan_origin`)
         self._functions: TrainFunctions | None = None
         self._failed = False
 
@@ -121,6 +125,8 @@ class GradCauseCallback(keras.callbacks.Callback):
         # (No on_train_batch_end: overriding it makes Keras sync the logs to the host every batch.)
         if self._failed or self._capture is None or self._functions is None:
             return
+        if self._origin is not None and self._origin.pending:
+            self._replay()
         if self._capture.stale:
             # The first step built layers lazily: hook them too (one retrace, once).
             try:
@@ -132,9 +138,11 @@ class GradCauseCallback(keras.callbacks.Callback):
             self.model.train_function = self._functions.for_batch(self._schedule.next_is_full())
 
     def on_epoch_end(self, epoch, logs=None) -> None:
+        self._replay()
         self._flush()
 
     def on_train_end(self, logs=None) -> None:
+        self._replay()
         self._flush()
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
@@ -152,10 +160,11 @@ class GradCauseCallback(keras.callbacks.Callback):
         if self._step is None:
             self._step = step_counter(model)
             self._spikes = SpikeWatch()
+            self._origin = NanOrigin(model) if "nan_origin" in self.config.kinds else None
         entries = walk(model)
         hooks.install(model, entries)
         assert self._spikes is not None and self._losses is not None  # made with the step counter, the writer
-        capture = StepCapture(model, self.config, self._step, self._spikes, self._writer, self._losses)
+        capture = StepCapture(model, self.config, self._step, self._spikes, self._writer, self._losses, self._origin)
         self._capture = capture
         self._functions = TrainFunctions(
             model,
@@ -209,6 +218,15 @@ class GradCauseCallback(keras.callbacks.Callback):
         )
         log.debug("tb_gradcause internal error", exc_info=error)
         warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    def _replay(self) -> None:
+        """Replay the first non-finite step, if one waits (`nan_origin`), between two batches."""
+        if self._failed or self._origin is None or not self._origin.pending or self._writer is None:
+            return
+        try:
+            self._origin.run(self._writer)
+        except Exception as error:
+            self._fail(error)
 
     def _flush(self) -> None:
         if self._writer is not None and self._losses is not None:

@@ -59,10 +59,11 @@ class Recorder:
     past the update).
     """
 
-    def __init__(self, on_apply: Callable, backward_time: bool, inputs: Any = None):
+    def __init__(self, on_apply: Callable, backward_time: bool, inputs: Any = None, data: Any = None):
         self.on_apply = on_apply
         self.backward_time = backward_time
         self.inputs = inputs  # the step's model inputs (this replica's share of the batch)
+        self.data = data  # the step's (x, y, sample_weight) as `train_step` got them (`nan_origin`)
         self.slots: dict[int, Slot] = {}
         self.loss: tf.Tensor | None = None
         self.loss_inputs: list[tuple[loss_check.Finding, Any]] = []  # what the loss did with y_true, y_pred

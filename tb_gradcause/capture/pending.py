@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -30,9 +31,14 @@ class Plan:
     step: tf.Tensor  # int64
 
 
-def write(plan: Plan, records: Callable[[], list[summary.Record]], chunks: LossChunks | None = None) -> None:
+def write(
+    plan: Plan,
+    records: Callable[[], list[summary.Record]],
+    chunks: LossChunks | None = None,
+    on_bad: Callable[[tf.Tensor], Any] | None = None,
+) -> None:
     """Write all `records()` when `plan.full` (and flush when `plan.bad`), else only the loss
-    pulse if `plan.record_pulse`.
+    pulse if `plan.record_pulse`. `on_bad(step)` runs in a non-finite step's capture.
 
     `chunks`: the loss pulse goes there on every step instead, to be written with the steps
     around it (`loss_chunks`); a non-finite step writes the rows held before its flush. Else a
@@ -55,6 +61,8 @@ def write(plan: Plan, records: Callable[[], list[summary.Record]], chunks: LossC
                 summary.write_record(record, step)
         if chunks is not None:
             graph.cond(plan.bad, chunks.write_held)
+        if on_bad is not None:
+            graph.cond(plan.bad, lambda: on_bad(step))
         tf.cond(plan.bad, lambda: tf.summary.flush(), tf.no_op)
         return tf.constant(True)
 
@@ -103,5 +111,5 @@ class Pending:
         full, bad, record_pulse, step = tensors[n : n + 4]
         return Pending(records, Plan(full, bad, record_pulse, pulse, step))
 
-    def write(self, chunks: LossChunks | None) -> None:
-        write(self.plan, lambda: self.records, chunks)
+    def write(self, chunks: LossChunks | None, on_bad: Callable[[tf.Tensor], Any] | None = None) -> None:
+        write(self.plan, lambda: self.records, chunks, on_bad)

@@ -2,9 +2,9 @@
 
 In order: the checks (`check`: finite, loss spike), the decision to capture in full (the train
 function's `cadence.Mode`, a non-finite step or a loss spike), a copy of the weights before the
-update (`snapshot`),
-the update itself, then the records (`records`), written at once or, inside XLA, handed back
-as `pending.Pending`. Where the decision is made at run time, the capture is one function call
+update (`snapshot`), on a non-finite loss the batch and those weights for its replay
+(`nan_origin`), the update itself, then the records (`records`), written at once or, inside XLA,
+handed back as `pending.Pending`. Where the decision is made at run time, the capture is one function call
 that is never inlined, so a step that does not capture runs none of its ops. An update that
 overflows finite weights is caught by the next step, whose copy shows the weights it started
 from were non-finite (`nonfinite_before`).
@@ -26,6 +26,7 @@ from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.hooks import Recorder, is_hooked
 from tb_gradcause.capture.loss_chunks import LossChunks
 from tb_gradcause.capture.model_walk import LayerEntry, walk
+from tb_gradcause.capture.nan_origin import NanOrigin
 from tb_gradcause.capture.pending import Pending, Plan, write
 
 
@@ -40,7 +41,9 @@ class StepCapture:
         spikes: SpikeWatch,
         writer: tf.summary.SummaryWriter,
         losses: LossChunks,
+        origin: NanOrigin | None = None,
     ):
+        """`origin`: keeps the first non-finite step for its replay (None: no replay)."""
         self.model = model
         self.config = config
         self.step = step
@@ -48,6 +51,8 @@ class StepCapture:
         self.writer = writer
         # The loss rows of every step, written a chunk of steps at a time (`loss_every_step`).
         self.chunks = losses if config.loss_every_step else None
+        self.origin = origin
+        self.on_bad = origin.note_bad if origin is not None else None  # in a non-finite step's capture
         self.owner: dict[int, LayerEntry] = {}
         # Set when tracing found layers that were not hooked (built lazily by the first step):
         # the callback then hooks them and rebuilds its train functions once.
@@ -68,6 +73,8 @@ class StepCapture:
         cadence = self.config.cadence.in_graph(mode, step)
         xla = summary.in_xla_context()
         before = self._snapshot(mode, xla, cadence, check, variables, grads)
+        if self.origin is not None:
+            self.origin.keep(check.loss_bad, step, rec.data, variables)
         plan = self._plan(step, cadence, check, lr, scale)
         if mode is not Mode.LEAN:  # read before the update
             gradient_check.emit(rec, self.config.gradient_check, self.writer, step)
@@ -130,4 +137,4 @@ class StepCapture:
             tensors.rec.pending = Pending.compute(plan, build)
         else:
             with summary.default_writer(self.writer):
-                write(plan, build, self.chunks)
+                write(plan, build, self.chunks, self.on_bad)

@@ -56,6 +56,7 @@ class TrainFunctions:
         self._step = capture.step
         self._writer = capture.writer
         self._chunks = capture.chunks
+        self._on_bad = capture.on_bad
         self._kinds = capture.config.kinds
         self._on_apply = on_apply
         self._failed = failed
@@ -105,6 +106,7 @@ class TrainFunctions:
             on_apply=lambda original, grads, variables: self._on_apply(rec, mode, x, original, grads, variables),
             backward_time="backward_time" in self._kinds,
             inputs=x,
+            data=data,
         )
         # The gradient into a recurrent layer fed by the model input reaches no probe: a tape
         # gives it. A tape around a recurrent layer's gradient makes TensorFlow keep what a
@@ -136,7 +138,7 @@ class TrainFunctions:
             if "pending" in template and not self._failed():
                 pending = template["pending"].with_tensors(tensors)
                 with summary.default_writer(self._writer):
-                    pending.write(self._chunks)
+                    pending.write(self._chunks, self._on_bad)
             self._advance_step()
             return outputs
 

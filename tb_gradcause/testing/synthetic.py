@@ -82,6 +82,8 @@ def layer_rows(kind: str, layers: Sequence[Layer], n_features: int = 8) -> list[
             _row(f"{layer.name}/input", layer, depth, shape=[BATCH, fan_in], role="input", facts={"argument": "input"})
             for depth, (layer, fan_in) in enumerate(zip(layers, _fan_ins(layers, n_features)))
         ]
+    if kind == "nan_origin":  # only the replay of a non-finite step writes it
+        return []
     raise ValueError(f"unknown gradcause kind {kind!r}; expected one of {metadata.SUMMARY_KINDS}")
 
 

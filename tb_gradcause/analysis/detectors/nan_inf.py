@@ -16,7 +16,7 @@ import numpy as np
 
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData, Series
-from tb_gradcause.analysis.signals import per_layer, suggestions, trends, wording
+from tb_gradcause.analysis.signals import nan_origin, per_layer, suggestions, trends, wording
 from tb_gradcause.rows import RowInfo
 
 CAUSE_KIND = "nan_inf"
@@ -163,13 +163,14 @@ def _largest_output(run: RunData, step: int) -> float:
     return float(values.max()) if len(values) else 0.0
 
 
-def _advice(run: RunData, hit: _Hit, step: int) -> str:
-    """What to change, with the clipping threshold and learning rate computed from the steps before `step`."""
-    text, parts = _advice_text(run, hit, step)
-    return text + suggestions.notes(*parts)
+def _advice(run: RunData, hit: _Hit, step: int, origin: nan_origin.Origin | None) -> str:
+    """What to change, with the clipping threshold and learning rate computed from the steps before `step`;
+    led by the op and line the replay found (`origin`), whose remedy replaces a guess at the op."""
+    text, parts = _advice_text(run, hit, step, origin.remedy if origin is not None else "")
+    return (origin.sentence() if origin is not None else "") + text + suggestions.notes(*parts)
 
 
-def _advice_text(run: RunData, hit: _Hit, step: int) -> tuple[str, tuple[suggestions.Suggestion, ...]]:
+def _advice_text(run: RunData, hit: _Hit, step: int, remedy: str) -> tuple[str, tuple[suggestions.Suggestion, ...]]:
     row = _layer_info(run, hit.layer)
     cls = f" ({row.layer_class})" if row is not None and row.layer_class else ""
     act = row.activation if row is not None else ""
@@ -202,10 +203,13 @@ def _advice_text(run: RunData, hit: _Hit, step: int) -> tuple[str, tuple[suggest
                 f"rate, clip gradients ({clip.setting}), and scale inputs and targets.{recurrent}",
                 (clip,),
             )
+        guess = (
+            "look for exp/log/sqrt/division/pow in its computation (log(0), x/0, exp of a large value) and add "
+            "an epsilon or clip the argument"
+        )
         return (
-            f"{hit.layer}{cls} turned finite inputs into NaN/Inf: look for exp/log/sqrt/division/pow in "
-            "its computation (log(0), x/0, exp of a large value) and add an epsilon or clip the "
-            f"argument; if its values grew over the steps before, lower the learning rate.{recurrent}",
+            f"{hit.layer}{cls} turned finite inputs into NaN/Inf: {remedy or guess}; if its values grew over "
+            f"the steps before, lower the learning rate.{recurrent}",
             (clip,) if recurrent else (),
         )
     if hit.phase == "loss":
@@ -217,10 +221,11 @@ def _advice_text(run: RunData, hit: _Hit, step: int) -> tuple[str, tuple[suggest
                 f"the learning rate, clip gradients ({clip.setting}), and scale inputs and targets.",
                 (clip,),
             )
+        cause = f"{remedy}." if remedy else "a log(0) or division by zero in the loss."
         return (
-            "The loss is NaN/Inf although every layer output was finite: a log(0) or division by zero in "
-            "the loss. Use the framework's loss with `from_logits=True` instead of a hand-written "
-            "log of probabilities, or clip predictions to [eps, 1-eps]; check labels for NaN.",
+            f"The loss is NaN/Inf although every layer output was finite: {cause} Use the framework's loss "
+            "with `from_logits=True` instead of a hand-written log of probabilities, or clip predictions to "
+            "[eps, 1-eps]; check labels for NaN.",
             (),
         )
     if hit.phase in ("backward", "gradient"):
@@ -270,6 +275,7 @@ def detect(run: RunData) -> list[Cause]:
             continue
         grouped.setdefault((hit.phase, hit.layer), []).append((first, last, hit, not_logged))
     events = []
+    origin = nan_origin.first(run)
     for (phase, layer), episodes in grouped.items():
         first, _, hit, not_logged = episodes[0]
         seen, last = first, episodes[-1][1]
@@ -303,16 +309,15 @@ def detect(run: RunData) -> list[Cause]:
                     ", ".join(wording.KIND_WORDS.get(kind, kind) for kind in not_logged),
                 )
             )
+        title = f"NaN/Inf first appears {where} at step {first}"
+        replayed = origin if origin is not None and any(s <= origin.step <= e for s, e, _, _ in episodes) else None
+        advice = _advice(run, hit, first, replayed)
+        if replayed is not None:
+            located = float(replayed.found)
+            op = ">" if located else "=="
+            items.append(evidence("nan_origin.found", located, 0, op, replayed.step, replayed.text()))
+            title += f": {replayed.text()}" if replayed.located_op else ""
         events.append(
-            Cause.create(
-                CAUSE_KIND,
-                "error",
-                None if phase == "loss" else layer,
-                first,
-                last,
-                f"NaN/Inf first appears {where} at step {first}",
-                items,
-                _advice(run, hit, first),
-            )
+            Cause.create(CAUSE_KIND, "error", None if phase == "loss" else layer, first, last, title, items, advice)
         )
     return events

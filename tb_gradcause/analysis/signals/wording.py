@@ -18,6 +18,7 @@ EVIDENCE_LABELS: dict[str, str] = {
     "weights.nonfinite_before": "NaN/Inf values in the weights the step started from",
     "episodes": "separate NaN/Inf episodes",
     "kinds_not_logged": "statistics not logged at that step",
+    "nan_origin.found": "the first op producing NaN/Inf, found by an eager replay of the step (1 = found)",
     # the loss
     "loss_nonfinite_step": "step at which the loss turns NaN/Inf",
     "loss_rise": "smoothed loss over its best so far",
