@@ -5,9 +5,9 @@ written ends mid-record until the writer catches up), so a truncated or corrupt 
 a shorter run. This check walks each file with that same loader, counts the bytes it accepts and
 compares them with the file's size, so a report can say which file breaks, where, and after which
 step its data may be missing. Local files are walked with `no_tensorflow.verified_records` (the
-framing and checksums the loader checks, tested against TensorFlow's reader, without importing
-TensorFlow: the tab's first request would pay seconds for it); remote ones (gs://, s3://) with
-TensorBoard's loader and `tf.io.gfile`.
+framing and checksums the loader checks, tested against TensorFlow's reader) unless TensorFlow is
+loaded already: importing it would cost the tab's first request seconds. Remote ones (gs://,
+s3://) are read with TensorBoard's loader and `tf.io.gfile`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+import sys
 from collections.abc import Iterator
 
 from tensorboard.backend.event_processing import event_file_loader, io_wrapper
@@ -80,7 +81,9 @@ def event_files(logdir: str) -> Iterator[tuple[str, str]]:
 
 def check_file(path: str, run: str) -> Damage | None:
     """The damage of one event file, or None if the loader reads it to its last byte."""
-    offset, first, last = _scan_local(path) if _local(path) else _scan_with_loader(path)
+    # TensorFlow's reader if it is loaded (C++ checksums, ~10x faster); a local file never imports it.
+    scan = _scan_local if _local(path) and "tensorflow" not in sys.modules else _scan_with_loader
+    offset, first, last = scan(path)
     size = os.stat(path).st_size if _local(path) else tf.io.gfile.stat(path).length
     if size == 0:  # a writer that has not flushed yet
         return None
