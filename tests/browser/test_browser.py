@@ -818,6 +818,7 @@ def test_screenshots_follow_tensorboard_theme(tb, browser, scheme):
     )
     explosion = next(e for e in _events(tb, "chain") if e["kind"] == "exploding_gradient")
     frame.click(f'.gc-card[data-event-id="{explosion["id"]}"]')
+    _run_panel(frame, "chain").evaluate("panel => panel.scrollIntoView()")  # its charts down to the heatmap
     page.wait_for_timeout(300)
     path = SCREENSHOTS / f"tab-{scheme}.png"
     page.screenshot(path=str(path))
