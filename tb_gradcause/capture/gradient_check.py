@@ -5,8 +5,10 @@ gradient or is simply wrong trains silently wrong (tensorflow/tensorflow #42311)
 looks plausible. The check compares, for each checked layer `f` and each of its float inputs and
 trainable weights `a`, the autodiff directional derivative of phi(a) = <u, f(a)> (u a random
 upstream gradient) along random directions v with central finite differences
-(phi(a + h v) - phi(a - h v)) / 2h, and the autodiff gradient for upstream 2u against twice the
-one for u (a gradient that ignores its upstream gives the same for both).
+(phi(a + h v) - phi(a - h v)) / 2h over the output elements that change in proportion to the step
+(a jump of a step function is no derivative: binarizing layers with a surrogate gradient stay
+silent), and the autodiff gradient for upstream 2u against twice the one for u (a gradient that
+ignores its upstream gives the same for both).
 
 Design: the check is traced into the step itself, where the layer's inputs of that step are at
 hand (the host never sees the batch), inside a conditional that runs once per writer: at the first
@@ -17,7 +19,8 @@ never assigned, and random layers draw from copies of their seed state, so the r
 state and optimizer are untouched. The comparison is float-aware: h = eps^(1/3) of the layer's
 dtype (relative to the argument's RMS), and the row logs the rounding error of the finite
 difference (`noise`) for the detector to weigh. Skipped: XLA-compiled steps (the summary ops
-cannot run inside them), several replicas (a per-replica flag), dtypes under 32 bits (h would
+cannot run inside them), several replicas (a per-replica flag), custom training loops
+(`ModelRecorder` does not run it), dtypes under 32 bits (h would
 have to be so large that smooth layers fail), layers whose forward graph holds a `StopGradient`
 (a surrogate gradient by design: straight-through estimators, targets held fixed).
 """
@@ -43,7 +46,8 @@ log = logging.getLogger("tb_gradcause")
 
 KIND = "gradient_check"
 SCOPES = ("custom", "all")  # layers whose own code computes (custom classes, Lambda, custom activations); all
-DIRECTIONS = 3  # random directions per argument: 2 * DIRECTIONS forward passes each
+DIRECTIONS = 3  # random directions per argument: 4 * DIRECTIONS forward passes each
+SHRINK = 8.0  # the second, smaller step of the finite differences: h / SHRINK
 _STOP_OPS = frozenset({"StopGradient", "PreventGradient"})
 _KERAS_MODULES = ("keras.", "tf_keras.", "tensorflow.")
 
@@ -150,8 +154,20 @@ def check_layer(slot: Slot) -> list[tuple[RowInfo, tf.Tensor]]:
     u64 = tf.cast(u, tf.float64)
     magnitude = tf.reduce_sum(tf.abs(u64 * tf.cast(y, tf.float64)))
 
-    def phi(moved: list) -> tf.Tensor:
-        return tf.reduce_sum(u64 * tf.cast(forward(moved), tf.float64))
+    def change(j: int, step: tf.Tensor) -> tf.Tensor:
+        """f(a + step) - f(a - step), moving argument j, per output element in float64."""
+        plus, minus = forward(_moved(points, j, step)), forward(_moved(points, j, -step))
+        return tf.cast(plus, tf.float64) - tf.cast(minus, tf.float64)
+
+    def derivative(j: int, v: tf.Tensor) -> tf.Tensor:
+        """The central difference of <u, f> along v, from the output elements that change in
+        proportion to the step: the same difference at a step SHRINK times smaller must be SHRINK
+        times smaller. A jump (a step function crossing its threshold) does not scale: it is left
+        out, so a piecewise-constant function reads as flat, as its derivative is wherever it is
+        defined (a ReLU kink crossed is left out too: one element)."""
+        d, small = change(j, h * v), change(j, h / SHRINK * v) * SHRINK
+        proportional = tf.abs(small - d) <= 0.5 * tf.abs(d)
+        return tf.reduce_sum(tf.where(proportional, u64 * d, tf.zeros_like(d))) / (2 * h)
 
     rows = []
     names = _argument_names(layer, n, layer.trainable_variables)
@@ -161,7 +177,7 @@ def check_layer(slot: Slot) -> list[tuple[RowInfo, tf.Tensor]]:
         for v in directions:
             ad.append(_dot(g, v))
             ad2.append(_dot(g2, v))
-            fd.append((phi(_moved(points, j, h * v)) - phi(_moved(points, j, -h * v))) / (2 * h))
+            fd.append(derivative(j, v))
         noise = np.sqrt(DIRECTIONS) * eps * magnitude / h
         values = compare(tf.stack(ad), tf.stack(ad2), tf.stack(fd), noise, identity)
         role = "input" if j < n else "weight"

@@ -4,9 +4,10 @@ Buggy programs: a `tf.custom_gradient` softplus whose gradient is zero (tensorfl
 #42311: the custom gradient returned 0 and the generator never learned), sign-flipped, ignoring the
 upstream gradient, or twice the derivative; each in a custom layer between ordinary ones, found at
 that layer. Healthy controls, silent: a straight-through estimator (`x + stop_gradient(sign(x) -
-x)`), `stop_gradient` on a target branch, a frozen custom layer, a correct `tf.custom_gradient`
-(a stable log1pexp), a Dense-like custom layer with ReLU kinks, a gradient reversal layer (identity
-forward, negated gradient by design), and Keras' own layers checked with `gradient_check="all"`.
+x)`) and its `tf.custom_gradient` form (sign forward, clipped identity backward), `stop_gradient`
+on a target branch, a frozen custom layer, a correct `tf.custom_gradient` (a stable log1pexp), a
+Dense-like custom layer with ReLU kinks, a gradient reversal layer (identity forward, negated
+gradient by design), and Keras' own layers checked with `gradient_check="all"`.
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def _log1pexp(x):
 
 
 @tf.custom_gradient
+def _ste_sign(x):
+    """Larq-style binarization: sign forward, the clipped identity backward (a surrogate)."""
+    return tf.sign(x), lambda dy: dy * tf.cast(tf.abs(x) <= 1, dy.dtype)
+
+
+@tf.custom_gradient
 def _reverse(x):
     """Gradient reversal (domain-adversarial training): identity forward, -dy backward."""
     return tf.identity(x), lambda dy: -0.5 * dy
@@ -165,6 +172,7 @@ HEALTHY = {
     "log1pexp": lambda: keras.layers.Lambda(_log1pexp, name="mid"),
     "correct_softplus": lambda: Softplus(name="mid"),
     "gradient_reversal": lambda: keras.layers.Lambda(_reverse, name="mid"),
+    "ste_sign": lambda: keras.layers.Lambda(_ste_sign, name="mid"),
 }
 
 
