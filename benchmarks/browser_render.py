@@ -1,6 +1,6 @@
 """Benchmark: the "Gradient Causes" tab in headless Chromium, on one big run or on many runs.
 
-    python benchmarks/browser_render.py [--case run|runs] [--logdir DIR] [--load-fast true|false]
+    python benchmarks/browser_render.py [--case run|runs|long] [--logdir DIR] [--load-fast true|false]
                                         [--repeats N] [--append]
 
 `--case run` (default): writes (or reuses) the run of `benchmarks/detect.py` (10,000 logged steps x
@@ -9,6 +9,10 @@ every step, then opens the tab `--repeats` times (the first with the plugin's ca
 the tab's own performance measures: `gradcause:load` (routes fetched and parsed), `gradcause:render`
 (data in hand -> cards and every chart painted; target < 1 s), then `gradcause:zoom` for drag zooms,
 a double-click reset and a card click (time until the next frame).
+
+`--case long`: the same measures on `benchmarks/long_run.py`'s run (1,000,000 steps x 200 layers at
+the default cadence: 1,936 captures and a loss row every step), written into `--logdir` unless it
+holds it already (`python benchmarks/long_run.py --logdir DIR` writes the same).
 
 `--case runs`: 100 runs of 1,000 logged steps x 20 layers (every kind at every step; four kinds of
 run, healthy or broken, each copied to 25 runs), and the tab opened `--repeats` times:
@@ -53,19 +57,23 @@ TARGET_OVERVIEW_MS = 1500
 MANY_RUNS, MANY_STEPS, MANY_LAYERS = 100, 1_000, 20
 
 
-def wait_until_loaded(server, run: str = RUN, n_steps: int = N_STEPS, timeout: float = 600.0) -> float:
-    """Seconds until TensorBoard serves the run's last step for every kind the tab draws."""
+def wait_until_loaded(
+    server, run: str = RUN, n_steps: int = N_STEPS, timeout: float = 600.0, last_steps: dict[str, int] | None = None
+) -> float:
+    """Seconds until TensorBoard serves the run's last step (`last_steps[kind]`, else `n_steps` - 1)
+    for every kind the tab draws."""
     start = time.monotonic()
     for kind in ("loss", "gradients", "activations", "weights"):
+        last = (last_steps or {}).get(kind, n_steps - 1)
         query = urllib.parse.urlencode(
             {"run": run, "kind": kind, "max_points": 2, "stats": "nan" if kind != "loss" else "value"}
         )
         while True:
             status, _, body = server.get(f"/data/plugin/gradcause/timeline?{query}", timeout=timeout)
-            if status == 200 and json.loads(body)["steps"][-1] == n_steps - 1:
+            if status == 200 and json.loads(body)["steps"][-1] == last:
                 break
             if time.monotonic() - start > timeout:
-                raise TimeoutError(f"TensorBoard did not load all {n_steps} steps of {kind} of {run}")
+                raise TimeoutError(f"TensorBoard did not load {kind} of {run} up to step {last}")
             time.sleep(1)
     return time.monotonic() - start
 
@@ -191,14 +199,16 @@ def append_results(path: pathlib.Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", default="run", choices=["run", "runs"], help="one big run, or 100 runs")
+    parser.add_argument(
+        "--case", default="run", choices=["run", "runs", "long"], help="one big run, 100 runs, or long_run.py's run"
+    )
     parser.add_argument("--logdir", help="reuse or create the benchmark runs here (default: a temporary directory)")
     parser.add_argument("--load-fast", default="true", choices=["true", "false"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--append", action="store_true", help="append the figures to benchmarks/RESULTS.md")
     args = parser.parse_args()
     logdir = args.logdir or tempfile.mkdtemp(prefix="tb_gradcause_browser_bench_")
-    (bench_runs if args.case == "runs" else bench_run)(args, logdir)
+    {"run": bench_run, "runs": bench_runs, "long": bench_long}[args.case](args, logdir)
 
 
 def bench_runs(args: argparse.Namespace, logdir: str) -> None:
@@ -256,15 +266,34 @@ def bench_runs(args: argparse.Namespace, logdir: str) -> None:
         )
 
 
-def bench_run(args: argparse.Namespace, logdir: str) -> None:
+def bench_long(args: argparse.Namespace, logdir: str) -> None:
+    """`bench_run` on long_run.py's run of a million steps."""
+    import long_run  # TensorFlow: only to write the run
+
+    if not os.path.isdir(os.path.join(logdir, long_run.TB_RUN)):
+        started = time.monotonic()
+        long_run.write_long_run(logdir, 1_000_000, 200, 32)
+        print(f"wrote 1,000,000 steps x 200 layers in {time.monotonic() - started:.0f} s")
+    captured = long_run.last_captured(999_999)
+    last_steps = {"loss": 999_999, "gradients": captured, "activations": captured, "weights": captured}
+    bench_run(args, logdir, long_run.TB_RUN, last_steps, "1,000,000 steps (1,936 captures) x 200 layers")
+
+
+def bench_run(
+    args: argparse.Namespace,
+    logdir: str,
+    run: str = RUN,
+    last_steps: dict[str, int] | None = None,
+    what: str = f"{N_STEPS:,} steps x {len(layers())} layers",
+) -> None:
     """The big run: render and interactions, cold then warm plugin caches."""
-    if not os.path.isdir(os.path.join(logdir, RUN)):
+    if run == RUN and not os.path.isdir(os.path.join(logdir, RUN)):
         started = time.monotonic()
         write_benchmark_run(logdir, N_STEPS)
         print(f"wrote {N_STEPS} steps x {len(layers())} layers in {time.monotonic() - started:.0f} s")
 
-    with tensorboard_server(logdir, load_fast=args.load_fast, runs=[RUN], timeout=600) as server:
-        loaded_s = wait_until_loaded(server)
+    with tensorboard_server(logdir, load_fast=args.load_fast, runs=[run], timeout=900) as server:
+        loaded_s = wait_until_loaded(server, run, timeout=900, last_steps=last_steps)
         print(f"TensorBoard (--load_fast={args.load_fast}) loaded every step after {loaded_s:.1f} s more")
         with sync_playwright() as p:
             browser = chromium.launch(p)
@@ -289,8 +318,8 @@ def bench_run(args: argparse.Namespace, logdir: str) -> None:
         today = datetime.date.today().isoformat()
         append_results(
             HERE / "RESULTS.md",
-            f"\n## Browser: the tab on {N_STEPS:,} steps x {len(layers())} layers "
-            f"(`benchmarks/browser_render.py`, {today})\n\n"
+            f"\n## Browser: the tab on {what} "
+            f"(`benchmarks/browser_render.py --case {args.case}`, {today})\n\n"
             f"Headless Chromium, TensorBoard `--load_fast={args.load_fast}`, {os.cpu_count()} CPU cores "
             f"({platform.machine()}, shared with other jobs: load average {load:.1f} during the run), "
             f"viewport 1600x1100, {args.repeats} page opens. Charts: loss, per-layer gradient norm, the "
