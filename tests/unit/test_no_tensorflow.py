@@ -53,12 +53,12 @@ def _damaged(data: bytes, how: str) -> bytes:
     return np.random.default_rng(0).bytes(999)
 
 
-@pytest.mark.parametrize("read_bytes", [no_tensorflow.READ_BYTES, 100], ids=["whole", "records_across_reads"])
+@pytest.mark.parametrize("read_bytes", [no_tensorflow.READ_BYTES, 300], ids=["whole", "records_across_reads"])
 @pytest.mark.parametrize("how", ["intact", "cut", "garbage", "flipped", "random"])
 def test_the_loader_reads_the_same_records_and_damage_as_with_tensorflow(
     tmp_path, batch_reader, monkeypatch, how, read_bytes
 ):
-    monkeypatch.setattr(no_tensorflow, "READ_BYTES", read_bytes)
+    monkeypatch.setattr(no_tensorflow, "READ_BYTES", read_bytes)  # 300: records of up to 576 bytes span reads
     path = _event_file(tmp_path)
     data = path.read_bytes()
     if how != "intact":
