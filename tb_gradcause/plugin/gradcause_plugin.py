@@ -52,6 +52,10 @@ _EVENTS_CACHE_SIZE = 256
 # tab asks again: a first open of 100 runs paints at once and fills in, rather than after a minute.
 OVERVIEW_BUDGET_S = 0.7
 
+# Level 1 compresses a million-step run's gradient and weight timelines (33 MB of JSON) in half the
+# time of level 3 (0.56 vs 1.05 s at load 5) to 10.5 instead of 9.5 MB: a cold open waits for the time.
+GZIP_LEVEL = 1
+
 _JSON = "application/json"
 _MARKDOWN = "text/markdown; charset=utf-8"
 
@@ -259,7 +263,7 @@ class GradCausePlugin(base_plugin.TBPlugin):
             thinned = max_points is not None and len(series.steps) > max_points
             keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if thinned else []
             body = timeline.timeline_json(run, series, max_points, stats, keep)
-            return gzip.compress(body.encode(), 3, mtime=0)
+            return gzip.compress(body.encode(), GZIP_LEVEL, mtime=0)
 
         return self._timelines.get((experiment, run, kind, max_points, stats), fingerprint, compute)
 
