@@ -62,3 +62,14 @@ def test_a_non_finite_loss_is_trouble_from_the_span_start_on():
     trend = _trend(np.r_[np.linspace(1.0, 0.5, 50), [np.nan] * 5])
     assert trends.loss_trouble(trend, 10, 20).metric == "loss_nonfinite_step"
     assert trend.first_nonfinite_step == 50
+
+
+def test_smooth_until_is_the_prefix_smoothed_on_its_own():
+    """The shared smoothed loss, cut at n, equals smoothing the first n losses alone (the window
+    of n samples), whether or not n changes the window."""
+    rng = np.random.default_rng(1)
+    for size, n in ((40, 26), (500, 333), (1200, 800), (5000, 3333), (5000, 5000)):
+        values = np.abs(rng.normal(size=size)) + 1
+        trend = trends.LossTrend(np.arange(size), values)
+        own = trends.rolling_median(values[:n], trends.smoothing_window(n))
+        np.testing.assert_array_equal(trend.smooth_until(n), own)

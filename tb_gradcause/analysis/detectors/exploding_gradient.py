@@ -75,7 +75,7 @@ def _loss_explosion(run: RunData, trend: trends.LossTrend | None, sampled: np.nd
     if n == 0:
         return None
     # Best so far of the smoothed loss: one lucky batch does not set the reference.
-    best = np.fmin.accumulate(trends.rolling_median(values[:n], trends.smoothing_window(n)))
+    best = np.fmin.accumulate(trend.smooth_until(n))
     with np.errstate(all="ignore"):
         decades = np.log10(values[:n] / best)
     mask = (decades >= LOSS_DECADES) & (values[:n] > trend.baseline) & (best > 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 
@@ -199,12 +200,26 @@ class LossTrend:
             return False
         return progress < CONVERGED_PROGRESS and not self.still_falling(first_step, self.last_step)
 
+    @functools.cached_property
+    def smooth(self) -> np.ndarray:
+        """The loss under a trailing rolling median ignoring NaN/Inf, computed once per run: on a
+        million steps it is the costliest array the detectors share."""
+        finite = np.isfinite(self.values)
+        return rolling_median(np.where(finite, self.values, np.nan), smoothing_window(len(self.values)))
+
+    def smooth_until(self, n: int) -> np.ndarray:
+        """The first `n` losses smoothed as if the run ended there (the window of `n` samples)."""
+        window = smoothing_window(n)
+        if window == smoothing_window(len(self.values)):
+            return self.smooth[:n]  # a trailing window never reaches past n
+        head = self.values[:n]
+        return rolling_median(np.where(np.isfinite(head), head, np.nan), window)
+
     def rise(self) -> np.ndarray:
         """Per step: smoothed loss over its best smoothed value so far (1 = at its best).
 
         NaN where the rise is below RISE_MIN_OF_BASELINE of the early loss (not significant)."""
-        finite = np.isfinite(self.values)
-        smooth = rolling_median(np.where(finite, self.values, np.nan), smoothing_window(len(self.values)))
+        smooth = self.smooth
         best = np.fmin.accumulate(smooth)
         with np.errstate(all="ignore"):
             ratio = smooth / best
