@@ -175,6 +175,17 @@ def test_nan_is_linked_to_its_expected_cause(outcomes: dict[str, Outcome], name:
     assert nans and all(ids & set(event["caused_by"]) for event in nans), [describe(e) for e in outcome.events]
 
 
+def test_nan_scenarios_name_the_op_and_line_of_the_first_nan(outcomes: dict[str, Outcome]) -> None:
+    """The eager replay of the first non-finite step (`nan_origin`) names its first NaN/Inf op: the
+    overflowing exp of the `exponential` activation (Keras' line), the log(0) of the hand-written loss."""
+
+    def titles(name: str) -> list[str]:
+        return [event["title"] for event in outcomes[name].events if event["kind"] == "nan_inf"]
+
+    assert any("`Exp` in rate (Dense), Keras' activations.py:" in title for title in titles("exp_overflow_nan"))
+    assert any("`Log` in the loss, log_zero_loss.py:" in title for title in titles("log_zero_loss"))
+
+
 def test_every_kind_has_a_scenario_and_there_are_healthy_controls() -> None:
     for scenario in demo.SCENARIOS:
         assert {tuple(expected) for expected in scenario.EXPECTED} <= {("kind", "layer")}, scenario.NAME
