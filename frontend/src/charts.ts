@@ -478,18 +478,26 @@ const HEAT_ROW_MIN = 14;
 const HEAT_ROW_MAX = 28;
 /** A few layers' rows fill about this many px. */
 const HEAT_ROWS_PX = 140;
+/** Height of the step axis below the rows and the plot's padding, px. */
+const HEAT_AXIS_PX = 70;
+/** Rows shown at once: more layers scroll (the canvas stays this small, so zooms stay fast). */
+const HEAT_VISIBLE_ROWS = 30;
 
 /** Row labels: names longer than this keep their end (the hover gives the whole name). */
 const HEAT_LABEL_CHARS = 20;
 
 /**
- * Layers (rows, forward order, first at the top) x steps, coloured on the statistic's fixed scale;
- * every row labelled. `parent` scrolls when the rows are taller than it (the step axis is on top),
- * and scrolls the focused layer's row into view.
+ * Layers (rows, forward order, first at the top) x steps, coloured on the statistic's fixed scale,
+ * every row labelled. Beyond `HEAT_VISIBLE_ROWS` layers, `parent` scrolls through them: the plot
+ * stays in place (sticky) and shows the rows scrolled to, so only those are painted; the focused
+ * layer's row is scrolled into view.
  */
 export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec, width: number): uPlot {
   const count = spec.layers.length;
   const row = Math.min(HEAT_ROW_MAX, Math.max(HEAT_ROW_MIN, Math.floor(HEAT_ROWS_PX / Math.max(1, count))));
+  const visible = Math.min(count, HEAT_VISIBLE_ROWS);
+  const height = visible * row + HEAT_AXIS_PX;
+  let first = 0; // the top row shown
   const nonFinite = hexRgb(group.palette.nonFinite);
   const missing = hexRgb(group.palette.missing);
   const image = document.createElement("canvas");
@@ -498,9 +506,9 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     const { left, top, width: w, height: h } = u.bbox;
     const columns = Math.max(1, Math.round(w));
     image.width = columns;
-    image.height = count;
+    image.height = visible;
     const ictx = image.getContext("2d")!;
-    const pixels = ictx.createImageData(columns, count);
+    const pixels = ictx.createImageData(columns, visible);
     const [xmin, xmax] = [u.scales.x.min!, u.scales.x.max!];
     const n = spec.steps.length;
     for (let c = 0; c < columns; c++) {
@@ -514,9 +522,9 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
         i0 -= 1;
         i1 = i0 + 1;
       }
-      for (let l = 0; l < count; l++) {
-        const rgb = cellColor(spec, l, i0, i1, nonFinite, missing);
-        const p = (l * columns + c) * 4;
+      for (let r = 0; r < visible; r++) {
+        const rgb = cellColor(spec, first + r, i0, i1, nonFinite, missing);
+        const p = (r * columns + c) * 4;
         pixels.data[p] = rgb[0];
         pixels.data[p + 1] = rgb[1];
         pixels.data[p + 2] = rgb[2];
@@ -533,6 +541,7 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     u.ctx.strokeStyle = group.palette.text;
     u.ctx.lineWidth = 2 * uPlot.pxRatio;
     for (const l of focusedRows()) {
+      if (l < first || l >= first + visible) continue;
       const y0 = u.valToPos(count - l, "y", true);
       const y1 = u.valToPos(count - l - 1, "y", true);
       u.ctx.strokeRect(u.bbox.left, y0, u.bbox.width, Math.max(2, y1 - y0));
@@ -540,20 +549,17 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     u.ctx.restore();
   };
   const opts: uPlot.Options & BaseOptions = {
-    ...baseOptions(group, width, count * row + 32),
-    padding: [null, null, 0, null],
-    scales: { x: xScale(group), y: { auto: false, range: [0, count] } },
+    ...baseOptions(group, width, height),
+    scales: { x: xScale(group), y: { auto: false, range: () => [count - first - visible, count - first] } },
     axes: axes(group.palette, {
       grid: { show: false },
-      splits: () => spec.layers.map((_l, r) => count - r - 0.5),
+      splits: () => Array.from({ length: visible }, (_v, r) => count - first - r - 0.5),
       values: (u, splits) => {
-        u.root.dataset.rowLabels = String(splits.length);
-        return splits.map((y) => {
-          const name = spec.layers[Math.floor(count - y)] ?? "";
-          return name.length > HEAT_LABEL_CHARS ? `…${name.slice(1 - HEAT_LABEL_CHARS)}` : name;
-        });
+        const names = splits.map((y) => spec.layers[Math.floor(count - y)] ?? "");
+        u.root.dataset.rowLabels = JSON.stringify(names);
+        return names.map((name) => (name.length > HEAT_LABEL_CHARS ? `…${name.slice(1 - HEAT_LABEL_CHARS)}` : name));
       },
-    }).map((axis, i) => (i === 0 ? { ...axis, side: 0 } : axis)),
+    }),
     series: [{ label: "step" }],
     plugins: [
       overlay(group, spec.regions, false),
@@ -568,6 +574,18 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
   opts.hooks.drawClear = [paint];
   opts.hooks.draw = [outline];
   const plot = new uPlot(opts, [spec.steps], parent);
+  if (count > visible) {
+    // The plot stays put while a spacer gives the scrollbar the height of every row.
+    plot.root.classList.add("gc-heat-sticky");
+    parent.style.height = `${height}px`;
+    parent.append(el("div", { attrs: { style: `height: ${(count - visible) * row}px` } }));
+    parent.addEventListener("scroll", () => {
+      const top = Math.min(count - visible, Math.round(parent.scrollTop / row));
+      if (top === first) return;
+      first = top;
+      plot.setScale("y", { min: count - first - visible, max: count - first });
+    });
+  }
   // A click (not the end of a zoom drag) on a row focuses that layer.
   let downX = 0;
   plot.over.addEventListener("mousedown", (e) => (downX = e.clientX));
@@ -582,12 +600,8 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
       focusedRows().map((l) => spec.layers[l]),
     );
     const [l] = focusedRows();
-    if (l === undefined) return;
-    // The row's place in the scrolled parent: shown whole, without moving the page.
-    const over = plot.over.getBoundingClientRect();
-    const top = over.top - parent.getBoundingClientRect().top + parent.scrollTop + (l * over.height) / count;
-    if (top < parent.scrollTop || top + row > parent.scrollTop + parent.clientHeight)
-      parent.scrollTop = Math.max(0, top - (parent.clientHeight - row) / 2);
+    if (l !== undefined && (l < first || l >= first + visible))
+      parent.scrollTop = Math.max(0, l - Math.floor(visible / 2)) * row; // its scroll event shows the row
   };
   group.add({ plot, refocus });
   return plot;

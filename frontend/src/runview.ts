@@ -180,6 +180,8 @@ export interface ViewState {
   range: [number, number] | null;
   /** The loss chart's scale as the user toggled it; null: log when the loss spans > 3 decades. */
   lossLog: boolean | null;
+  /** Evidence charts the user opened or closed (the others are open when a cause cites them). */
+  evidenceOpen: Partial<Record<EvidenceKind, boolean>>;
 }
 
 /** Decades of loss values above which the loss chart opens on a log scale. */
@@ -224,7 +226,7 @@ export class RunView {
     private readonly settings: TabSettings,
   ) {
     this.node = el("div", { class: "gc-run", attrs: { "data-run": data.run } });
-    this.view = view ?? { layer: null, eventId: null, range: null, lossLog: null };
+    this.view = view ?? { layer: null, eventId: null, range: null, lossLog: null, evidenceOpen: {} };
     this.steps = mergeSteps(Object.values(data.timelines).map((timeline) => timeline.steps));
   }
 
@@ -430,7 +432,8 @@ export class RunView {
 
   /**
    * A collapsible chart of an evidence kind: open (and fetched) at once when a cause cites it,
-   * else fetched when the user opens it, so runs that do not need it cost nothing.
+   * else fetched when the user opens it, so runs that do not need it cost nothing. The user's
+   * opening or closing it is kept across re-renders and reloads.
    */
   private evidenceChart(kind: EvidenceKind, cited: boolean, group: StepGroup, colors: Palette): HTMLElement {
     const plot = el("div", { class: "gc-plot" });
@@ -438,13 +441,18 @@ export class RunView {
       el("summary", {}, [el("h3", { text: EVIDENCE_TITLES[kind] })]),
       plot,
     ]);
+    const opened = () => this.view.evidenceOpen[kind] ?? cited;
     let started = false;
-    section.addEventListener("toggle", () => {
-      if (!section.open || started) return;
+    const start = () => {
+      if (!started) void this.drawEvidence(kind, plot, group, colors);
       started = true;
-      void this.drawEvidence(kind, plot, group, colors);
+    };
+    section.open = opened();
+    section.addEventListener("toggle", () => {
+      if (section.open !== opened()) this.view.evidenceOpen[kind] = section.open; // the user's choice, kept
+      if (section.open) start();
     });
-    section.open = cited;
+    if (section.open) start();
     return section;
   }
 

@@ -659,6 +659,13 @@ def test_deep_model_gets_summary_lines_and_a_clickable_heatmap(tb, page):
     frame = _open(page, tb, ["deep"])
     titles = [h.text_content() for h in frame.query_selector_all(".gc-chart h3")]
     assert sum("40 layers: max, median and min over layers" in t for t in titles) == 3, titles
+    # Scrolled to the end, the heatmap shows the last 30 of the 40 layers, each labelled.
+    _charts(frame)[2].query_selector(".gc-heat-scroll").evaluate("s => { s.scrollTop = s.scrollHeight; }")
+    frame.wait_for_function(
+        "JSON.parse(document.querySelector('.gc-heat-scroll .uplot').dataset.rowLabels).at(-1) === 'dense_39'"
+    )
+    labels = json.loads(frame.query_selector(".gc-heat-scroll .uplot").get_attribute("data-row-labels"))
+    assert labels == [f"dense_{i}" for i in range(10, 40)]
     heat = _charts(frame)[2].query_selector(".u-over")
     box = heat.bounding_box()
     # Rows are layers in forward order, first at the top: the bottom row is the output layer.
@@ -695,9 +702,11 @@ def test_heatmap_has_a_fixed_scale_with_a_legend_and_every_layer_labelled(tb, pa
     # mid-scale, where a scale relative to the run drew its largest value at the top.
     assert _heat_pixels_at_top(_run_panel(frame, "chain")) > 0
     assert _heat_pixels_at_top(_run_panel(frame, "healthy")) == 0
+    # 40 layers: 30 rows at a time, each labelled and >= 14 px tall; the heatmap scrolls to the others
+    # (test_deep_model_gets_summary_lines_and_a_clickable_heatmap).
     deep = _run_panel(frame, "deep").query_selector(".gc-heat-scroll .uplot")
-    assert deep.get_attribute("data-row-labels") == "40"
-    assert deep.bounding_box()["height"] >= 40 * 14
+    assert json.loads(deep.get_attribute("data-row-labels")) == [f"dense_{i}" for i in range(30)]
+    assert deep.query_selector(".u-over").bounding_box()["height"] >= 30 * 14
 
 
 def test_heatmap_statistic_is_a_choice_kept_in_the_url(tb, page):
@@ -770,6 +779,10 @@ def test_evidence_charts_load_for_the_causes_that_cite_them_and_highlight_named_
     frame.click('.gc-lazy[data-kind="backward"] > summary')
     backward = frame.wait_for_selector('.gc-lazy[data-kind="backward"] .uplot')
     assert "backward" in kinds and json.loads(backward.get_attribute("data-focused")) == ["rnn"]
+    # Opened by the user, it stays open when the panel is drawn again (here: another heatmap).
+    frame.select_option(".gc-heat-choice", "update_ratio")
+    frame.wait_for_selector('.gc-heat-legend[data-scale="log 1e-7 10"]')
+    frame.wait_for_selector('.gc-lazy[data-kind="backward"][open] .uplot')
 
 
 def test_card_figures_are_written_as_in_the_title_and_the_cli(tb, page):
