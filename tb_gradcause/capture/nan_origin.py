@@ -2,8 +2,10 @@
 
 What `jax_debug_nans` does for JAX: when a step's loss turns non-finite, the step hands its batch
 and the weights it started from to the host (`NanOrigin.keep`, a conditional on the loss check:
-the loss is known before the backward pass, so, as for the weight snapshot, no update waits for
-it and a healthy step runs no op of it). Between two batches the callback replays that step
+the loss is known before the backward pass, so no update waits for it). It sits inside the
+weight snapshot's copy (`snapshot.take`, taken on a non-finite loss): a step that takes no copy
+runs nothing of it; with `weights` not logged it is a conditional of its own, whose reads of the
+weights and inputs are what a healthy step pays. Between two batches the callback replays that step
 eagerly (`NanOrigin.run`): forward pass, loss and gradients, every op's outputs checked as it
 runs (TensorFlow's op callbacks, which `tf.debugging.enable_check_numerics` is built on), and
 writes one `nan_origin` record: the first op that produced NaN/Inf, its layer and the innermost
@@ -142,9 +144,13 @@ class NanOrigin:
         """A non-finite step waits for its replay (a host attribute: no device sync)."""
         return self.bad_step is not None and not self.done
 
-    def keep(self, pred: tf.Tensor, step: tf.Tensor, data: Any, variables: Sequence) -> None:
-        """In the step, before the update: hand the batch and the variables' values to the host
-        when `pred` (this step's loss is non-finite). Traced once per train function."""
+    def keep(
+        self, pred: tf.Tensor, step: tf.Tensor, data: Any, variables: Sequence, values: Sequence | None = None
+    ) -> None:
+        """In the step, before the update: hand the batch and the variables' `values` (read here
+        when None) to the host when `pred` (this step's loss is non-finite). Traced once per
+        train function; inside the weight snapshot's copy when there is one, so that a step
+        taking no copy runs nothing of it."""
         if summary.in_xla_context():
             self.not_kept = NOT_KEPT_XLA
             return
@@ -157,9 +163,10 @@ class NanOrigin:
             return
         self.not_kept = NOT_KEPT_GRADIENTS
         tensors = [t for t in flat if t is not None]
-        # Read outside the conditional, as `snapshot.take` does: read before the update, and a
-        # conditional that took the variables would hold every update back until it ran.
-        values = [tf.convert_to_tensor(graph.variable_value(v)) for v in variables]
+        if values is None:
+            # Read outside the conditional, as `snapshot.take` does: read before the update, and a
+            # conditional that took the variables would hold every update back until it ran.
+            values = [tf.convert_to_tensor(graph.variable_value(v)) for v in variables]
         variables = list(variables)
 
         def store(step_value, *arrays):

@@ -10,7 +10,8 @@ collective, which follows the gradients; the update waits for them there anyway.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -28,9 +29,17 @@ class Snapshot:
         return Snapshot([self.before[i] for i in order], self.taken)
 
 
-def take(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bool) -> Snapshot | None:
+def take(
+    variables: Sequence,
+    grads: Sequence,
+    taken: tf.Tensor,
+    always: bool,
+    then: Callable[[list[tf.Tensor]], Any] | None = None,
+) -> Snapshot | None:
     """Copy the variables' values now (before the update) when `taken` or `always` (otherwise
     empty tensors, which only a branch under `taken` reads); None when `taken` is known to be False.
+    `then(copies)` runs where the copies are made (the replay's keep, `nan_origin`: no reads or
+    conditional of its own on a step that takes no copy).
 
     The conditional takes values, not variables: one that takes a variable is ordered after every
     op using it, e.g. a recurrent layer's whole backward loop, and would hold its update back
@@ -45,7 +54,13 @@ def take(variables: Sequence, grads: Sequence, taken: tf.Tensor, always: bool) -
         variable_value(v) if isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(variable_value(v))
         for v, g in zip(variables, grads)
     ]
-    copy = lambda: [tf.identity(x) for x in values]  # noqa: E731
+
+    def copy() -> list[tf.Tensor]:
+        copies = [tf.identity(x) for x in values]
+        if then is not None:
+            then(copies)
+        return copies
+
     if always or static is not None:
         return Snapshot(copy(), None)
     return Snapshot(tf.cond(taken, copy, lambda: [_empty_like(v) for v in variables]), taken)

@@ -12,6 +12,7 @@ from were non-finite (`nonfinite_before`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -72,9 +73,10 @@ class StepCapture:
         step = tf.identity(self.step)
         cadence = self.config.cadence.in_graph(mode, step)
         xla = summary.in_xla_context()
-        before = self._snapshot(mode, xla, cadence, check, variables, grads)
-        if self.origin is not None:
-            self.origin.keep(check.loss_bad, step, rec.data, variables)
+        keep = None if self.origin is None else functools.partial(self.origin.keep, check.loss_bad, step, rec.data)
+        before = self._snapshot(mode, xla, cadence, check, variables, grads, keep)
+        if keep is not None and before is None:  # no copy to share: the keep reads the weights itself
+            keep(variables)
         plan = self._plan(step, cadence, check, lr, scale)
         if mode is not Mode.LEAN:  # read before the update
             gradient_check.emit(rec, self.config.gradient_check, self.writer, step)
@@ -104,14 +106,23 @@ class StepCapture:
         return variables, scale, tf.cast(tf.convert_to_tensor(opt.learning_rate), tf.float32)
 
     def _snapshot(
-        self, mode: Mode, xla: bool, cadence: tf.Tensor, check: Check, variables: list, grads: list
+        self,
+        mode: Mode,
+        xla: bool,
+        cadence: tf.Tensor,
+        check: Check,
+        variables: list,
+        grads: list,
+        keep: Callable[..., None] | None,
     ) -> snapshot.Snapshot | None:
         """Copies of the weights before the update, on the cadence's steps and when the loss is
-        non-finite or spikes; none on compiled lean steps (XLA would copy them on every step)."""
+        non-finite or spikes; none on compiled lean steps (XLA would copy them on every step).
+        `keep(variables, copies)` (the replay's) runs where the copies are made."""
         if "weights" not in self.config.kinds or (xla and mode is Mode.LEAN):
             return None
+        then = None if keep is None else functools.partial(keep, variables)
         taken = graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike))
-        return snapshot.take(variables, grads, taken, always=xla)
+        return snapshot.take(variables, grads, taken, always=xla, then=then)
 
     def _plan(self, step: tf.Tensor, cadence: tf.Tensor, check: Check, lr: tf.Tensor, scale: tf.Tensor | None) -> Plan:
         """Full on the cadence (unless the loss scaler skips the step), on a non-finite step and on
