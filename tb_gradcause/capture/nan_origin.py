@@ -147,10 +147,13 @@ class NanOrigin:
     def keep(
         self, pred: tf.Tensor, step: tf.Tensor, data: Any, variables: Sequence, values: Sequence | None = None
     ) -> None:
-        """In the step, before the update: hand the batch and the variables' `values` (read here
-        when None) to the host when `pred` (this step's loss is non-finite). Traced once per
-        train function; inside the weight snapshot's copy when there is one, so that a step
-        taking no copy runs nothing of it."""
+        """In the step, before the update: hand the batch and the variables' `values` to the host
+        when `pred` (this step's loss is non-finite). Traced once per train function.
+
+        `values`: the weight snapshot's copies, inside its branch (taken on a non-finite loss or a
+        spike): one host call there, which checks `pred` itself, so a step taking no copy skips
+        one op (a conditional would add its own to the branch, which a lowered conditional visits
+        on every step). None: read here, under a conditional of its own."""
         if summary.in_xla_context():
             self.not_kept = NOT_KEPT_XLA
             return
@@ -163,21 +166,26 @@ class NanOrigin:
             return
         self.not_kept = NOT_KEPT_GRADIENTS
         tensors = [t for t in flat if t is not None]
-        if values is None:
-            # Read outside the conditional, as `snapshot.take` does: read before the update, and a
-            # conditional that took the variables would hold every update back until it ran.
-            values = [tf.convert_to_tensor(graph.variable_value(v)) for v in variables]
         variables = list(variables)
 
-        def store(step_value, *arrays):
-            if self.kept is None and self.bad_step is None:  # the first non-finite step only
+        def store(pred_value, step_value, *arrays):
+            if pred_value and self.kept is None and self.bad_step is None:  # the first non-finite step only
                 batch = iter(np.array(a, copy=True) for a in arrays[: len(tensors)])
                 data_copy = tf.nest.pack_sequence_as(data, [None if t is None else next(batch) for t in flat])
                 copies = [np.array(a, copy=True) for a in arrays[len(tensors) :]]
                 self.kept = _Kept(int(step_value), data_copy, variables, copies)
             return np.bool_(True)
 
-        graph.cond(pred, lambda: tf.numpy_function(store, [step, *tensors, *values], Tout=tf.bool, stateful=True))
+        def hand_over(weights: Sequence) -> tf.Tensor:
+            return tf.numpy_function(store, [pred, step, *tensors, *weights], Tout=tf.bool, stateful=True)
+
+        if values is not None:
+            hand_over(values)
+            return
+        # Read outside the conditional, as `snapshot.take` does: read before the update, and a
+        # conditional that took the variables would hold every update back until it ran.
+        reads = [tf.convert_to_tensor(graph.variable_value(v)) for v in variables]
+        graph.cond(pred, lambda: hand_over(reads))
 
     def note_bad(self, step: tf.Tensor) -> tf.Tensor:
         """In a non-finite step's capture: tell the host which step to replay (the first one)."""
