@@ -55,15 +55,20 @@ export class StepGroup {
   measuring = false;
   /** Row of each event's bar in the events lane, so overlapping events stay apart. */
   readonly lanes: Map<string, number>;
+  /** The x range of the unzoomed view: the run's steps with a margin (`padRange`). */
+  readonly fullRange: [number, number];
+  /** Called with every new x range (zooms, resets). */
+  readonly onRange: ((range: [number, number]) => void)[] = [];
 
   constructor(
     readonly events: CauseEvent[],
-    readonly fullRange: [number, number],
+    steps: [number, number],
     readonly palette: Palette,
     readonly onLayerClick: (layer: string) => void,
   ) {
     this.syncKey = `gradcause-${Math.random().toString(36).slice(2)}`;
     this.lanes = assignLanes(events);
+    this.fullRange = padRange(steps);
   }
 
   /** Adds a chart; one drawn after a zoom (a chart loaded on demand) joins the zoomed range. */
@@ -80,6 +85,7 @@ export class StepGroup {
     const started = performance.now();
     this.range = [min, max];
     for (const { plot } of this.members) if (plot !== source) plot.setScale("x", { min, max });
+    for (const listener of this.onRange) listener(this.range);
     // Charts redraw in a microtask: the next frame is when the zoom is on screen.
     if (this.measuring)
       requestAnimationFrame(() => performance.measure("gradcause:zoom", { start: started, end: performance.now() }));
@@ -113,6 +119,16 @@ export class StepGroup {
     for (const { plot } of this.members) plot.destroy();
     this.members.length = 0;
   }
+}
+
+/**
+ * The steps `[first, last]` with a margin of 1 % of the span, at least half a step, on each side: a
+ * cause or NaN/Inf marker on the first or last step (a run that dies at step 1) is drawn whole
+ * instead of cut in half by the plot's edge.
+ */
+export function padRange([first, last]: [number, number]): [number, number] {
+  const margin = Math.max(0.5, (last - first) * 0.01);
+  return [first - margin, last + margin];
 }
 
 /** Tick spacings of the step axis: whole steps only (1, 2, 5, 10, 20, 50, ...). */

@@ -4,7 +4,7 @@ import { test } from "node:test";
 // @ts-ignore
 import assert from "node:assert/strict";
 import type { CauseEvent } from "./api";
-import { StepGroup } from "./charts";
+import { padRange, StepGroup } from "./charts";
 import { formatNumber, formatSpan, formatTick } from "./dom";
 import { depthColor, hexRgb, type Palette, viridis } from "./theme";
 
@@ -111,6 +111,12 @@ test("event strips: overlapping events get separate lanes, later events reuse fr
   // a: lane 0 until 10; b overlaps it: lane 1 until 30; d starts at a's last step: still taken,
   // lane 2; c starts after a and d ended: the first free lane, 0; e overlaps c but not b: lane 1.
   assert.deepEqual(Object.fromEntries(group.lanes), { a: 0, b: 1, d: 2, c: 0, e: 1 });
-  assert.deepEqual(group.fullRange, [0, 50]);
+  assert.deepEqual(group.fullRange, [-0.5, 50.5]); // a margin of 1 % of the span, at least half a step
   assert.equal(group.range, null);
+});
+
+test("the unzoomed step range has a margin: a marker on the first or last step is drawn whole", () => {
+  assert.deepEqual(padRange([0, 1]), [-0.5, 1.5]); // a run that died at step 1
+  assert.deepEqual(padRange([0, 10_000]), [-100, 10_100]);
+  assert.deepEqual(padRange([7, 7]), [6.5, 7.5]);
 });

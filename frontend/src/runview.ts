@@ -296,6 +296,10 @@ export class RunView {
     else if (opened[1] < range[1]) {
       group.zoom(...opened);
       opening.textContent = `showing ${formatSpan(...opened)} of ${range[0]}–${range[1]}: first NaN/Inf at step ${firstBad}`;
+      // The note describes the opening view only: any other zoom (a card, a drag) clears it.
+      group.onRange.push(([lo, hi]) => {
+        if (lo !== opened[0] || hi !== opened[1]) opening.textContent = "";
+      });
     }
     group.measuring = true;
   }
