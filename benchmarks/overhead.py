@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from tb_gradcause.metadata import SUMMARY_KINDS
+
 GROUPS = {
     # `plain_again`: a second plain model, timed like the others: the noise floor of the ratios.
     "references": ["plain", "keras_tensorboard", "plain_again"],
@@ -132,6 +134,16 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
         "floor_check": None,
         "floor_capture_cond": None,
         "floor_capture_host": None,
+    },
+    # What keeping a non-finite step for its replay (`capture/nan_origin.py`: one host call in the
+    # weight snapshot's branch, taken on a non-finite loss) costs a lean step: the same lean steps
+    # without it (not run by default).
+    "nan_origin": {
+        "gradcause_lean_pulse": {"every_n_steps": 10**9},
+        "gradcause_lean_pulse_no_origin": {
+            "every_n_steps": 10**9,
+            "kinds": [kind for kind in SUMMARY_KINDS if kind != "nan_origin"],
+        },
     },
 }
 # Cycles per block: at the default cadence's steady state (a full capture every 100 steps), a
