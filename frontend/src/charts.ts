@@ -526,15 +526,15 @@ export function heatmap(parent: HTMLElement, group: StepGroup, spec: HeatmapSpec
     const ictx = image.getContext("2d")!;
     const pixels = ictx.createImageData(columns, visible);
     const [xmin, xmax] = [u.scales.x.min!, u.scales.x.max!];
-    const n = spec.steps.length;
     for (let c = 0; c < columns; c++) {
       const s0 = xmin + ((xmax - xmin) * c) / columns;
       const s1 = xmin + ((xmax - xmin) * (c + 1)) / columns;
       let i0 = lowerBound(spec.steps, s0);
       let i1 = lowerBound(spec.steps, s1);
       if (i1 === i0) {
-        // No logged step in this column: hold the previous logged value until the next one.
-        if (i0 === 0 || i0 >= n) continue;
+        // No logged step in this column: hold the previous logged value until the next one (the
+        // last one through the right margin, so a NaN on the last step has a cell).
+        if (i0 === 0) continue;
         i0 -= 1;
         i1 = i0 + 1;
       }

@@ -719,6 +719,29 @@ def test_heatmap_has_a_fixed_scale_with_a_legend_and_every_layer_labelled(tb, pa
     assert deep.query_selector(".u-over").bounding_box()["height"] >= 30 * 14
 
 
+def test_heatmap_holds_the_last_step_through_the_right_margin(tb, page):
+    """The unzoomed view ends half a step or more past the last step: the heatmap paints the last
+    step's cells there (a run dying on its last step shows its NaN cell), not an empty strip."""
+    frame = _open(page, tb, ["chain"])
+    frame.click(".gc-run-head .gc-button")  # all steps
+    heat = _run_panel(frame, "chain").query_selector(".gc-heat-scroll .uplot")
+    pixels = heat.evaluate(
+        """(root, fractions) => {
+            const canvas = root.querySelector("canvas"), over = root.querySelector(".u-over");
+            const c = canvas.getBoundingClientRect(), o = over.getBoundingClientRect();
+            const scale = canvas.width / c.width, y = Math.round((o.top - c.top + 3) * scale);
+            const ctx = canvas.getContext("2d");
+            return fractions.map((f) => {
+                const x = Math.round((o.left - c.left + f * o.width) * scale);
+                return Array.from(ctx.getImageData(x, y, 1, 1).data);
+            });
+        }""",
+        [_unzoomed_fraction(NAN_STEP + 13.5, STEPS - 1), 0.999],  # off the grid lines at 10s
+    )
+    inside_nan, right_edge = pixels
+    assert inside_nan[3] == 255 and right_edge == inside_nan, pixels
+
+
 def test_heatmap_statistic_is_a_choice_kept_in_the_url(tb, page):
     frame = _open(page, tb, ["chain"])
     legend = ".gc-heat-legend"
