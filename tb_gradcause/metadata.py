@@ -70,13 +70,14 @@ KIND_STATS: dict[str, tuple[str, ...]] = {
         "labels_max",
         "labels_integral",
     ),
-    # Rows: the float inputs and trainable weights of the checked layers ("<layer>/input",
-    # "<layer>/kernel"), once, at the first captured step: the hand-written gradient against finite
+    # Rows: the float inputs of the checked layers and their trainable weights together ("<layer>/input",
+    # "<layer>/weights"), once, at the first captured step: the hand-written gradient against finite
     # differences along random directions (`capture/gradient_check.py`). rel_error = |autodiff -
     # numeric| / the larger; numeric, autodiff: norms of the directional derivatives; scale: the
     # autodiff ones fitted as scale x numeric (-1: sign-flipped); upstream_ratio: autodiff for twice
     # the upstream gradient over once (2 when linear, 1 when it ignores it); noise: the finite
-    # differences' rounding error; identity = 1 when the layer's output is its input unchanged.
+    # differences' own error (rounding, two step sizes' disagreement); identity = 1 when the layer's
+    # output is its input unchanged.
     "gradient_check": ("rel_error", "numeric", "autodiff", "scale", "upstream_ratio", "noise", "identity"),
     # One row per replayed non-finite step ("nan_origin/<step>", `capture/nan_origin.py`): found = 1
     # when the first NaN/Inf was located (the row's facts: phase, op, source, code; its layer),

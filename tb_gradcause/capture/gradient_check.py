@@ -2,13 +2,13 @@
 
 A custom layer or `tf.custom_gradient` whose gradient is zero, sign-flipped, ignores the upstream
 gradient or is simply wrong trains silently wrong (tensorflow/tensorflow #42311): every statistic
-looks plausible. The check compares, for each checked layer `f` and each of its float inputs and
-trainable weights `a`, the autodiff directional derivative of phi(a) = <u, f(a)> (u a random
-upstream gradient) along random directions v with central finite differences
-(phi(a + h v) - phi(a - h v)) / 2h over the output elements that change in proportion to the step
-(a jump of a step function is no derivative: binarizing layers with a surrogate gradient stay
-silent), and the autodiff gradient for upstream 2u against twice the one for u (a gradient that
-ignores its upstream gives the same for both).
+looks plausible. The check compares, for each checked layer `f`, each of its float inputs and its
+trainable weights together `a`, the autodiff directional derivative of phi(a) = <u, f(a)> (u a
+random upstream gradient) along random directions v with central finite differences
+(phi(a + h v) - phi(a - h v)) / 2h without the output elements that jump (a step function's jump
+is no derivative: binarizing layers with a surrogate gradient stay silent), and the autodiff
+gradient for upstream 2u against twice the one for u (a gradient that ignores its upstream gives
+the same for both).
 
 Design: the check is traced into the step itself, where the layer's inputs of that step are at
 hand (the host never sees the batch), inside a conditional that runs once per writer: at the first
@@ -116,7 +116,7 @@ def _guarded(slot: Slot) -> list[tuple[RowInfo, tf.Tensor]]:
 
 
 def check_layer(slot: Slot) -> list[tuple[RowInfo, tf.Tensor]]:
-    """One row per float input and trainable weight of the slot's layer, as traced."""
+    """One row per float input of the slot's layer and one for its trainable weights together, as traced."""
     layer = slot.entry.layer
     assert slot.call is not None
     args, kwargs = slot.call
@@ -154,51 +154,62 @@ def check_layer(slot: Slot) -> list[tuple[RowInfo, tf.Tensor]]:
     u64 = tf.cast(u, tf.float64)
     magnitude = tf.reduce_sum(tf.abs(u64 * tf.cast(y, tf.float64)))
 
-    def change(j: int, step: tf.Tensor) -> tf.Tensor:
-        """f(a + step) - f(a - step), moving argument j, per output element in float64."""
-        plus, minus = forward(_moved(points, j, step)), forward(_moved(points, j, -step))
+    def change(group: list[int], step: list[tf.Tensor]) -> tf.Tensor:
+        """f(a + step) - f(a - step), moving the group's points, per output element in float64."""
+        plus = forward(_moved(points, group, step))
+        minus = forward(_moved(points, group, [-s for s in step]))
         return tf.cast(plus, tf.float64) - tf.cast(minus, tf.float64)
 
-    def derivative(j: int, v: tf.Tensor) -> tf.Tensor:
-        """The central difference of <u, f> along v, from the output elements that change in
-        proportion to the step: the same difference at a step SHRINK times smaller must be SHRINK
-        times smaller. A jump (a step function crossing its threshold) does not scale: it is left
-        out, so a piecewise-constant function reads as flat, as its derivative is wherever it is
-        defined (a ReLU kink crossed is left out too: one element)."""
-        d, small = change(j, h * v), change(j, h / SHRINK * v) * SHRINK
-        proportional = tf.abs(small - d) <= 0.5 * tf.abs(d)
-        return tf.reduce_sum(tf.where(proportional, u64 * d, tf.zeros_like(d))) / (2 * h)
+    def derivative(group: list[int], v: list[tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        """The central differences of <u, f> along v at steps h and h / SHRINK, without the output
+        elements that jump: a jump (a step function crossing its threshold) does not shrink with
+        the step, so at the smaller step such an element changes by as much or not at all, where a
+        continuous one changes about SHRINK times less (a ReLU kink crossed too: its change stays
+        O(step)). A piecewise-constant function thus reads as flat, as its derivative is wherever
+        it is defined. The two steps' disagreement measures the differences' own error."""
+        d = change(group, [h * t for t in v])
+        small = change(group, [h / SHRINK * t for t in v])
+        kept = tf.logical_not((tf.abs(small) > 0.5 * tf.abs(d)) | ((small == 0) & (d != 0)))
+        at = lambda change: tf.reduce_sum(tf.where(kept, u64 * change, tf.zeros_like(change)))  # noqa: E731
+        return at(d) / (2 * h), at(small) * SHRINK / (2 * h)
 
+    # Each float input alone (a wrong input gradient starves the layers before it), the trainable
+    # weights together: 4 * DIRECTIONS forward passes per row, whatever the number of weights.
+    groups = [[i] for i in range(n)] + ([list(range(n, len(points)))] if len(points) > n else [])
+    names = ["input"] if n == 1 else [f"input_{i}" for i in range(n)]
+    names.append("weights")
     rows = []
-    names = _argument_names(layer, n, layer.trainable_variables)
-    for j, (point, g, g2) in enumerate(zip(points, grads, grads2)):
-        directions = _directions(point, j)
-        ad, ad2, fd = [], [], []
-        for v in directions:
-            ad.append(_dot(g, v))
-            ad2.append(_dot(g2, v))
-            fd.append(derivative(j, v))
-        noise = np.sqrt(DIRECTIONS) * eps * magnitude / h
+    for j, group in enumerate(groups):
+        ad, ad2, fd, fd_small = [], [], [], []
+        for k in range(DIRECTIONS):
+            v = [_direction(points[p], k, p) for p in group]
+            ad.append(tf.add_n([_dot(grads[p], t) for p, t in zip(group, v)]))
+            ad2.append(tf.add_n([_dot(grads2[p], t) for p, t in zip(group, v)]))
+            at_h, at_small = derivative(group, v)
+            fd.append(at_h)
+            fd_small.append(at_small)
+        # rounding at the smaller step, and the disagreement of the two steps (truncation, kinks)
+        rounding = np.sqrt(DIRECTIONS) * eps * magnitude * SHRINK / h
+        noise = rounding + tf.norm(tf.stack(fd) - tf.stack(fd_small))
         values = compare(tf.stack(ad), tf.stack(ad2), tf.stack(fd), noise, identity)
-        role = "input" if j < n else "weight"
-        facts = {"dtype": y.dtype.name, "argument": role, "h": f"{h:.3g}", "directions": str(DIRECTIONS)}
+        facts = {"dtype": y.dtype.name, "argument": names[j], "h": f"{h:.3g}", "directions": str(DIRECTIONS)}
+        if j >= n:
+            facts["weights"] = ", ".join(_weight_names(layer))
         if by_design:
             facts["by_design"] = by_design
-        rows.append(
-            (
-                RowInfo(
-                    name=f"{slot.entry.path}/{names[j]}",
-                    layer=slot.entry.path,
-                    layer_class=type(layer).__name__,
-                    activation=slot.entry.activation,
-                    shape=[d or 0 for d in point.shape.as_list()] if point.shape.rank is not None else (),
-                    role=names[j],
-                    depth=slot.order,
-                    facts=facts,
-                ),
-                values,
-            )
+        point = points[group[0]]
+        shape = point.shape.as_list() if j < n and point.shape.rank is not None else []
+        row = RowInfo(
+            name=f"{slot.entry.path}/{names[j]}",
+            layer=slot.entry.path,
+            layer_class=type(layer).__name__,
+            activation=slot.entry.activation,
+            shape=[d or 0 for d in shape],
+            role=names[j],
+            depth=slot.order,
+            facts=facts,
         )
+        rows.append((row, values))
     return rows
 
 
@@ -216,9 +227,10 @@ def compare(ad: tf.Tensor, ad2: tf.Tensor, fd: tf.Tensor, noise: tf.Tensor, iden
     return tf.cast(tf.stack(row), tf.float32)
 
 
-def _moved(points: list, j: int, step: tf.Tensor) -> list:
-    """`points` with the j-th moved by `step`."""
-    return [p + step if i == j else p for i, p in enumerate(points)]
+def _moved(points: list, group: list[int], step: list[tf.Tensor]) -> list:
+    """`points` with those of `group` moved by `step` (one tensor each)."""
+    moves = dict(zip(group, step))
+    return [p + moves[i] if i in moves else p for i, p in enumerate(points)]
 
 
 def _dot(g: Any, v: tf.Tensor) -> tf.Tensor:
@@ -228,15 +240,12 @@ def _dot(g: Any, v: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.cast(tf.convert_to_tensor(g), tf.float64) * tf.cast(v, tf.float64))
 
 
-def _directions(point: tf.Tensor, j: int) -> list[tf.Tensor]:
-    """Random directions shaped like `point`, of its RMS (1 for an all-zero point, e.g. a bias
+def _direction(point: tf.Tensor, k: int, j: int) -> tf.Tensor:
+    """Random direction k shaped like point j, of its RMS (1 for an all-zero point, e.g. a bias
     at init), so h is a relative step."""
     rms = tf.sqrt(tf.reduce_mean(tf.square(point)))
     scale = tf.where(rms > 0, rms, tf.ones_like(rms))
-    return [
-        tf.random.stateless_normal(tf.shape(point), seed=[k + 1, j], dtype=point.dtype) * scale
-        for k in range(DIRECTIONS)
-    ]
+    return tf.random.stateless_normal(tf.shape(point), seed=[k + 1, j], dtype=point.dtype) * scale
 
 
 def _identity(y: tf.Tensor, inputs: Sequence[tf.Tensor]) -> tf.Tensor:
@@ -262,18 +271,21 @@ def _stops_gradient(y: tf.Tensor, points: Sequence[tf.Tensor]) -> bool:
         if op.name in seen:
             continue
         seen.add(op.name)
-        if op.type in _STOP_OPS:
+        if op.type in _STOP_OPS and not _in_moments(op):
             return True
         frontier.extend(t.op for t in op.inputs if t.ref() not in stop)
     return False
 
 
-def _argument_names(layer: keras.layers.Layer, n_inputs: int, variables: Sequence) -> list[str]:
-    """Row roles: "input" (or "input_<i>"), then each trainable weight's path within the layer."""
-    names = ["input"] if n_inputs == 1 else [f"input_{i}" for i in range(n_inputs)]
+def _in_moments(op: tf.Operation) -> bool:
+    """`tf.nn.moments`' stop_gradient of the mean (LayerNormalization, BatchNormalization): the
+    variance's derivative through the mean is exactly 0, so autodiff stays exact."""
+    scopes = op.name.split("/")
+    return len(scopes) > 1 and scopes[-2].startswith("moments")
+
+
+def _weight_names(layer: keras.layers.Layer) -> list[str]:
+    """The layer's trainable weights' paths within it ("kernel", "dense/bias")."""
     prefix = f"{layer.name}/"
-    for v in variables:
-        path = getattr(v, "path", v.name)
-        name = path[len(prefix) :] if path.startswith(prefix) else path
-        names.append(name if name not in names else f"{name}_{len(names)}")
-    return names
+    paths = [getattr(v, "path", v.name) for v in layer.trainable_variables]
+    return [path.removeprefix(prefix) for path in paths]

@@ -162,7 +162,7 @@ def test_a_wrong_custom_gradient_is_found_at_its_layer(tmp_path, bug, says):
     else:
         assert first["metric"] == "gradient_check.rel_error" and first["value"] > 0.3
     checked = {row.name for row in run["gradient_check"].rows}
-    assert checked == {"features/input", "features/kernel", "features/bias", "act/input"}  # not head (Dense)
+    assert checked == {"features/input", "features/weights", "act/input"}  # not head (Dense)
 
 
 HEALTHY = {

@@ -1,7 +1,7 @@
 """wrong_gradient: a layer's hand-written gradient disagrees with the function it computes.
 
 The capture checks the layers running code of the user's own once, at the first captured step
-(`capture/gradient_check.py`): per float input and trainable weight, the autodiff directional
+(`capture/gradient_check.py`): per float input and for the trainable weights together, the autodiff directional
 derivatives along random directions against central finite differences, and the autodiff
 gradient for twice the upstream gradient against once. What the numbers say, in order:
 
@@ -38,7 +38,8 @@ REQUIRES: tuple[str, ...] = ("gradient_check",)
 # gradient to ~1e-4 on smooth layers, and a perturbation crossing a ReLU kink moves that one
 # element's term only (a few 1e-3 over a layer); a gradient off by 10% is a bug, not rounding.
 REL_ERROR = 0.1
-# The finite differences say something only well above their rounding error (`noise`).
+# The finite differences say something only well above their own error (`noise`: rounding, and their
+# disagreement at two step sizes).
 NOISE_FACTOR = 10.0
 
 
@@ -71,7 +72,7 @@ class _Check:
         parallel = abs(self.scale) * self.numeric >= (1 - REL_ERROR) * self.autodiff
         if parallel and self.scale < 0:
             return "opposite sign"
-        if parallel:
+        if parallel and abs(self.scale - 1) > REL_ERROR:
             return "wrong magnitude"
         return "wrong"
 
@@ -112,8 +113,8 @@ def _checks(series: Series) -> list[_Check]:
 
 
 def _what(check: _Check) -> str:
-    """The argument, for people: "its input", "its weight `kernel`"."""
-    return "its input" if check.row.facts.get("argument") == "input" else f"its weight `{check.row.role}`"
+    """The argument, for people: "its input", "its input 1", "its weights"."""
+    return f"its {check.row.role.replace('_', ' ')}"
 
 
 _SAYS = {
