@@ -71,7 +71,9 @@ def _diagnose(run: RunData) -> RunDiagnosis:
     for detector in DETECTORS:
         missing = [kind for kind in detector.REQUIRES if not _logged(run, kind)]
         if missing:
-            skipped[detector.CAUSE_KIND] = f"needs {' and '.join(missing)} statistics, which this run did not log"
+            # A detector whose kind is logged only where it applies says why it may be absent.
+            default = f"needs {' and '.join(missing)} statistics, which this run did not log"
+            skipped[detector.CAUSE_KIND] = getattr(detector, "NOT_LOGGED", None) or default
             continue
         try:
             events.extend(detector.detect(run))

@@ -32,6 +32,11 @@ from tb_gradcause.rows import RowInfo
 
 CAUSE_KIND = "wrong_gradient"
 REQUIRES: tuple[str, ...] = ("gradient_check",)
+# Why a run may have no `gradient_check` rows: nothing to check, or a loop that does not check.
+NOT_LOGGED = (
+    "no gradient check logged: fit checks only layers with a call or gradient of their own (Keras' built-in "
+    "layers are not checked), and custom training loops do not run the check"
+)
 
 # Relative error between autodiff and finite differences above which the gradient is wrong. The
 # check's own error is far below: float32 central differences at h = eps^(1/3) agree with a correct
