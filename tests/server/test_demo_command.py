@@ -97,6 +97,9 @@ def test_demo_serves_the_tab_until_stopped(tmp_path, stop_signal, exit_code):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As started from a terminal: a suite started with `&` from a script ignores SIGINT, and
+        # its children inherit that, so Ctrl-C would never reach the demo.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         output = []
