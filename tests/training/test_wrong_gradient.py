@@ -3,11 +3,12 @@
 Buggy programs: a `tf.custom_gradient` softplus whose gradient is zero (tensorflow/tensorflow
 #42311: the custom gradient returned 0 and the generator never learned), sign-flipped, ignoring the
 upstream gradient, or twice the derivative; each in a custom layer between ordinary ones, found at
-that layer. Healthy controls, silent: a straight-through estimator (`x + stop_gradient(sign(x) -
-x)`) and its `tf.custom_gradient` form (sign forward, clipped identity backward), `stop_gradient`
-on a target branch, a frozen custom layer, a correct `tf.custom_gradient` (a stable log1pexp), a
-Dense-like custom layer with ReLU kinks, a gradient reversal layer (identity forward, negated
-gradient by design), and Keras' own layers checked with `gradient_check="all"`.
+that layer; a gated unit of two inputs whose gate input gets no gradient, found at that input.
+Healthy controls, silent: a straight-through estimator (`x + stop_gradient(sign(x) - x)`) and its
+`tf.custom_gradient` form (sign forward, clipped identity backward), `stop_gradient` on a target
+branch, a frozen custom layer, a correct `tf.custom_gradient` (a stable log1pexp), a Dense-like
+custom layer with ReLU kinks, a gradient reversal layer (identity forward, negated gradient by
+design), and Keras' own layers checked with `gradient_check="all"`.
 """
 
 from __future__ import annotations
@@ -163,6 +164,48 @@ def test_a_wrong_custom_gradient_is_found_at_its_layer(tmp_path, bug, says):
         assert first["metric"] == "gradient_check.rel_error" and first["value"] > 0.3
     checked = {row.name for row in run["gradient_check"].rows}
     assert checked == {"features/input", "features/weights", "act/input"}  # not head (Dense)
+
+
+class Gate(keras.layers.Layer):
+    """A gated unit of two inputs, a * sigmoid(b), with its gradient written by hand; `bug`
+    "forgot_gate" leaves the gate's input without gradient (its branch never learns)."""
+
+    def __init__(self, bug: str = "none", **kwargs):
+        super().__init__(**kwargs)
+        self.bug = bug
+
+    def call(self, inputs):
+        a, b = inputs
+
+        @tf.custom_gradient
+        def gate(a, b):
+            s = tf.sigmoid(b)
+            db = (lambda dy: tf.zeros_like(b)) if self.bug == "forgot_gate" else (lambda dy: dy * a * s * (1 - s))
+            return a * s, lambda dy: (dy * s, db(dy))
+
+        return gate(a, b)
+
+
+def _gated_model(gate: keras.layers.Layer) -> keras.Model:
+    inputs = keras.Input((F,), name="x")
+    a = keras.layers.Dense(8, name="value")(inputs)
+    b = keras.layers.Dense(8, name="gate_in")(inputs)
+    outputs = keras.layers.Dense(1, name="head")(gate([a, b]))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    return model
+
+
+def test_a_layer_of_two_inputs_is_checked_per_input(tmp_path):
+    """Each float input is its own row: the one whose gradient is missing is named, the other is not."""
+    keras.utils.set_random_seed(0)
+    events, run = _diagnosis(_fit(tmp_path / "bug", _gated_model(Gate("forgot_gate", name="gate"))))
+    [event] = events
+    assert event["layer"] == "gate" and "its input 1" in event["title"] and "is zero" in event["title"]
+    assert {row.name for row in run["gradient_check"].rows} == {"gate/input_0", "gate/input_1"}
+    keras.utils.set_random_seed(0)
+    events, _ = _diagnosis(_fit(tmp_path / "ok", _gated_model(Gate(name="gate"))))
+    assert events == []
 
 
 HEALTHY = {
