@@ -61,7 +61,9 @@ def wait_until_loaded(
     server, run: str = RUN, n_steps: int = N_STEPS, timeout: float = 600.0, last_steps: dict[str, int] | None = None
 ) -> float:
     """Seconds until TensorBoard serves the run's last step (`last_steps[kind]`, else `n_steps` - 1)
-    for every kind the tab draws."""
+    for every kind the tab draws. Asked under another experiment id: the plugin caches per
+    experiment, so the tab's first open still finds its caches cold (TensorBoard serves one logdir
+    under every experiment id)."""
     start = time.monotonic()
     for kind in ("loss", "gradients", "activations", "weights"):
         last = (last_steps or {}).get(kind, n_steps - 1)
@@ -69,7 +71,7 @@ def wait_until_loaded(
             {"run": run, "kind": kind, "max_points": 2, "stats": "nan" if kind != "loss" else "value"}
         )
         while True:
-            status, _, body = server.get(f"/data/plugin/gradcause/timeline?{query}", timeout=timeout)
+            status, _, body = server.get(f"/experiment/wait/data/plugin/gradcause/timeline?{query}", timeout=timeout)
             if status == 200 and json.loads(body)["steps"][-1] == last:
                 break
             if time.monotonic() - start > timeout:
@@ -163,7 +165,12 @@ def open_and_measure(browser, url: str) -> dict:
     page = context.new_page()
     page.goto(url)
     frame = tab_frame(page)
+    render_end = frame.evaluate(
+        "performance.getEntriesByName('gradcause:render').map(m => m.startTime + m.duration).pop()"
+    )
     result = {
+        "overview_ms": measures(frame, "gradcause:overview")[0],
+        "painted_ms": render_end,
         "load_ms": measures(frame, "gradcause:load")[-1],
         "render_ms": measures(frame, "gradcause:render")[-1],
         "json_bytes": frame.evaluate(
@@ -304,8 +311,9 @@ def bench_run(
     for i, r in enumerate(runs):
         zooms = ", ".join(f"{z:.0f}" for z in r["zoom_ms"])
         print(
-            f"open {i + 1}{' (cold caches)' if i == 0 else ''}: load {r['load_ms']:.0f} ms "
-            f"({r['json_bytes'] / 1e6:.1f} MB JSON), render {r['render_ms']:.0f} ms; interactions {zooms} ms"
+            f"open {i + 1}{' (cold caches)' if i == 0 else ''}: painted {r['painted_ms']:.0f} ms after the "
+            f"page load (overview {r['overview_ms']:.0f} ms, load {r['load_ms']:.0f} ms, "
+            f"{r['json_bytes'] / 1e6:.1f} MB, render {r['render_ms']:.0f} ms); interactions {zooms} ms"
         )
     render = statistics.median(r["render_ms"] for r in runs)
     warm_load = statistics.median(r["load_ms"] for r in runs[1:] or runs)
@@ -330,9 +338,11 @@ def bench_run(
             f"| render (data in hand -> cards and 5 charts painted), median | **{render:.0f} ms** "
             f"(target < {TARGET_RENDER_MS} ms: {verdict}) |\n"
             f"| render, each open | {each_render} ms |\n"
+            f"| painted (the tab's page load -> charts painted), first open with cold plugin caches | "
+            f"{runs[0]['painted_ms']:.0f} ms (overview {runs[0]['overview_ms']:.0f} ms) |\n"
             f"| load (routes fetched + parsed), first open with cold plugin caches | {runs[0]['load_ms']:.0f} ms |\n"
             f"| load, later opens (median) | {warm_load:.0f} ms |\n"
-            f"| JSON transferred per open | {runs[0]['json_bytes'] / 1e6:.1f} MB |\n"
+            f"| events and timelines transferred per open | {runs[0]['json_bytes'] / 1e6:.1f} MB |\n"
             f"| zoom / reset / card click, time to next frame: median (max) | "
             f"{statistics.median(zooms):.0f} ms ({max(zooms):.0f} ms) over {len(zooms)} interactions |\n",
         )

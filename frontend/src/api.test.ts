@@ -3,7 +3,15 @@
 import { afterEach, test } from "node:test";
 // @ts-ignore
 import assert from "node:assert/strict";
-import { fetchEvents, fetchOverview, fetchReport, fetchTimeline, HttpError, TIMELINE_STATS } from "./api";
+import {
+  decodeTimeline,
+  fetchEvents,
+  fetchOverview,
+  fetchReport,
+  fetchTimeline,
+  HttpError,
+  TIMELINE_STATS,
+} from "./api";
 
 const realFetch = globalThis.fetch;
 afterEach(() => {
@@ -17,7 +25,8 @@ function serve(reply: (route: string, params: URLSearchParams) => [number, unkno
     const url = new URL(input, "http://localhost/data/plugin/gradcause/");
     requests.push(url);
     const [status, body] = reply(url.pathname.split("/").pop()!, url.searchParams);
-    return new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
+    const sent = typeof body === "string" || body instanceof ArrayBuffer ? body : JSON.stringify(body);
+    return new Response(sent, { status });
   }) as typeof fetch;
   return requests;
 }
@@ -36,22 +45,39 @@ const ROWS = [
   },
 ];
 
-test("fetchTimeline asks for the tab's stats and decodes NaN/Infinity strings to numbers", async () => {
+/** A timeline in the route's binary form (docs/design.md): header length, JSON header padded to 8 bytes, float64
+ * steps, float32 values [stat][row][step]. */
+function binaryTimeline(
+  header: { run: string; kind: string; rows: unknown[]; stats: string[] },
+  steps: number[],
+  values: Record<string, number[][]>,
+): ArrayBuffer {
+  let json = new TextEncoder().encode(JSON.stringify({ ...header, n_steps: steps.length }));
+  const padded = new Uint8Array(json.length + ((8 - ((4 + json.length) % 8)) % 8)).fill(32); // spaces
+  padded.set(json);
+  json = padded;
+  const floats = header.stats.flatMap((stat) => values[stat].flat());
+  const body = new ArrayBuffer(4 + json.length + 8 * steps.length + 4 * floats.length);
+  new DataView(body).setUint32(0, json.length, true);
+  new Uint8Array(body, 4, json.length).set(json);
+  new Float64Array(body, 4 + json.length, steps.length).set(steps);
+  new Float32Array(body, 4 + json.length + 8 * steps.length, floats.length).set(floats);
+  return body;
+}
+
+test("fetchTimeline asks for the tab's stats in the binary form and decodes NaN/Infinity", async () => {
   const requests = serve(() => [
     200,
-    {
-      run: "r",
-      kind: "gradients",
-      steps: [0, 10, 20, 30],
-      rows: ROWS,
-      stats: ["l2", "nan", "inf", "missing"],
-      values: {
-        l2: [[0.5, "NaN", "Infinity", "-Infinity"]],
+    binaryTimeline(
+      { run: "r", kind: "gradients", rows: ROWS, stats: ["l2", "nan", "inf", "missing"] },
+      [0, 10, 20, 1e6],
+      {
+        l2: [[0.5, NaN, Infinity, -Infinity]],
         nan: [[0, 3, 0, 0]],
         inf: [[0, 0, 1, 1]],
         missing: [[0, 0, 0, 0]],
       },
-    },
+    ),
   ]);
   const t = (await fetchTimeline("r", "gradients", TIMELINE_STATS.gradients, 500))!;
   assert.equal(requests.length, 1);
@@ -60,10 +86,13 @@ test("fetchTimeline asks for the tab's stats and decodes NaN/Infinity strings to
     run: "r",
     kind: "gradients",
     max_points: "500",
+    format: "binary",
     stats: TIMELINE_STATS.gradients.join(","),
   });
-  assert.deepEqual(t.steps, [0, 10, 20, 30]);
+  assert.deepEqual(t.steps, [0, 10, 20, 1e6]);
   assert.equal(t.rows[0].layer, "dense");
+  assert.deepEqual(t.stats, ["l2", "nan", "inf", "missing"]);
+  assert.equal("n_steps" in t, false);
   const l2 = t.values.l2[0];
   assert.ok(l2 instanceof Float64Array);
   assert.equal(l2[0], 0.5);
@@ -71,10 +100,40 @@ test("fetchTimeline asks for the tab's stats and decodes NaN/Infinity strings to
   assert.equal(l2[2], Infinity);
   assert.equal(l2[3], -Infinity);
   assert.deepEqual([...t.values.nan[0]], [0, 3, 0, 0]);
+  assert.deepEqual([...t.values.inf[0]], [0, 0, 1, 1]);
+});
+
+test("decodeTimeline reads every row of every stat from its place, whatever the header's length", () => {
+  const rows = [0, 1, 2].map((i) => ({ ...ROWS[0], name: `d${i}/kernel`, layer: `d${i}` }));
+  for (const run of ["r", "rr", "a longer run name", "ü"]) {
+    const values = {
+      a: [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      b: [
+        [7, 8],
+        [9, 10],
+        [11, 12],
+      ],
+    };
+    const t = decodeTimeline(binaryTimeline({ run, kind: "weights", rows, stats: ["a", "b"] }, [5, 7], values));
+    assert.equal(t.run, run);
+    assert.deepEqual(t.steps, [5, 7]);
+    assert.deepEqual(
+      t.values.b.map((row) => [...row]),
+      values.b,
+    );
+    assert.deepEqual([...t.values.a[2]], [5, 6]);
+  }
+  const empty = decodeTimeline(binaryTimeline({ run: "r", kind: "loss", rows: [], stats: [] }, [], {}));
+  assert.deepEqual(empty.steps, []);
+  assert.deepEqual(empty.values, {});
 });
 
 test("fetchTimeline escapes run names in the query", async () => {
-  const requests = serve(() => [200, { run: "a&b", kind: "loss", steps: [], rows: [], stats: [], values: {} }]);
+  const requests = serve(() => [200, binaryTimeline({ run: "a&b", kind: "loss", rows: [], stats: [] }, [], {})]);
   await fetchTimeline("a&b=c/d e", "loss", TIMELINE_STATS.loss, 10);
   assert.equal(requests[0].searchParams.get("run"), "a&b=c/d e");
   assert.equal(requests[0].searchParams.get("stats"), "value");
@@ -86,20 +145,17 @@ test("fetchTimeline retries without `stats` when the run lacks one of them (400)
       ? [400, "unknown stat update_norm"]
       : [
           200,
-          {
-            run: "r",
-            kind: "weights",
-            steps: [1],
-            rows: ROWS,
-            stats: ["norm", "mean"],
-            values: { norm: [[2]], mean: [["NaN"]] },
-          },
+          binaryTimeline({ run: "r", kind: "weights", rows: ROWS, stats: ["norm", "mean"] }, [1], {
+            norm: [[2]],
+            mean: [[NaN]],
+          }),
         ],
   );
   const t = (await fetchTimeline("r", "weights", TIMELINE_STATS.weights, 100))!;
   assert.equal(requests.length, 2);
   assert.equal(requests[1].searchParams.has("stats"), false);
   assert.equal(requests[1].searchParams.get("max_points"), "100");
+  assert.equal(requests[1].searchParams.get("format"), "binary");
   assert.deepEqual(t.stats, ["norm", "mean"]);
   assert.equal(t.values.norm[0][0], 2);
   assert.ok(Number.isNaN(t.values.mean[0][0]));

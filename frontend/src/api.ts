@@ -95,8 +95,8 @@ export interface Timeline {
   values: Record<string, Float64Array[]>;
 }
 
-/** A timeline as sent: NaN/Inf as strings. */
-type TimelineJson = Omit<Timeline, "values"> & { values: Record<string, (number | string)[][]> };
+/** The header of a timeline in the route's binary form: the JSON form's fields but the columns. */
+type TimelineHeader = Omit<Timeline, "steps" | "values"> & { n_steps: number };
 
 /** The kinds the tab draws for every run, with the stat columns it reads from each. */
 export const TIMELINE_STATS = {
@@ -124,20 +124,42 @@ function decodeNumber(value: unknown): number {
   return typeof value === "string" && value in NON_FINITE ? NON_FINITE[value] : (value as number);
 }
 
-/** A row of JSON values as packed doubles (fast to read, no boxed numbers to collect). */
-function decodeRow(row: (number | string)[]): Float64Array {
-  const out = new Float64Array(row.length);
-  for (let i = 0; i < row.length; i++) out[i] = typeof row[i] === "number" ? (row[i] as number) : decodeNumber(row[i]);
-  return out;
+/**
+ * The `timeline` route's binary form (plugin/timeline.py, `timeline_binary`): uint32 LE header length,
+ * the JSON header (padded to 8 bytes with the length), float64 LE steps, float32 LE values
+ * [stat][row][step] with NaN/Inf as IEEE values. Each row becomes packed doubles, as the charts read them.
+ */
+export function decodeTimeline(body: ArrayBuffer): Timeline {
+  const view = new DataView(body);
+  const headerLength = view.getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(body, 4, headerLength))) as TimelineHeader;
+  const { n_steps: n, ...fields } = header;
+  const stepsAt = 4 + headerLength;
+  const steps = Array.from(new Float64Array(body, stepsAt, n));
+  const floats = new Float32Array(body, stepsAt + 8 * n, header.stats.length * header.rows.length * n);
+  const values: Record<string, Float64Array[]> = {};
+  header.stats.forEach((stat, k) => {
+    values[stat] = header.rows.map((_, r) => {
+      const at = (k * header.rows.length + r) * n;
+      return new Float64Array(floats.subarray(at, at + n));
+    });
+  });
+  return { ...fields, steps, values };
 }
 
-async function getText(route: string, params: Record<string, string | number>, accept: string): Promise<string> {
+async function get(route: string, params: Record<string, string | number>, accept: string): Promise<Response> {
   const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]));
   const url = query.toString() ? `${route}?${query}` : route;
   const response = await fetch(url, { headers: { Accept: accept } });
-  const text = await response.text();
-  if (!response.ok) throw new HttpError(response.status, `${url}: HTTP ${response.status} ${text.slice(0, 200)}`);
-  return text;
+  if (!response.ok) {
+    const text = await response.text();
+    throw new HttpError(response.status, `${url}: HTTP ${response.status} ${text.slice(0, 200)}`);
+  }
+  return response;
+}
+
+async function getText(route: string, params: Record<string, string | number>, accept: string): Promise<string> {
+  return (await get(route, params, accept)).text();
 }
 
 async function getJson<T>(route: string, params: Record<string, string | number> = {}): Promise<T> {
@@ -173,16 +195,15 @@ export async function fetchTimeline(
   stats: readonly string[],
   maxPoints: number,
 ): Promise<Timeline | null> {
-  const params = { run, kind, max_points: maxPoints };
+  const params = { run, kind, max_points: maxPoints, format: "binary" };
+  const binary = (query: Record<string, string | number>) =>
+    get("timeline", query, "application/octet-stream").then((response) => response.arrayBuffer());
   try {
-    const sent = await getJson<TimelineJson>("timeline", { ...params, stats: stats.join(",") }).catch(
-      (err: unknown) => {
-        if (err instanceof HttpError && err.status === 400) return getJson<TimelineJson>("timeline", params);
-        throw err;
-      },
-    );
-    const values = Object.fromEntries(Object.entries(sent.values).map(([stat, rows]) => [stat, rows.map(decodeRow)]));
-    return { ...sent, values };
+    const body = await binary({ ...params, stats: stats.join(",") }).catch((err: unknown) => {
+      if (err instanceof HttpError && err.status === 400) return binary(params);
+      throw err;
+    });
+    return decodeTimeline(body);
   } catch (err) {
     if (err instanceof HttpError && err.status === 404) return null;
     throw err;

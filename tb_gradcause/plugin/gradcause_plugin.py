@@ -1,7 +1,7 @@
 """The "Gradient Causes" TensorBoard plugin: HTTP routes over `context.data_provider`.
 
 Routes (under `/data/plugin/gradcause/`, contracts in docs/design.md):
-`runs`, `overview`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b]`, `events?run=R`,
+`runs`, `overview`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b][&format=json|binary]`, `events?run=R`,
 `report?run=R`, and the frontend's static files from `STATIC_FILES`. Data comes only through
 `reader` and causes only from `engine`; results are cached per run and dropped when TensorBoard
 has loaded new data for it. Damaged event files come from the files themselves (`damage`).
@@ -57,6 +57,9 @@ OVERVIEW_BUDGET_S = 0.7
 GZIP_LEVEL = 1
 
 _JSON = "application/json"
+_BINARY = "application/octet-stream"
+# The timeline route's encodings: JSON for any client, binary typed-array columns for the tab.
+TIMELINE_FORMATS = ("json", "binary")
 _MARKDOWN = "text/markdown; charset=utf-8"
 
 
@@ -152,7 +155,12 @@ class GradCausePlugin(base_plugin.TBPlugin):
     def _serve_timeline(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
         run, kind = _required_arg(request, "run"), _required_arg(request, "kind")
-        body = self.timeline_impl(ctx, experiment, run, kind, _max_points_arg(request), _stats_arg(request))
+        form = request.args.get("format", "json")
+        if form not in TIMELINE_FORMATS:
+            raise errors.InvalidArgumentError(f"format must be one of {', '.join(TIMELINE_FORMATS)}, got {form!r}")
+        body = self.timeline_impl(ctx, experiment, run, kind, _max_points_arg(request), _stats_arg(request), form)
+        if form == "binary":
+            return http_util.Respond(request, body, _BINARY)
         return http_util.Respond(request, body, _JSON, content_encoding="gzip")
 
     def _serve_events(self, request: wrappers.Request) -> wrappers.Response:
@@ -240,10 +248,13 @@ class GradCausePlugin(base_plugin.TBPlugin):
         kind: str,
         max_points: int | None = None,
         stats: tuple[str, ...] = (),
+        form: str = "json",
     ) -> bytes:
-        """The `timeline` route's body: gzip-compressed JSON (`timeline.timeline_json`).
+        """The `timeline` route's body: gzip-compressed JSON (`timeline.timeline_json`), or for
+        `form` "binary" `timeline.timeline_binary`, not compressed (float32 noise barely compresses:
+        gzip would cost more time than it saves bytes on the tab's usual loopback).
 
-        Compressed once and cached per data fingerprint rather than by `Respond` on every
+        Encoded once and cached per data fingerprint rather than by `Respond` on every
         request: timelines reach megabytes. Thinning keeps the steps the run's causes name (the
         diagnosis is computed for it if need be). 400 for an unknown kind or stat, 404 for an
         unknown run or a kind it did not log."""
@@ -262,10 +273,12 @@ class GradCausePlugin(base_plugin.TBPlugin):
                 )
             thinned = max_points is not None and len(series.steps) > max_points
             keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if thinned else []
+            if form == "binary":
+                return timeline.timeline_binary(run, series, max_points, stats, keep)
             body = timeline.timeline_json(run, series, max_points, stats, keep)
             return gzip.compress(body.encode(), GZIP_LEVEL, mtime=0)
 
-        return self._timelines.get((experiment, run, kind, max_points, stats), fingerprint, compute)
+        return self._timelines.get((experiment, run, kind, max_points, stats, form), fingerprint, compute)
 
     def events_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> dict[str, Any]:
         """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it."""

@@ -12,6 +12,7 @@ from tb_gradcause import cli
 from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.plugin import gradcause_plugin as plugin
 from tb_gradcause.testing import synthetic
+from tests.support import binary_timeline
 from tests.support.plugin_logdir import (
     BROKEN_RUNS,
     CORRUPT,
@@ -78,6 +79,16 @@ def test_nan_step_survives_decimation_over_http(tb):
     data = tb.get_json(f"{ROUTE}/timeline?run={NAN}&kind=gradients&max_points=16&stats=l2,nan")
     assert NAN_STEP in data["steps"] and len(data["steps"]) <= 16
     assert data["values"]["l2"][0][data["steps"].index(NAN_STEP)] == "NaN"
+
+
+def test_binary_nan_step_survives_decimation_over_http(tb):
+    """The tab's form: the same steps as the JSON form, the NaN step's norm a NaN float."""
+    query = f"{ROUTE}/timeline?run={NAN}&kind=gradients&max_points=16&stats=l2,nan"
+    status, headers, body = tb.get(f"{query}&format=binary")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    data = binary_timeline.decode(body)
+    assert data["steps"] == tb.get_json(query)["steps"] and NAN_STEP in data["steps"]
+    assert np.isnan(data["values"]["l2"][0][data["steps"].index(NAN_STEP)])
 
 
 def test_events_agree_with_the_cli(tb, logdir, capsys):

@@ -17,12 +17,13 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
 from tb_gradcause import cli
-from tb_gradcause.analysis import reader
+from tb_gradcause.analysis import json_numbers, reader
 from tb_gradcause.cli import report as report_cli
 from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.plugin import damage
 from tb_gradcause.plugin import gradcause_plugin as plugin
 from tb_gradcause.testing import synthetic, tensorboard_app
+from tests.support import binary_timeline
 from tests.support.plugin_logdir import (
     BROKEN_RUNS,
     CORRUPT,
@@ -173,6 +174,26 @@ def test_timeline_is_gzipped_for_clients_that_accept_it(client):
     assert int(plain.headers["Content-Length"]) == len(plain.get_data())
 
 
+@pytest.mark.parametrize("query", ["kind=gradients&max_points=20&stats=l2,nan", "kind=loss", "kind=weights"])
+def test_binary_timeline_is_the_json_timeline_as_float32_columns(client, query):
+    """The tab's `format=binary`: the same steps, rows, stats and (unrounded) values, NaN/Inf native,
+    as an uncompressed octet stream; asked after the JSON form, it is not that form's cached body."""
+    url = f"{ROUTE}/timeline?run={NAN}&{query}"
+    as_json = client.json(url)
+    response = client.client.get(f"{url}&format=binary", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert "Content-Encoding" not in response.headers
+    sent = binary_timeline.decode(response.get_data())
+    assert {k: v for k, v in sent.items() if k != "values"} == {k: v for k, v in as_json.items() if k != "values"}
+    for stat, rows in sent["values"].items():
+        decoded = [[json_numbers.parse(v) for v in row] for row in as_json["values"][stat]]
+        np.testing.assert_allclose(rows, decoded, rtol=1e-6)
+    json_nan = any(v == "NaN" for rows in as_json["values"].values() for row in rows for v in row)
+    assert any(np.isnan(rows).any() for rows in sent["values"].values()) == json_nan
+    assert json_nan or "gradients" not in query  # the NaN run's gradients hold NaN steps
+
+
 def test_hostile_layer_name_is_returned_as_plain_json_data(client):
     response = client.get(f"{ROUTE}/timeline?run={HOSTILE_RUN}&kind=activations")
     assert response.headers["Content-Type"] == "application/json"
@@ -209,6 +230,7 @@ def test_events_are_exactly_the_cli_report(client, logdir, capsys):
         ("timeline?run=healthy&kind=loss&max_points=1e3", 400),
         ("timeline?run=healthy&kind=loss&stats=bogus", 400),
         ("timeline?run=healthy&kind=loss&stats=,,", 400),
+        ("timeline?run=healthy&kind=loss&format=xml", 400),
         ("timeline?run=no_such_run&kind=loss", 404),
         ("timeline?run=../../etc/passwd&kind=loss", 404),
         ("timeline?run=%ff%00&kind=loss", 404),

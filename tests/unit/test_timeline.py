@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from tb_gradcause.analysis import json_numbers
 from tb_gradcause.analysis.causes import Cause, RunDiagnosis, evidence
 from tb_gradcause.analysis.reader import Series
 from tb_gradcause.metadata import KIND_STATS
 from tb_gradcause.plugin import timeline
 from tb_gradcause.rows import RowInfo
+from tests.support import binary_timeline
 
 STATS = KIND_STATS["gradients"]
 
@@ -202,3 +204,34 @@ def test_thinning_keeps_the_steps_a_cause_names_and_every_nonfinite_step():
     assert {3702, 3900, 7035, int(steps[4321])} <= set(data["steps"])
     at = data["steps"].index(3900)
     assert data["values"]["l2"][0][at] == pytest.approx(float(values[1300, 0, STATS.index("l2")]), rel=1e-6)
+
+
+def test_binary_form_holds_the_json_forms_content_with_the_floats_as_logged():
+    steps, values = _random(3000, 3)
+    values[:, :, STATS.index("l2")] *= np.float32(1.2345678e-5)  # digits the JSON form rounds away
+    values[700, 1, STATS.index("l2")] = np.nan
+    values[800, 2, STATS.index("max")] = np.inf
+    values[900, 0, STATS.index("min")] = -np.inf
+    values[1000, 0, STATS.index("nan")] = 3  # masks that row's l2 at that step
+    series = _series(steps, values)
+    for args in [(None, None, ()), (50, ("l2", "nan", "max", "min"), (3 * 2222,)), (None, ("missing", "l2"), ())]:
+        sent = binary_timeline.decode(timeline.timeline_binary("run<ü>", series, *args))
+        as_json = json.loads(timeline.timeline_json("run<ü>", series, *args))
+        assert {k: sent[k] for k in ("run", "kind", "rows", "stats", "steps")} == {
+            k: as_json[k] for k in ("run", "kind", "rows", "stats", "steps")
+        }
+        for stat, rows in sent["values"].items():
+            assert rows.dtype == np.float32 and rows.shape == (len(sent["rows"]), len(sent["steps"]))
+            decoded = [[json_numbers.parse(v) for v in row] for row in as_json["values"][stat]]
+            np.testing.assert_allclose(rows, decoded, rtol=1e-6)
+    full = binary_timeline.decode(timeline.timeline_binary("r", series))
+    expected = values[:, :, STATS.index("l2")].T.copy()
+    expected[0, 1000] = np.nan
+    np.testing.assert_array_equal(full["values"]["l2"], expected)  # bit for bit, NaN/Inf native
+    assert np.isposinf(full["values"]["max"][2, 800]) and np.isneginf(full["values"]["min"][0, 900])
+
+
+def test_binary_form_of_an_empty_selection_is_its_header():
+    body = timeline.timeline_binary("r", _series([], np.zeros((0, 2, len(STATS)), np.float32)))
+    sent = binary_timeline.decode(body)
+    assert sent["steps"] == [] and sent["stats"] == list(STATS) and len(body) % 8 == 0
