@@ -30,6 +30,18 @@ def _random(n_steps, n_rows, seed=0):
     return np.arange(n_steps, dtype=np.int64) * 3, values
 
 
+@pytest.mark.parametrize("lengths", [[3, 4, 3, 4, 1], [1, 1, 1, 1, 40, 1], [7]], ids=["even", "skewed", "one"])
+def test_bucket_extremes_are_each_buckets_min_and_max(lengths):
+    """Both ways (folding even buckets, `reduceat` for skewed ones) give each bucket's extremes."""
+    values = np.random.default_rng(1).normal(size=(sum(lengths), 3, 2)).astype(np.float32)
+    ends = np.cumsum(lengths) - 1
+    starts = ends - np.asarray(lengths) + 1
+    low, high = timeline.bucket_extremes(values, starts, ends)
+    for i, (first, last) in enumerate(zip(starts, ends)):
+        np.testing.assert_array_equal(low[i], values[first : last + 1].min(axis=0))
+        np.testing.assert_array_equal(high[i], values[first : last + 1].max(axis=0))
+
+
 def test_short_series_is_not_decimated():
     steps, values = _random(50, 2)
     out_steps, out_values = timeline.decimate(steps, values, np.zeros(50, bool), 50)
