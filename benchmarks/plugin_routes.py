@@ -9,7 +9,8 @@ it with TensorBoard's WSGI app in this process, waits until TensorBoard has load
 under another experiment id, so that the plugin's caches stay cold), then times the first
 (uncached) and a repeated (cached) request of `overview`, `events` and each kind's `timeline` with
 the stats the tab asks for, in the tab's order and encoding (`--format`, default the tab's binary);
-`--profile` writes the first requests' cProfile stats to FILE.
+`--profile` writes the first requests' cProfile stats to FILE. Before them it times the data
+provider's `read_tensors` of the run's every tag alone (twice): the floor under any cold open.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ import tempfile
 import time
 import urllib.parse
 
+from tensorboard import context as tb_context
+from tensorboard.data import provider as tb_provider
 from werkzeug import test as werkzeug_test
 
+from tb_gradcause.analysis import reader
+from tb_gradcause.metadata import PLUGIN_NAME
 from tb_gradcause.testing import synthetic, tensorboard_app
 
 # What the tab requests per kind (frontend/src: the stats it draws).
@@ -47,6 +52,22 @@ def wait_until_loaded(client: werkzeug_test.Client, run: str) -> None:
             return
         last = step
         time.sleep(2)
+
+
+def provider_read(app, run: str) -> tuple[float, float]:
+    """Wall and CPU seconds of the data provider's `read_tensors` of every gradcause tag of `run`, one
+    tag per call as the reader asks, with nothing of tb_gradcause after it: what any reading through
+    `context.data_provider` pays on a cold open (the provider reached through the plugin's instance)."""
+    plugin = next(p for p in app._plugins if p.plugin_name == PLUGIN_NAME)
+    provider, ctx = plugin._provider, tb_context.RequestContext()
+    listing = provider.list_tensors(ctx, experiment_id="", plugin_name=PLUGIN_NAME)[run]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for tag in listing:
+        only = tb_provider.RunTagFilter(runs=[run], tags=[tag])
+        provider.read_tensors(
+            ctx, experiment_id="", plugin_name=PLUGIN_NAME, downsample=reader.ALL_SAMPLES, run_tag_filter=only
+        )
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -76,6 +97,9 @@ def main() -> None:
     run = urllib.parse.quote(args.run)
     wait_until_loaded(client, run)
     print(f"TensorBoard (load_fast={args.load_fast}) loaded the run in {time.perf_counter() - start:.1f} s")
+    for _ in range(2):
+        wall, cpu = provider_read(app, args.run)
+        print(f"provider read_tensors of every tag alone: {wall:.2f} s wall, {cpu:.2f} s CPU in this process")
 
     queries = {"overview": f"{route}/overview", "events": f"{route}/events?run={run}"}
     for kind, stats in TAB_STATS.items():
