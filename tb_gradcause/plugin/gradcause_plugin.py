@@ -159,9 +159,7 @@ class GradCausePlugin(base_plugin.TBPlugin):
         if form not in TIMELINE_FORMATS:
             raise errors.InvalidArgumentError(f"format must be one of {', '.join(TIMELINE_FORMATS)}, got {form!r}")
         body = self.timeline_impl(ctx, experiment, run, kind, _max_points_arg(request), _stats_arg(request), form)
-        if form == "binary":
-            return http_util.Respond(request, body, _BINARY)
-        return http_util.Respond(request, body, _JSON, content_encoding="gzip")
+        return http_util.Respond(request, body, _BINARY if form == "binary" else _JSON, content_encoding="gzip")
 
     def _serve_events(self, request: wrappers.Request) -> wrappers.Response:
         ctx, experiment = _request_scope(request)
@@ -250,9 +248,9 @@ class GradCausePlugin(base_plugin.TBPlugin):
         stats: tuple[str, ...] = (),
         form: str = "json",
     ) -> bytes:
-        """The `timeline` route's body: gzip-compressed JSON (`timeline.timeline_json`), or for
-        `form` "binary" `timeline.timeline_binary`, not compressed (float32 noise barely compresses:
-        gzip would cost more time than it saves bytes on the tab's usual loopback).
+        """The `timeline` route's body, gzip-compressed: JSON (`timeline.timeline_json`), or for
+        `form` "binary" `timeline.timeline_binary` (its count columns, mostly zeros, shrink to
+        nothing: a million-step run's three big timelines go from 31 to 5.8 MB in 0.45 s CPU).
 
         Encoded once and cached per data fingerprint rather than by `Respond` on every
         request: timelines reach megabytes. Thinning keeps the steps the run's causes name (the
@@ -274,9 +272,10 @@ class GradCausePlugin(base_plugin.TBPlugin):
             thinned = max_points is not None and len(series.steps) > max_points
             keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if thinned else []
             if form == "binary":
-                return timeline.timeline_binary(run, series, max_points, stats, keep)
-            body = timeline.timeline_json(run, series, max_points, stats, keep)
-            return gzip.compress(body.encode(), GZIP_LEVEL, mtime=0)
+                body = timeline.timeline_binary(run, series, max_points, stats, keep)
+            else:
+                body = timeline.timeline_json(run, series, max_points, stats, keep).encode()
+            return gzip.compress(body, GZIP_LEVEL, mtime=0)
 
         return self._timelines.get((experiment, run, kind, max_points, stats, form), fingerprint, compute)
 
