@@ -8,6 +8,7 @@ import {
   aroundStep,
   envelope,
   Flag,
+  kthSmallest,
   gradientNorms,
   layerStat,
   hasSignal,
@@ -319,4 +320,16 @@ test("aroundStep spans k logged steps either side, clamped to the run", () => {
   assert.deepEqual(aroundStep(steps, 0, 2), [0, 20]);
   assert.deepEqual(aroundStep(steps, 50, 1), [40, 50]);
   assert.deepEqual(aroundStep([7], 7, 3), [6, 8]);
+});
+
+test("kthSmallest is the k-th value of the sorted array, with ties and any order", () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 10 - 5;
+  for (const n of [1, 2, 3, 10, 201]) {
+    for (const ties of [false, true]) {
+      const values = Float64Array.from({ length: n }, () => (ties ? Math.round(random()) : random()));
+      const sorted = Float64Array.from(values).sort();
+      for (const k of new Set([0, n >> 1, n - 1])) assert.equal(kthSmallest(Float64Array.from(values), k), sorted[k]);
+    }
+  }
 });
