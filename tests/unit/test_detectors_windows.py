@@ -73,3 +73,19 @@ def test_smooth_until_is_the_prefix_smoothed_on_its_own():
         trend = trends.LossTrend(np.arange(size), values)
         own = trends.rolling_median(values[:n], trends.smoothing_window(n))
         np.testing.assert_array_equal(trend.smooth_until(n), own)
+
+
+def test_the_smoothed_loss_is_computed_once_per_run_whatever_the_detectors_trends(monkeypatch):
+    """Each detector builds its own LossTrend; the rolling median (~1.5 s on a million steps) runs
+    once for the same losses, and again for other losses (also the same array changed in place)."""
+    calls = []
+    real = trends.rolling_median
+    monkeypatch.setattr(trends, "rolling_median", lambda values, window: calls.append(window) or real(values, window))
+    values = np.abs(np.random.default_rng(2).normal(size=300)) + 1
+    first = trends.LossTrend(np.arange(300), values).smooth
+    again = trends.LossTrend(np.arange(300), values.copy()).smooth
+    assert len(calls) == 1 and again is first and not first.flags.writeable
+    np.testing.assert_array_equal(first, real(values, trends.smoothing_window(300)))
+    values[7] = 50.0
+    changed = trends.LossTrend(np.arange(300), values).smooth
+    assert len(calls) == 2 and changed[7] != first[7]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import hashlib
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -128,6 +131,28 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     return row_median(np.lib.stride_tricks.sliding_window_view(padded, window))
 
 
+# The last few losses smoothed, by a digest of their values and window (a run's detectors share one).
+_SMOOTHED: collections.OrderedDict[bytes, np.ndarray] = collections.OrderedDict()
+_SMOOTHED_SIZE = 4
+_SMOOTHED_LOCK = threading.Lock()
+
+
+def _smoothed(values: np.ndarray, window: int) -> np.ndarray:
+    """`rolling_median(values, window)`, read-only, computed once for the same values and window."""
+    key = hashlib.blake2b(values.tobytes(), digest_size=20, person=str(window).encode()[:16]).digest()
+    with _SMOOTHED_LOCK:
+        hit = _SMOOTHED.get(key)
+    if hit is not None:
+        return hit
+    result = rolling_median(values, window)
+    result.flags.writeable = False
+    with _SMOOTHED_LOCK:
+        _SMOOTHED[key] = result
+        while len(_SMOOTHED) > _SMOOTHED_SIZE:
+            _SMOOTHED.popitem(last=False)
+    return result
+
+
 @dataclasses.dataclass(frozen=True)
 class LossTrend:
     """The run's loss over steps, for the detectors' false-alarm guards."""
@@ -202,10 +227,11 @@ class LossTrend:
 
     @functools.cached_property
     def smooth(self) -> np.ndarray:
-        """The loss under a trailing rolling median ignoring NaN/Inf, computed once per run: on a
-        million steps it is the costliest array the detectors share."""
+        """The loss under a trailing rolling median ignoring NaN/Inf (read-only), computed once per
+        run: on a million steps it is the costliest array the detectors share (~1.5 s), and each
+        detector builds its own `LossTrend`, so the result is also kept by content (`_smoothed`)."""
         finite = np.isfinite(self.values)
-        return rolling_median(np.where(finite, self.values, np.nan), smoothing_window(len(self.values)))
+        return _smoothed(np.where(finite, self.values, np.nan), smoothing_window(len(self.values)))
 
     def smooth_until(self, n: int) -> np.ndarray:
         """The first `n` losses smoothed as if the run ended there (the window of `n` samples)."""
