@@ -11,9 +11,11 @@ round, so the machine's drift between rounds cancels. Noise controls beside them
 model (`plain_again`) and a callback whose batch hooks do nothing (`noop_batch_hook`: the cost of
 Keras calling any per-batch hook, which every batch callback pays).
 
-The breakdown times GradCauseCallback's own Python hooks inside `fit` (per batch: the train
-function switch and cadence bookkeeping; per epoch: flushes) by wrapping them; the rest of the
-extra time is in the train function (the finite check, the loss pulse, full captures).
+GradCauseCallback's own Python hooks inside `fit` (per batch: the train function switch and
+cadence bookkeeping; per epoch: flushes) are timed by wrapping the hooks it defines (wrapping one
+it leaves to Keras, `on_train_batch_end`, would make Keras sync the logs to the host every batch).
+Where the rest goes is measured by the steps method (`overhead.py --groups breakdown`): whole
+`fit` rounds on separate models do not resolve its pieces (1-5 % each) on shared cores.
 """
 
 from __future__ import annotations
@@ -32,36 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import overhead  # noqa: E402  (the models of the steps method)
 
 VARIANTS = ["plain", "noop_batch_hook", "gradcause_default", "gradcause_full", "keras_tensorboard", "plain_again"]
-STEPS = {"tiny_mlp": 200, "mlp": 200, "cnn28": 100, "lstm": 100}
+STEPS = overhead.STEPS
 BATCH = overhead.BATCH
 HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_epoch_begin", "on_epoch_end")
-
-
-def build(kind: str):
-    """`overhead.build`'s models, plus the issue's 2-conv CNN on 28x28 single-channel inputs."""
-    if kind != "cnn28":
-        model, x, y = overhead.build(kind)
-        return model, x[: STEPS[kind] * BATCH], y[: STEPS[kind] * BATCH]
-    import keras
-    import numpy as np
-
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(STEPS[kind] * BATCH, 28, 28, 1)).astype("float32")
-    y = rng.integers(0, 10, size=(len(x),))
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(64, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy")
-    return model, x, y
 
 
 def callbacks_for(variant: str, log_dir: str, hook_seconds: dict[str, float]) -> list:
@@ -81,7 +56,8 @@ def callbacks_for(variant: str, log_dir: str, hook_seconds: dict[str, float]) ->
     if variant.startswith("gradcause"):
         callback = GradCauseCallback(log_dir, **({"every_n_steps": 1} if variant == "gradcause_full" else {}))
         for name in HOOKS:
-            _time_hook(callback, name, hook_seconds)
+            if name in vars(type(callback)):  # hooks Keras' base class leaves alone stay untouched
+                _time_hook(callback, name, hook_seconds)
         return [callback]
     return []
 
@@ -101,14 +77,16 @@ def _time_hook(callback, name: str, seconds: dict[str, float]) -> None:
     setattr(callback, name, timed)
 
 
-def run_model(kind: str, rounds: int, warmup_steps: int) -> dict:
-    """Child process: warm-up and steady-state CPU and wall times per step of every variant."""
+def run_model(kind: str, rounds: int, warmup_steps: int, only: str = "") -> dict:
+    """Child process: warm-up and steady-state CPU and wall times per step of every variant
+    (`only`: of these, comma-separated, besides plain)."""
     steps = STEPS[kind]
+    variants = [v for v in VARIANTS if not only or v == "plain" or v in only.split(",")]
     work = tempfile.mkdtemp(prefix="gradcause_fit_bench_")
     try:
         runs, warmup, hooks = {}, {}, {}
-        for variant in VARIANTS:
-            model, x, y = build(kind)
+        for variant in variants:
+            model, x, y = overhead.build(kind)
             hooks[variant] = {}
             cbs = callbacks_for(variant, os.path.join(work, variant), hooks[variant])
             kwargs = dict(batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=cbs)
@@ -119,7 +97,7 @@ def run_model(kind: str, rounds: int, warmup_steps: int) -> dict:
             runs[variant] = (model, x, y, kwargs)
         times: dict[str, list[tuple[float, float]]] = {v: [] for v in runs}
         for r in range(rounds):
-            for variant in VARIANTS if r % 2 == 0 else VARIANTS[::-1]:
+            for variant in variants if r % 2 == 0 else variants[::-1]:
                 model, x, y, kwargs = runs[variant]
                 wall, cpu = time.perf_counter(), time.process_time()
                 model.fit(x, y, **kwargs)
@@ -127,7 +105,7 @@ def run_model(kind: str, rounds: int, warmup_steps: int) -> dict:
         plain = times["plain"]
         per_step_hooks = {
             v: {name: hooks[v].get(name, 0.0) / (rounds * steps) for name in HOOKS}
-            for v in VARIANTS
+            for v in variants
             if v.startswith("gradcause")
         }
         return {
@@ -150,10 +128,11 @@ def main() -> None:
     parser.add_argument("--models", default="tiny_mlp,mlp,cnn28,lstm")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--warmup-steps", type=int, default=1000)
+    parser.add_argument("--variants", default="", help="only these variants (comma-separated), besides plain")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "ROUNDS", "WARMUP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_model(args.child[0], int(args.child[1]), int(args.child[2]))))
+        print(json.dumps(run_model(args.child[0], int(args.child[1]), int(args.child[2]), args.variants)))
         return
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     print(f"load average before: {overhead.load_average()} (2 shared cores)")
@@ -164,6 +143,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for kind in args.models.split(","):
         command = [sys.executable, __file__, "--child", kind, str(args.rounds), str(args.warmup_steps)]
+        command += ["--variants", args.variants]
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         for variant, t in json.loads(out.stdout.strip().splitlines()[-1]).items():
             h = t["hooks"]

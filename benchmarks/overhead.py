@@ -34,6 +34,9 @@ import time
 
 from tb_gradcause.metadata import SUMMARY_KINDS
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import breakdown  # noqa: E402
+
 GROUPS = {
     # `plain_again`: a second plain model, timed like the others: the noise floor of the ratios.
     "references": ["plain", "keras_tensorboard", "plain_again"],
@@ -59,7 +62,7 @@ GROUPS = {
 }
 # Steps per round (one epoch over that many batches): multiples of the default cadence's late
 # interval, so every round of a variant holds the same number of full captures.
-STEPS = {"mlp": 200, "tiny_mlp": 200, "cnn": 100, "small_cnn": 100, "lstm": 100}
+STEPS = {"mlp": 200, "tiny_mlp": 200, "cnn": 100, "small_cnn": 100, "cnn28": 100, "lstm": 100}
 BATCH = 64
 # Steps trained before timing: traces, and takes the default cadence past its early phases
 # (every 10 steps to step 100, every 25 to step 1000), so the rounds measure a long run's steady
@@ -91,6 +94,20 @@ def build(kind: str):
                 keras.Input((128,)),
                 keras.layers.Dense(width, activation="relu"),
                 keras.layers.Dense(width, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+    elif kind == "cnn28":  # the issue's 2-conv CNN on 28x28 single-channel inputs
+        x = rng.normal(size=(n, 28, 28, 1)).astype("float32")
+        y = rng.integers(0, 10, size=(len(x),))
+        model = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Conv2D(32, 3, activation="relu"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Conv2D(64, 3, activation="relu"),
+                keras.layers.MaxPooling2D(),
+                keras.layers.Flatten(),
                 keras.layers.Dense(10, activation="softmax"),
             ]
         )
@@ -145,12 +162,15 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
             "kinds": [kind for kind in SUMMARY_KINDS if kind != "nan_origin"],
         },
     },
+    # Where a lean step's cost goes (not run by default): lean steps with pieces switched off
+    # while they trace (`breakdown.py`), and the floor of an in-step check.
+    "breakdown": {**{name: breakdown.arguments(name) for name in breakdown.VARIANTS}, "floor_check": None},
 }
 # Cycles per block: at the default cadence's steady state (a full capture every 100 steps), a
 # block holds one full capture of the default.
 BLOCK = 100
 # Timed cycles per model and process (multiples of BLOCK), and untimed ones first (traces and caches).
-CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "small_cnn": 400, "lstm": 600}
+CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "small_cnn": 400, "cnn28": 400, "lstm": 600}
 WARMUP_CYCLES = 20
 
 
@@ -182,7 +202,9 @@ def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
                 callback.on_train_batch_begin(0)
                 model.train_function(batches)
 
-            step()  # traces it now: a floor function built later wraps the optimizer while it traces
+            with breakdown.tracing(variant):  # traces it now (and the rebuild of a stale one), with its patches:
+                for _ in range(3):  # a floor function built later wraps the optimizer while it traces
+                    step()
             steps[variant] = step
         model.make_train_function(force=True)  # a second trace of plain Keras' own
         plain_again = model.train_function

@@ -135,7 +135,9 @@ class GradCauseCallback(keras.callbacks.Callback):
                 self._fail(error)
                 return
         if self._functions.swapped_per_batch:
-            self.model.train_function = self._functions.for_batch(self._schedule.next_is_full())
+            function = self._functions.for_batch(self._schedule.next_is_full())
+            if self.model.train_function is not function:  # Keras' attribute tracking costs ~6 µs a set
+                self.model.train_function = function
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         self._replay()
