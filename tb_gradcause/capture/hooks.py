@@ -1,21 +1,31 @@
-"""Trace-time hooks into Keras instances: layer `call`, model `compute_loss`, optimizer `apply`.
+"""Trace-time hooks into Keras instances: layer `call`, model `compute_loss`, optimizer `apply`,
+and `tf.GradientTape.gradient`.
 
 The hooks are installed once per instance and do nothing unless a `Recorder` is active on the
 current thread (one per traced training step and replica). While one is, they record the
 tensors of that step's graph: layer outputs (and, through an identity with a custom gradient,
 the gradient flowing back into them), recurrent layers' inputs and their gradients, the loss,
-and hand the optimizer's `apply` to the recorder.
+and hand the first optimizer `apply` of the step to the recorder.
+
+A `train_step` of the user's own may compute its loss without `compute_loss` (keras.io's VAE) and
+apply it with optimizers of its own (keras.io's GAN: `d_optimizer`, `g_optimizer`). So every
+optimizer the model holds as an attribute is hooked, not only `model.optimizer`, and the loss is,
+failing `compute_loss`, the tensor whose gradients the step hands to that `apply`
+(`tape.gradient(loss, ...)`; a gradient penalty differentiates something else first): the one
+class-level hook, a no-op outside a recorded step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import keras
 import tensorflow as tf
 
 from tb_gradcause.capture import loss_check
@@ -68,6 +78,8 @@ class Recorder:
         self.loss: tf.Tensor | None = None
         self.loss_inputs: list[tuple[loss_check.Finding, Any]] = []  # what the loss did with y_true, y_pred
         self.applied = False
+        self.optimizer: Any = None  # the optimizer whose `apply` the capture runs around
+        self.differentiated: list[tuple[tf.Tensor, list]] = []  # (target, gradients) of each `tape.gradient`
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
         self.pending: Pending | None = None  # the records, when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
@@ -126,6 +138,14 @@ class Recorder:
         self.slots[key] = slot
         return slot
 
+    def loss_of(self, grads: Sequence) -> tf.Tensor | None:
+        """The tensor whose gradients `grads` are (the last one differentiated, if none matches:
+        the user clipped them), for a step whose loss did not go through `compute_loss`."""
+        for target, results in reversed(self.differentiated):
+            if any(g is r for g in grads for r in results):
+                return target
+        return self.differentiated[-1][0] if self.differentiated else None
+
     def called(self) -> list[Slot]:
         """Slots of the layers that produced an output, in forward (call) order."""
         return sorted((s for s in self.slots.values() if s.output is not None), key=lambda s: s.order)
@@ -178,11 +198,22 @@ def is_hooked(entry: LayerEntry) -> bool:
 
 
 def install(model, entries: Sequence[LayerEntry]) -> None:
-    """Hook the watched layers, the model's loss and its optimizer (each once)."""
+    """Hook the watched layers, the model's loss, its optimizers and the tape (each once)."""
     for entry in entries:
         hook_layer(entry)
     hook_model(model)
-    hook_optimizer(model.optimizer)
+    for optimizer in optimizers(model):
+        hook_optimizer(optimizer)
+    hook_tape()
+
+
+def optimizers(model) -> list:
+    """`model.optimizer` and every other optimizer the model holds as an attribute, once each."""
+    found = {id(model.optimizer): model.optimizer} if model.optimizer is not None else {}
+    for value in vars(model).values():
+        if isinstance(value, keras.optimizers.Optimizer):
+            found.setdefault(id(value), value)
+    return list(found.values())
 
 
 def hook_layer(entry: LayerEntry) -> None:
@@ -251,8 +282,12 @@ def hook_optimizer(optimizer) -> None:
         rec = current()
         if rec is None or rec.applied:
             return original(grads, trainable_variables)
+        grads = list(grads)
         rec.applied = True
-        return rec.on_apply(original, list(grads), trainable_variables)
+        rec.optimizer = optimizer
+        if rec.loss is None:
+            rec.loss = rec.loss_of(grads)
+        return rec.on_apply(original, grads, trainable_variables)
 
     optimizer._gradcause_apply = original  # pylint: disable=protected-access
     optimizer.apply = apply
@@ -268,3 +303,22 @@ def hook_optimizer(optimizer) -> None:
             return result
 
         optimizer._all_reduce_sum_gradients = all_reduce_sum_gradients  # pylint: disable=protected-access
+
+
+def hook_tape() -> None:
+    """Wrap `tf.GradientTape.gradient` (once): in a recorded step, before the optimizer's `apply`,
+    each single float tensor differentiated and its gradients (`Recorder.loss_of`)."""
+    if getattr(tf.GradientTape, "_gradcause_gradient", None) is not None:
+        return
+    original = tf.GradientTape.gradient
+
+    @functools.wraps(original)
+    def gradient(self, target, sources, *args, **kwargs):
+        result = original(self, target, sources, *args, **kwargs)
+        rec = current()
+        if rec is not None and not rec.sealed and _is_float_tensor(target):
+            rec.differentiated.append((target, tf.nest.flatten(result)))
+        return result
+
+    tf.GradientTape._gradcause_gradient = original  # pylint: disable=protected-access
+    tf.GradientTape.gradient = gradient

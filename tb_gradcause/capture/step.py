@@ -67,7 +67,7 @@ class StepCapture:
         they go to `rec.pending`, which the caller writes after the compiled step."""
         rec.seal()
         self._refresh_layers()
-        variables, scale, lr = self._optimizer_state(variables)
+        variables, scale, lr = self._optimizer_state(rec.optimizer or self.model.optimizer, variables)
         loss = None if rec.loss is None else summary.mean_float32(rec.loss)
         check = check_step(loss, grads, scaled=scale is not None, spikes=self.spikes)
         step = tf.identity(self.step)
@@ -92,10 +92,9 @@ class StepCapture:
         self.stale = self.stale or not all(is_hooked(e) for e in entries)
         self.owner = {id(v): e for e in entries for v in e.own_variables}
 
-    def _optimizer_state(self, variables: Sequence | None) -> tuple[list, tf.Tensor | None, tf.Tensor]:
-        """The variables being updated, the loss scale (None without a loss scaler) and the
+    def _optimizer_state(self, opt: Any, variables: Sequence | None) -> tuple[list, tf.Tensor | None, tf.Tensor]:
+        """The variables `opt` updates, its loss scale (None without a loss scaler) and its
         learning rate, read before the update (a schedule follows `optimizer.iterations`)."""
-        opt = self.model.optimizer
         variables = list(variables) if variables is not None else list(opt._trainable_variables)  # pylint: disable=protected-access
         scale = None
         if isinstance(opt, keras.optimizers.LossScaleOptimizer):

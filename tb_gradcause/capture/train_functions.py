@@ -14,6 +14,7 @@ are written by a small non-XLA function after it (the XLA split).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,12 @@ from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.hooks import Recorder, recording
 from tb_gradcause.capture.pending import Pending
 from tb_gradcause.capture.step import StepCapture
+
+NO_APPLY = (
+    "tb_gradcause: the model's train_step applied no gradients through an optimizer the model holds "
+    "(model.optimizer or another attribute of the model), and the capture runs around that update: nothing is "
+    "logged for this model"
+)
 
 # (recorder, mode, model inputs, the optimizer's own apply, grads, variables) -> apply's result
 ApplyHook = Callable[[Recorder, Mode, Any, Callable, list, Any], Any]
@@ -61,6 +68,7 @@ class TrainFunctions:
         self._on_apply = on_apply
         self._failed = failed
         self._recurrent = recurrent
+        self._warned_no_apply = False
         modes = (Mode.FULL, Mode.LEAN) if model.steps_per_execution == 1 else (Mode.IN_GRAPH,)
         self.by_mode: dict[Mode, Callable] = {mode: self._make(mode) for mode in modes}
 
@@ -118,6 +126,9 @@ class TrainFunctions:
                 outputs = self._train_step(data)
         finally:
             rec.stop_tape()
+        if not rec.applied and not self._warned_no_apply:
+            self._warned_no_apply = True
+            warnings.warn(NO_APPLY, RuntimeWarning, stacklevel=2)
         return outputs, rec
 
     def _xla_step(self, mode: Mode) -> Callable:
