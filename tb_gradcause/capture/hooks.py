@@ -80,6 +80,7 @@ class Recorder:
         self.applied = False
         self.optimizer: Any = None  # the optimizer whose `apply` the capture runs around
         self.differentiated: list[tuple[tf.Tensor, list]] = []  # (target, gradients) of each `tape.gradient`
+        self.loss_by_hand = False  # the loss is one the step differentiated, not `compute_loss`'s
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
         self.pending: Pending | None = None  # the records, when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
@@ -287,6 +288,7 @@ def hook_optimizer(optimizer) -> None:
         rec.optimizer = optimizer
         if rec.loss is None:
             rec.loss = rec.loss_of(grads)
+            rec.loss_by_hand = rec.loss is not None
         return rec.on_apply(original, grads, trainable_variables)
 
     optimizer._gradcause_apply = original  # pylint: disable=protected-access

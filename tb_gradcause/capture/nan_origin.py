@@ -13,11 +13,12 @@ line of the user's code on the stack that ran it. The batch or the starting weig
 non-finite are named instead, without a replay.
 
 The replay runs Keras' default step (`model(x, training=True)`, `compute_loss`, the gradients),
-not a user's own `train_step`. It writes the starting weights into the model's variables and puts
-every model variable back afterwards (weights, batch-norm statistics and the layers' seed states:
-the training's random streams are left as they were); it never touches the optimizer. Dropout in
-the replay draws from the seed state as the bad step left it, so its masks differ from the step's:
-an op that overflows only under the step's own mask may run finite (the record says so).
+not a user's own `train_step`: a step whose loss does not come from `compute_loss` is not kept. It
+writes the starting weights into the model's variables and puts every model variable back
+afterwards (weights, batch-norm statistics and the layers' seed states: the training's random
+streams are left as they were); it never touches the optimizer. Dropout in the replay draws from
+the seed state as the bad step left it, so its masks differ from the step's: an op that overflows
+only under the step's own mask may run finite (the record says so).
 
 Only the first non-finite step is replayed. A step whose loss is finite and whose gradients are
 not, a step compiled by XLA, and a step of several replicas are not kept: the record says why.
@@ -59,6 +60,10 @@ NOT_KEPT_REPLICAS = (
     "several replicas (a distribution strategy): the replay of one device's share of the step is not supported"
 )
 NOT_KEPT_DATA = "the batch holds tensors other than dense ones (sparse, ragged): not kept"
+NOT_KEPT_OWN_LOSS = (
+    "the model's own train_step computes its loss without compute_loss, and the replay runs Keras' default "
+    "step (the model's call, then compute_loss): it would not replay this step"
+)
 
 # Code whose frames are not the user's: the op's creator is the innermost frame outside them.
 _LIBRARY_DIRS = tuple(
@@ -145,15 +150,26 @@ class NanOrigin:
         return self.bad_step is not None and not self.done
 
     def keep(
-        self, pred: tf.Tensor, step: tf.Tensor, data: Any, variables: Sequence, values: Sequence | None = None
+        self,
+        pred: tf.Tensor,
+        step: tf.Tensor,
+        data: Any,
+        variables: Sequence,
+        values: Sequence | None = None,
+        *,
+        own_loss: bool = False,
     ) -> None:
         """In the step, before the update: hand the batch and the variables' `values` to the host
-        when `pred` (this step's loss is non-finite). Traced once per train function.
+        when `pred` (this step's loss is non-finite). Traced once per train function. `own_loss`:
+        the step's loss did not come from `compute_loss`, so the replay cannot redo it.
 
         `values`: the weight snapshot's copies, inside its branch (taken on a non-finite loss or a
         spike): one host call there, which checks `pred` itself, so a step taking no copy skips
         one op (a conditional would add its own to the branch, which a lowered conditional visits
         on every step). None: read here, under a conditional of its own."""
+        if own_loss:
+            self.not_kept = NOT_KEPT_OWN_LOSS
+            return
         if summary.in_xla_context():
             self.not_kept = NOT_KEPT_XLA
             return

@@ -73,7 +73,11 @@ class StepCapture:
         step = tf.identity(self.step)
         cadence = self.config.cadence.in_graph(mode, step)
         xla = summary.in_xla_context()
-        keep = None if self.origin is None else functools.partial(self.origin.keep, check.loss_bad, step, rec.data)
+        keep = (
+            None
+            if self.origin is None
+            else functools.partial(self.origin.keep, check.loss_bad, step, rec.data, own_loss=rec.loss_by_hand)
+        )
         before = self._snapshot(mode, xla, cadence, check, variables, grads, keep)
         if keep is not None and before is None:  # no copy to share: the keep reads the weights itself
             keep(variables)

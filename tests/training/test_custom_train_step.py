@@ -14,7 +14,8 @@ import pytest
 import tensorflow as tf
 
 import tb_gradcause
-from tb_gradcause.analysis import reader
+from tb_gradcause.analysis import engine, reader
+from tb_gradcause.capture import nan_origin
 
 N, B, F = 64, 16, 4
 
@@ -100,6 +101,18 @@ class NoOptimizer(OwnLoss):
         return {"step_loss": loss}
 
 
+class LogOfNegative(OwnLoss):
+    """A hand-written loss that is NaN from the first step: the log of a negative number."""
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = tf.math.log(tf.reduce_mean(tf.square(self(x, training=True) - y)) - 1e6)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return {"step_loss": loss}
+
+
 class StepLosses(keras.callbacks.Callback):
     def __init__(self, key: str):
         super().__init__()
@@ -157,3 +170,14 @@ def test_a_step_without_an_optimizer_warns_once_and_trains_as_without_the_callba
     assert len(said) == 1 and "applied no gradients through an optimizer" in said[0]
     for a, b in zip(plain.get_weights(), logged.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_nan_in_a_loss_computed_by_hand_is_found_and_not_replayed_with_the_reason(tmp_path):
+    """The replay would run Keras' default step, whose loss is not this one: it says so rather than
+    'the replay ran finite'."""
+    run, _ = _fit(tmp_path, LogOfNegative(), "step_loss", optimizer="sgd")
+    assert np.isnan(run["loss"].stat("value")[0, 0])
+    origin = run["nan_origin"]
+    assert origin.steps.tolist() == [0] and origin.rows[0].facts["reason"] == nan_origin.NOT_KEPT_OWN_LOSS
+    [cause] = [c for c in engine.diagnose(run).causes if c.kind == "nan_inf"]
+    assert cause.first_step == 0
