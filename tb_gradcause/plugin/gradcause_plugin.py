@@ -271,10 +271,8 @@ class GradCausePlugin(base_plugin.TBPlugin):
                 )
             thinned = max_points is not None and len(series.steps) > max_points
             keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if thinned else []
-            if form == "binary":
-                body = timeline.timeline_binary(run, series, max_points, stats, keep)
-            else:
-                body = timeline.timeline_json(run, series, max_points, stats, keep).encode()
+            content = timeline.timeline_content(run, series, max_points, stats, keep)
+            body = timeline.timeline_binary(content) if form == "binary" else timeline.timeline_json(content).encode()
             return gzip.compress(body, GZIP_LEVEL, mtime=0)
 
         return self._timelines.get((experiment, run, kind, max_points, stats, form), fingerprint, compute)

@@ -182,16 +182,8 @@ def timeline_content(
     )
 
 
-def timeline_json(
-    run: str,
-    series: Series,
-    max_points: int | None = None,
-    stats: Sequence[str] | None = None,
-    keep_steps: Sequence[int] = (),
-) -> str:
-    """The `timeline` route's JSON text (`timeline_content`'s arguments): NaN/Inf as strings, values
-    rounded to 7 significant digits."""
-    content = timeline_content(run, series, max_points, stats, keep_steps)
+def timeline_json(content: TimelineContent) -> str:
+    """The `timeline` route's JSON text: NaN/Inf as strings, values rounded to 7 significant digits."""
     payload = {
         **content.header(),
         "steps": content.steps.tolist(),
@@ -200,22 +192,15 @@ def timeline_json(
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
 
 
-def timeline_binary(
-    run: str,
-    series: Series,
-    max_points: int | None = None,
-    stats: Sequence[str] | None = None,
-    keep_steps: Sequence[int] = (),
-) -> bytes:
-    """The `timeline` route's binary body (`format=binary`, `timeline_content`'s arguments), for the tab:
-    the floats as logged, in the layout a browser reads into typed arrays without parsing.
+def timeline_binary(content: TimelineContent) -> bytes:
+    """The `timeline` route's binary body (`format=binary`), for the tab: the floats as logged, in
+    the layout a browser reads into typed arrays without parsing.
 
     uint32 LE header length H; H bytes of JSON header (run, kind, rows, stats, `n_steps`), padded
     with spaces to a multiple of 8 bytes with the length word; float64 LE steps [S]; float32 LE
     values [K][R][S], NaN/Inf as IEEE values. Encoding a 200-layer run's 3 million floats as JSON
     took ~5 s of the tab's cold open; this is a copy.
     """
-    content = timeline_content(run, series, max_points, stats, keep_steps)
     header = {**content.header(), "n_steps": len(content.steps)}
     header_bytes = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
     header_bytes += b" " * (-(4 + len(header_bytes)) % 8)

@@ -22,6 +22,14 @@ def _series(steps, values, rows=None):
     return Series("gradients", steps, steps * 0.1, values, tuple(rows), STATS)
 
 
+def _json_text(*args, **kwargs) -> str:
+    return timeline.timeline_json(timeline.timeline_content(*args, **kwargs))
+
+
+def _binary(*args, **kwargs) -> bytes:
+    return timeline.timeline_binary(timeline.timeline_content(*args, **kwargs))
+
+
 def _random(n_steps, n_rows, seed=0):
     rng = np.random.default_rng(seed)
     values = rng.lognormal(size=(n_steps, n_rows, len(STATS))).astype(np.float32)
@@ -118,7 +126,7 @@ def test_json_is_columnar_with_nonfinite_strings_and_rows_as_data():
         RowInfo(name="b", depth=1),
     ]
 
-    payload = json.loads(timeline.timeline_json("run<1>", _series(steps, values, rows)))
+    payload = json.loads(_json_text("run<1>", _series(steps, values, rows)))
 
     assert payload["run"] == "run<1>" and payload["kind"] == "gradients"
     assert payload["steps"] == steps.tolist() and payload["stats"] == list(STATS)
@@ -143,7 +151,7 @@ def test_json_is_columnar_with_nonfinite_strings_and_rows_as_data():
 def test_json_subset_of_stats_and_decimation_uses_all_stats_for_nonfinite_steps():
     steps, values = _random(400, 2)
     values[123, 0, STATS.index("inf")] = 1
-    payload = json.loads(timeline.timeline_json("r", _series(steps, values), max_points=20, stats=("l2",)))
+    payload = json.loads(_json_text("r", _series(steps, values), max_points=20, stats=("l2",)))
     assert payload["stats"] == ["l2"] and list(payload["values"]) == ["l2"]
     assert int(steps[123]) in payload["steps"] and len(payload["steps"]) <= 20
 
@@ -152,7 +160,7 @@ def test_integral_stats_are_json_integers():
     steps, values = _random(4, 1)
     values[..., STATS.index("missing")] = 0
     values[2, 0, STATS.index("missing")] = 1
-    payload = json.loads(timeline.timeline_json("r", _series(steps, values), stats=("nan", "missing", "l2")))
+    payload = json.loads(_json_text("r", _series(steps, values), stats=("nan", "missing", "l2")))
     assert payload["values"]["nan"] == [[0, 0, 0, 0]] and payload["values"]["missing"] == [[0, 0, 1, 0]]
     assert all(isinstance(v, int) for v in payload["values"]["missing"][0])
     assert all(isinstance(v, float) for v in payload["values"]["l2"][0])
@@ -167,7 +175,7 @@ def test_finite_only_stats_of_a_nonfinite_row_are_sent_as_nan_never_as_values():
     values[2, 1, STATS.index("zero_frac")] = 0.25
     original = values.copy()
 
-    payload = json.loads(timeline.timeline_json("r", _series(steps, values)))["values"]
+    payload = json.loads(_json_text("r", _series(steps, values)))["values"]
 
     for name in ("l2", "mean", "std", "min", "max", "max_abs"):
         assert payload[name][0][1] == "NaN" and payload[name][1][2] == "NaN", name
@@ -186,7 +194,7 @@ def test_weight_norm_and_update_ratio_of_a_nonfinite_variable_are_nan():
     values[2, 0, stats.index("nan")] = 5
     steps = np.arange(3, dtype=np.int64)
     series = Series("weights", steps, steps * 0.1, values, (RowInfo(name="d/kernel", layer="d"),), stats)
-    payload = json.loads(timeline.timeline_json("r", series, stats=("norm", "update_ratio", "update_norm")))["values"]
+    payload = json.loads(_json_text("r", series, stats=("norm", "update_ratio", "update_norm")))["values"]
     assert payload["norm"][0] == [1.0, 1.0, "NaN"] and payload["update_ratio"][0] == [1.0, 1.0, "NaN"]
     assert payload["update_norm"][0] == [1.0, 1.0, 1.0]  # an L2 over every element: non-finite by itself
 
@@ -199,7 +207,7 @@ def test_activation_fractions_of_a_nonfinite_output_are_nan():
     values[1, 0, stats.index("dead_frac")] = 1.0
     steps = np.arange(2, dtype=np.int64)
     series = Series("activations", steps, steps * 0.1, values, (RowInfo(name="d", layer="d"),), stats)
-    payload = json.loads(timeline.timeline_json("r", series, stats=("dead_frac", "saturated_frac", "zero_frac")))
+    payload = json.loads(_json_text("r", series, stats=("dead_frac", "saturated_frac", "zero_frac")))
     assert payload["values"]["dead_frac"][0] == [0.0, "NaN"] and payload["values"]["saturated_frac"][0] == [0.0, "NaN"]
     assert payload["values"]["zero_frac"][0] == [0.0, 0.0]
 
@@ -211,7 +219,7 @@ def test_thinning_keeps_the_steps_a_cause_names_and_every_nonfinite_step():
     cause = Cause.create("exploding_gradient", "warning", "dense_0", 3702, 7035, "title", [grew], "advice")
     keep = timeline.cause_steps(RunDiagnosis([cause], [], {}))
     assert keep == [3702, 3900, 7035]
-    data = json.loads(timeline.timeline_json("r", _series(steps, values), max_points=40, keep_steps=keep))
+    data = json.loads(_json_text("r", _series(steps, values), max_points=40, keep_steps=keep))
     assert len(data["steps"]) <= 40
     assert {3702, 3900, 7035, int(steps[4321])} <= set(data["steps"])
     at = data["steps"].index(3900)
@@ -227,8 +235,8 @@ def test_binary_form_holds_the_json_forms_content_with_the_floats_as_logged():
     values[1000, 0, STATS.index("nan")] = 3  # masks that row's l2 at that step
     series = _series(steps, values)
     for args in [(None, None, ()), (50, ("l2", "nan", "max", "min"), (3 * 2222,)), (None, ("missing", "l2"), ())]:
-        sent = binary_timeline.decode(timeline.timeline_binary("run<ü>", series, *args))
-        as_json = json.loads(timeline.timeline_json("run<ü>", series, *args))
+        sent = binary_timeline.decode(_binary("run<ü>", series, *args))
+        as_json = json.loads(_json_text("run<ü>", series, *args))
         assert {k: sent[k] for k in ("run", "kind", "rows", "stats", "steps")} == {
             k: as_json[k] for k in ("run", "kind", "rows", "stats", "steps")
         }
@@ -236,7 +244,7 @@ def test_binary_form_holds_the_json_forms_content_with_the_floats_as_logged():
             assert rows.dtype == np.float32 and rows.shape == (len(sent["rows"]), len(sent["steps"]))
             decoded = [[json_numbers.parse(v) for v in row] for row in as_json["values"][stat]]
             np.testing.assert_allclose(rows, decoded, rtol=1e-6)
-    full = binary_timeline.decode(timeline.timeline_binary("r", series))
+    full = binary_timeline.decode(_binary("r", series))
     expected = values[:, :, STATS.index("l2")].T.copy()
     expected[0, 1000] = np.nan
     np.testing.assert_array_equal(full["values"]["l2"], expected)  # bit for bit, NaN/Inf native
@@ -244,6 +252,6 @@ def test_binary_form_holds_the_json_forms_content_with_the_floats_as_logged():
 
 
 def test_binary_form_of_an_empty_selection_is_its_header():
-    body = timeline.timeline_binary("r", _series([], np.zeros((0, 2, len(STATS)), np.float32)))
+    body = _binary("r", _series([], np.zeros((0, 2, len(STATS)), np.float32)))
     sent = binary_timeline.decode(body)
     assert sent["steps"] == [] and sent["stats"] == list(STATS) and len(body) % 8 == 0
