@@ -78,7 +78,7 @@ class Recorder:
         self.loss: tf.Tensor | None = None
         self.loss_inputs: list[tuple[loss_check.Finding, Any]] = []  # what the loss did with y_true, y_pred
         self.applied = False
-        self.optimizer: Any = None  # the optimizer whose `apply` the capture runs around
+        self.optimizer: Any = None  # the optimizer whose `apply` the capture runs around (set by its hook)
         self.differentiated: list[tuple[tf.Tensor, list]] = []  # (target, gradients) of each `tape.gradient`
         self.loss_by_hand = False  # the loss is one the step differentiated, not `compute_loss`'s
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)

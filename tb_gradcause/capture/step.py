@@ -67,7 +67,7 @@ class StepCapture:
         they go to `rec.pending`, which the caller writes after the compiled step."""
         rec.seal()
         self._refresh_layers()
-        variables, scale, lr = self._optimizer_state(rec.optimizer or self.model.optimizer, variables)
+        variables, scale, lr = self._optimizer_state(rec.optimizer, variables)
         loss = None if rec.loss is None else summary.mean_float32(rec.loss)
         check = check_step(loss, grads, scaled=scale is not None, spikes=self.spikes)
         step = tf.identity(self.step)
