@@ -46,17 +46,19 @@ const ROWS = [
 ];
 
 /** A timeline in the route's binary form (docs/design.md): header length, JSON header padded to 8 bytes, float64
- * steps, float32 values [stat][row][step]. */
+ * steps, float32 values [stat][row][step] but for the rows of +0.0 only, which `zero_rows` names instead. */
 function binaryTimeline(
   header: { run: string; kind: string; rows: unknown[]; stats: string[] },
   steps: number[],
   values: Record<string, number[][]>,
 ): ArrayBuffer {
-  let json = new TextEncoder().encode(JSON.stringify({ ...header, n_steps: steps.length }));
+  const isZero = (row: number[]) => row.every((v) => Object.is(v, 0));
+  const zero_rows = header.stats.map((stat) => values[stat].flatMap((row, r) => (isZero(row) ? [r] : [])));
+  let json = new TextEncoder().encode(JSON.stringify({ ...header, n_steps: steps.length, zero_rows }));
   const padded = new Uint8Array(json.length + ((8 - ((4 + json.length) % 8)) % 8)).fill(32); // spaces
   padded.set(json);
   json = padded;
-  const floats = header.stats.flatMap((stat) => values[stat].flat());
+  const floats = header.stats.flatMap((stat) => values[stat].filter((row) => !isZero(row)).flat());
   const body = new ArrayBuffer(4 + json.length + 8 * steps.length + 4 * floats.length);
   new DataView(body).setUint32(0, json.length, true);
   new Uint8Array(body, 4, json.length).set(json);
@@ -93,6 +95,7 @@ test("fetchTimeline asks for the tab's stats in the binary form and decodes NaN/
   assert.equal(t.rows[0].layer, "dense");
   assert.deepEqual(t.stats, ["l2", "nan", "inf", "missing"]);
   assert.equal("n_steps" in t, false);
+  assert.equal("zero_rows" in t, false);
   const l2 = t.values.l2[0];
   assert.ok(l2 instanceof Float64Array);
   assert.equal(l2[0], 0.5);
@@ -127,6 +130,24 @@ test("decodeTimeline reads every row of every stat from its place, whatever the 
     );
     assert.deepEqual([...t.values.a[2]], [5, 6]);
   }
+  const sparse = {
+    a: [
+      [0, 0],
+      [1, 2],
+      [0, 0],
+    ],
+    b: [
+      [0, 0],
+      [-0, -0],
+      [4, 0],
+    ],
+  };
+  const s = decodeTimeline(binaryTimeline({ run: "r", kind: "weights", rows, stats: ["a", "b"] }, [5, 7], sparse));
+  assert.deepEqual(
+    ["a", "b"].map((stat) => s.values[stat].map((row) => [...row])),
+    [sparse.a, sparse.b],
+  );
+  assert.ok(Object.is(s.values.b[1][0], -0)); // sent: only rows of +0.0 are left out
   const empty = decodeTimeline(binaryTimeline({ run: "r", kind: "loss", rows: [], stats: [] }, [], {}));
   assert.deepEqual(empty.steps, []);
   assert.deepEqual(empty.values, {});

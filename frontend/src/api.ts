@@ -95,8 +95,9 @@ export interface Timeline {
   values: Record<string, Float64Array[]>;
 }
 
-/** The header of a timeline in the route's binary form: the JSON form's fields but the columns. */
-type TimelineHeader = Omit<Timeline, "steps" | "values"> & { n_steps: number };
+/** The header of a timeline in the route's binary form: the JSON form's fields but the columns, and the
+ * rows left out of each stat's columns because all their values are zero. */
+type TimelineHeader = Omit<Timeline, "steps" | "values"> & { n_steps: number; zero_rows: number[][] };
 
 /** The kinds the tab draws for every run, with the stat columns it reads from each. */
 export const TIMELINE_STATS = {
@@ -126,22 +127,26 @@ function decodeNumber(value: unknown): number {
 
 /**
  * The `timeline` route's binary form (plugin/timeline.py, `timeline_binary`): uint32 LE header length,
- * the JSON header (padded to 8 bytes with the length), float64 LE steps, float32 LE values
- * [stat][row][step] with NaN/Inf as IEEE values. Each row becomes packed doubles, as the charts read them.
+ * the JSON header (padded to 8 bytes with the length), float64 LE steps, float32 LE values [stat][row][step]
+ * with NaN/Inf as IEEE values, but for the rows `zero_rows[stat]` names (all zeros, not sent). Each row
+ * becomes packed doubles, as the charts read them.
  */
 export function decodeTimeline(body: ArrayBuffer): Timeline {
   const view = new DataView(body);
   const headerLength = view.getUint32(0, true);
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(body, 4, headerLength))) as TimelineHeader;
-  const { n_steps: n, ...fields } = header;
+  const { n_steps: n, zero_rows: zeroRows, ...fields } = header;
   const stepsAt = 4 + headerLength;
   const steps = Array.from(new Float64Array(body, stepsAt, n));
-  const floats = new Float32Array(body, stepsAt + 8 * n, header.stats.length * header.rows.length * n);
+  const floats = new Float32Array(body, stepsAt + 8 * n);
   const values: Record<string, Float64Array[]> = {};
+  let at = 0;
   header.stats.forEach((stat, k) => {
+    const zero = new Set(zeroRows[k]);
     values[stat] = header.rows.map((_, r) => {
-      const at = (k * header.rows.length + r) * n;
-      return new Float64Array(floats.subarray(at, at + n));
+      if (zero.has(r)) return new Float64Array(n);
+      at += n;
+      return new Float64Array(floats.subarray(at - n, at));
     });
   });
   return { ...fields, steps, values };

@@ -51,30 +51,31 @@ MASKED_WHEN_NONFINITE = frozenset(
 )
 
 
-def mask_nonfinite_rows(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
-    """`values` [S, R, K] with `MASKED_WHEN_NONFINITE` set to NaN where the row's `nan`/`inf` count is positive.
-
-    Returns `values` itself when nothing is masked (the reader's arrays are shared: never written).
-    """
-    counts = [stats.index(name) for name in ("nan", "inf") if name in stats]
-    masked = [k for k, name in enumerate(stats) if name in MASKED_WHEN_NONFINITE]
-    if not counts or not masked:
-        return values
-    bad = (values[:, :, counts] > 0).any(axis=2)  # [S, R]
-    if not bad.any():
-        return values
-    out = values.copy()
-    for k in masked:
-        out[:, :, k][bad] = np.nan
-    return out
+def masked_columns(series: Series, stats: Sequence[str]) -> list[np.ndarray]:
+    """The [S, R] columns of `stats`, with `MASKED_WHEN_NONFINITE` stats set to NaN where the row's
+    `nan`/`inf` count is positive: views of the reader's stat-major arrays (never written), copies
+    only where something is masked."""
+    counts = [series.stat(name) > 0 for name in ("nan", "inf") if series.has(name)]
+    bad = np.logical_or.reduce(counts) if counts else None  # [S, R]
+    if bad is not None and not bad.any():
+        bad = None
+    columns = []
+    for name in stats:
+        column = series.stat(name)
+        if bad is not None and name in MASKED_WHEN_NONFINITE:
+            column = np.where(bad, np.float32(np.nan), column)
+        columns.append(column)
+    return columns
 
 
 def nonfinite_steps(values: np.ndarray, stats: Sequence[str]) -> np.ndarray:
-    """Bool [S]: steps with a NaN/Inf value or a positive `nan`/`inf` count in any row."""
-    bad = ~np.isfinite(values).all(axis=(1, 2))
-    for name in ("nan", "inf"):
-        if name in stats:
-            bad |= (values[:, :, stats.index(name)] > 0).any(axis=1)
+    """Bool [S]: steps with a NaN/Inf value or a positive `nan`/`inf` count in any row of `values` [S, R, K]."""
+    bad = np.zeros(len(values), bool)
+    for k, name in enumerate(stats):
+        column = values[:, :, k]
+        bad |= ~np.isfinite(column).all(axis=1)
+        if name in ("nan", "inf"):
+            bad |= (column > 0).any(axis=1)
     return bad
 
 
@@ -85,54 +86,73 @@ def cause_steps(diagnosis: RunDiagnosis) -> list[int]:
     return sorted(named)
 
 
-def bucket_extremes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The minimum and maximum over axis 0 of `values` within each bucket `starts[i]..ends[i]` (inclusive).
+def bucket_extremes(
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The minimum and maximum over axis 0 within each bucket `starts[i]..ends[i]` (inclusive) of
+    `values`, or of `values[rows]` (taken row by row as needed rather than copied whole).
 
     Buckets of similar lengths (evenly spaced steps: the usual case) are folded one offset into the
     buckets at a time, ~9x faster than `reduceat`, which walks the buckets one by one (0.6 s for a
     200-layer run's gradients); skewed ones, where that would visit far more than every row twice,
     use `reduceat`.
     """
+    at = np.arange(len(values)) if rows is None else rows
     longest = int((ends - starts).max()) + 1
-    if len(starts) * longest > 2 * len(values):
-        return np.minimum.reduceat(values, starts, axis=0), np.maximum.reduceat(values, starts, axis=0)
-    low = values[starts]
+    if len(starts) * longest > 2 * len(at):
+        chosen = values if rows is None else values[rows]
+        return np.minimum.reduceat(chosen, starts, axis=0), np.maximum.reduceat(chosen, starts, axis=0)
+    low = values[at[starts]]
     high = low.copy()
     for offset in range(1, longest):
-        rows = values[np.minimum(starts + offset, ends)]
-        np.minimum(low, rows, out=low)
-        np.maximum(high, rows, out=high)
+        taken = values[at[np.minimum(starts + offset, ends)]]
+        np.minimum(low, taken, out=low)
+        np.maximum(high, taken, out=high)
     return low, high
 
 
-def decimate(steps: np.ndarray, values: np.ndarray, bad: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce `steps` [S] / `values` [S, R, K] to about `max_points` steps (see module docstring).
+def decimate(
+    steps: np.ndarray, columns: Sequence[np.ndarray], bad: np.ndarray, max_points: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Reduce `steps` [S] and each of `columns` [S, ...] to about `max_points` steps (see module docstring).
 
     The result holds every `bad` step (non-finite or named by a cause) plus at most two steps per
     bucket, with `max(1, (max_points - bad.sum()) // 2)` buckets, so at most `max_points` steps
-    unless there are that many bad steps.
+    unless there are that many bad steps. The steps kept are found once, then each column's values
+    are taken (a stat's contiguous [S, R] block: gathering steps of an [S, R, K] array strides
+    across all of it, 3x slower).
     """
     if len(steps) <= max_points:
-        return steps, values
+        return steps, list(columns)
     good = np.flatnonzero(~bad)
-    kept_steps = [steps[bad]]
-    kept_values = [values[bad]]
+    taken = np.flatnonzero(bad)
+    sources = [steps[taken]]
+    starts = ends = several = np.zeros(0, np.int64)
     if len(good):
-        buckets = max(1, (max_points - int(bad.sum())) // 2)
+        buckets = max(1, (max_points - len(taken)) // 2)
         good_steps = steps[good]
-        good_values = values if len(good) == len(steps) else values[good]
         span = int(good_steps[-1] - good_steps[0]) + 1
         bucket = (good_steps - good_steps[0]) * buckets // span
         starts = np.concatenate(([0], np.flatnonzero(np.diff(bucket)) + 1))
         ends = np.append(starts[1:], len(good)) - 1
-        low, high = bucket_extremes(good_values, starts, ends)
-        rising = good_values[ends] >= good_values[starts]
-        several = ends > starts  # a one-step bucket keeps just that step
-        kept_steps += [good_steps[starts], good_steps[ends[several]]]
-        kept_values += [np.where(rising, low, high), np.where(rising, high, low)[several]]
-    out_steps = np.concatenate(kept_steps)
+        several = np.flatnonzero(ends > starts)  # a one-step bucket keeps just that step
+        sources += [good_steps[starts], good_steps[ends[several]]]
+    out_steps = np.concatenate(sources)
     order = np.argsort(out_steps, kind="stable")
-    return out_steps[order], np.concatenate(kept_values)[order]
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))
+    at_bad, at_first, at_last = np.split(place, np.cumsum([len(taken), len(starts)]))
+    out_columns = []
+    for column in columns:
+        out = np.empty((len(out_steps), *column.shape[1:]), column.dtype)
+        out[at_bad] = column[taken]
+        if len(good):
+            low, high = bucket_extremes(column, starts, ends, good)
+            rising = column[good[ends]] >= column[good[starts]]
+            out[at_first] = np.where(rising, low, high)
+            out[at_last] = np.where(rising, high, low)[several]
+        out_columns.append(out)
+    return out_steps[order], out_columns
 
 
 def json_columns(values: np.ndarray) -> list:
@@ -170,16 +190,16 @@ def timeline_content(
 ) -> TimelineContent:
     """A reader `Series` (optionally only some `stats`) masked, and decimated to `max_points`
     keeping every non-finite step and every step of `keep_steps`."""
-    all_stats = tuple(series.stats)
-    chosen = tuple(stats) if stats else all_stats
+    chosen = tuple(stats) if stats else tuple(series.stats)
     steps = series.steps
-    values = mask_nonfinite_rows(series.values, all_stats)[:, :, [all_stats.index(name) for name in chosen]]
-    if max_points is not None:
-        bad = nonfinite_steps(series.values, all_stats) | np.isin(steps, keep_steps)
-        steps, values = decimate(steps, values, bad, max_points)
-    return TimelineContent(
-        run, series.kind, np.asarray(steps, np.int64), series.rows, chosen, np.transpose(values, (2, 1, 0))
-    )
+    columns = masked_columns(series, chosen)
+    if max_points is not None and len(steps) > max_points:
+        bad = nonfinite_steps(series.values, series.stats) | np.isin(steps, keep_steps)
+        steps, columns = decimate(steps, columns, bad, max_points)
+    values = np.empty((len(chosen), len(series.rows), len(steps)), np.float32)
+    for out, column in zip(values, columns):
+        out[...] = column.T
+    return TimelineContent(run, series.kind, np.asarray(steps, np.int64), series.rows, chosen, values)
 
 
 def timeline_json(content: TimelineContent) -> str:
@@ -196,12 +216,22 @@ def timeline_binary(content: TimelineContent) -> bytes:
     """The `timeline` route's binary body (`format=binary`), for the tab: the floats as logged, in
     the layout a browser reads into typed arrays without parsing.
 
-    uint32 LE header length H; H bytes of JSON header (run, kind, rows, stats, `n_steps`), padded
-    with spaces to a multiple of 8 bytes with the length word; float64 LE steps [S]; float32 LE
-    values [K][R][S], NaN/Inf as IEEE values. Encoding a 200-layer run's 3 million floats as JSON
-    took ~5 s of the tab's cold open; this is a copy.
+    uint32 LE header length H; H bytes of JSON header (run, kind, rows, stats, `n_steps`,
+    `zero_rows`), padded with spaces to a multiple of 8 bytes with the length word; float64 LE steps
+    [S]; float32 LE values [K][R][S], NaN/Inf as IEEE values, without the rows whose values are all
+    +0.0: `zero_rows[k]` lists those of stat k. Encoding a 200-layer run's 3 million floats as JSON
+    took ~5 s of the tab's cold open; this is a copy, and leaving out the zero rows (most count
+    columns: no NaN, no Inf, nothing missing) halves what is then compressed and sent.
     """
-    header = {**content.header(), "n_steps": len(content.steps)}
+    shape = (len(content.stats), len(content.rows))
+    values = np.ascontiguousarray(content.values, dtype="<f4").reshape(shape[0] * shape[1], len(content.steps))
+    zero = ~values.view(np.uint32).any(axis=1)  # bit for bit: -0.0 and NaN are sent
+    zero_rows = zero.reshape(shape)
+    header = {
+        **content.header(),
+        "n_steps": len(content.steps),
+        "zero_rows": [np.flatnonzero(rows).tolist() for rows in zero_rows],
+    }
     header_bytes = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
     header_bytes += b" " * (-(4 + len(header_bytes)) % 8)
     return b"".join(
@@ -209,6 +239,6 @@ def timeline_binary(content: TimelineContent) -> bytes:
             struct.pack("<I", len(header_bytes)),
             header_bytes,
             content.steps.astype("<f8").tobytes(),
-            np.ascontiguousarray(content.values, dtype="<f4").tobytes(),
+            values[~zero].tobytes(),
         )
     )

@@ -1,6 +1,7 @@
 """Columnar timeline JSON and its decimation (pure numpy, no TensorBoard)."""
 
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -48,11 +49,16 @@ def test_bucket_extremes_are_each_buckets_min_and_max(lengths):
     for i, (first, last) in enumerate(zip(starts, ends)):
         np.testing.assert_array_equal(low[i], values[first : last + 1].min(axis=0))
         np.testing.assert_array_equal(high[i], values[first : last + 1].max(axis=0))
+    # The same buckets over some rows of a longer array, without copying them out first.
+    rows = np.arange(len(values)) * 2 + 1
+    wider = np.zeros((2 * len(values) + 1, *values.shape[1:]), np.float32)
+    wider[rows] = values
+    np.testing.assert_array_equal(timeline.bucket_extremes(wider, starts, ends, rows), (low, high))
 
 
 def test_short_series_is_not_decimated():
     steps, values = _random(50, 2)
-    out_steps, out_values = timeline.decimate(steps, values, np.zeros(50, bool), 50)
+    out_steps, (out_values,) = timeline.decimate(steps, [values], np.zeros(50, bool), 50)
     assert out_steps is steps and out_values is values
 
 
@@ -64,7 +70,7 @@ def test_decimation_keeps_every_bucket_extreme_and_every_nonfinite_step():
     bad = timeline.nonfinite_steps(values, STATS)
     assert np.flatnonzero(bad).tolist() == [333, 700, 1500]
 
-    out_steps, out_values = timeline.decimate(steps, values, bad, 101)
+    out_steps, (out_values,) = timeline.decimate(steps, [values], bad, 101)
 
     assert len(out_steps) <= 101 and np.all(np.diff(out_steps) > 0)
     for i in np.flatnonzero(bad):
@@ -92,7 +98,7 @@ def test_monotonic_series_is_exact_at_the_kept_steps():
     values = np.zeros((1000, 2, len(STATS)), np.float32)
     values[:, 0, 0] = np.linspace(1, 2, 1000)  # rising
     values[:, 1, 0] = np.linspace(5, 3, 1000)  # falling
-    out_steps, out_values = timeline.decimate(steps, values, np.zeros(1000, bool), 40)
+    out_steps, (out_values,) = timeline.decimate(steps, [values], np.zeros(1000, bool), 40)
     assert 20 < len(out_steps) <= 40
     np.testing.assert_array_equal(out_values[:, :, 0], values[out_steps, :, 0])
 
@@ -101,7 +107,7 @@ def test_many_nonfinite_steps_are_all_kept_beyond_the_budget():
     steps, values = _random(300, 1)
     values[::2, 0, 0] = np.inf
     bad = timeline.nonfinite_steps(values, STATS)
-    out_steps, _ = timeline.decimate(steps, values, bad, 10)
+    out_steps, _ = timeline.decimate(steps, [values], bad, 10)
     assert set(steps[bad].tolist()) <= set(out_steps.tolist())
     assert len(out_steps) <= bad.sum() + 2
 
@@ -255,3 +261,28 @@ def test_binary_form_of_an_empty_selection_is_its_header():
     body = _binary("r", _series([], np.zeros((0, 2, len(STATS)), np.float32)))
     sent = binary_timeline.decode(body)
     assert sent["steps"] == [] and sent["stats"] == list(STATS) and len(body) % 8 == 0
+
+
+def test_binary_form_leaves_out_all_zero_rows_and_says_which():
+    """Count columns are mostly zeros (no NaN, no Inf, nothing missing): such a row is named in the
+    header's `zero_rows` instead of sent; -0.0 and NaN are values, sent as they are."""
+    steps, values = _random(100, 3)
+    values[:, :, STATS.index("missing")] = 0
+    values[40, 1, STATS.index("missing")] = 1
+    values[:, 2, STATS.index("l2")] = 0
+    values[7, 2, STATS.index("max")] = -0.0
+    series = _series(steps, values)
+    stats = ("l2", "nan", "missing", "max")
+    body = _binary("r", series, stats=stats)
+    header = json.loads(header_bytes(body))
+    assert header["zero_rows"] == [[2], [0, 1, 2], [0, 2], []]
+    sent = 12 - 6
+    assert len(body) == 4 + len(header_bytes(body)) + 8 * 100 + 4 * 100 * sent
+    decoded = binary_timeline.decode(body)
+    for stat in stats:
+        np.testing.assert_array_equal(decoded["values"][stat], values[:, :, STATS.index(stat)].T)
+    assert np.signbit(decoded["values"]["max"][2, 7])
+
+
+def header_bytes(body: bytes) -> bytes:
+    return body[4 : 4 + struct.unpack_from("<I", body)[0]]
