@@ -330,6 +330,9 @@ test("kthSmallest is the k-th value of the sorted array, with ties and any order
       const values = Float64Array.from({ length: n }, () => (ties ? Math.round(random()) : random()));
       const sorted = Float64Array.from(values).sort();
       for (const k of new Set([0, n >> 1, n - 1])) assert.equal(kthSmallest(Float64Array.from(values), k), sorted[k]);
+      // Of the first `length` values only: what follows them (another step's leftovers) is never read.
+      const longer = Float64Array.from([...values, -100, 100, -100]);
+      for (const k of new Set([0, n >> 1, n - 1])) assert.equal(kthSmallest(longer, k, n), sorted[k]);
     }
   }
 });
