@@ -175,6 +175,11 @@ export async function fetchOverview(): Promise<Overview> {
   return getJson<Overview>("overview");
 }
 
+/** The runs with gradcause data (a listing: no run is read or diagnosed for it). */
+export async function fetchRuns(): Promise<string[]> {
+  return (await getJson<{ runs: string[] }>("runs")).runs;
+}
+
 /** The run's report as `tb-gradcause report LOGDIR --run RUN --format markdown` prints it. */
 export async function fetchReport(run: string): Promise<string> {
   return getText("report", { run }, "text/markdown");

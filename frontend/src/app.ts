@@ -2,12 +2,12 @@
 // per ticked run side by side, an empty state that tells how to log, reloads when new data arrives,
 // and a redraw when TensorBoard's theme changes.
 
-import { fetchOverview, type Overview } from "./api";
+import { fetchOverview, fetchRuns, type Overview } from "./api";
 import { el } from "./dom";
 import { onHostReload } from "./host";
 import { defaultSelection, panelOrder, RunTable, runFilter, type RunTableState } from "./overview";
 import type { HeatStat } from "./heatscale";
-import { loadRun, RunView, type TabSettings } from "./runview";
+import { fetchRun, loadRun, RunView, type RunFetch, type TabSettings } from "./runview";
 import { isDark, watchTheme } from "./theme";
 import { loadView, saveView } from "./urlstate";
 
@@ -15,6 +15,8 @@ import { loadView, saveView } from "./urlstate";
 const POLL_MS = 30_000;
 /** Panels this far below (or above) the screen load before they are scrolled into it. */
 const LAZY_MARGIN_PX = 600;
+/** Runs fetched before the first overview arrives (the first panels in their order). */
+const EARLY_RUNS = 2;
 
 /** Server-side decimation budget: about two points per pixel of the widest chart. */
 function maxPoints(): number {
@@ -56,6 +58,8 @@ export class App {
   private loading = false;
   private reloadAgain = false;
   private overviewPainted = false;
+  /** Runs fetched while the first overview was being computed (`fetchEarly`), until their panels use them. */
+  private readonly early = new Map<string, RunFetch>();
 
   constructor(readonly root: HTMLElement) {
     root.replaceChildren(
@@ -116,7 +120,9 @@ export class App {
     this.root.dataset.state = "loading";
     try {
       const started = performance.now();
-      this.overview = await fetchOverview();
+      const overview = fetchOverview();
+      if (!this.overviewPainted) this.fetchEarly();
+      this.overview = await overview;
       const fetched = performance.now();
       if (this.selected === null) this.selected = defaultSelection(this.overview.runs);
       this.renderTable();
@@ -148,6 +154,25 @@ export class App {
       this.reloadAgain = false;
       await this.refresh();
     }
+  }
+
+  /**
+   * On the first load, the runs to show are often known before the overview that diagnoses every
+   * run: those the URL ticks, or a logdir's only run. Their events and timelines are asked for at
+   * once, so that the server draws them up while it diagnoses (one read of each run serves both)
+   * rather than after. Data written in the meantime shows at the next reload, like any other.
+   */
+  private fetchEarly(): void {
+    const points = maxPoints();
+    const { matches } = runFilter(this.filter);
+    fetchRuns()
+      .then((runs) => {
+        if (this.overview) return; // too late: the panels fetch for themselves
+        const chosen = this.selected ?? (runs.length === 1 ? runs : []);
+        const early = panelOrder(chosen.filter((run) => runs.includes(run) && matches(run))).slice(0, EARLY_RUNS);
+        for (const run of early) if (!this.views.has(run)) this.early.set(run, fetchRun(run, points));
+      })
+      .catch(() => undefined); // the overview reports what is wrong
   }
 
   private clearViews(): void {
@@ -198,7 +223,9 @@ export class App {
     for (const line of stale) if (!due.includes(line)) this.lazy.observe(nodeOf(line.run));
     if (!due.length) return;
     const started = performance.now();
-    const loaded = await Promise.all(due.map((line) => loadRun(line, maxPoints())));
+    const early = due.map((line) => this.early.get(line.run));
+    this.early.clear();
+    const loaded = await Promise.all(due.map((line, i) => loadRun(line, maxPoints(), early[i])));
     const dataLoaded = performance.now();
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
     const changed = loaded.map((data, i) => {

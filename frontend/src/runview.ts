@@ -51,12 +51,27 @@ export interface RunData {
   color: number | null;
 }
 
-/** Fetches a run's events and timelines (decimated server-side to about `maxPoints` steps). */
-export async function loadRun(line: OverviewRun, maxPoints: number): Promise<RunData> {
-  const [events, ...timelines] = await Promise.all([
-    fetchEvents(line.run),
-    ...TIMELINE_KINDS.map((kind) => fetchTimeline(line.run, kind, TIMELINE_STATS[kind], maxPoints)),
+/** A run's events and timelines as fetched, before the overview's line joins them. */
+export interface RunFetch {
+  run: string;
+  maxPoints: number;
+  data: Promise<[EventsResponse, ...(Timeline | null)[]]>;
+}
+
+/** Starts fetching a run's events and timelines (decimated server-side to about `maxPoints` steps). */
+export function fetchRun(run: string, maxPoints: number): RunFetch {
+  const data = Promise.all([
+    fetchEvents(run),
+    ...TIMELINE_KINDS.map((kind) => fetchTimeline(run, kind, TIMELINE_STATS[kind], maxPoints)),
   ]);
+  data.catch(() => undefined); // its failure is reported where it is awaited, maybe later
+  return { run, maxPoints, data };
+}
+
+/** A run's data for its panel: `early`'s if it fetched this run at `maxPoints`, else fetched now. */
+export async function loadRun(line: OverviewRun, maxPoints: number, early?: RunFetch): Promise<RunData> {
+  const fetched = early?.run === line.run && early.maxPoints === maxPoints ? early : fetchRun(line.run, maxPoints);
+  const [events, ...timelines] = await fetched.data;
   const data: RunData = {
     run: line.run,
     events,

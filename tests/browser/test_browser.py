@@ -783,6 +783,30 @@ def _timeline_requests(page) -> list[str]:
     return kinds
 
 
+def test_the_run_to_show_is_fetched_while_the_overview_is_computed(tb, page):
+    """A run the URL ticks is fetched at once rather than after the overview, which diagnoses every
+    run (so the server draws its timelines meanwhile), and the panel uses what was fetched."""
+    held, released = [], []
+
+    def hold(route):  # the overview is answered only once the timelines are asked for
+        route.continue_() if released else held.append(route)
+
+    page.route("**/data/plugin/gradcause/overview", hold)
+    kinds = _timeline_requests(page)
+    page.goto("about:blank")
+    page.goto(_view_url(tb, ["healthy"]))
+    deadline = time.monotonic() + 30
+    while len(kinds) < 4 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert held and sorted(kinds) == ["activations", "gradients", "loss", "weights"]
+    released.append(True)
+    for route in held:
+        route.continue_()
+    frame = _tab(page)
+    frame.wait_for_selector('.gc-run[data-run="healthy"] .gc-chart')
+    assert len(kinds) == 4  # not fetched again
+
+
 def test_evidence_charts_load_for_the_causes_that_cite_them_and_highlight_named_features(tb, page):
     kinds = _timeline_requests(page)
     frame = _open(page, tb, ["healthy"])
