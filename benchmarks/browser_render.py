@@ -6,9 +6,10 @@
 `--case run` (default): writes (or reuses) the run of `benchmarks/detect.py` (10,000 logged steps x
 200 layers, every kind at every step, 440 MB), starts a real TensorBoard, waits until it has loaded
 every step, then opens the tab `--repeats` times (the first with the plugin's caches cold) and reads
-the tab's own performance measures: `gradcause:load` (routes fetched and parsed), `gradcause:render`
-(data in hand -> cards and every chart painted; target < 1 s), then `gradcause:zoom` for drag zooms,
-a double-click reset and a card click (time until the next frame).
+the tab's own performance measures: `gradcause:load` (the wait for the run's events and timelines
+once the overview is on screen: the tab asks for a run it knows it will show beside the overview),
+`gradcause:render` (data in hand -> cards and every chart painted; target < 1 s), then
+`gradcause:zoom` for drag zooms, a double-click reset and a card click (time until the next frame).
 
 `--case long`: the same measures on `benchmarks/long_run.py`'s run (1,000,000 steps x 200 layers at
 the default cadence: 1,936 captures and a loss row every step), written into `--logdir` unless it
@@ -332,8 +333,8 @@ def bench_run(
             f"({platform.machine()}, shared with other jobs: load average {load:.1f} during the run), "
             f"viewport 1600x1100, {args.repeats} page opens. Charts: loss, per-layer gradient norm, the "
             "layers x steps heatmap, activation health, update ratio (a model this deep gets max/median/min "
-            'lines plus the layers with causes; the heatmap has all 200). "load" is the plugin\'s routes '
-            "(reader, engine, JSON) plus fetch and parse; the render target excludes it.\n\n"
+            'lines plus the layers with causes; the heatmap has all 200). "load" is the wait for the events '
+            "and timelines after the overview (fetched and parsed); the render target excludes it.\n\n"
             "| measure | value |\n|---|---|\n"
             f"| render (data in hand -> cards and 5 charts painted), median | **{render:.0f} ms** "
             f"(target < {TARGET_RENDER_MS} ms: {verdict}) |\n"

@@ -8,7 +8,8 @@ run `--run` of `--logdir` (e.g. `benchmarks/long_run.py`'s: `--logdir DIR --run 
 it with TensorBoard's WSGI app in this process, waits until TensorBoard has loaded all of it (asking
 under another experiment id, so that the plugin's caches stay cold), then times the first
 (uncached) and a repeated (cached) request of `overview`, `events` and each kind's `timeline` with
-the stats the tab asks for, in the tab's order and encoding (`--format`, default the tab's binary);
+the stats the tab asks for, in the tab's order and encoding (`--format`, default the tab's binary),
+one after another (the tab asks for them together, beside the overview when it knows the run);
 `--profile` writes the first requests' cProfile stats to FILE. Before them it times the data
 provider's `read_tensors` of the run's every tag alone (twice): the floor under any cold open.
 """
