@@ -195,6 +195,8 @@ export class App {
    */
   private async loadShown(): Promise<void> {
     const shown = this.shown();
+    const early = new Map(this.early); // kept for this load only: later loads fetch fresh data
+    this.early.clear();
     for (const [run, { view }] of this.views)
       if (!shown.some((line) => line.run === run)) {
         view.destroy();
@@ -223,9 +225,7 @@ export class App {
     for (const line of stale) if (!due.includes(line)) this.lazy.observe(nodeOf(line.run));
     if (!due.length) return;
     const started = performance.now();
-    const early = due.map((line) => this.early.get(line.run));
-    this.early.clear();
-    const loaded = await Promise.all(due.map((line, i) => loadRun(line, maxPoints(), early[i])));
+    const loaded = await Promise.all(due.map((line) => loadRun(line, maxPoints(), early.get(line.run))));
     const dataLoaded = performance.now();
     performance.measure("gradcause:load", { start: started, end: dataLoaded });
     const changed = loaded.map((data, i) => {
