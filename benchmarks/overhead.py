@@ -164,7 +164,12 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
     },
     # Where a lean step's cost goes (not run by default): lean steps with pieces switched off
     # while they trace (`breakdown.py`), and the floor of an in-step check.
-    "breakdown": {**{name: breakdown.arguments(name) for name in breakdown.VARIANTS}, "floor_check": None},
+    "breakdown": {
+        **{name: breakdown.arguments(name) for name in breakdown.VARIANTS if name not in breakdown.EXPERIMENTS},
+        "floor_check": None,
+    },
+    # Why the dead full-capture conditional costs (not run by default): `breakdown.LATE`.
+    "late": {name: breakdown.arguments(name) for name in breakdown.LATE},
 }
 # Cycles per block: at the default cadence's steady state (a full capture every 100 steps), a
 # block holds one full capture of the default.
