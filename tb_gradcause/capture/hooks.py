@@ -64,9 +64,9 @@ class Recorder:
 
     Backward signals come from the training backward pass itself: probes (identities with a
     custom gradient) on layer outputs and recurrent inputs take the gradient flowing through them.
-    A capture reads only what a step computes anyway, so steps that do not capture keep nothing
-    alive for it (a second backward pass in the capture would hold the forward pass's weights
-    past the update).
+    A capture reads only what a step computes anyway, so steps that do not capture compute nothing
+    for it (a second backward pass in the capture would hold the forward pass's weights past the
+    update); its conditional holds those tensors until the gradient check (`records`).
     """
 
     def __init__(self, on_apply: Callable, backward_time: bool, inputs: Any = None, data: Any = None):

@@ -1,8 +1,11 @@
 """A full capture's records, built from what the step recorded (traced in the capture branch).
 
 Everything here reads tensors the training step computes anyway (layer outputs, the gradients
-its probes took, the gradients, the weights), so a step that does not capture keeps nothing
-alive for it. Built only inside the capture conditional, possibly traced more than once: pure.
+its probes took, the gradients, the weights): a step that does not capture computes nothing for
+it. It still holds them: the conditional keeps its inputs until its predicate is known, after the
+gradient check, so ops that would write over them in place (ReluGrad over a probe's gradient, the
+optimizer's over a gradient) write new buffers on every step (benchmarks/RESULTS.md, "Whole-`fit`
+overhead"). Built only inside the capture conditional, possibly traced more than once: pure.
 """
 
 from __future__ import annotations
