@@ -3,8 +3,8 @@
 Everything here reads tensors the training step computes anyway (layer outputs, the gradients
 its probes took, the gradients, the weights): a step that does not capture computes nothing for
 it. It still holds them: the conditional keeps its inputs until its predicate is known, after the
-gradient check, so ops that would write over them in place (ReluGrad over a probe's gradient, the
-optimizer's over a gradient) write new buffers on every step (benchmarks/RESULTS.md, "Whole-`fit`
+gradient check, so an op that would write over one in place (ReluGrad over a probe's gradient)
+writes a new buffer on every step: 2-6 % of a lean step (benchmarks/RESULTS.md, "Whole-`fit`
 overhead"). Built only inside the capture conditional, possibly traced more than once: pure.
 """
 
