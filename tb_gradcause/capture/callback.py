@@ -123,7 +123,13 @@ class GradCauseCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
         # (No on_train_batch_end: overriding it makes Keras sync the logs to the host every batch.)
-        if self._failed or self._capture is None or self._functions is None:
+        if self._capture is None or self._functions is None:
+            return
+        if self._failed:
+            # Every worker must keep running the same train function as the others (a full one
+            # gathers every worker's share, `replicas`), whatever failed on this one.
+            if isinstance(self.model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                self._swap()
             return
         if self._origin is not None and self._origin.pending:
             self._replay()
@@ -134,6 +140,11 @@ class GradCauseCallback(keras.callbacks.Callback):
             except Exception as error:
                 self._fail(error)
                 return
+        self._swap()
+
+    def _swap(self) -> None:
+        """Give `fit` the train function of the coming batch (full on the cadence's steps)."""
+        assert self._functions is not None
         if self._functions.swapped_per_batch:
             function = self._functions.for_batch(self._schedule.next_is_full())
             if self.model.train_function is not function:  # Keras' attribute tracking costs ~6 µs a set
@@ -160,7 +171,8 @@ class GradCauseCallback(keras.callbacks.Callback):
             self._losses = LossChunks()
             self._writer, self._scratch_dir = writer.create(model, self.train_dir, self._losses)
         if self._step is None:
-            self._step = step_counter(model)
+            with model.distribute_strategy.scope():  # a copy per replica (`TrainFunctions._advance_step`)
+                self._step = step_counter(model)
             self._spikes = SpikeWatch()
             self._origin = NanOrigin(model) if "nan_origin" in self.config.kinds else None
         entries = walk(model)

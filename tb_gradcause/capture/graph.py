@@ -69,6 +69,15 @@ def on_chief(pred: tf.Tensor) -> tf.Tensor:
     return tf.logical_and(pred, tf.equal(ctx.replica_id_in_sync_group, 0))
 
 
+def gathers() -> bool:
+    """Whether a full capture that runs on every step of its train function (the cadence's
+    function of one step per call) runs on every replica and all-gathers their shares
+    (`replicas`): under MultiWorkerMirroredStrategy, whose other workers trace their replicas in
+    other processes. Never in a conditional: the strategy cannot synchronize replicas there
+    (`merge_call`), and a gather some worker skips would wait for it forever."""
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def variable_value(v: Any) -> Any:
     """The TensorFlow variable behind a Keras one (what reads and Keras' all-reduce see)."""
     return v.value if isinstance(v, keras.Variable) else v

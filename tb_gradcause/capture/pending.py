@@ -29,6 +29,7 @@ class Plan:
     record_pulse: tf.Tensor  # the loss pulse on a step that is not full
     pulse: summary.Record | None  # the loss pulse (None: the loss is not logged)
     step: tf.Tensor  # int64
+    gathered: bool = False  # every replica runs the full capture (its gathers); replica 0 alone writes
 
 
 def write(
@@ -56,15 +57,20 @@ def write(
         summary.write_record(pulse, step)
 
     def write_full():
-        for record in records():
-            if record is not pulse or (separate and not every_step):
-                summary.write_record(record, step)
-        if chunks is not None:
-            graph.cond(plan.bad, chunks.write_held)
-        if on_bad is not None:
-            graph.cond(plan.bad, lambda: on_bad(step))
-        tf.cond(plan.bad, lambda: tf.summary.flush(), tf.no_op)
-        return tf.constant(True)
+        built = records()
+
+        def write_built():
+            for record in built:
+                if record is not pulse or (separate and not every_step):
+                    summary.write_record(record, step)
+            if chunks is not None:
+                graph.cond(plan.bad, chunks.write_held)
+            if on_bad is not None:
+                graph.cond(plan.bad, lambda: on_bad(step))
+            tf.cond(plan.bad, lambda: tf.summary.flush(), tf.no_op)
+            return tf.constant(True)
+
+        return graph.cond(graph.on_chief(tf.constant(True)), write_built) if plan.gathered else write_built()
 
     def write_pulse():
         if pulse is not None and separate and known is None:

@@ -23,7 +23,7 @@ from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.graph import variable_value
 from tb_gradcause.capture.hooks import Recorder, Slot
 from tb_gradcause.capture.model_walk import LayerEntry
-from tb_gradcause.capture.replicas import Shares, join
+from tb_gradcause.capture.replicas import Shares
 from tb_gradcause.capture.row_info import layer_row, variable_rows
 from tb_gradcause.capture.snapshot import Snapshot
 from tb_gradcause.rows import RowInfo
@@ -45,32 +45,37 @@ class StepTensors:
     snapshot: Snapshot | None
     scale: tf.Tensor | None  # the loss scale
     owner: dict[int, LayerEntry]  # id(variable) -> the watched layer owning it
+    gather: bool = False  # every replica runs the capture and all-gathers its share (`replicas`)
 
 
 def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[summary.Record]:
     """Every kind but the loss, in a fixed order: inputs, activations, backward, backward_time,
     gradients, weights, loss_inputs. Under a strategy, inputs, layer outputs, backward signals and
-    labels are those of every local replica's share of the batch, joined (`replicas`)."""
+    labels are those of every local replica's share of the batch, joined, or with `t.gather` of
+    every replica's (`replicas`)."""
     kinds = options.kinds
     slots = t.rec.called()
     out: list[summary.Record] = []
     unscale = _unscaler(t.scale)
-    shares = Shares(t.rec, t.x)
+    shares = Shares(t.rec, t.x, t.gather)
     if "inputs" in kinds:
         each = [model_inputs(model, x) for x in shares.inputs]
-        named = {k: join([share[k] for share in each]) for k in each[0]}
+        named = {k: shares.join([share[k] for share in each]) for k in each[0]}
         if named:
             out.append(shares.mark(summary.inputs_record(named, max_features=options.max_input_features)))
     rows = [layer_row(s, s.output, options.max_units) for s in slots]
     if "activations" in kinds and slots:
-        outputs = [join([_recomputed(p) for p in shares.slots(s)]) for s in slots]
+        outputs = [shares.join([_recomputed(p) for p in shares.slots(s)]) for s in slots]
         values = stats.activation_stats_list(outputs, [s.entry.activation for s in slots], options.max_units)
         out.append(shares.mark(summary.Record("activations", rows, values)))
     each_signals = [
         backward_signals(r, [shares.slots(s)[i] for s in slots], unscale) for i, r in enumerate(shares.recorders)
     ]
-    signals = [join([outputs[j] for outputs, _ in each_signals]) for j in range(len(slots))]
-    input_signals = [join([inputs[j] for _, inputs in each_signals]) for j in range(len(slots))]
+    # Joined only when logged: a gather is a collective, which runs even when nothing reads it.
+    signals = [shares.join([o[j] for o, _ in each_signals]) for j in range(len(slots))] if "backward" in kinds else []
+    input_signals = (
+        [shares.join([i[j] for _, i in each_signals]) for j in range(len(slots))] if "backward_time" in kinds else []
+    )
     if "backward" in kinds and slots:
         grads_out = {s.entry.path: g for s, g in zip(slots, signals)}
         out.append(shares.mark(summary.backward_record(grads_out, rows=rows, max_units=options.max_units)))
@@ -103,7 +108,7 @@ def _joined_labels(shares: Shares) -> list[tuple[loss_check.Finding, Any]]:
     each = [r.loss_inputs for r in shares.recorders]
     if any(len(e) != len(own) for e in each):
         return own
-    return [(finding, join([e[i][1] for e in each])) for i, (finding, _) in enumerate(own)]
+    return [(finding, shares.join([e[i][1] for e in each])) for i, (finding, _) in enumerate(own)]
 
 
 def model_inputs(model: keras.Model, x: Any) -> dict[str, tf.Tensor]:

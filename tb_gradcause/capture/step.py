@@ -81,13 +81,13 @@ class StepCapture:
         before = self._snapshot(mode, xla, cadence, check, variables, grads, keep)
         if keep is not None and before is None:  # no copy to share: the keep reads the weights itself
             keep(variables)
-        plan = self._plan(step, cadence, check, lr, scale)
+        plan = self._plan(step, cadence, check, lr, scale, gather=graph.gathers() and not xla)
         if mode is not Mode.LEAN:  # read before the update
             gradient_check.emit(rec, self.config.gradient_check, self.writer, step)
         result = original(grads, variables)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:  # the global gradients, as applied
             grads = [rec.reduced_grads.get(id(graph.variable_value(v)), g) for g, v in zip(grads, variables)]
-        self._emit(plan, records.StepTensors(rec, x, grads, variables, before, scale, self.owner), xla)
+        self._emit(plan, records.StepTensors(rec, x, grads, variables, before, scale, self.owner, plan.gathered), xla)
         return result
 
     def _refresh_layers(self) -> None:
@@ -127,19 +127,25 @@ class StepCapture:
         taken = graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike))
         return snapshot.take(variables, grads, taken, always=xla, then=then)
 
-    def _plan(self, step: tf.Tensor, cadence: tf.Tensor, check: Check, lr: tf.Tensor, scale: tf.Tensor | None) -> Plan:
+    def _plan(
+        self, step: tf.Tensor, cadence: tf.Tensor, check: Check, lr: tf.Tensor, scale: tf.Tensor | None, gather: bool
+    ) -> Plan:
         """Full on the cadence (unless the loss scaler skips the step), on a non-finite step and on
         a loss spike (its batch is the evidence, skipped or not). The loss pulse is computed on
         every step and kept in `chunks`, or with the pulse off written only when the loss scaler
-        skipped the step (its only record)."""
+        skipped the step (its only record). Replica 0 alone captures, but with `gather` every
+        replica captures a step that captures unconditionally (`graph.gathers`)."""
         on_cadence = graph.logical_and(cadence, graph.logical_not(check.skipped))
-        full = graph.on_chief(graph.logical_or(on_cadence, graph.logical_or(check.bad, check.spike)))
+        full = graph.logical_or(on_cadence, graph.logical_or(check.bad, check.spike))
+        static = tf.get_static_value(full)
+        gather = gather and static is not None and bool(static)
+        full = full if gather else graph.on_chief(full)
         pulse = None
         if check.loss is not None and "loss" in self.config.kinds:
             skipped = tf.cast(check.skipped, tf.float32) if scale is not None else None
             pulse = summary.loss_record(check.loss, lr, scale, skipped)
         record_pulse = tf.constant(True) if self.config.loss_every_step else check.skipped
-        return Plan(full, check.bad, record_pulse, pulse, step)
+        return Plan(full, check.bad, record_pulse, pulse, step, gathered=gather)
 
     def _emit(self, plan: Plan, tensors: records.StepTensors, xla: bool) -> None:
         """Write the plan's records now, or (inside XLA) leave them pending on the recorder."""

@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from tb_gradcause import summary
+from tb_gradcause.capture import graph
 from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.hooks import Recorder, recording
 from tb_gradcause.capture.pending import Pending
@@ -156,8 +157,11 @@ class TrainFunctions:
         return step_fn
 
     def _advance_step(self) -> None:
+        """Count the step on replica 0; when captures gather (`graph.gathers`), on every replica,
+        each in its own copy of the counter (made in the strategy's scope): every worker then
+        holds the same step and picks the same train function, with the same collectives."""
         ctx = tf.distribute.get_replica_context()
-        if ctx is None or ctx.num_replicas_in_sync == 1:
+        if ctx is None or ctx.num_replicas_in_sync == 1 or graph.gathers():
             self._step.assign_add(1)
         else:
             tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: tf.group(self._step.assign_add(1)), tf.no_op)

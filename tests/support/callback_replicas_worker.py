@@ -3,47 +3,53 @@
 MODE: "single" (one device) or "mirrored" (MirroredStrategy over 2 logical CPUs). Trains the same
 seeded model on the same unshuffled data, whose two halves of every batch of 16 differ (each
 replica gets different samples). NAN_BATCH: that batch's 13th sample (in the second replica's
-half) gets a NaN feature. Prints nothing on success.
+half) gets a NaN feature. Prints nothing on success. `callback_strategy_worker` trains on the same
+data (`halves`) under MultiWorkerMirroredStrategy.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 
-mode, log_dir = sys.argv[1], sys.argv[2]
-nan_batch = int(sys.argv[3]) if len(sys.argv) > 3 else None
+import numpy as np
+import tensorflow as tf
 
-import warnings  # noqa: E402
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+def halves(nan_batch: int | None = None) -> tf.data.Dataset:
+    """64 samples in unshuffled batches of 16 whose second half (the second replica's) differs in scale."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 6)).astype("float32")
+    x.reshape(4, 16, 6)[:, 8:] *= 3.0
+    y = rng.normal(size=(64, 1)).astype("float32")
+    if nan_batch is not None:
+        x[16 * nan_batch + 12, 2] = np.nan
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 
-if mode == "mirrored":
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import keras  # noqa: E402
+if __name__ == "__main__":
+    mode, log_dir = sys.argv[1], sys.argv[2]
+    nan_batch = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    if mode == "mirrored":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from tb_gradcause import GradCauseCallback  # noqa: E402
+    import keras
 
-warnings.filterwarnings("error", message="tb_gradcause")  # a logging failure fails the test
+    from tb_gradcause import GradCauseCallback
 
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if mode == "mirrored" else tf.distribute.get_strategy()
-keras.utils.set_random_seed(0)
-rng = np.random.default_rng(0)
-x = rng.normal(size=(64, 6)).astype("float32")
-x.reshape(4, 16, 6)[:, 8:] *= 3.0  # the second half of each batch (the second replica's) differs in scale
-y = rng.normal(size=(64, 1)).astype("float32")
-if nan_batch is not None:
-    x[16 * nan_batch + 12, 2] = np.nan
-with strategy.scope():
-    model = keras.Sequential(
-        [
-            keras.Input((6,)),
-            keras.layers.Dense(8, activation="relu", name="hidden"),
-            keras.layers.Dense(1, name="out"),
-        ]
+    warnings.filterwarnings("error", message="tb_gradcause")  # a logging failure fails the test
+    strategy = (
+        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if mode == "mirrored" else tf.distribute.get_strategy()
     )
-    model.compile(keras.optimizers.SGD(0.05), "mse")
-data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-model.fit(data, epochs=2, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=3)])
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(8, activation="relu", name="hidden"),
+                keras.layers.Dense(1, name="out"),
+            ]
+        )
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+    model.fit(halves(nan_batch), epochs=2, verbose=0, callbacks=[GradCauseCallback(log_dir, every_n_steps=3)])

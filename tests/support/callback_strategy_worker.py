@@ -4,7 +4,8 @@ MODE: "single" (one device), "mirrored" (2 logical CPUs), "multiworker" (TF_CONF
 Trains the same seeded model on the same unshuffled data. Under "multiworker" it first runs plain
 Keras `fit`s (no tb_gradcause) that show the two Keras bugs README's "Distributed training" section
 documents, and prints what each ended with as one `KERAS_FITS <json>` line; then it trains the way
-that section says, with the callback. Prints nothing else on success.
+that section says, with the callback, and again on `callback_replicas_worker.halves` (logs in
+LOG_DIR/halves). Prints nothing else on success.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if mode == "mirrored":
 import keras  # noqa: E402
 
 from tb_gradcause import GradCauseCallback  # noqa: E402
+from tests.support.callback_replicas_worker import halves  # noqa: E402
 
 warnings.filterwarnings("error", message="tb_gradcause")  # a logging failure fails the test
 
@@ -113,14 +115,26 @@ options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoSha
 data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).with_options(options)
 callbacks = [GradCauseCallback(log_dir, every_n_steps=3)]
 
-if mode == "multiworker":
-    print("KERAS_FITS", json.dumps(plain_keras_fits(strategy, data)), flush=True)
+
+def fit_multi_worker(data: tf.data.Dataset, callback: GradCauseCallback) -> None:
+    """README's way: the model made outside the scope, built, compiled and fit in it."""
     keras.utils.set_random_seed(0)
-    model = OneRowLogs(layers())  # README's way: made outside the scope, built, compiled and fit in it
+    model = OneRowLogs(layers())
     with strategy.scope():
         model.build((None, 6))
         model.compile(keras.optimizers.SGD(0.05), "mse")
-        model.fit(data, epochs=2, verbose=0, callbacks=callbacks)
+        model.fit(data, epochs=2, verbose=0, callbacks=[callback])
+
+
+if mode == "multiworker":
+    print("KERAS_FITS", json.dumps(plain_keras_fits(strategy, data)), flush=True)
+    fit_multi_worker(data, callbacks[0])
+    # Then callback_replicas_worker's data, each batch's halves different, sharded by data: the
+    # first worker gets the first half of each batch, the second the second half.
+    by_data = tf.data.Options()
+    by_data.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    halves_log_dir = os.path.join(log_dir, "halves")
+    fit_multi_worker(halves().with_options(by_data), GradCauseCallback(halves_log_dir, every_n_steps=3))
 else:
     keras.utils.set_random_seed(0)
     with strategy.scope():

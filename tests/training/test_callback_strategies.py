@@ -109,21 +109,38 @@ def test_multi_worker_only_chief_writes(multi_worker, single):
     assert not (root / "other").exists() or not any((root / "other").rglob("events*"))
     kinds = read_train(root / "chief").series
     assert_matches_single_device(kinds, single)
-    # Each worker's replica sees half of each batch; the chief's capture covers its own half only.
+    # Each worker's replica sees half of each batch; the chief's capture gathers both halves.
     for kind in ("inputs", "activations", "backward"):
-        assert {row.facts["replicas"] for row in kinds[kind].rows} == {"1 of 2"}, kind
+        assert {row.facts["replicas"] for row in kinds[kind].rows} == {"2 of 2"}, kind
 
 
-def test_mirrored_stats_cover_every_replicas_share(tmp_path):
-    """The two replicas get different halves of each batch: inputs, activations and backward signals
-    are those of the whole batch, as one device computes them, not replica 0's half."""
-    run("single", tmp_path / "single", worker=REPLICAS_WORKER)
-    run("mirrored", tmp_path / "mirrored", worker=REPLICAS_WORKER)
-    single, mirrored = read_train(tmp_path / "single").series, read_train(tmp_path / "mirrored").series
+@pytest.fixture(scope="module")
+def halves_single(tmp_path_factory):
+    """One device trained on callback_replicas_worker's data, whose halves of each batch differ."""
+    log_dir = tmp_path_factory.mktemp("halves_single")
+    run("single", log_dir, worker=REPLICAS_WORKER)
+    return read_train(log_dir).series
+
+
+def assert_whole_batch_stats(kinds, single):
+    """Inputs, activations and backward signals are those of the whole batch, as one device computes them."""
     for kind in ("inputs", "activations", "backward"):
-        assert mirrored[kind].steps.tolist() == single[kind].steps.tolist() == [0, 3, 6], kind
-        np.testing.assert_allclose(mirrored[kind].values, single[kind].values, rtol=1e-4, atol=1e-6, err_msg=kind)
-        assert {row.facts["replicas"] for row in mirrored[kind].rows} == {"2 of 2"}
+        assert kinds[kind].steps.tolist() == single[kind].steps.tolist() == [0, 3, 6], kind
+        np.testing.assert_allclose(kinds[kind].values, single[kind].values, rtol=1e-4, atol=1e-6, err_msg=kind)
+        assert {row.facts["replicas"] for row in kinds[kind].rows} == {"2 of 2"}
+
+
+def test_multi_worker_stats_cover_every_workers_share(multi_worker, halves_single):
+    """Each worker gets a different half of each batch (sharded by data): the chief's captures
+    gather the other worker's half."""
+    _, root = multi_worker
+    assert_whole_batch_stats(read_train(root / "chief" / "halves").series, halves_single)
+
+
+def test_mirrored_stats_cover_every_replicas_share(tmp_path, halves_single):
+    """The two replicas get different halves of each batch: the stats are the whole batch's, not replica 0's half."""
+    run("mirrored", tmp_path, worker=REPLICAS_WORKER)
+    assert_whole_batch_stats(read_train(tmp_path).series, halves_single)
 
 
 def test_a_nan_in_the_second_replicas_share_is_blamed_on_the_input(tmp_path):
