@@ -128,7 +128,13 @@ class StepCapture:
         return snapshot.take(variables, grads, taken, always=xla, then=then)
 
     def _plan(
-        self, step: tf.Tensor, cadence: tf.Tensor, check: Check, lr: tf.Tensor, scale: tf.Tensor | None, gather: bool
+        self,
+        step: tf.Tensor,
+        cadence: tf.Tensor,
+        check: Check,
+        lr: tf.Tensor,
+        scale: tf.Tensor | None,
+        gather: bool = False,
     ) -> Plan:
         """Full on the cadence (unless the loss scaler skips the step), on a non-finite step and on
         a loss spike (its batch is the evidence, skipped or not). The loss pulse is computed on
