@@ -24,10 +24,6 @@ import tensorflow as tf
 from tb_gradcause import summary
 from tb_gradcause.capture.hooks import Recorder, Slot
 
-# A gather waits for every replica to reach it; they all take the capture together, so this long
-# means a worker is gone or stuck: the step then fails with DeadlineExceededError, not hangs.
-GATHER_TIMEOUT_SECONDS = 600.0
-
 
 class Shares:
     """The replicas whose shares a capture on `rec`'s replica joins: `rec` first, then (on
@@ -82,8 +78,7 @@ def _all_gather(t: Any) -> tf.Tensor:
     t = tf.convert_to_tensor(t)
     carrier = tf.float32 if t.dtype.is_floating and t.dtype != tf.float64 else t.dtype
     carrier = tf.int64 if t.dtype.is_integer else carrier
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=GATHER_TIMEOUT_SECONDS)
     # An identity made here is placed on this replica's device, which the gather sends from.
-    gathered = tf.distribute.get_replica_context().all_gather(tf.identity(tf.cast(t, carrier)), axis=0, options=options)
+    gathered = tf.distribute.get_replica_context().all_gather(tf.identity(tf.cast(t, carrier)), axis=0)
     gathered.set_shape(tf.TensorShape([None]).concatenate(t.shape[1:]))  # the stats need the static unit count
     return tf.cast(gathered, t.dtype)
