@@ -126,9 +126,7 @@ class GradCauseCallback(keras.callbacks.Callback):
         if self._capture is None or self._functions is None:
             return
         if self._failed:
-            # Every worker must keep running the same train function as the others (a full one
-            # gathers every worker's share, `replicas`), whatever failed on this one.
-            if isinstance(self.model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            if self._in_lockstep():
                 self._swap()
             return
         if self._origin is not None and self._origin.pending:
@@ -211,7 +209,7 @@ class GradCauseCallback(keras.callbacks.Callback):
                 raise _OptimizerError(error) from error
             return state["result"]
 
-        if self._failed:
+        if self._failed and not self._in_lockstep():
             return original(grads, variables)
         try:
             return capture.apply(rec, mode, x, run_original, grads, variables)
@@ -220,6 +218,12 @@ class GradCauseCallback(keras.callbacks.Callback):
         except Exception as error:  # logging must never stop training
             self._fail(error)
             return state["result"] if state["called"] else original(grads, variables)
+
+    def _in_lockstep(self) -> bool:
+        """Whether this worker must keep tracing and running the same train functions as the
+        others even after its logging failed (their collectives must match, or training fails):
+        under MultiWorkerMirroredStrategy, whose full captures gather every worker's share."""
+        return isinstance(self.model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
     def _fail(self, error: BaseException) -> None:
         if self._failed:

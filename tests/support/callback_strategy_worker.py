@@ -4,8 +4,9 @@ MODE: "single" (one device), "mirrored" (2 logical CPUs), "multiworker" (TF_CONF
 Trains the same seeded model on the same unshuffled data. Under "multiworker" it first runs plain
 Keras `fit`s (no tb_gradcause) that show the two Keras bugs README's "Distributed training" section
 documents, and prints what each ended with as one `KERAS_FITS <json>` line; then it trains the way
-that section says, with the callback, and again on `callback_replicas_worker.halves` (logs in
-LOG_DIR/halves). Prints nothing else on success.
+that section says, with the callback, again on `callback_replicas_worker.halves` (logs in
+LOG_DIR/halves), and again with the chief's logging failing at batch 1 (LOG_DIR/failing). Prints
+nothing else on success.
 """
 
 from __future__ import annotations
@@ -116,14 +117,29 @@ data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).with_options(options
 callbacks = [GradCauseCallback(log_dir, every_n_steps=3)]
 
 
-def fit_multi_worker(data: tf.data.Dataset, callback: GradCauseCallback) -> None:
+def fit_multi_worker(data: tf.data.Dataset, *callbacks: keras.callbacks.Callback) -> None:
     """README's way: the model made outside the scope, built, compiled and fit in it."""
     keras.utils.set_random_seed(0)
     model = OneRowLogs(layers())
     with strategy.scope():
         model.build((None, 6))
         model.compile(keras.optimizers.SGD(0.05), "mse")
-        model.fit(data, epochs=2, verbose=0, callbacks=[callback])
+        model.fit(data, epochs=2, verbose=0, callbacks=list(callbacks))
+
+
+class FailOnChief(keras.callbacks.Callback):
+    """Disables the chief's GradCauseCallback before batch 1, as an error of its own would (a full
+    disk): the other worker's logs on, and both must go on running the same train functions."""
+
+    def __init__(self, callback: GradCauseCallback):
+        super().__init__()
+        self.callback = callback
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1 and json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.callback._fail(RuntimeError("injected"))  # pylint: disable=protected-access
 
 
 if mode == "multiworker":
@@ -135,6 +151,8 @@ if mode == "multiworker":
     by_data.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     halves_log_dir = os.path.join(log_dir, "halves")
     fit_multi_worker(halves().with_options(by_data), GradCauseCallback(halves_log_dir, every_n_steps=3))
+    failing = GradCauseCallback(os.path.join(log_dir, "failing"), every_n_steps=3)
+    fit_multi_worker(data, failing, FailOnChief(failing))
 else:
     keras.utils.set_random_seed(0)
     with strategy.scope():

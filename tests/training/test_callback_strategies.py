@@ -137,6 +137,14 @@ def test_multi_worker_stats_cover_every_workers_share(multi_worker, halves_singl
     assert_whole_batch_stats(read_train(root / "chief" / "halves").series, halves_single)
 
 
+def test_multi_worker_training_goes_on_when_the_chiefs_logging_fails(multi_worker):
+    """The chief's logging fails at batch 1 while the other worker's goes on: both keep running the
+    same train functions (a full one gathers every worker's share), so the run ends (the fixture
+    waits for it) rather than hangs in a gather only one worker runs."""
+    _, root = multi_worker
+    assert 0 in read_train(root / "chief" / "failing").series["inputs"].steps.tolist()
+
+
 def test_mirrored_stats_cover_every_replicas_share(tmp_path, halves_single):
     """The two replicas get different halves of each batch: the stats are the whole batch's, not replica 0's half."""
     run("mirrored", tmp_path, worker=REPLICAS_WORKER)
