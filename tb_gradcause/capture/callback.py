@@ -230,10 +230,9 @@ class GradCauseCallback(keras.callbacks.Callback):
             return
         self._failed = True
         reason = (str(error).strip().splitlines() or [""])[0][:300]
-        message = (
-            "tb_gradcause: logging disabled after an internal error, training continues: "
-            f"{type(error).__name__}: {reason}"
-        )
+        # In lockstep the train functions (and whatever they write) go on: say so, not "disabled".
+        what = "logging may be incomplete from here on" if self._in_lockstep() else "logging disabled"
+        message = f"tb_gradcause: {what} after an internal error, training continues: {type(error).__name__}: {reason}"
         log.debug("tb_gradcause internal error", exc_info=error)
         warnings.warn(message, RuntimeWarning, stacklevel=2)
 

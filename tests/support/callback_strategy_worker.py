@@ -5,8 +5,8 @@ Trains the same seeded model on the same unshuffled data. Under "multiworker" it
 Keras `fit`s (no tb_gradcause) that show the two Keras bugs README's "Distributed training" section
 documents, and prints what each ended with as one `KERAS_FITS <json>` line; then it trains the way
 that section says, with the callback, again on `callback_replicas_worker.halves` (logs in
-LOG_DIR/halves), and again with the chief's logging failing at batch 1 (LOG_DIR/failing). Prints
-nothing else on success.
+LOG_DIR/halves), and again with the chief's logging failing at batch 1 (LOG_DIR/failing, with the
+warning it gave in warning.txt). Prints nothing else on success.
 """
 
 from __future__ import annotations
@@ -136,10 +136,12 @@ class FailOnChief(keras.callbacks.Callback):
         self.callback = callback
 
     def on_train_batch_begin(self, batch, logs=None):
-        if batch == 1 and json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+        if batch == 1 and not self.callback._failed and json.loads(os.environ["TF_CONFIG"])["task"]["index"] == 0:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 self.callback._fail(RuntimeError("injected"))  # pylint: disable=protected-access
+            with open(os.path.join(self.callback.log_dir, "warning.txt"), "w") as f:  # for the test to read
+                f.write("\n".join(str(w.message) for w in caught))
 
 
 if mode == "multiworker":

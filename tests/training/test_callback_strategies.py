@@ -143,6 +143,9 @@ def test_multi_worker_training_goes_on_when_the_chiefs_logging_fails(multi_worke
     waits for it) rather than hangs in a gather only one worker runs."""
     _, root = multi_worker
     assert 0 in read_train(root / "chief" / "failing").series["inputs"].steps.tolist()
+    # Its train functions (and what they write) go on, so the warning does not say "disabled".
+    warning = (root / "chief" / "failing" / "warning.txt").read_text()
+    assert warning.startswith("tb_gradcause: logging may be incomplete from here on after an internal error"), warning
 
 
 def test_mirrored_stats_cover_every_replicas_share(tmp_path, halves_single):
