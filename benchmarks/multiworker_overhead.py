@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import overhead  # noqa: E402  (the models of the steps method)
+
+from tb_gradcause.testing import loopback  # noqa: E402
 
 VARIANTS = ["plain", "gradcause_default", "gradcause_full", "plain_allreduce", "plain_again"]
 GLOBAL_BATCH = overhead.BATCH
@@ -101,16 +102,6 @@ def worker(kind: str, rounds: int, warmup_steps: int) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="mlp", choices=sorted(overhead.STEPS))
@@ -121,12 +112,10 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.model, args.rounds, args.warmup_steps)))
         return
-    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     procs = []
-    for index in range(2):
-        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": json.dumps(config), "PYTHONPATH": root}
+    for config in loopback.worker_configs(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_CONFIG": config, "PYTHONPATH": root}
         command = [sys.executable, __file__, "--worker", "--model", args.model, "--rounds", str(args.rounds)]
         command += ["--warmup-steps", str(args.warmup_steps)]
         procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import tb_gradcause
+from tb_gradcause.testing import loopback
 from tests.support.callback_runs import read_train
 
 WORKER = os.path.join(os.path.dirname(__file__), os.pardir, "support", "callback_strategy_worker.py")
@@ -53,26 +53,15 @@ def test_mirrored_two_cpus(tmp_path, single):
     assert_matches_single_device(read_train(tmp_path).series, single)
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.fixture(scope="module")
 def multi_worker(tmp_path_factory) -> tuple[dict[str, str], pathlib.Path]:
     """Two workers on loopback: how the plain Keras fits ended (the chief's `KERAS_FITS` line) and
     the directory whose `chief` and `other` subdirectories were each worker's log_dir."""
     root = tmp_path_factory.mktemp("multiworker")
-    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
-    procs = []
-    for index, sub in enumerate(["chief", "other"]):
-        config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        procs.append(run("multiworker", root / sub, config, wait=False))
+    procs = [
+        run("multiworker", root / sub, config, wait=False)
+        for sub, config in zip(["chief", "other"], loopback.worker_configs(2))
+    ]
     outs = []
     for proc in procs:
         out, _ = proc.communicate(timeout=300)
