@@ -61,7 +61,12 @@ def write_long_run(logdir: str, steps: int, n_layers: int, n_features: int) -> s
     """Write the run; return its event directory."""
     layers = synthetic.mlp(n_layers)
     cadence = Cadence()
-    kinds = [k for k in metadata.SUMMARY_KINDS if k != "loss" and synthetic.layer_rows(k, layers, n_features)]
+    # Every kind a full capture writes (the gradient check runs once, not at every capture).
+    kinds = [
+        k
+        for k in metadata.SUMMARY_KINDS
+        if k not in ("loss", "gradient_check") and synthetic.layer_rows(k, layers, n_features)
+    ]
     captures = sum(cadence.is_full(s) for s in range(steps))
     # Capture i holds step i of a healthy synthetic run (realistic work for the detectors).
     healthy = synthetic.healthy_run(layers, captures, n_features=n_features, kinds=kinds)
