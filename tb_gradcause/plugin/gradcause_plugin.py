@@ -1,7 +1,7 @@
 """The "Gradient Causes" TensorBoard plugin: HTTP routes over `context.data_provider`.
 
 Routes (under `/data/plugin/gradcause/`, contracts in docs/design.md):
-`runs`, `overview`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b][&format=json|binary]`, `events?run=R`,
+`runs`, `overview`, `timeline?run=R&kind=K[&max_points=N][&stats=a,b][&format=json|binary][&samples=N]`, `events?run=R`,
 `report?run=R`, and the frontend's static files from `STATIC_FILES`. Data comes only through
 `reader` and causes only from `engine`; results are cached per run and dropped when TensorBoard
 has loaded new data for it. Damaged event files come from the files themselves (`damage`).
@@ -160,7 +160,16 @@ class GradCausePlugin(base_plugin.TBPlugin):
         form = request.args.get("format", "json")
         if form not in TIMELINE_FORMATS:
             raise errors.InvalidArgumentError(f"format must be one of {', '.join(TIMELINE_FORMATS)}, got {form!r}")
-        body = self.timeline_impl(ctx, experiment, run, kind, _max_points_arg(request), _stats_arg(request), form)
+        body = self.timeline_impl(
+            ctx,
+            experiment,
+            run,
+            kind,
+            _int_arg(request, "max_points", 2),
+            _stats_arg(request),
+            form,
+            _int_arg(request, "samples", 1),  # a preview's samples per kind (absent: every logged step)
+        )
         if form == "binary":
             return http_util.Respond(request, body, _BINARY)
         return http_util.Respond(request, body, _JSON, content_encoding="gzip")
@@ -251,20 +260,26 @@ class GradCausePlugin(base_plugin.TBPlugin):
         max_points: int | None = None,
         stats: tuple[str, ...] = (),
         form: str = "json",
+        samples: int | None = None,
     ) -> bytes:
         """The `timeline` route's body: JSON (`timeline.timeline_json`) gzip-compressed, or for `form`
         "binary" `timeline.timeline_binary` as it is (see `GZIP_LEVEL`).
 
         Encoded once and cached per data fingerprint rather than by `Respond` on every
         request: timelines reach megabytes. Thinning keeps the steps the run's causes name (the
-        diagnosis is computed for it if need be). 400 for an unknown kind or stat, 404 for an
-        unknown run or a kind it did not log."""
+        diagnosis is computed for it if need be). With `samples`, a preview: the kind alone read
+        with at most that many samples (`reader.read_run`), neither diagnosed nor waiting for a
+        diagnosis or the whole run's read, so the tab can draw it while the run is being read.
+        400 for an unknown kind or stat, 404 for an unknown run or a kind it did not log."""
         if kind not in SUMMARY_KINDS:
             raise errors.InvalidArgumentError(f"unknown kind {kind!r}; expected one of {', '.join(SUMMARY_KINDS)}")
         fingerprint = self._fingerprint(ctx, experiment, run)
 
         def compute() -> bytes:
-            series = self._run_data(ctx, experiment, run, fingerprint).get(kind)
+            if samples is None:
+                series = self._run_data(ctx, experiment, run, fingerprint).get(kind)
+            else:
+                series = reader.read_run(self._provider, ctx, experiment, run, kinds=(kind,), samples=samples).get(kind)
             if series is None:
                 raise errors.NotFoundError(f"run {run!r} has no {kind!r} data")
             unknown = [name for name in stats if not series.has(name)]
@@ -273,13 +288,14 @@ class GradCausePlugin(base_plugin.TBPlugin):
                     f"unknown {kind} stats {unknown}; this run has {', '.join(series.stats)}"
                 )
             thinned = max_points is not None and len(series.steps) > max_points
-            keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if thinned else []
+            named = thinned and samples is None  # a preview does not wait for the diagnosis
+            keep = timeline.cause_steps(self._diagnosis(ctx, experiment, run, fingerprint)) if named else []
             content = timeline.timeline_content(run, series, max_points, stats, keep)
             if form == "binary":
                 return timeline.timeline_binary(content)
             return gzip.compress(timeline.timeline_json(content).encode(), GZIP_LEVEL, mtime=0)
 
-        return self._timelines.get((experiment, run, kind, max_points, stats, form), fingerprint, compute)
+        return self._timelines.get((experiment, run, kind, max_points, stats, form, samples), fingerprint, compute)
 
     def events_impl(self, ctx: tb_context.RequestContext, experiment: str, run: str) -> dict[str, Any]:
         """The causes found in `run`: exactly `engine.analyze`'s result, as `tb-gradcause report` prints it."""
@@ -337,16 +353,17 @@ def _required_arg(request: wrappers.Request, name: str) -> str:
     return value
 
 
-def _max_points_arg(request: wrappers.Request) -> int | None:
-    raw = request.args.get("max_points")
+def _int_arg(request: wrappers.Request, name: str, least: int) -> int | None:
+    """The integer argument `name` (None if absent); 400 unless it is an integer >= `least`."""
+    raw = request.args.get(name)
     if raw is None:
         return None
     try:
         value = int(raw)
     except ValueError:
-        raise errors.InvalidArgumentError(f"max_points must be an integer, got {raw!r}") from None
-    if value < 2:
-        raise errors.InvalidArgumentError(f"max_points must be at least 2, got {value}")
+        raise errors.InvalidArgumentError(f"{name} must be an integer, got {raw!r}") from None
+    if value < least:
+        raise errors.InvalidArgumentError(f"{name} must be at least {least}, got {value}")
     return value
 
 

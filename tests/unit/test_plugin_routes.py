@@ -136,6 +136,21 @@ def test_timeline_values_match_what_was_written(client):
     np.testing.assert_allclose(np.array(data["values"]["update_ratio"]).T, expected.stat("update_ratio"), rtol=1e-6)
 
 
+def test_a_preview_is_a_sample_of_the_logged_steps_read_without_diagnosing(client, monkeypatch):
+    """`samples=N`: at most N logged steps (the last among them) with their values as logged, for
+    the tab to draw while the whole run is read and diagnosed; the run is not diagnosed for it."""
+    full = client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients&stats=l2,nan")
+    monkeypatch.setattr(plugin.engine, "diagnose", lambda data: pytest.fail("a preview diagnosed the run"))
+    preview = client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients&stats=l2,nan&samples=20")
+    assert 2 <= len(preview["steps"]) <= 20 and preview["steps"][-1] == full["steps"][-1]
+    at = [full["steps"].index(step) for step in preview["steps"]]
+    assert at == sorted(at)
+    for stat in ("l2", "nan"):
+        assert [[row[i] for i in at] for row in full["values"][stat]] == preview["values"][stat]
+    thinned = client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients&stats=l2,nan&samples=20&max_points=10")
+    assert len(thinned["steps"]) <= 10
+
+
 def test_nonfinite_values_are_json_strings_and_survive_decimation(client):
     full = client.json(f"{ROUTE}/timeline?run={NAN}&kind=gradients")
     assert full["values"]["l2"][0][NAN_STEP] == "NaN"
@@ -231,6 +246,9 @@ def test_events_are_exactly_the_cli_report(client, logdir, capsys):
         ("timeline?run=healthy&kind=loss&stats=bogus", 400),
         ("timeline?run=healthy&kind=loss&stats=,,", 400),
         ("timeline?run=healthy&kind=loss&format=xml", 400),
+        ("timeline?run=healthy&kind=loss&samples=0", 400),
+        ("timeline?run=healthy&kind=loss&samples=abc", 400),
+        ("timeline?run=healthy&kind=loss&samples=3", 200),
         ("timeline?run=no_such_run&kind=loss", 404),
         ("timeline?run=../../etc/passwd&kind=loss", 404),
         ("timeline?run=%ff%00&kind=loss", 404),
