@@ -6,7 +6,9 @@
 `--case run` (default): writes (or reuses) the run of `benchmarks/detect.py` (10,000 logged steps x
 200 layers, every kind at every step, 440 MB), starts a real TensorBoard, waits until it has loaded
 every step, then opens the tab `--repeats` times (the first with the plugin's caches cold) and reads
-the tab's own performance measures: `gradcause:load` (the wait for the run's events and timelines
+the tab's own performance measures: `gradcause:preview` (the tab's page load -> the run's preview
+painted: its charts from a sample of the logged steps, drawn while the run is read and diagnosed;
+absent when the overview came first), `gradcause:load` (the wait for the run's events and timelines
 once the overview is on screen: the tab asks for a run it knows it will show beside the overview),
 `gradcause:render` (data in hand -> cards and every chart painted; target < 1 s), then
 `gradcause:zoom` for drag zooms, a double-click reset and a card click (time until the next frame).
@@ -164,6 +166,7 @@ def open_and_measure(browser, url: str) -> dict:
     """One cold page load of the tab plus zoom, reset and card-click interactions."""
     context = browser.new_context(viewport={"width": 1600, "height": 1100})
     page = context.new_page()
+    loadavg = os.getloadavg()[0]
     page.goto(url)
     frame = tab_frame(page)
     render_end = frame.evaluate(
@@ -171,6 +174,8 @@ def open_and_measure(browser, url: str) -> dict:
     )
     result = {
         "overview_ms": measures(frame, "gradcause:overview")[0],
+        "preview_ms": next(iter(measures(frame, "gradcause:preview")), None),
+        "loadavg": loadavg,
         "painted_ms": render_end,
         "load_ms": measures(frame, "gradcause:load")[-1],
         "render_ms": measures(frame, "gradcause:render")[-1],
@@ -311,10 +316,12 @@ def bench_run(
 
     for i, r in enumerate(runs):
         zooms = ", ".join(f"{z:.0f}" for z in r["zoom_ms"])
+        preview = "no preview" if r["preview_ms"] is None else f"preview painted {r['preview_ms']:.0f} ms"
         print(
-            f"open {i + 1}{' (cold caches)' if i == 0 else ''}: painted {r['painted_ms']:.0f} ms after the "
-            f"page load (overview {r['overview_ms']:.0f} ms, load {r['load_ms']:.0f} ms, "
-            f"{r['json_bytes'] / 1e6:.1f} MB, render {r['render_ms']:.0f} ms); interactions {zooms} ms"
+            f"open {i + 1}{' (cold caches)' if i == 0 else ''}: {preview}; painted {r['painted_ms']:.0f} ms after "
+            f"the page load (overview {r['overview_ms']:.0f} ms, load {r['load_ms']:.0f} ms, "
+            f"{r['json_bytes'] / 1e6:.1f} MB, render {r['render_ms']:.0f} ms); interactions {zooms} ms; "
+            f"load average {r['loadavg']:.1f}"
         )
     render = statistics.median(r["render_ms"] for r in runs)
     warm_load = statistics.median(r["load_ms"] for r in runs[1:] or runs)

@@ -197,15 +197,17 @@ export async function fetchEvents(run: string): Promise<EventsResponse> {
 
 /**
  * A kind's timeline with the `stats` the tab reads, or null when the run did not log that kind (404).
- * A run whose metadata lacks one of those stats (400) gets all of its columns instead.
+ * A run whose metadata lacks one of those stats (400) gets all of its columns instead. With `samples`,
+ * a preview: at most that many of the logged steps, read without the rest of the run.
  */
 export async function fetchTimeline(
   run: string,
   kind: string,
   stats: readonly string[],
   maxPoints: number,
+  samples?: number,
 ): Promise<Timeline | null> {
-  const params = { run, kind, max_points: maxPoints, format: "binary" };
+  const params = { run, kind, max_points: maxPoints, format: "binary", ...(samples ? { samples } : {}) };
   const binary = (query: Record<string, string | number>) =>
     get("timeline", query, "application/octet-stream").then((response) => response.arrayBuffer());
   try {

@@ -7,7 +7,7 @@ import { el } from "./dom";
 import { onHostReload } from "./host";
 import { defaultSelection, panelOrder, RunTable, runFilter, type RunTableState } from "./overview";
 import type { HeatStat } from "./heatscale";
-import { fetchRun, loadRun, RunView, type RunFetch, type TabSettings } from "./runview";
+import { fetchPreview, fetchRun, loadRun, RunView, type RunData, type RunFetch, type TabSettings } from "./runview";
 import { isDark, watchTheme } from "./theme";
 import { loadView, saveView } from "./urlstate";
 
@@ -158,9 +158,12 @@ export class App {
 
   /**
    * On the first load, the runs to show are often known before the overview that diagnoses every
-   * run: those the URL ticks, or a logdir's only run. Their events and timelines are asked for at
-   * once, so that the server draws them up while it diagnoses (one read of each run serves both)
-   * rather than after. Data written in the meantime shows at the next reload, like any other.
+   * run: those the URL ticks, or a logdir's only run. Their previews (`fetchPreview`) are asked for
+   * and drawn at once, while the server reads and diagnoses the runs (seconds for a big run); their
+   * events and timelines right after, so that the server draws them up while it diagnoses (one read
+   * of each run serves both) rather than after. The previews go first: the full requests wait on
+   * the server for the read, and a browser opens only 6 connections to it. Data written in the
+   * meantime shows at the next reload, like any other.
    */
   private fetchEarly(): void {
     const points = maxPoints();
@@ -170,9 +173,32 @@ export class App {
         if (this.overview) return; // too late: the panels fetch for themselves
         const chosen = this.selected ?? (runs.length === 1 ? runs : []);
         const early = panelOrder(chosen.filter((run) => runs.includes(run) && matches(run))).slice(0, EARLY_RUNS);
+        void this.showPreviews(early.map((run) => fetchPreview(run, points)));
         for (const run of early) if (!this.views.has(run)) this.early.set(run, fetchRun(run, points));
       })
       .catch(() => undefined); // the overview reports what is wrong
+  }
+
+  /**
+   * Draws the runs' previews, unless the overview came first (then the full data is near). Each
+   * stays until its run's full view replaces it (`loadShown`: a view whose signature is not the
+   * run's), which keeps a zoom the user chose on the preview.
+   */
+  private async showPreviews(previews: Promise<RunData>[]): Promise<void> {
+    let data: RunData[];
+    try {
+      data = await Promise.all(previews);
+    } catch {
+      return; // no preview: the full view comes as without one
+    }
+    if (this.overview || !data.length) return;
+    const views = data.map((run) => new RunView(run, undefined, this.settings));
+    for (const view of views) this.views.set(view.data.run, { view, signature: "" });
+    this.panels.classList.toggle("gc-side-by-side", views.length > 1);
+    this.panels.replaceChildren(...views.map((view) => view.node));
+    for (const view of views) view.render();
+    await afterPaint();
+    performance.measure("gradcause:preview", { start: 0, end: performance.now() });
   }
 
   private clearViews(): void {
