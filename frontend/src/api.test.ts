@@ -160,6 +160,14 @@ test("fetchTimeline escapes run names in the query", async () => {
   assert.equal(requests[0].searchParams.get("stats"), "value");
 });
 
+test("fetchTimeline asks for a sample of the steps only for a preview", async () => {
+  const requests = serve(() => [200, binaryTimeline({ run: "r", kind: "loss", rows: [], stats: [] }, [], {})]);
+  await fetchTimeline("r", "loss", TIMELINE_STATS.loss, 10, 500);
+  await fetchTimeline("r", "loss", TIMELINE_STATS.loss, 10);
+  assert.equal(requests[0].searchParams.get("samples"), "500");
+  assert.equal(requests[1].searchParams.has("samples"), false);
+});
+
 test("fetchTimeline retries without `stats` when the run lacks one of them (400)", async () => {
   const requests = serve((_route, params) =>
     params.has("stats")

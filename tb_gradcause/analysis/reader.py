@@ -94,8 +94,9 @@ def read_run(
 
     `samples` < the kind's sample count reads that many samples of each kind, as the provider
     chooses them (RustBoard: at random, always the last; only those are converted, so 500 of
-    the 10,000-step benchmark run's 4 charted kinds take ~0.1 s where every sample takes ~2.5 s):
-    a preview to draw, never data to diagnose (it may miss every non-finite step).
+    the 10,000-step benchmark run's 4 charted kinds take ~0.1 s where every sample takes ~2.5 s;
+    TensorBoard's Python loader converts every sample first): a preview to draw, never data to
+    diagnose (it may miss every non-finite step).
 
     Raises `tensorboard.errors.NotFoundError` for a run without gradcause data and
     `UnsupportedFormatError` for a run written in a newer format.

@@ -771,16 +771,62 @@ def test_a_card_click_highlights_its_layer_in_every_chart(tb, page):
     assert [_focused(chart) for chart in _charts(frame)[1:]] == [["dense_1"]] * 4
 
 
-def _timeline_requests(page) -> list[str]:
-    """The kinds of the `timeline` requests the page makes from now on."""
+def _timeline_requests(page, preview: bool = False) -> list[str]:
+    """The kinds of the `timeline` requests the page makes from now on: of every logged step, or with
+    `preview` of a sample (`samples=N`)."""
     kinds: list[str] = []
-    page.on(
-        "request",
-        lambda r: (
-            "/timeline?" in r.url and kinds.append(urllib.parse.parse_qs(urllib.parse.urlsplit(r.url).query)["kind"][0])
-        ),
-    )
+
+    def seen(request) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
+        if "/timeline?" in request.url and ("samples" in query) == preview:
+            kinds.append(query["kind"][0])
+
+    page.on("request", seen)
     return kinds
+
+
+def test_a_run_is_drawn_from_a_preview_until_its_full_view_replaces_it(tb, page):
+    """While the server reads and diagnoses the run (held here: the overview and the full timelines),
+    the run the URL ticks is drawn from a sample of its steps, saying so, without causes and without
+    the opening zoom (a sample's first NaN is not the run's); then the full view replaces it."""
+    held, released = [], []
+
+    def hold(route):
+        full = "samples=" not in route.request.url
+        route.continue_() if released or not full else held.append(route)
+
+    page.route("**/data/plugin/gradcause/overview", hold)
+    page.route("**/data/plugin/gradcause/timeline?*", hold)
+    previews = _timeline_requests(page, preview=True)
+    page.goto("about:blank")
+    page.goto(_view_url(tb, ["after_nan"]))
+    frame = None
+    deadline = time.monotonic() + 30
+    while frame is None and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        frame = next((f for f in page.frames if f.query_selector(".gc-run.gc-previewing .gc-chart")), None)
+    assert frame is not None, "no preview drawn"
+    panel = _run_panel(frame, "after_nan")
+    assert frame.query_selector(".gc-root").get_attribute("data-state") == "loading"
+    assert "loading every step and the causes" in panel.query_selector(".gc-preview-note").text_content()
+    assert panel.query_selector(".gc-finding").text_content() == "Finding causes…"
+    assert not panel.query_selector_all(".gc-card, .gc-events, .gc-lazy, .gc-copy")
+    assert len(_charts(frame)) == 5 and sorted(previews) == ["activations", "gradients", "loss", "weights"]
+    assert not panel.query_selector(".gc-opening").text_content()  # every step: no opening zoom
+    left, _ = _marker_fraction(_charts(frame)[0])
+    assert left == pytest.approx(_unzoomed_fraction(AFTER_NAN_STEP, AFTER_NAN_STEPS - 1), abs=0.02)
+    page.screenshot(path=str(SCREENSHOTS / "preview.png"))
+
+    released.append(True)
+    for route in held:
+        route.continue_()
+    frame = _tab(page)
+    panel = _run_panel(frame, "after_nan")
+    assert not frame.query_selector_all(".gc-previewing, .gc-preview-note, .gc-finding")
+    assert len(panel.query_selector_all(".gc-card")) == len(_events(tb, "after_nan"))
+    assert f"first NaN/Inf at step {AFTER_NAN_STEP}" in panel.query_selector(".gc-opening").text_content()
+    assert len(_charts(frame)) == 5 and len(previews) == 4
+    page.screenshot(path=str(SCREENSHOTS / "preview_replaced.png"))
 
 
 def test_the_run_to_show_is_fetched_while_the_overview_is_computed(tb, page):
