@@ -11,7 +11,9 @@ under another experiment id, so that the plugin's caches stay cold), then times 
 the stats the tab asks for, in the tab's order and encoding (`--format`, default the tab's binary),
 one after another (the tab asks for them together, beside the overview when it knows the run);
 `--profile` writes the first requests' cProfile stats to FILE. Before them it times the data
-provider's `read_tensors` of the run's every tag alone (twice): the floor under any cold open.
+provider's `read_tensors` of the run's every tag alone (twice): the floor under any cold open; and
+the tab's preview, each charted kind's timeline from `--samples` samples (`samples=N`, twice, the
+first uncached): what the tab waits for before its first paint of a run it knows it will show.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def main() -> None:
     parser.add_argument("--logdir", help="use this logdir's run --run instead of writing one")
     parser.add_argument("--run", default="big", help="with --logdir: the run, as TensorBoard names it")
     parser.add_argument("--format", default="binary", choices=["binary", "json"], help="the timelines' encoding")
+    parser.add_argument("--samples", type=int, default=500, help="the preview's samples per kind (the tab's)")
     parser.add_argument("--profile", help="write the first requests' cProfile stats here")
     args = parser.parse_args()
 
@@ -101,6 +104,20 @@ def main() -> None:
     for _ in range(2):
         wall, cpu = provider_read(app, args.run)
         print(f"provider read_tensors of every tag alone: {wall:.2f} s wall, {cpu:.2f} s CPU in this process")
+
+    for i in range(2):
+        start, size = time.perf_counter(), 0
+        for kind, stats in TAB_STATS.items():
+            response = client.get(
+                f"{route}/timeline?run={run}&kind={kind}&max_points={args.max_points}&stats={stats}"
+                f"&format={args.format}&samples={args.samples}"
+            )
+            assert response.status_code == 200, response.get_data()[:300]
+            size += len(response.get_data())
+        print(
+            f"preview ({args.samples} samples per kind), {'first' if i == 0 else 'cached'}: "
+            f"{time.perf_counter() - start:.2f} s, {size / 1e6:.1f} MB"
+        )
 
     queries = {"overview": f"{route}/overview", "events": f"{route}/events?run={run}"}
     for kind, stats in TAB_STATS.items():
