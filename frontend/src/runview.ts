@@ -274,9 +274,9 @@ export class RunView {
 
   /** The focus and zoom to carry over to this run's next view; an unzoomed view follows new steps. */
   snapshot(): ViewState {
-    const range = this.group?.range ?? null;
-    const full = this.group?.fullRange;
-    const zoomed = range !== null && full !== undefined && (range[0] !== full[0] || range[1] !== full[1]);
+    if (!this.group) return { ...this.view }; // not drawn yet: the state it was given, zoom included
+    const { range, fullRange: full } = this.group;
+    const zoomed = range !== null && (range[0] !== full[0] || range[1] !== full[1]);
     return { ...this.view, range: zoomed ? range : null };
   }
 

@@ -785,10 +785,8 @@ def _timeline_requests(page, preview: bool = False) -> list[str]:
     return kinds
 
 
-def test_a_run_is_drawn_from_a_preview_until_its_full_view_replaces_it(tb, page):
-    """While the server reads and diagnoses the run (held here: the overview and the full timelines),
-    the run the URL ticks is drawn from a sample of its steps, saying so, without causes and without
-    the opening zoom (a sample's first NaN is not the run's); then the full view replaces it."""
+def _hold_full_data(page):
+    """Holds the overview and the full timelines (not the previews) until the returned call releases them."""
     held, released = [], []
 
     def hold(route):
@@ -797,15 +795,35 @@ def test_a_run_is_drawn_from_a_preview_until_its_full_view_replaces_it(tb, page)
 
     page.route("**/data/plugin/gradcause/overview", hold)
     page.route("**/data/plugin/gradcause/timeline?*", hold)
-    previews = _timeline_requests(page, preview=True)
+
+    def release() -> None:
+        released.append(True)
+        for route in held:
+            route.continue_()
+
+    return release
+
+
+def _preview(page, tb, run: str):
+    """Opens the tab on `run` and returns its frame once the run's preview is drawn."""
     page.goto("about:blank")
-    page.goto(_view_url(tb, ["after_nan"]))
-    frame = None
+    page.goto(_view_url(tb, [run]))
     deadline = time.monotonic() + 30
-    while frame is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         page.wait_for_timeout(100)
         frame = next((f for f in page.frames if f.query_selector(".gc-run.gc-previewing .gc-chart")), None)
-    assert frame is not None, "no preview drawn"
+        if frame is not None:
+            return frame
+    raise AssertionError("no preview drawn")
+
+
+def test_a_run_is_drawn_from_a_preview_until_its_full_view_replaces_it(tb, page):
+    """While the server reads and diagnoses the run (held here: the overview and the full timelines),
+    the run the URL ticks is drawn from a sample of its steps, saying so, without causes and without
+    the opening zoom (a sample's first NaN is not the run's); then the full view replaces it."""
+    release = _hold_full_data(page)
+    previews = _timeline_requests(page, preview=True)
+    frame = _preview(page, tb, "after_nan")
     panel = _run_panel(frame, "after_nan")
     assert frame.query_selector(".gc-root").get_attribute("data-state") == "loading"
     assert "loading every step and the causes" in panel.query_selector(".gc-preview-note").text_content()
@@ -817,9 +835,7 @@ def test_a_run_is_drawn_from_a_preview_until_its_full_view_replaces_it(tb, page)
     assert left == pytest.approx(_unzoomed_fraction(AFTER_NAN_STEP, AFTER_NAN_STEPS - 1), abs=0.02)
     page.screenshot(path=str(SCREENSHOTS / "preview.png"))
 
-    released.append(True)
-    for route in held:
-        route.continue_()
+    release()
     frame = _tab(page)
     panel = _run_panel(frame, "after_nan")
     assert not frame.query_selector_all(".gc-previewing, .gc-preview-note, .gc-finding")
@@ -827,6 +843,24 @@ def test_a_run_is_drawn_from_a_preview_until_its_full_view_replaces_it(tb, page)
     assert f"first NaN/Inf at step {AFTER_NAN_STEP}" in panel.query_selector(".gc-opening").text_content()
     assert len(_charts(frame)) == 5 and len(previews) == 4
     page.screenshot(path=str(SCREENSHOTS / "preview_replaced.png"))
+
+
+def test_a_zoom_chosen_on_the_preview_is_kept_by_the_full_view(tb, page):
+    release = _hold_full_data(page)
+    frame = _preview(page, tb, "chain")
+    box = _charts(frame)[0].query_selector(".u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.1, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=5)
+    page.mouse.up()
+    hidden = "[...document.querySelectorAll('.gc-marker')].every(m => m.style.display === 'none')"
+    frame.wait_for_function(hidden)  # steps ~8-32: the NaN steps (60+) out of view
+    release()
+    frame = _tab(page)
+    assert not frame.query_selector_all(".gc-previewing")
+    assert frame.evaluate(hidden)  # not the opening zoom, which shows the first NaN
+    assert not _run_panel(frame, "chain").query_selector(".gc-opening").text_content()
 
 
 def test_the_run_to_show_is_fetched_while_the_overview_is_computed(tb, page):
