@@ -101,8 +101,16 @@ export async function fetchPreview(run: string, maxPoints: number): Promise<RunD
     TIMELINE_KINDS.map((kind) => fetchTimeline(run, kind, TIMELINE_STATS[kind], maxPoints, PREVIEW_SAMPLES)),
   );
   const events = { events: [], checked: [], skipped: {} };
-  const timelinesByKind = byKind(timelines);
-  return { run, events, timelines: timelinesByKind, evidence: {}, maxPoints, damaged: [], color: null, preview: true };
+  return {
+    run,
+    events,
+    timelines: byKind(timelines),
+    evidence: {},
+    maxPoints,
+    damaged: [],
+    color: null,
+    preview: true,
+  };
 }
 
 /** The timelines fetched in `TIMELINE_KINDS` order, by kind (a kind not logged left out). */
@@ -471,9 +479,8 @@ export class RunView {
         }),
     );
     const cited = citedKinds(events);
-    if (!this.data.preview)
-      // a preview's evidence would be fetched in full: it waits for the full view
-      for (const kind of EVIDENCE_KINDS) charts.append(this.evidenceChart(kind, cited.has(kind), group, colors));
+    const evidenceKinds = this.data.preview ? [] : EVIDENCE_KINDS; // fetched in full: they wait for the full view
+    for (const kind of evidenceKinds) charts.append(this.evidenceChart(kind, cited.has(kind), group, colors));
     const firsts = [
       ...regions.map((region) => region.from),
       ...events.filter((event) => event.kind === "nan_inf").map((event) => event.first_step),
