@@ -52,6 +52,25 @@ def _as_float(x: tf.Tensor) -> tf.Tensor:
     return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
 
 
+def _shared(kernel: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+    """`kernel` as one `tf.function` per rank of its first argument, shapes relaxed after the
+    first trace (the rank stays known: the kernels reshape by it).
+
+    The exact kernels run only when the fast ones meet trouble, yet built inline they made two
+    thirds of a capture's graph (~100 ops per tensor: a 30-layer MLP's first `fit` spent a minute
+    building them). As calls of one function each tensor adds one op, and each rank (and Python
+    argument) is traced at most twice, whatever the model's depth."""
+    by_rank: dict[int | None, Callable[..., tf.Tensor]] = {}
+
+    def call(x: tf.Tensor, *args) -> tf.Tensor:
+        rank = x.shape.rank
+        if rank not in by_rank:
+            by_rank[rank] = tf.function(kernel, reduce_retracing=True, autograph=False)
+        return by_rank[rank](x, *args)
+
+    return call
+
+
 @dataclasses.dataclass
 class _Moments:
     """Stats over an axis of a tensor's finite elements (NaN when there is none; `l2` is then 0)."""
@@ -191,6 +210,7 @@ def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = metadata.
     return _fast_or_exact(fast, lambda: tf.stack([_exact_tensor_stats(x) for x in xs]), fast[:, _MAX_ABS])
 
 
+@_shared
 def _exact_tensor_stats(x: tf.Tensor) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of all elements of `x`, NaN/Inf-aware and overflow-safe (about 30
     passes): [9]."""
@@ -317,17 +337,26 @@ def activation_stats_list(
 def _exact_activation_stats(x: tf.Tensor, activation: str = "") -> tf.Tensor:
     """`KIND_STATS["activations"]` of a layer output [batch, ...], NaN/Inf-aware: float32 [12]."""
     x = _as_float(x)
+    base, units = _exact_unit_stats(x)
+    saturated = saturated_fraction(x, activation) if x.shape.rank else tf.constant(0.0)  # as the fast kernel
+    return tf.concat([base, [units[0], saturated, units[1]]], 0)
+
+
+@_shared
+def _exact_unit_stats(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`_exact_tensor_stats` of a float32 layer output and its [dead fraction, batch std] (zeros
+    for a scalar)."""
     base = _exact_tensor_stats(x)
     units = _units(x)
     if units is None:
-        return tf.concat([base, [0.0, 0.0, 0.0]], 0)
+        return base, tf.zeros([2])
     finite = tf.math.is_finite(units)
     # A unit is dead when it is <= 0 (or not finite) for every sample of the batch.
     alive = tf.reduce_any(finite & (units > 0.0), axis=0)
     dead_frac = 1.0 - tf.reduce_mean(tf.cast(alive, tf.float32))
     unit_std = _masked_moments(units, axis=0).std
     batch_std = tf.reduce_mean(tf.where(tf.math.is_nan(unit_std), 0.0, unit_std))
-    return tf.concat([base, tf.stack([dead_frac, saturated_fraction(x, activation), batch_std])], 0)
+    return base, tf.stack([dead_frac, batch_std])
 
 
 def saturated_fraction(x: tf.Tensor, activation: str) -> tf.Tensor:
@@ -383,6 +412,7 @@ def weight_stats_list(
     )
 
 
+@_shared
 def _exact_weight_stats(
     weight: tf.Tensor, update: tf.Tensor | None = None, before: tf.Tensor | None = None
 ) -> tf.Tensor:
@@ -401,7 +431,7 @@ def _exact_weight_stats(
     return tf.stack(
         [
             norm,
-            tf.reduce_max(tf.abs(wf)) if w.shape.num_elements() != 0 else tf.constant(0.0),
+            tf.maximum(tf.reduce_max(tf.abs(wf)), 0.0),  # 0 for an empty weight (max of nothing: -inf)
             tf.reduce_sum(tf.cast(is_nan, tf.float32)),
             tf.reduce_sum(tf.cast(tf.logical_not(finite | is_nan), tf.float32)),
             update_norm,
@@ -439,6 +469,7 @@ def _fast_input_stats(feats: tf.Tensor) -> tf.Tensor:
     return tf.stack([mean, std, vmin, vmax, zeros, zeros, max_z], axis=1)
 
 
+@_shared
 def _exact_input_stats(feats: tf.Tensor) -> tf.Tensor:
     """`input_stats` of a [samples, features] matrix, NaN/Inf-aware."""
     m = _masked_moments(feats, axis=0)
