@@ -9,6 +9,12 @@ The `late` group asks why the full-capture conditional costs a step that never t
 conditional with a body that takes nothing, or decided by the loss alone (known after the forward
 pass instead of after the whole backward pass), and what a replay of the one case the loss cannot
 decide (finite loss, non-finite gradients) would have to keep.
+
+The `full` group asks where a full step's cost goes (`every_n_steps=1`, every kind every step):
+each kind left out in turn, the stat kernels replaced by zeros, the summary writes replaced by a
+store of their values, the weight snapshot left out; beside them two floors built without
+tb_gradcause (`floor_function`): plain Keras plus one fused reduction per tensor of those the
+capture reads, no summary written.
 """
 
 from __future__ import annotations
@@ -19,16 +25,20 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 LEAN = {"every_n_steps": 10**9}
-_SINK: list = []  # one boolean variable: a value stored in it stays in the step (one nothing reads is pruned)
+FULL = {"every_n_steps": 1}
+# Variables by dtype: a value stored in one stays in the step (one nothing reads is pruned).
+_SINKS: dict[str, Any] = {}
 
 
-def _keep_alive(flag: Any) -> None:
+def _keep_alive(value: Any) -> None:
     import tensorflow as tf
 
-    if not _SINK:
+    value = tf.convert_to_tensor(value)
+    key = value.dtype.name
+    if key not in _SINKS:
         with tf.init_scope():
-            _SINK.append(tf.Variable(False, trainable=False, name="breakdown_sink"))
-    _SINK[0].assign(flag)
+            _SINKS[key] = tf.Variable(tf.zeros([], value.dtype), trainable=False, name=f"breakdown_sink_{key}")
+    _SINKS[key].assign(value if value.dtype == tf.bool else tf.reduce_sum(value))
 
 
 def _no_spike() -> tuple:
@@ -123,6 +133,143 @@ def _no_probes() -> tuple:
     return (hooks, "_probe", lambda x, store: x)
 
 
+def _no_stats() -> list[tuple]:
+    """Every stat kernel (`stats`' entry points) returning zeros of its shape: the records are
+    built and written, but read none of the tensors (nor compute what only they read)."""
+    import tensorflow as tf
+
+    from tb_gradcause import metadata, stats
+
+    def zeros(kind: str, n: int) -> Any:
+        return tf.zeros([n, len(metadata.KIND_STATS[kind])])
+
+    def features(x: Any, max_features: int = metadata.MAX_INPUT_FEATURES) -> int:
+        return min(x.shape[-1] if x.shape.rank >= 2 else 1, max_features)
+
+    return [
+        (stats, "tensor_stats_list", lambda xs: zeros("backward", len(xs))),
+        (stats, "output_stats_list", lambda xs, max_units=None: zeros("backward", len(xs))),
+        (stats, "activation_stats_list", lambda xs, acts, max_units=None: zeros("activations", len(xs))),
+        (stats, "gradient_stats_list", lambda grads, dense_slices=False: zeros("gradients", len(grads))),
+        (stats, "weight_stats_list", lambda ws, ups, befores=None: zeros("weights", len(ws))),
+        (stats, "input_stats", lambda x, max_features=metadata.MAX_INPUT_FEATURES: zeros("inputs", features(x))),
+        (stats, "time_grad_stats", lambda grad: zeros("backward_time", 1)[0]),
+    ]
+
+
+def _exact_as(how: str) -> list[tuple]:
+    """The stat kernels' fallback to their exact (NaN/Inf-aware) rows: `none` (the fast rows
+    always), or `call` (one never-inlined function call instead of a conditional's branch, which
+    TensorFlow lowers into the step's graph and whose every op the executor then visits)."""
+    import tensorflow as tf
+
+    from tb_gradcause import stats
+
+    original_cond = stats.tf.cond
+
+    def cond(pred, true_fn, false_fn):
+        if how == "none":
+            return true_fn()
+        call = tf.function(false_fn, autograph=False, experimental_attributes={"_noinline": True})
+        return original_cond(pred, true_fn, lambda: tf.identity(call()))
+
+    class Patched:  # `stats.tf` with its `cond` replaced, for `stats` alone
+        def __getattr__(self, name: str) -> Any:
+            return cond if name == "cond" else getattr(tf, name)
+
+    return [(stats, "tf", Patched())]
+
+
+def _no_write() -> tuple:
+    """`summary.write` storing its values' sum in a variable: the stats are computed, no summary
+    op, metadata flag or event is written."""
+    import tensorflow as tf
+
+    from tb_gradcause import summary
+
+    def write(kind, rows, values, step=None, consecutive=False):
+        _keep_alive(values)
+        return tf.constant(True)
+
+    return (summary, "write", write)
+
+
+def floor_function(model: Any, variant: str, batches: Any) -> Callable[[], Any]:
+    """Plain Keras' train function plus the least any capture of the full step's tensors pays in
+    the step, without tb_gradcause: one fused reduction (the L2 norm's `tf.nn.l2_loss`) per tensor
+    of the batch's inputs, every layer's output and the gradient flowing back into it (taken by an
+    identity with a custom gradient, as tb_gradcause's probes; a softmax output's through its
+    logits), every gradient and every weight after the update, stored in a variable; no summary.
+    `floor_full_snapshot` also reads the weights before the update and reduces each update. Not
+    the recurrent layers' d loss / d input, which training does not compute."""
+    import keras
+    import tensorflow as tf
+
+    sink = tf.Variable(tf.zeros([0]), shape=tf.TensorShape([None]), trainable=False)
+    seen: dict[str, list] = {"inputs": [], "outputs": [], "signals": []}
+
+    def probe(t: Any) -> Any:
+        @tf.custom_gradient
+        def identity(u):
+            def grad(dy):
+                seen["signals"].append(dy)
+                return dy
+
+            return tf.identity(u), grad
+
+        return identity(t)
+
+    def wrapped(original: Callable) -> Callable:
+        def call(*args, **kwargs):
+            out = original(*args, **kwargs)
+            if not isinstance(out, tf.Tensor) or not out.dtype.is_floating:
+                return out
+            seen["outputs"].append(out)
+            probed = probe(out)
+            logits = getattr(out, "_keras_logits", None)
+            if logits is not None:  # Keras' loss reads the logits
+                probed._keras_logits = probe(logits)  # pylint: disable=protected-access
+            return probed
+
+        return call
+
+    opt, train_step = model.optimizer, model.train_step
+    original_apply = opt.apply
+
+    def apply(grads, variables=None):
+        variables = list(variables if variables is not None else model.trainable_variables)
+        read = lambda: [tf.convert_to_tensor(v.value) for v in variables]  # noqa: E731
+        before = read() if variant == "floor_full_snapshot" else []
+        result = original_apply(grads, variables)
+        after = read()
+        updates = [a - b for a, b in zip(after, before)]
+        tensors = seen["inputs"] + seen["outputs"] + seen["signals"] + list(grads) + after + updates
+        sink.assign(tf.stack([tf.nn.l2_loss(tf.cast(t, tf.float32)) for t in tensors if t is not None]))
+        return result
+
+    def step_fn(data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        seen.update(inputs=[t for t in tf.nest.flatten(x) if t.dtype.is_floating], outputs=[], signals=[])
+        return train_step(data)
+
+    layers = list(model.layers)
+    calls = [layer.__dict__.get("call") for layer in layers]  # an instance's own (tb_gradcause's hook) or None
+    for layer in layers:
+        layer.call = wrapped(layer.call)
+    opt.apply = apply
+    try:
+        function = model._make_function(step_fn)  # pylint: disable=protected-access
+        function(batches)  # traces it, with the wrappers in place
+    finally:
+        opt.apply = original_apply
+        for layer, call in zip(layers, calls):
+            if call is None:
+                del layer.call
+            else:
+                layer.call = call
+    return lambda: function(batches)
+
+
 def _without(*kinds: str) -> dict:
     from tb_gradcause.metadata import SUMMARY_KINDS
 
@@ -146,11 +293,28 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
         lambda: {**LEAN, "loss_every_step": False, **_without("nan_origin")},
         lambda: [_no_spike(), _no_full_branch(), _no_snapshot(), _no_probes()],
     ),
+    "full": (lambda: FULL, lambda: []),
+    # Each kind left out in turn (`gradient_check` is not: built-in layers are not checked).
+    **{
+        f"full_no_{kind}": (lambda kind=kind: {**FULL, **_without(kind)}, lambda: [])
+        for kind in ("inputs", "activations", "backward", "backward_time", "gradients", "weights", "loss_inputs")
+    },
+    "full_no_loss_row": (lambda: {**FULL, "loss_every_step": False}, lambda: []),
+    "full_no_nan_origin": (lambda: {**FULL, **_without("nan_origin")}, lambda: []),  # the replay's keep
+    "full_no_snapshot_keep": (lambda: {**FULL, **_without("nan_origin")}, lambda: [_no_snapshot()]),
+    "full_no_stats": (lambda: FULL, _no_stats),
+    "full_no_write": (lambda: FULL, lambda: [_no_write()]),
+    "full_no_exact": (lambda: FULL, lambda: _exact_as("none")),
+    "full_exact_call": (lambda: FULL, lambda: _exact_as("call")),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
 EXPERIMENTS = ("lean_late_trivial", "lean_early_predicate", "lean_early_keep", "lean_early_keep_gated")
 LATE = ("lean", "lean_no_full_branch", *EXPERIMENTS)
+# The lean step's breakdown (the `breakdown` group) and the full step's (`full`, with `FLOORS`).
+LEAN_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("lean") and name not in EXPERIMENTS)
+FULL_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("full"))
+FLOORS = ("floor_full", "floor_full_snapshot")
 
 
 def arguments(variant: str) -> dict:

@@ -165,8 +165,15 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
     # Where a lean step's cost goes (not run by default): lean steps with pieces switched off
     # while they trace (`breakdown.py`), and the floor of an in-step check.
     "breakdown": {
-        **{name: breakdown.arguments(name) for name in breakdown.VARIANTS if name not in breakdown.EXPERIMENTS},
+        **{name: breakdown.arguments(name) for name in breakdown.LEAN_BREAKDOWN},
         "floor_check": None,
+    },
+    # Where a full step's cost goes (not run by default): full steps (every kind every step) with
+    # pieces switched off while they trace, and the floor of an in-step capture of their tensors.
+    # The floors come last: they wrap the layers' calls, which the callbacks hook first.
+    "full": {
+        **{name: breakdown.arguments(name) for name in breakdown.FULL_BREAKDOWN},
+        **{name: None for name in breakdown.FLOORS},
     },
     # Why the dead full-capture conditional costs (not run by default): `breakdown.LATE`.
     "late": {name: breakdown.arguments(name) for name in breakdown.LATE},
@@ -195,6 +202,9 @@ def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
     steps = {"plain": lambda: plain(batches)}
     try:
         for variant, kwargs in STEP_GROUPS[group].items():
+            if kwargs is None and variant in breakdown.FLOORS:
+                steps[variant] = breakdown.floor_function(model, variant, batches)
+                continue
             if kwargs is None:
                 function = _floor_function(model, variant, os.path.join(work, variant), batches)
                 steps[variant] = lambda function=function: function(batches)
