@@ -4,8 +4,9 @@ What `jax_debug_nans` does for JAX: when a step's loss turns non-finite, the ste
 and the weights it started from to the host (`NanOrigin.keep`, a conditional on the loss check:
 the loss is known before the backward pass, so no update waits for it). It sits inside the
 weight snapshot's copy (`snapshot.take`, taken on a non-finite loss): a step that takes no copy
-runs nothing of it; with `weights` not logged it is a conditional of its own, whose reads of the
-weights and inputs are what a healthy step pays. Between two batches the callback replays that step
+runs nothing of it; where the copy is taken on every step (a full train function's) or `weights`
+is not logged it is a conditional of its own, whose reads of the weights and inputs are what a
+healthy step pays. Between two batches the callback replays that step
 eagerly (`NanOrigin.run`): forward pass, loss and gradients, every op's outputs checked as it
 runs (TensorFlow's op callbacks, which `tf.debugging.enable_check_numerics` is built on), and
 writes one `nan_origin` record: the first op that produced NaN/Inf, its layer and the innermost
@@ -156,6 +157,7 @@ class NanOrigin:
         data: Any,
         variables: Sequence,
         values: Sequence | None = None,
+        gated: bool = False,
         *,
         own_loss: bool = False,
     ) -> None:
@@ -163,10 +165,12 @@ class NanOrigin:
         when `pred` (this step's loss is non-finite). Traced once per train function. `own_loss`:
         the step's loss did not come from `compute_loss`, so the replay cannot redo it.
 
-        `values`: the weight snapshot's copies, inside its branch (taken on a non-finite loss or a
-        spike): one host call there, which checks `pred` itself, so a step taking no copy skips
-        one op (a conditional would add its own to the branch, which a lowered conditional visits
-        on every step). None: read here, under a conditional of its own."""
+        `values`: the weight snapshot's copies; with `gated`, inside its branch (taken on a
+        non-finite loss or a spike): one host call there, which checks `pred` itself, so a step
+        taking no copy skips one op (a conditional would add its own to the branch, which a
+        lowered conditional visits on every step). Not `gated` (copies taken on every step of a
+        full train function) or None (read here): under a conditional of its own, as a host call
+        on every step costs a small model's step 5-6 % (benchmarks/RESULTS.md)."""
         if own_loss:
             self.not_kept = NOT_KEPT_OWN_LOSS
             return
@@ -195,12 +199,12 @@ class NanOrigin:
         def hand_over(weights: Sequence) -> tf.Tensor:
             return tf.numpy_function(store, [pred, step, *tensors, *weights], Tout=tf.bool, stateful=True)
 
-        if values is not None:
+        if values is not None and gated:
             hand_over(values)
             return
         # Read outside the conditional, as `snapshot.take` does: read before the update, and a
         # conditional that took the variables would hold every update back until it ran.
-        reads = [tf.convert_to_tensor(graph.variable_value(v)) for v in variables]
+        reads = values if values is not None else [tf.convert_to_tensor(graph.variable_value(v)) for v in variables]
         graph.cond(pred, lambda: hand_over(reads))
 
     def note_bad(self, step: tf.Tensor) -> tf.Tensor:

@@ -34,12 +34,13 @@ def take(
     grads: Sequence,
     taken: tf.Tensor,
     always: bool,
-    then: Callable[[list[tf.Tensor]], Any] | None = None,
+    then: Callable[[list[tf.Tensor], bool], Any] | None = None,
 ) -> Snapshot | None:
     """Copy the variables' values now (before the update) when `taken` or `always` (otherwise
     empty tensors, which only a branch under `taken` reads); None when `taken` is known to be False.
-    `then(copies)` runs where the copies are made (the replay's keep, `nan_origin`: no reads or
-    conditional of its own on a step that takes no copy).
+    `then(copies, gated)` runs where the copies are made (the replay's keep, `nan_origin`: no reads
+    or conditional of its own on a step that takes no copy); `gated`: inside the conditional on
+    `taken`, not on every step.
 
     The conditional takes values, not variables: one that takes a variable is ordered after every
     op using it, e.g. a recurrent layer's whole backward loop, and would hold its update back
@@ -55,15 +56,15 @@ def take(
         for v, g in zip(variables, grads)
     ]
 
-    def copy() -> list[tf.Tensor]:
+    def copy(gated: bool) -> list[tf.Tensor]:
         copies = [tf.identity(x) for x in values]
         if then is not None:
-            then(copies)
+            then(copies, gated)
         return copies
 
     if always or static is not None:
-        return Snapshot(copy(), None)
-    return Snapshot(tf.cond(taken, copy, lambda: [_empty_like(v) for v in variables]), taken)
+        return Snapshot(copy(gated=False), None)
+    return Snapshot(tf.cond(taken, lambda: copy(gated=True), lambda: [_empty_like(v) for v in variables]), taken)
 
 
 def _empty_like(v) -> tf.Tensor:

@@ -120,7 +120,7 @@ class StepCapture:
     ) -> snapshot.Snapshot | None:
         """Copies of the weights before the update, on the cadence's steps and when the loss is
         non-finite or spikes; none on compiled lean steps (XLA would copy them on every step).
-        `keep(variables, copies)` (the replay's) runs where the copies are made."""
+        `keep(variables, copies, gated)` (the replay's) runs where the copies are made."""
         if "weights" not in self.config.kinds or (xla and mode is Mode.LEAN):
             return None
         then = None if keep is None else functools.partial(keep, variables)
