@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util  # pylint: disable=no-name-in-module
 
 from tb_gradcause import metadata
 
@@ -183,6 +184,17 @@ def _fast_or_exact(fast: tf.Tensor, exact: Callable[[], tf.Tensor], scale: tf.Te
     """The fast rows if their first three columns (L2, mean, std; inputs: mean, std, min) are all
     finite and each row's largest |x| (`scale`) is 0 or at least `_TINY`, else the exact ones."""
     ok = tf.reduce_all(tf.math.is_finite(fast[:, 0:3])) & tf.reduce_all((scale == 0.0) | (scale >= _TINY))
+    return _fast_unless(ok, fast, exact)
+
+
+def _fast_unless(ok: tf.Tensor, fast: tf.Tensor, exact: Callable[[], tf.Tensor]) -> tf.Tensor:
+    """`fast` when `ok`, else `exact()`. In a graph outside XLA the exact kernels are one function
+    call that is never inlined: TensorFlow lowers a conditional into the step's graph, and its
+    executor then visits every op of the branch not taken (about 100 per row) on every step, 4-8 %
+    of a small model's full step (benchmarks/RESULTS.md). XLA compiles the conditional itself."""
+    graph = tf.compat.v1.get_default_graph()
+    if not tf.executing_eagerly() and not control_flow_util.GraphOrParentsInXlaContext(graph):
+        exact = tf.function(exact, autograph=False, experimental_attributes={"_noinline": True})
     return tf.cond(ok, lambda: fast, exact)
 
 
@@ -407,8 +419,8 @@ def weight_stats_list(
     norms = tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)
     max_abs = rows[:, 1]
     ok = tf.reduce_all(tf.math.is_finite(norms)) & tf.reduce_all((max_abs == 0.0) | (max_abs >= _TINY))
-    return tf.cond(
-        ok, lambda: rows, lambda: tf.stack([_exact_weight_stats(w, u, b) for w, u, b in zip(weights, updates, befores)])
+    return _fast_unless(
+        ok, rows, lambda: tf.stack([_exact_weight_stats(w, u, b) for w, u, b in zip(weights, updates, befores)])
     )
 
 
