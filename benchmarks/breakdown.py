@@ -157,27 +157,37 @@ def _no_stats() -> list[tuple]:
     ]
 
 
-def _exact_as(how: str) -> list[tuple]:
-    """The stat kernels' fallback to their exact (NaN/Inf-aware) rows: `none` (the fast rows
-    always), or `call` (one never-inlined function call instead of a conditional's branch, which
-    TensorFlow lowers into the step's graph and whose every op the executor then visits)."""
+def _no_exact() -> list[tuple]:
+    """The stat kernels' fast rows always, without their fallback to the exact (NaN/Inf-aware)
+    rows: what the fallback's conditionals cost (since 28cee09 a never-inlined call each)."""
     import tensorflow as tf
 
     from tb_gradcause import stats
 
-    original_cond = stats.tf.cond
-
-    def cond(pred, true_fn, false_fn):
-        if how == "none":
-            return true_fn()
-        call = tf.function(false_fn, autograph=False, experimental_attributes={"_noinline": True})
-        return original_cond(pred, true_fn, lambda: tf.identity(call()))
-
-    class Patched:  # `stats.tf` with its `cond` replaced, for `stats` alone
+    class Patched:  # `stats.tf` with `cond` taking the fast branch, for `stats` alone
         def __getattr__(self, name: str) -> Any:
-            return cond if name == "cond" else getattr(tf, name)
+            return (lambda pred, true_fn, false_fn: true_fn()) if name == "cond" else getattr(tf, name)
 
     return [(stats, "tf", Patched())]
+
+
+def _stats_xla() -> list[tuple]:
+    """Every stat kernel list (`stats`' entry points but the per-tensor `time_grad_stats`)
+    compiled by XLA, one cluster per call: XLA fuses the passes over one tensor into one loop,
+    where TensorFlow runs one kernel per reduction."""
+    import tensorflow as tf
+
+    from tb_gradcause import stats
+
+    names = (
+        "tensor_stats_list",
+        "output_stats_list",
+        "activation_stats_list",
+        "gradient_stats_list",
+        "weight_stats_list",
+        "input_stats",
+    )
+    return [(stats, name, tf.function(getattr(stats, name), jit_compile=True, autograph=False)) for name in names]
 
 
 def _no_write() -> tuple:
@@ -200,8 +210,12 @@ def floor_function(model: Any, variant: str, batches: Any) -> Callable[[], Any]:
     of the batch's inputs, every layer's output and the gradient flowing back into it (taken by an
     identity with a custom gradient, as tb_gradcause's probes; a softmax output's through its
     logits), every gradient and every weight after the update, stored in a variable; no summary.
-    `floor_full_snapshot` also reads the weights before the update and reduces each update. Not
-    the recurrent layers' d loss / d input, which training does not compute."""
+    `floor_full_snapshot` also reads the weights before the update and reduces each update;
+    `floor_full_stats` does too, with the columns of tb_gradcause's fast kernels instead of the
+    L2 norm alone (L2, mean, variance, min, max, zeros: six reductions per tensor), and
+    `floor_full_batched` with those columns of every tensor at once (one concatenation, five
+    segment reductions). Not the recurrent layers' d loss / d input, which training does not
+    compute."""
     import keras
     import tensorflow as tf
 
@@ -239,12 +253,17 @@ def floor_function(model: Any, variant: str, batches: Any) -> Callable[[], Any]:
     def apply(grads, variables=None):
         variables = list(variables if variables is not None else model.trainable_variables)
         read = lambda: [tf.convert_to_tensor(v.value) for v in variables]  # noqa: E731
-        before = read() if variant == "floor_full_snapshot" else []
+        before = read() if variant != "floor_full" else []
         result = original_apply(grads, variables)
         after = read()
         updates = [a - b for a, b in zip(after, before)]
         tensors = seen["inputs"] + seen["outputs"] + seen["signals"] + list(grads) + after + updates
-        sink.assign(tf.stack([tf.nn.l2_loss(tf.cast(t, tf.float32)) for t in tensors if t is not None]))
+        tensors = [tf.cast(t, tf.float32) for t in tensors if t is not None]
+        if variant == "floor_full_batched":
+            sink.assign(_batched_moments(tensors))
+        else:
+            reduce = _moments if variant == "floor_full_stats" else lambda t: tf.reshape(tf.nn.l2_loss(t), [1])
+            sink.assign(tf.concat([reduce(t) for t in tensors], 0))
         return result
 
     def step_fn(data):
@@ -268,6 +287,35 @@ def floor_function(model: Any, variant: str, batches: Any) -> Callable[[], Any]:
             else:
                 layer.call = call
     return lambda: function(batches)
+
+
+def _moments(t: Any) -> Any:
+    """L2 norm, mean, variance, min, max and zeros of a float32 tensor: six reductions."""
+    import tensorflow as tf
+
+    mean = tf.reduce_mean(t)
+    return tf.stack(
+        [
+            tf.nn.l2_loss(t),
+            mean,
+            tf.reduce_mean(tf.math.squared_difference(t, mean)),
+            tf.reduce_min(t),
+            tf.reduce_max(t),
+            tf.cast(tf.math.count_nonzero(t), tf.float32),
+        ]
+    )
+
+
+def _batched_moments(tensors: list) -> Any:
+    """`_moments`' columns of every tensor at once (the variance from the sums of squares)."""
+    import tensorflow as tf
+
+    flat = [tf.reshape(t, [-1]) for t in tensors]
+    ids = tf.repeat(tf.range(len(flat)), tf.stack([tf.size(t) for t in flat]))
+    x = tf.concat(flat, 0)
+    sums = tf.math.segment_sum(tf.stack([x, tf.square(x), tf.cast(tf.equal(x, 0.0), tf.float32)], 1), ids)
+    low, high = tf.math.segment_min(x, ids), tf.math.segment_max(x, ids)
+    return tf.reshape(tf.concat([sums, tf.stack([low, high], 1)], 1), [-1])
 
 
 def _without(*kinds: str) -> dict:
@@ -304,8 +352,8 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_snapshot_keep": (lambda: {**FULL, **_without("nan_origin")}, lambda: [_no_snapshot()]),
     "full_no_stats": (lambda: FULL, _no_stats),
     "full_no_write": (lambda: FULL, lambda: [_no_write()]),
-    "full_no_exact": (lambda: FULL, lambda: _exact_as("none")),
-    "full_exact_call": (lambda: FULL, lambda: _exact_as("call")),
+    "full_no_exact": (lambda: FULL, _no_exact),
+    "full_stats_xla": (lambda: FULL, _stats_xla),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
@@ -314,7 +362,9 @@ LATE = ("lean", "lean_no_full_branch", *EXPERIMENTS)
 # The lean step's breakdown (the `breakdown` group) and the full step's (`full`, with `FLOORS`).
 LEAN_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("lean") and name not in EXPERIMENTS)
 FULL_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("full"))
-FLOORS = ("floor_full", "floor_full_snapshot")
+FLOORS = ("floor_full", "floor_full_snapshot", "floor_full_stats", "floor_full_batched")
+# A shorter `full` group: the full step, its stat kernels and writes, and the floors.
+FULL_SHORT = ("full", "full_no_exact", "full_no_stats", "full_no_write", "full_stats_xla")
 
 
 def arguments(variant: str) -> dict:

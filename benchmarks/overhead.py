@@ -175,6 +175,10 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_BREAKDOWN},
         **{name: None for name in breakdown.FLOORS},
     },
+    "full_short": {
+        **{name: breakdown.arguments(name) for name in breakdown.FULL_SHORT},
+        **{name: None for name in breakdown.FLOORS if name != "floor_full_batched"},
+    },
     # Why the dead full-capture conditional costs (not run by default): `breakdown.LATE`.
     "late": {name: breakdown.arguments(name) for name in breakdown.LATE},
 }
