@@ -190,6 +190,27 @@ def _stats_xla() -> list[tuple]:
     return [(stats, name, tf.function(getattr(stats, name), jit_compile=True, autograph=False)) for name in names]
 
 
+def _graph_gradients() -> list[tuple]:
+    """A recurrent layer's d loss / d input taken by `tf.gradients` from the step's graph, with
+    no tape around the step: a tape recording the training backward pass makes TensorFlow keep
+    what a second-order gradient of the recurrent loop would need (`train_functions`). Valid only
+    where the records are built in the step's own graph (one step per call, full)."""
+    import tensorflow as tf
+
+    from tb_gradcause.capture import hooks, records
+
+    def backward_signals(rec, slots, unscale):
+        outputs = [unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots]
+        inputs = [unscale(s.input_grad) for s in slots]
+        missing = [j for j, s in enumerate(slots) if s.input is not None and inputs[j] is None]
+        if missing and rec.loss is not None:
+            for j, g in zip(missing, tf.gradients(rec.loss, [slots[j].input for j in missing])):
+                inputs[j] = g
+        return outputs, inputs
+
+    return [(hooks.Recorder, "start_tape", lambda self, x: None), (records, "backward_signals", backward_signals)]
+
+
 def _no_write() -> tuple:
     """`summary.write` storing its values' sum in a variable: the stats are computed, no summary
     op, metadata flag or event is written."""
@@ -354,6 +375,7 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_write": (lambda: FULL, lambda: [_no_write()]),
     "full_no_exact": (lambda: FULL, _no_exact),
     "full_stats_xla": (lambda: FULL, _stats_xla),
+    "full_graph_gradients": (lambda: FULL, _graph_gradients),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
