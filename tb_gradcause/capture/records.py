@@ -137,14 +137,22 @@ def backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) ->
     """Per slot: d loss / d output (d loss / d logits when the output gets none) and, for
     recurrent layers, d loss / d input (else None), as the probes took them from the training
     backward pass (unscaled). A recurrent layer fed by the model input, which no probe sees, gets
-    one gradient of the unscaled loss on `rec.tape` when there is one."""
+    one gradient of the unscaled loss: on `rec.tape` when there is one, else by `tf.gradients`
+    when the records are built in the step's own graph (none in a function of their own)."""
     outputs = [unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots]
     inputs = [unscale(s.input_grad) for s in slots]
     missing = [j for j, s in enumerate(slots) if s.input is not None and inputs[j] is None]
-    if missing and rec.tape is not None and rec.loss is not None:
-        grads = rec.tape.gradient(rec.loss, [slots[j].input for j in missing])
-        for j, g in zip(missing, grads):
-            inputs[j] = g
+    if not missing or rec.loss is None:
+        return outputs, inputs
+    sources = [slots[j].input for j in missing]
+    if rec.tape is not None:
+        grads = rec.tape.gradient(rec.loss, sources)
+    elif not tf.executing_eagerly() and rec.loss.graph is tf.compat.v1.get_default_graph():
+        grads = tf.gradients(rec.loss, sources)
+    else:
+        return outputs, inputs
+    for j, g in zip(missing, grads):
+        inputs[j] = g
     return outputs, inputs
 
 
