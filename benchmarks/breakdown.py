@@ -12,11 +12,10 @@ decide (finite loss, non-finite gradients) would have to keep.
 
 The `full` group asks where a full step's cost goes (`every_n_steps=1`, every kind every step):
 each kind left out in turn, the stat kernels replaced by zeros, the summary writes replaced by a
-store of their values, the weight snapshot left out, the exact fallback left out; two
-experiments (the stat kernels compiled by XLA, a recurrent input's gradient without a tape); and
-beside them floors built without tb_gradcause (`floor_function`): plain Keras plus one L2
-reduction (or the fast kernels' six, per tensor or batched) per tensor the capture reads, no
-summary written.
+store of their values, the weight snapshot left out, the exact fallback left out, the stat
+kernels compiled by XLA; and beside them floors built without tb_gradcause (`floor_function`):
+plain Keras plus one L2 reduction (or the fast kernels' six, per tensor or batched) per tensor
+the capture reads, no summary written.
 """
 
 from __future__ import annotations
@@ -192,27 +191,6 @@ def _stats_xla() -> list[tuple]:
     return [(stats, name, tf.function(getattr(stats, name), jit_compile=True, autograph=False)) for name in names]
 
 
-def _graph_gradients() -> list[tuple]:
-    """A recurrent layer's d loss / d input taken by `tf.gradients` from the step's graph, with
-    no tape around the step: a tape recording the training backward pass makes TensorFlow keep
-    what a second-order gradient of the recurrent loop would need (`train_functions`). Valid only
-    where the records are built in the step's own graph (one step per call, full)."""
-    import tensorflow as tf
-
-    from tb_gradcause.capture import hooks, records
-
-    def backward_signals(rec, slots, unscale):
-        outputs = [unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots]
-        inputs = [unscale(s.input_grad) for s in slots]
-        missing = [j for j, s in enumerate(slots) if s.input is not None and inputs[j] is None]
-        if missing and rec.loss is not None:
-            for j, g in zip(missing, tf.gradients(rec.loss, [slots[j].input for j in missing])):
-                inputs[j] = g
-        return outputs, inputs
-
-    return [(hooks.Recorder, "start_tape", lambda self, x: None), (records, "backward_signals", backward_signals)]
-
-
 def _no_write() -> tuple:
     """`summary.write` storing its values' sum in a variable: the stats are computed, no summary
     op, metadata flag or event is written."""
@@ -377,7 +355,6 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_write": (lambda: FULL, lambda: [_no_write()]),
     "full_no_exact": (lambda: FULL, _no_exact),
     "full_stats_xla": (lambda: FULL, _stats_xla),
-    "full_graph_gradients": (lambda: FULL, _graph_gradients),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.

@@ -175,10 +175,6 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_BREAKDOWN},
         **{name: None for name in breakdown.FLOORS},
     },
-    # The recurrent layers' d loss / d input without a tape around the step (not run by default).
-    "full_recurrent": {
-        name: breakdown.arguments(name) for name in ("full", "full_no_backward_time", "full_graph_gradients")
-    },
     "full_short": {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_SHORT},
         **{name: None for name in breakdown.FLOORS if name != "floor_full_batched"},
