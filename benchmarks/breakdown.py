@@ -191,6 +191,25 @@ def _stats_xla() -> list[tuple]:
     return [(stats, name, tf.function(getattr(stats, name), jit_compile=True, autograph=False)) for name in names]
 
 
+def _before_fixes() -> list[tuple]:
+    """The full step as it was before 2947c8b and 28cee09: the NaN replay's keep a host call on
+    every step that copies the weights, the exact stat rows a conditional's inlined branch."""
+    import tensorflow as tf
+
+    from tb_gradcause import stats
+    from tb_gradcause.capture.nan_origin import NanOrigin
+
+    keep = NanOrigin.keep
+
+    def keep_on_every_copy(self, pred, step, data, variables, values=None, gated=False, *, own_loss=False):
+        return keep(self, pred, step, data, variables, values, values is not None, own_loss=own_loss)
+
+    return [
+        (NanOrigin, "keep", keep_on_every_copy),
+        (stats, "_fast_unless", lambda ok, fast, exact: tf.cond(ok, lambda: fast, exact)),
+    ]
+
+
 def _no_write() -> tuple:
     """`summary.write` storing its values' sum in a variable: the stats are computed, no summary
     op, metadata flag or event is written."""
@@ -355,6 +374,7 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_write": (lambda: FULL, lambda: [_no_write()]),
     "full_no_exact": (lambda: FULL, _no_exact),
     "full_stats_xla": (lambda: FULL, _stats_xla),
+    "full_before_fixes": (lambda: FULL, _before_fixes),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.

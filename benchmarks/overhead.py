@@ -175,6 +175,8 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_BREAKDOWN},
         **{name: None for name in breakdown.FLOORS},
     },
+    # The full step before and after session 18's fixes (not run by default).
+    "full_fixes": {name: breakdown.arguments(name) for name in ("full", "full_before_fixes")},
     "full_short": {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_SHORT},
         **{name: None for name in breakdown.FLOORS if name != "floor_full_batched"},
