@@ -30,6 +30,28 @@ class Check:
     skipped: tf.Tensor  # the loss scaler skips this step's update
     spike: tf.Tensor  # the loss spikes (`SpikeWatch`); under a strategy, the global loss
 
+    def shared(self) -> tf.Tensor:
+        """What the replicas sum: [this replica is non-finite (0 or 1), its loss (0: none)]."""
+        return tf.stack([tf.cast(self.bad, tf.float32), self.loss if self.loss is not None else tf.constant(0.0)])
+
+    def joined(self, summed: tf.Tensor | None, spikes: SpikeWatch | None) -> Check:
+        """The check with `bad` and the loss of `summed` (the replicas' `shared()` summed; None:
+        one replica) and the loss watched for a spike, given `spikes`. Keras divides each
+        replica's loss by the replica count, so their sum is the mean."""
+        bad, loss = self.bad, self.loss
+        if summed is not None:
+            bad = summed[0] > 0
+            loss = summed[1] if loss is not None else None
+        spike = spikes.observe(loss) if spikes is not None and loss is not None else tf.constant(False)
+        return dataclasses.replace(self, loss=loss, bad=bad, spike=spike)
+
+    def collected(self, spikes: SpikeWatch | None) -> Check:
+        """`joined` by a collective of its own (with several replicas)."""
+        if tf.distribute.get_strategy().num_replicas_in_sync == 1:
+            return self.joined(None, spikes)
+        ctx = tf.distribute.get_replica_context()
+        return self.joined(ctx.all_reduce(tf.distribute.ReduceOp.SUM, self.shared()), spikes)
+
 
 # A finite loss this many times the largest finite loss of every step before it is a spike
 # (Megatron-LM's spiky-loss check uses 10x), once SPIKE_HISTORY finite losses set the reference:
@@ -72,8 +94,13 @@ class SpikeWatch:
 
 def check_step(loss: tf.Tensor | None, grads: Sequence, scaled: bool, spikes: SpikeWatch | None = None) -> Check:
     """Check this replica's float32 `loss` and `grads` (and the loss for a spike, given `spikes`).
-    With several replicas, one collective makes `bad` and the loss global (Keras divides each
-    replica's loss by the replica count, so their sum is the mean)."""
+    With several replicas, one collective of its own makes `bad` and the loss global (`fold` rides
+    Keras' gradient all-reduce instead, where it can)."""
+    return check_replica(loss, grads, scaled).collected(spikes)
+
+
+def check_replica(loss: tf.Tensor | None, grads: Sequence, scaled: bool) -> Check:
+    """This replica's check, before any collective: `bad` and `loss` its own, no spike yet."""
     loss_bad = tf.logical_not(tf.math.is_finite(loss)) if loss is not None else tf.constant(False)
     if scaled:
         skipped = tf.logical_not(all_finite(grads))
@@ -81,14 +108,7 @@ def check_step(loss: tf.Tensor | None, grads: Sequence, scaled: bool, spikes: Sp
     else:
         skipped = tf.constant(False)
         bad = tf.logical_not(all_finite(list(grads) + ([loss] if loss is not None else [])))
-    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-        summed = tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, tf.stack([tf.cast(bad, tf.float32), loss if loss is not None else 0.0])
-        )
-        bad = summed[0] > 0
-        loss = summed[1] if loss is not None else None
-    spike = spikes.observe(loss) if spikes is not None and loss is not None else tf.constant(False)
-    return Check(loss=loss, loss_bad=loss_bad, bad=bad, skipped=skipped, spike=spike)
+    return Check(loss=loss, loss_bad=loss_bad, bad=bad, skipped=skipped, spike=tf.constant(False))
 
 
 def all_finite(tensors: Sequence) -> tf.Tensor:

@@ -107,7 +107,7 @@ class ModelRecorder:
         variables = self.model.trainable_variables
         before = None
         if "weights" in self.config.kinds:
-            before = snapshot.take(variables, [None] * len(variables), cadence, always=False)
+            before = snapshot.take(snapshot.read(variables, [None] * len(variables)), variables, cadence, always=False)
         lr = self.optimizer.learning_rate if self.optimizer is not None else None
         learning_rate = tf.cast(tf.convert_to_tensor(lr), tf.float32) if lr is not None else None
         self._watched = _Watched(rec, step, cadence, before, learning_rate)

@@ -32,6 +32,7 @@ from tb_gradcause.capture import loss_check
 from tb_gradcause.capture.model_walk import LayerEntry
 
 if TYPE_CHECKING:
+    from tb_gradcause.capture.fold import Fold
     from tb_gradcause.capture.pending import Pending
 
 _local = threading.local()
@@ -82,6 +83,7 @@ class Recorder:
         self.differentiated: list[tuple[tf.Tensor, list]] = []  # (target, gradients) of each `tape.gradient`
         self.loss_by_hand = False  # the loss is one the step differentiated, not `compute_loss`'s
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
+        self.fold: Fold | None = None  # the check riding the gradient all-reduce, during the update
         self.pending: Pending | None = None  # the records, when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
         self.tape: tf.GradientTape | None = None
@@ -95,8 +97,9 @@ class Recorder:
     def replicas(self) -> list[Recorder]:
         """The recorders whose share of the batch a capture on this replica reads, in replica
         order: every local replica of the step for replica 0 (the only one that writes), else this
-        one. Read once every replica has passed a synchronization point of the step (the finite
-        check's all-reduce), so the others' forward and backward passes are traced."""
+        one. Read once every replica has passed a synchronization point of the step (the gradient
+        all-reduce, or the finite check's own: `fold`), so the others' forward and backward passes
+        are traced."""
         if self.replica != 0:
             return [self]
         with _replicas_lock:
@@ -297,13 +300,17 @@ def hook_optimizer(optimizer) -> None:
     if reduce is not None:  # Keras' private all-reduce (TF backend): the global gradient
         # Keras 3.15 sums the replicas' gradients here before updating; record the sums.
 
+        # The step's check, when it can, rides along (`fold`).
+
         def all_reduce_sum_gradients(grads_and_vars):
-            result = reduce(grads_and_vars)
             rec = current()
-            if rec is not None:
-                rec.reduced_grads.update({id(v): g for g, v in result})
+            if rec is None:
+                return reduce(grads_and_vars)
+            result = reduce(grads_and_vars) if rec.fold is None else rec.fold.reduce(reduce, grads_and_vars)
+            rec.reduced_grads.update({id(v): g for g, v in result})
             return result
 
+        optimizer._gradcause_reduce = reduce  # pylint: disable=protected-access
         optimizer._all_reduce_sum_gradients = all_reduce_sum_gradients  # pylint: disable=protected-access
 
 

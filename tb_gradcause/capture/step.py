@@ -20,9 +20,9 @@ import keras
 import tensorflow as tf
 
 from tb_gradcause import summary
-from tb_gradcause.capture import gradient_check, graph, records, snapshot
+from tb_gradcause.capture import fold, gradient_check, graph, records, snapshot
 from tb_gradcause.capture.cadence import Mode
-from tb_gradcause.capture.check import Check, SpikeWatch, check_step
+from tb_gradcause.capture.check import Check, SpikeWatch, check_replica
 from tb_gradcause.capture.config import CaptureConfig
 from tb_gradcause.capture.hooks import Recorder, is_hooked
 from tb_gradcause.capture.loss_chunks import LossChunks
@@ -69,22 +69,33 @@ class StepCapture:
         self._refresh_layers()
         variables, scale, lr = self._optimizer_state(rec.optimizer, variables)
         loss = None if rec.loss is None else summary.mean_float32(rec.loss)
-        check = check_step(loss, grads, scaled=scale is not None, spikes=self.spikes)
+        mine = check_replica(loss, grads, scaled=scale is not None)
         step = tf.identity(self.step)
         cadence = self.config.cadence.in_graph(mode, step)
         xla = summary.in_xla_context()
         keep = (
             None
             if self.origin is None
-            else functools.partial(self.origin.keep, check.loss_bad, step, rec.data, own_loss=rec.loss_by_hand)
+            else functools.partial(self.origin.keep, mine.loss_bad, step, rec.data, own_loss=rec.loss_by_hand)
         )
-        before = self._snapshot(mode, xla, cadence, check, variables, grads, keep)
-        if keep is not None and before is None:  # no copy to share: the keep reads the weights itself
+        copy = self._snapshot(mode, xla, cadence, mine, variables, grads, keep)
+        if keep is not None and copy is None:  # no copy to share: the keep reads the weights itself
             keep(variables)
-        plan = self._plan(step, cadence, check, lr, scale, gather=graph.gathers() and not xla)
         if mode is not Mode.LEAN:  # read before the update
             gradient_check.emit(rec, self.config.gradient_check, self.writer, step)
-        result = original(grads, variables)
+        before_update = copy or (lambda check: None)
+        if fold.foldable(rec.optimizer, grads, scaled=scale is not None):  # the check rides Keras' all-reduce
+            rec.fold = folding = fold.Fold(mine, self.spikes, before_update)
+            try:
+                result = original(grads, variables)
+            finally:
+                rec.fold = None
+            check, before = folding.finish()
+        else:
+            check = mine.collected(self.spikes)
+            before = before_update(check)
+            result = original(grads, variables)
+        plan = self._plan(step, cadence, check, lr, scale, gather=graph.gathers() and not xla)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:  # the global gradients, as applied
             grads = [rec.reduced_grads.get(id(graph.variable_value(v)), g) for g, v in zip(grads, variables)]
         self._emit(plan, records.StepTensors(rec, x, grads, variables, before, scale, self.owner, plan.gathered), xla)
@@ -113,19 +124,27 @@ class StepCapture:
         mode: Mode,
         xla: bool,
         cadence: tf.Tensor,
-        check: Check,
+        mine: Check,
         variables: list,
         grads: list,
         keep: Callable[..., None] | None,
-    ) -> snapshot.Snapshot | None:
-        """Copies of the weights before the update, on the cadence's steps and when the loss is
-        non-finite or spikes; none on compiled lean steps (XLA would copy them on every step).
+    ) -> Callable[[Check], snapshot.Snapshot | None] | None:
+        """The weights, read now (before the update), and what copies them given the step's
+        global check: on the cadence's steps and when the loss is non-finite or spikes; none on
+        compiled lean steps (XLA would copy them on every step), nor when no loss can ask for one.
         `keep(variables, copies, gated)` (the replay's) runs where the copies are made."""
         if "weights" not in self.config.kinds or (xla and mode is Mode.LEAN):
             return None
+        if mine.loss is None and tf.get_static_value(cadence) is not None and not tf.get_static_value(cadence):
+            return None
+        values = snapshot.read(variables, grads)
         then = None if keep is None else functools.partial(keep, variables)
-        taken = graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike))
-        return snapshot.take(variables, grads, taken, always=xla, then=then)
+
+        def copy(check: Check) -> snapshot.Snapshot | None:
+            taken = graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike))
+            return snapshot.take(values, variables, taken, always=xla, then=then)
+
+        return copy
 
     def _plan(
         self,
