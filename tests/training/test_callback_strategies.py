@@ -143,7 +143,9 @@ def test_mirrored_stats_cover_every_replicas_share(tmp_path, halves_single):
     assert_whole_batch_stats(read_train(tmp_path).series, halves_single)
 
 
-def test_a_nan_in_the_second_replicas_share_is_blamed_on_the_input(tmp_path):
-    run("mirrored", tmp_path, "1", worker=REPLICAS_WORKER)  # batch 1's NaN sample is in replica 1's half
+@pytest.mark.parametrize("mode", ["mirrored", "mirrored_own_sum"])
+def test_a_nan_in_the_second_replicas_share_is_blamed_on_the_input(tmp_path, mode):
+    """Also with an optimizer that sums the gradients where the check cannot ride along (`fold`)."""
+    run(mode, tmp_path, "1", worker=REPLICAS_WORKER)  # batch 1's NaN sample is in replica 1's half
     [first, *_] = tb_gradcause.diagnose(str(tmp_path / "train"))["."].causes
     assert (first.kind, first.layer, first.first_step) == ("nan_inf", "input", 1)
