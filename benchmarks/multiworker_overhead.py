@@ -10,10 +10,12 @@ cadence's early phases); then `--rounds` interleaved rounds (the order alternate
 epoch each. A variant's ratio is the median over rounds of its time over plain `fit`'s in the same
 round, on the chief; `plain_again` (a second plain model) is the noise control. CPU time is the
 chief process's; wall time is what the user waits for, both workers in step (every step
-all-reduces the gradients). The variants: plain, GradCauseCallback's default cadence, and every
-step captured in full (`every_n_steps=1`: each capture gathers every worker's share); and plain
-with one all-reduce of two floats added to each step (`plain_allreduce`: the floor of the callback's
-per-step check, which all-reduces the non-finite flag and the loss).
+all-reduces the gradients). The variants: plain, GradCauseCallback's default cadence (its check's
+non-finite flag and loss summed in Keras' gradient all-reduce, `capture.fold`), the same with the
+check's own all-reduce instead (`gradcause_unfolded`: as under a loss scaler, and the code before
+the fold), and every step captured in full (`every_n_steps=1`: each capture gathers every worker's
+share); and plain with one all-reduce of two floats added to each step (`plain_allreduce`: what
+the check's own collective costs).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import overhead  # noqa: E402  (the models of the steps method)
 
 from tb_gradcause.testing import loopback  # noqa: E402
 
-VARIANTS = ["plain", "gradcause_default", "gradcause_full", "plain_allreduce", "plain_again"]
+VARIANTS = ["plain", "gradcause_default", "gradcause_unfolded", "gradcause_full", "plain_allreduce", "plain_again"]
 GLOBAL_BATCH = overhead.BATCH
 
 
@@ -47,7 +49,15 @@ def worker(kind: str, rounds: int, warmup_steps: int) -> dict:
     import keras
 
     from tb_gradcause import GradCauseCallback
+    from tb_gradcause.capture import fold
 
+    unfolded: set[int] = set()  # the optimizers whose step's check keeps its own all-reduce
+    folds = fold.foldable
+
+    def foldable(optimizer, *args, **kwargs) -> bool:
+        return id(optimizer) not in unfolded and folds(optimizer, *args, **kwargs)
+
+    fold.foldable = foldable
     warnings.filterwarnings("error", message="tb_gradcause")  # figures of a run whose logging failed are void
 
     class MultiWorkerSequential(keras.Sequential):
@@ -78,6 +88,8 @@ def worker(kind: str, rounds: int, warmup_steps: int) -> dict:
             with strategy.scope():
                 model.build((None, *x.shape[1:]))
                 model.compile("adam", "sparse_categorical_crossentropy")
+                if variant == "gradcause_unfolded":
+                    unfolded.add(id(model.optimizer))
                 model.fit(x, y, **{**kwargs, "epochs": -(-warmup_steps // steps)})
             runs[variant] = (model, x, y, kwargs)
         times: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
