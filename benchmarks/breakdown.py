@@ -85,8 +85,8 @@ def _early_predicate(late: list | None = None) -> tuple:
 
     original = step.StepCapture._plan
 
-    def _plan(self, at, cadence, check, lr, scale):
-        plan = original(self, at, cadence, check, lr, scale)
+    def _plan(self, at, cadence, check, lr, scale, **kwargs):
+        plan = original(self, at, cadence, check, lr, scale, **kwargs)
         early = graph.on_chief(graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike)))
         _keep_alive(plan.full)
         if late is not None:
