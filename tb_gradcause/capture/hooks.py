@@ -298,9 +298,8 @@ def hook_optimizer(optimizer) -> None:
     optimizer.apply = apply
     reduce = getattr(optimizer, "_all_reduce_sum_gradients", None)
     if reduce is not None:  # Keras' private all-reduce (TF backend): the global gradient
-        # Keras 3.15 sums the replicas' gradients here before updating; record the sums.
-
-        # The step's check, when it can, rides along (`fold`).
+        # Keras 3.15 sums the replicas' gradients here before updating; record the sums. The
+        # step's check, when it can, rides along (`fold`).
 
         def all_reduce_sum_gradients(grads_and_vars):
             rec = current()

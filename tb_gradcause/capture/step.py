@@ -135,7 +135,8 @@ class StepCapture:
         `keep(variables, copies, gated)` (the replay's) runs where the copies are made."""
         if "weights" not in self.config.kinds or (xla and mode is Mode.LEAN):
             return None
-        if mine.loss is None and tf.get_static_value(cadence) is not None and not tf.get_static_value(cadence):
+        on_cadence = tf.get_static_value(cadence)
+        if mine.loss is None and on_cadence is not None and not on_cadence:
             return None
         values = snapshot.read(variables, grads)
         then = None if keep is None else functools.partial(keep, variables)
