@@ -85,24 +85,14 @@ def _broadcast(row: RowInfo, steps: np.ndarray) -> Cause:
     y_true, y_pred = _shapes(row)
     where = row.facts.get("broadcast", "")
     op = row.facts.get("broadcast_op", "")
-    return Cause.create(
-        CAUSE_KIND,
+    return _found(
         "error",
-        None,
-        int(steps[0]),
-        int(steps[-1]),
+        steps,
         f"The loss {_loss(row)} broadcasts y_true {y_true} against y_pred {y_pred}: "
         "every prediction is compared with every target",
-        [
-            evidence(
-                "loss_broadcast",
-                1,
-                0,
-                ">",
-                int(steps[0]),
-                note=f"{_bare_shapes(where)} at {op}, found in the loss's graph at trace time" if where else "",
-            )
-        ],
+        "loss_broadcast",
+        f"{_bare_shapes(where)} at {op}, found in the loss's graph at trace time" if where else "",
+        [],
         f"{_loss(row)} gets y_true of shape {y_true} and y_pred of shape {y_pred} and combines them "
         "elementwise, so each operand is stretched along the other's axis: a matrix of every prediction "
         "against every target of the batch, whose minimum is predicting the batch mean for every sample. "
@@ -111,6 +101,21 @@ def _broadcast(row: RowInfo, steps: np.ndarray) -> Cause:
         "(`y_true = keras.ops.reshape(y_true, keras.ops.shape(y_pred))`). Keras aligns the ranks for its "
         "built-in losses and plain loss functions passed to `compile`, not inside a `keras.losses.Loss` "
         "subclass's `call` or a hand-written loss.",
+    )
+
+
+def _found(severity: str, steps: np.ndarray, title: str, flag: str, note: str, more: list, advice: str) -> Cause:
+    """A run-wide cause over `steps` whose first evidence is the trace-time `flag` (with `note`)."""
+    first = int(steps[0])
+    return Cause.create(
+        CAUSE_KIND,
+        severity,
+        None,
+        first,
+        int(steps[-1]),
+        title,
+        [evidence(flag, 1, 0, ">", first, note=note), *more],
+        advice,
     )
 
 
@@ -124,24 +129,13 @@ def _label_evidence(labels: _Labels, limit: float, note: str) -> list:
 def _sparse_labels(row: RowInfo, steps: np.ndarray, labels: _Labels) -> Cause:
     y_true, y_pred = _shapes(row)
     classes = int(labels.classes)
-    return Cause.create(
-        CAUSE_KIND,
+    return _found(
         "warning",
-        None,
-        int(steps[0]),
-        int(steps[-1]),
+        steps,
         f"The loss {_loss(row)} gets class ids {y_true} where y_pred has {classes} columns {y_pred}",
-        [
-            evidence(
-                "labels_broadcast",
-                1,
-                0,
-                ">",
-                int(steps[0]),
-                note=f"{_bare_shapes(row.facts.get('labels_broadcast', ''))}, found in the loss's graph at trace time",
-            ),
-            *_label_evidence(labels, labels.classes - 1, "every label a whole number: class ids"),
-        ],
+        "labels_broadcast",
+        f"{_bare_shapes(row.facts.get('labels_broadcast', ''))}, found in the loss's graph at trace time",
+        _label_evidence(labels, labels.classes - 1, "every label a whole number: class ids"),
         f"The labels hold one class id per sample (whole numbers from {wording.num(labels.low)} to "
         f"{wording.num(labels.high)}), but {_loss(row)} expects one-hot rows like y_pred's {classes} columns: "
         "each id is compared with every class's output, which teaches nothing about the right class. Use the "
@@ -152,24 +146,13 @@ def _sparse_labels(row: RowInfo, steps: np.ndarray, labels: _Labels) -> Cause:
 
 def _one_hot_labels(row: RowInfo, steps: np.ndarray, labels: _Labels) -> Cause:
     y_true, y_pred = _shapes(row)
-    return Cause.create(
-        CAUSE_KIND,
+    return _found(
         "warning",
-        None,
-        int(steps[0]),
-        int(steps[-1]),
+        steps,
         f"The loss {_loss(row)} reads one-hot labels {y_true} as class indices",
-        [
-            evidence(
-                "labels_as_index",
-                1,
-                0,
-                ">",
-                int(steps[0]),
-                note=f"{row.facts.get('labels_as_index', '')} reads y_true as indices, found in the loss's graph",
-            ),
-            *_label_evidence(labels, 1, "every label 0 or 1: one-hot rows"),
-        ],
+        "labels_as_index",
+        f"{row.facts.get('labels_as_index', '')} reads y_true as indices, found in the loss's graph",
+        _label_evidence(labels, 1, "every label 0 or 1: one-hot rows"),
         f"y_true has the shape of y_pred {y_pred} with values 0 and 1 (one-hot rows), but {_loss(row)} reads "
         "it as class indices, so it picks the outputs of classes 0 and 1 instead of the labelled class. Pass "
         "class ids (`np.argmax(y, axis=-1)`) to the sparse loss, or use its one-hot form "
