@@ -30,6 +30,6 @@ Rules:
   benchmark's label), written before the tool is run on the case, and never edited to match
   the tool's output.
 - File names say where a case comes from: `deepfd_*`, `autotrainer_*`, `deeplocalize_*`, `so_*`,
-  `gh_*`, `defect4ml_*` for buggy cases, `healthy_*` for healthy ones. Modules starting with `_`
+  `se_*` (other Stack Exchange sites), `gh_*`, `defect4ml_*` for buggy cases, `healthy_*` for healthy ones. Modules starting with `_`
   are not cases.
 """

@@ -74,6 +74,25 @@ def mnist_like(rng: np.random.Generator, n: int, n_classes: int = 10) -> tuple[n
     return x[..., None], labels
 
 
+def cifar_like(rng: np.random.Generator, n: int, n_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10-shaped images: (n, 32, 32, 3) float32 in [0, 1] on the 1/255 grid (pixels / 255) and int
+    labels. Each class is a smooth colour pattern (one low-frequency sine field per channel); a sample
+    is its class pattern shifted by up to a tenth of the image, with random brightness and pixel noise."""
+    yy, xx = np.mgrid[0:32, 0:32] / 32.0
+    freqs = rng.uniform(1, 4, size=(n_classes, 3, 2))
+    phases = rng.uniform(0, 2 * np.pi, size=(n_classes, 3))
+    labels = rng.integers(0, n_classes, n)
+    x = np.empty((n, 32, 32, 3), "float32")
+    for i, c in enumerate(labels):
+        dy, dx = rng.uniform(-0.1, 0.1, 2)
+        for ch in range(3):
+            fy, fx = freqs[c, ch]
+            x[i, :, :, ch] = 0.5 + 0.35 * np.sin(2 * np.pi * (fy * (yy + dy) + fx * (xx + dx)) + phases[c, ch])
+    x *= rng.uniform(0.7, 1.1, size=(n, 1, 1, 1)).astype("float32")
+    x += rng.normal(0, 0.05, size=x.shape).astype("float32")
+    return (np.clip(np.round(x * 255), 0, 255) / 255.0).astype("float32"), labels
+
+
 def text_like(
     rng: np.random.Generator,
     n: int,
