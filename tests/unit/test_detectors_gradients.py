@@ -95,6 +95,19 @@ def test_recurrent_signal_growing_along_time_is_an_explosion_in_that_layer():
     [event] = sr.events(data, "exploding_gradient")
     assert event["layer"] == "rnn" and "along time" in event["title"] and "clip" in event["advice"].lower()
     assert "the 50 time steps of rnn" in event["advice"]  # the length is the logged seq_len column
+    assert "instead of SimpleRNN" in event["advice"] and "does not bound" not in event["advice"]
+
+
+def test_recurrent_explosion_advice_names_an_unbounded_activation_of_a_gated_layer():
+    data = sr.healthy(
+        [synthetic.Layer("lstm", 16, "relu", "LSTM", recurrent=True), synthetic.Layer("out", 1, "sigmoid")]
+    )
+    sr.flat_loss(data)
+    data["backward_time"].stat("t_7")[:] *= 1e3
+    [event] = sr.events(data, "exploding_gradient")
+    assert event["layer"] == "lstm"
+    assert "relu activation does not bound the recurrent state" in event["advice"] and "tanh" in event["advice"]
+    assert "SimpleRNN" not in event["advice"]  # it is an LSTM already
 
 
 def test_vanishing_across_depth_while_the_loss_is_stuck():

@@ -10,7 +10,7 @@ import numpy as np
 
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
-from tb_gradcause.analysis.signals import flow, suggestions, trends, wording
+from tb_gradcause.analysis.signals import flow, per_layer, suggestions, trends, wording
 
 CAUSE_KIND = "exploding_gradient"
 REQUIRES: tuple[str, ...] = ("gradients",)
@@ -33,20 +33,35 @@ LOSS_DECADES = 2.0
 SPIKE_FACTOR = 10.0
 # Steps of history a spike is measured against (the first losses set no reference yet).
 SPIKE_HISTORY = 5
+# Recurrent layers whose gates already keep the error signal along time in check.
+GATED = frozenset({"LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"})
+
+
+def _recurrent_advice(run: RunData, best: flow.Candidate, clip: suggestions.Suggestion) -> str:
+    """Clipping and the recurrence's own remedies: LSTM/GRU only for a layer that is neither, and tanh
+    for one whose activation does not squash (ReLU, linear), which leaves the recurrent state unbounded
+    (tsgm issue 59: an LSTM(activation='relu') whose loss explodes)."""
+    row = best.row
+    seq_len = flow.sequence_length(run, best.layer)
+    length = f" {seq_len}" if seq_len else ""
+    unbounded = (
+        f"Its {row.activation} activation does not bound the recurrent state, which can grow along the "
+        "sequence: use tanh (the default). "
+        if row.activation and row.activation not in per_layer.SQUASHING
+        else ""
+    )
+    gated = "" if row.layer_class in GATED else "use LSTM/GRU instead of SimpleRNN, "
+    return (
+        f"The error signal grows as it flows back through the{length} time steps of {best.layer}. {unbounded}"
+        f"Clip gradients ({clip.setting}), {gated}keep the recurrent kernel orthogonal (the default "
+        "initializer), and shorten sequences or truncate backpropagation through time." + suggestions.notes(clip)
+    )
 
 
 def _advice(run: RunData, best: flow.Candidate, start: int, last: int) -> str:
     clip = suggestions.clipping(run, start)
     if best.row.recurrent or best.how == "along_time":
-        seq_len = flow.sequence_length(run, best.layer)
-        length = f" {seq_len}" if seq_len else ""
-        text = (
-            f"The error signal grows as it flows back through the{length} time steps of {best.layer}. "
-            f"Clip gradients ({clip.setting}), use LSTM/GRU instead of SimpleRNN, keep the "
-            "recurrent kernel orthogonal (the default initializer), and shorten sequences or truncate "
-            "backpropagation through time."
-        )
-        return text + suggestions.notes(clip)
+        return _recurrent_advice(run, best, clip)
     lr = suggestions.learning_rate(run, last)
     if best.how == "depth":
         text = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tb_gradcause.analysis.causes import Cause, evidence
 from tb_gradcause.analysis.reader import RunData
-from tb_gradcause.analysis.signals import flow, trends, wording
+from tb_gradcause.analysis.signals import flow, per_layer, trends, wording
 
 CAUSE_KIND = "vanishing_gradient"
 REQUIRES: tuple[str, ...] = ("gradients", "loss")
@@ -29,14 +29,10 @@ COLLAPSE_DECADES = 3.0
 TIME_DECADES = 2.0
 
 
-# Activations whose slope is small over most of their range: they shrink the signal passing back.
-SQUASHING = frozenset({"sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "soft_sign", "softmax"})
-
-
 def _depth_advice(profile: flow.Profile, best: flow.Candidate, affected: list[str]) -> str:
     later: dict[str, list[str]] = {}
     for name, row in zip(profile.layers.names, profile.layers.rows):
-        if row.depth > best.row.depth and row.activation in SQUASHING:
+        if row.depth > best.row.depth and row.activation in per_layer.SQUASHING:
             later.setdefault(row.activation, []).append(name)
     parts = [
         f"{act} in {names[0]}" if len(names) == 1 else f"{len(names)} {act} layers" for act, names in later.items()

@@ -19,6 +19,9 @@ KERNEL_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_ker
 
 # Activations whose units can die (zero output and zero gradient for every input).
 DYING = frozenset({"relu", "relu6"})
+# Activations with a bounded output and a slope that is small over most of their range: they shrink
+# the signal passing back, and a recurrent layer's state they produce cannot grow without limit.
+SQUASHING = frozenset({"sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "soft_sign", "softmax"})
 
 
 def is_relu(row: RowInfo) -> bool:
