@@ -80,6 +80,9 @@ class Recorder:
         self.loss_inputs: list[tuple[loss_check.Finding, Any]] = []  # what the loss did with y_true, y_pred
         self.applied = False
         self.optimizer: Any = None  # the optimizer whose `apply` the capture runs around (set by its hook)
+        # (optimizer, variables or None: the optimizer's own) of every `apply` in the step, in order;
+        # the capture runs around the first.
+        self.applies: list[tuple[Any, Any]] = []
         self.differentiated: list[tuple[tf.Tensor, list]] = []  # (target, gradients) of each `tape.gradient`
         self.loss_by_hand = False  # the loss is one the step differentiated, not `compute_loss`'s
         self.reduced_grads: dict[int, Any] = {}  # id(tf variable) -> all-reduced gradient (replicas > 1)
@@ -284,6 +287,8 @@ def hook_optimizer(optimizer) -> None:
 
     def apply(grads, trainable_variables=None):
         rec = current()
+        if rec is not None:
+            rec.applies.append((optimizer, trainable_variables))
         if rec is None or rec.applied:
             return original(grads, trainable_variables)
         grads = list(grads)

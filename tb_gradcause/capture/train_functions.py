@@ -25,6 +25,7 @@ from tb_gradcause import summary
 from tb_gradcause.capture import graph
 from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.hooks import Recorder, recording
+from tb_gradcause.capture.model_walk import walk
 from tb_gradcause.capture.pending import Pending
 from tb_gradcause.capture.step import StepCapture
 
@@ -32,6 +33,12 @@ NO_APPLY = (
     "tb_gradcause: the model's train_step applied no gradients through an optimizer the model holds "
     "(model.optimizer or another attribute of the model), and the capture runs around that update: nothing is "
     "logged for this model"
+)
+
+SECOND_OPTIMIZER = (
+    "tb_gradcause: the model's train_step also applies gradients with {optimizers} after {first}; the capture "
+    "runs around the first update of each step only, so the gradients and weight updates of {layers} are not "
+    "logged and no cause can be found in them (their layers' activations still are)"
 )
 
 # (recorder, mode, model inputs, the optimizer's own apply, grads, variables) -> apply's result
@@ -70,6 +77,7 @@ class TrainFunctions:
         self._failed = failed
         self._recurrent = recurrent
         self._warned_no_apply = False
+        self._warned_unmonitored = False
         modes = (Mode.FULL, Mode.LEAN) if model.steps_per_execution == 1 else (Mode.IN_GRAPH,)
         self.by_mode: dict[Mode, Callable] = {mode: self._make(mode) for mode in modes}
 
@@ -134,7 +142,34 @@ class TrainFunctions:
         if not rec.applied and not self._warned_no_apply:
             self._warned_no_apply = True
             warnings.warn(NO_APPLY, RuntimeWarning, stacklevel=2)
+        unmonitored = self._unmonitored(rec) if len(rec.applies) > 1 and not self._warned_unmonitored else None
+        if unmonitored is not None:
+            self._warned_unmonitored = True
+            warnings.warn(unmonitored, RuntimeWarning, stacklevel=2)
         return outputs, rec
+
+    def _unmonitored(self, rec: Recorder) -> str | None:
+        """`SECOND_OPTIMIZER` for the layers whose variables only a later `apply` of `rec`'s step
+        updates (a GAN's generator), else None."""
+
+        def variables(optimizer: Any, given: Any) -> list:
+            return list(given) if given is not None else list(optimizer._trainable_variables)  # pylint: disable=protected-access
+
+        (first, given), *later = rec.applies
+        captured = {id(v) for v in variables(first, given)}
+        owners = {id(v): e.path for e in walk(self._model) for v in e.own_variables}
+        layers: dict[str, None] = {}
+        optimizers: dict[str, None] = {}
+        for optimizer, given in later:
+            for v in variables(optimizer, given):
+                if id(v) not in captured:
+                    layers[owners.get(id(v), getattr(v, "path", v.name))] = None
+                    optimizers[_name(optimizer, self._model)] = None
+        if not layers:
+            return None
+        return SECOND_OPTIMIZER.format(
+            optimizers=", ".join(optimizers), first=_name(first, self._model), layers=", ".join(layers)
+        )
 
     def _xla_step(self, mode: Mode) -> Callable:
         """A step whose training (and stats) compile with XLA; the summaries are written after it."""
@@ -169,3 +204,9 @@ class TrainFunctions:
             self._step.assign_add(1)
         else:
             tf.cond(tf.equal(ctx.replica_id_in_sync_group, 0), lambda: tf.group(self._step.assign_add(1)), tf.no_op)
+
+
+def _name(optimizer: Any, model: keras.Model) -> str:
+    """How the user's code names `optimizer`: the model attribute holding it (`self.g_optimizer`)."""
+    attribute = next((k for k, v in vars(model).items() if v is optimizer), None)
+    return f"`{attribute}`" if attribute else f"optimizer {optimizer.name!r}"

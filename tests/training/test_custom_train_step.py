@@ -146,7 +146,12 @@ def test_a_loss_computed_by_hand_is_logged_at_every_step(tmp_path, model):
 
 @pytest.mark.filterwarnings("error:tb_gradcause")
 def test_a_step_with_optimizers_of_its_own_logs_the_first_update_with_its_learning_rate(tmp_path):
-    run, step_losses = _fit(tmp_path, TwoOptimizers(), "c_loss")  # `model.optimizer`: Keras' unused default
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run, step_losses = _fit(tmp_path, TwoOptimizers(), "c_loss")  # `model.optimizer`: Keras' unused default
+    said = [str(w.message) for w in caught if str(w.message).startswith("tb_gradcause")]
+    assert len(said) == 1, said  # once, however many times the step is traced
+    assert "`g_optimizer` after `c_optimizer`" in said[0] and "updates of generator are not logged" in said[0]
     loss = run["loss"]
     np.testing.assert_allclose(loss.stat("value")[:, 0], step_losses, rtol=1e-6)  # the first loss differentiated
     assert np.allclose(loss.stat("learning_rate"), 0.02)  # the critic's optimizer, not model.optimizer's
