@@ -128,3 +128,25 @@ def test_a_layer_that_learns_is_no_blocker_even_after_a_starved_branch_in_forwar
     _zero_backward(data, "dense_0")
     [event] = sr.events(data, "disconnected_gradient")
     assert event["layer"] == "dense_0" and "gets only exact-zero gradients" in event["title"]
+
+
+def _zero_bias(data, layer: str, missing: bool) -> None:
+    kd = data["gradients"]
+    rows = sr.layer_rows(kd, layer, "bias")
+    for stat in ("l2", "mean", "std", "min", "max", "max_abs"):
+        kd.stat(stat)[:, rows] = 0
+    kd.stat("zero_frac")[:, rows] = 1
+    if missing:
+        kd.stat("missing")[:, rows] = 1
+
+
+def test_an_exact_zero_bias_beside_a_kernel_that_learns_is_redundant_not_disconnected():
+    """A WGAN critic's output bias: the loss mean(fake) - mean(real) does not change when every
+    score shifts by one constant, so its gradient is exactly 0 while the kernel learns."""
+    data = sr.healthy()
+    _zero_bias(data, "dense_3", missing=False)
+    assert sr.events(data, "disconnected_gradient") == []
+    data = sr.healthy()
+    _zero_bias(data, "dense_3", missing=True)  # None: a bias the layer's `call` never uses
+    [event] = sr.events(data, "disconnected_gradient")
+    assert event["layer"] == "dense_3" and "dense_3/bias" in event["advice"]

@@ -30,15 +30,23 @@ VARYING = 1e-3
 
 
 def _no_gradient(grads: Series, n: int) -> np.ndarray:
-    """[R] True for variables whose gradient was missing or exactly zero at every logged step."""
+    """[R] True for variables whose gradient was missing or exactly zero at every logged step.
+
+    Left out: exact zeros of a variable beside a kernel that gets a gradient at every logged step.
+    Its layer is on the loss's path, so a zero for its bias means the loss does not change when the
+    layer's output shifts by a constant (a Wasserstein critic's score, a difference of two means):
+    a redundant variable, not a cut. A `None` gradient there still counts (a weight `call` never uses)."""
     if n < 2:
         return np.zeros(len(grads.rows), bool)
-    none = grads.stat("l2")[:n] == 0
+    zero = grads.stat("l2")[:n] == 0
     if grads.has("zero_frac"):
-        none &= grads.stat("zero_frac")[:n] >= 1.0
-    if grads.has("missing"):
-        none |= grads.stat("missing")[:n] > 0
-    return np.all(none, axis=0)
+        zero &= grads.stat("zero_frac")[:n] >= 1.0
+    missing = grads.stat("missing")[:n] > 0 if grads.has("missing") else np.zeros_like(zero)
+    layers = per_layer.Layers.of(grads.rows)
+    kernel = np.array([row.role in per_layer.KERNEL_ROLES for row in grads.rows], bool)
+    learning_kernel = np.all(~zero & ~missing, axis=0) & kernel
+    on_path = layers.any(learning_kernel[None, :])[0][layers.index]
+    return np.all(zero | missing, axis=0) & (np.any(missing, axis=0) | ~on_path)
 
 
 def _deepest_dead(acts: Series | None, steps: np.ndarray) -> int:
