@@ -183,7 +183,6 @@ class GradCauseCallback(keras.callbacks.Callback):
             capture,
             on_apply=functools.partial(self._safe_apply, capture),
             failed=lambda: self._failed,
-            recurrent=any(e.recurrent for e in entries),
         )
         self._schedule.next_step = self._functions.next_step()
         model.train_function = self._functions.initial()

@@ -70,9 +70,15 @@ class Recorder:
     update); its conditional holds those tensors until the gradient check (`records`).
     """
 
-    def __init__(self, on_apply: Callable, backward_time: bool, inputs: Any = None, data: Any = None):
+    def __init__(
+        self, on_apply: Callable, backward_time: bool, inputs: Any = None, data: Any = None, anchored: bool = False
+    ):
+        """`anchored`: recurrent inputs' probes are anchored to the layer's weight (`_probe`), so
+        the training backward pass computes d loss / d input even when nothing upstream of the
+        layer is trainable: for steps that may capture `backward_time` (never lean ones)."""
         self.on_apply = on_apply
         self.backward_time = backward_time
+        self.anchored = backward_time and anchored
         self.inputs = inputs  # the step's model inputs (this replica's share of the batch)
         self.data = data  # the step's (x, y, sample_weight) as `train_step` got them (`nan_origin`)
         self.slots: dict[int, Slot] = {}
@@ -182,18 +188,30 @@ def recording(recorder: Recorder | None) -> Iterator[Recorder | None]:
         _local.recorder = previous
 
 
-def _probe(x: tf.Tensor, store: Callable[[Any], None]) -> tf.Tensor:
-    """Identity whose gradient is handed to `store` on its way back."""
+def _probe(x: tf.Tensor, store: Callable[[Any], None], anchor: tf.Tensor | None = None) -> tf.Tensor:
+    """Identity whose gradient is handed to `store` on its way back.
+
+    A tape records an op only when an input derives from what it watches: a probe on a tensor
+    nothing trainable produces (a model input) is left off the training backward pass. With
+    `anchor` (a read of a trainable weight, an extra input of the identity given no gradient)
+    every tape that watches that weight records the probe, so the backward pass computes the
+    gradient into it, and the weight's own gradient is left exactly as it was."""
 
     @tf.custom_gradient
-    def identity(t):
+    def identity(t, *anchors):
         def grad(dy):
             store(dy)
-            return dy
+            return (dy, *(None for _ in anchors))
 
         return tf.identity(t), grad
 
-    return identity(x)
+    return identity(x) if anchor is None else identity(x, anchor)
+
+
+def _anchor(layer) -> tf.Tensor | None:
+    """A read of the layer's first trainable weight (None if it has none): see `_probe`."""
+    weights = layer.trainable_weights
+    return tf.convert_to_tensor(weights[0]) if weights else None
 
 
 def _is_float_tensor(x: Any) -> bool:
@@ -236,7 +254,8 @@ def hook_layer(entry: LayerEntry) -> None:
         if rec is None or slot is None:
             return original(*args, **kwargs)
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
-            slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g))
+            anchor = _anchor(layer) if rec.anchored else None
+            slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g), anchor)
             args = (slot.input,) + args[1:]
         slot.call = (args, kwargs)
         outputs = original(*args, **kwargs)

@@ -62,7 +62,6 @@ class TrainFunctions:
         capture: StepCapture,
         on_apply: ApplyHook,
         failed: Callable[[], bool],
-        recurrent: bool,
     ):
         """`on_apply` runs the capture around the optimizer's apply (the callback's guard around
         `capture.apply`); `failed()` tells, at trace time, whether logging is off."""
@@ -75,7 +74,6 @@ class TrainFunctions:
         self._kinds = capture.config.kinds
         self._on_apply = on_apply
         self._failed = failed
-        self._recurrent = recurrent
         self._warned_no_apply = False
         self._warned_unmonitored = False
         modes = (Mode.FULL, Mode.LEAN) if model.steps_per_execution == 1 else (Mode.IN_GRAPH,)
@@ -119,26 +117,18 @@ class TrainFunctions:
     def _replica_step(self, data: Any, mode: Mode) -> tuple[Any, Recorder]:
         """The model's `train_step` on one replica's batch, recorded."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        xla = summary.in_xla_context()
         rec = Recorder(
             on_apply=lambda original, grads, variables: self._on_apply(rec, mode, x, original, grads, variables),
             backward_time="backward_time" in self._kinds,
             inputs=x,
             data=data,
+            # A step that may capture has its recurrent inputs' probes on the training backward
+            # pass even when the model input feeds them (`hooks._probe`): it computes their
+            # d loss / d input, which lean steps, capturing only a non-finite step, never do.
+            anchored=mode is not Mode.LEAN,
         )
-        # The gradient into a recurrent layer fed by the model input reaches no probe. A full
-        # step outside XLA builds its records in its own graph, where `tf.gradients` takes it
-        # (`records.backward_signals`); a capture built in a function of its own (in-graph
-        # cadence, XLA's conditional) needs a tape. A tape around a recurrent layer's gradient
-        # makes TensorFlow keep what a second-order gradient of its loop would need, every step
-        # (the LSTM's full step 1.81 -> 1.69 of plain without it): lean steps take none.
-        if rec.backward_time and self._recurrent and (mode is Mode.IN_GRAPH or (mode is Mode.FULL and xla)):
-            rec.start_tape(x)
-        try:
-            with recording(rec):
-                outputs = self._train_step(data)
-        finally:
-            rec.stop_tape()
+        with recording(rec):
+            outputs = self._train_step(data)
         if not rec.applied and not self._warned_no_apply:
             self._warned_no_apply = True
             warnings.warn(NO_APPLY, RuntimeWarning, stacklevel=2)

@@ -11,6 +11,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tb_gradcause import GradCauseCallback, stats
 from tests.support.callback_runs import at, logged_steps, names, read_train
@@ -253,3 +254,44 @@ def test_weights_rows_hold_the_update_applied_on_the_cadence_and_on_a_non_finite
             expected = np.linalg.norm(after - before) / np.linalg.norm(after)  # (norm: of the new value)
             assert expected > 0
             np.testing.assert_allclose(at(weights, step)[row, weights.stats.index("update_ratio")], expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "compile_kwargs", [{}, {"jit_compile": True}, {"steps_per_execution": 3}, {"run_eagerly": True}]
+)
+def test_recurrent_input_gradient_from_the_training_backward_pass(tmp_path, compile_kwargs):
+    """An LSTM fed by the model input, captured in full every step: its d loss / d input (whose
+    path holds nothing trainable, so plain training never computes it) is logged on every step
+    with the values of a second backward pass on the same weights, and the weights after
+    training are bit-identical to plain training's."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 10, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+
+    def lstm():
+        keras.utils.set_random_seed(1)
+        model = keras.Sequential([keras.Input((10, 3)), keras.layers.LSTM(8, name="lstm"), keras.layers.Dense(1)])
+        model.compile(keras.optimizers.Adam(0.01), "mse", **compile_kwargs)
+        return model
+
+    plain, expected = lstm(), []
+    for b in range(0, len(x), 16):  # the same steps as `fit`, each after its second backward pass
+        xb = tf.constant(x[b : b + 16])
+        with tf.GradientTape() as tape:
+            tape.watch(xb)
+            loss = plain.compute_loss(xb, y[b : b + 16], plain(xb, training=True))
+        expected.append(stats.time_grad_stats(tape.gradient(loss, xb)).numpy())
+        plain.train_on_batch(xb, y[b : b + 16])
+    logged = lstm()
+    logged.fit(
+        x,
+        y,
+        batch_size=16,
+        shuffle=False,
+        epochs=1,
+        verbose=0,
+        callbacks=[GradCauseCallback(str(tmp_path), every_n_steps=1)],
+    )
+    timed = read_train(tmp_path).series["backward_time"]
+    assert names(timed) == ["lstm"] and timed.steps.tolist() == [0, 1, 2, 3]
+    np.testing.assert_allclose(timed.values[:, 0, :], np.stack(expected), rtol=1e-5, atol=1e-7)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(plain.get_weights(), logged.get_weights()))
