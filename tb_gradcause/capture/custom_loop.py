@@ -38,7 +38,7 @@ from tb_gradcause.capture import graph, hooks, loss_check, pending, records, sna
 from tb_gradcause.capture.cadence import Mode
 from tb_gradcause.capture.check import SpikeWatch, check_step
 from tb_gradcause.capture.config import CaptureConfig
-from tb_gradcause.capture.model_walk import LayerEntry, walk
+from tb_gradcause.capture.model_walk import walk
 
 
 @dataclasses.dataclass
@@ -89,21 +89,21 @@ class ModelRecorder:
             step = tf.summary.experimental.get_step()
             if step is None:
                 raise ValueError("ModelRecorder.watch needs a step (or a tf.summary default step)")
-        entries = self._hook()  # layers built since the last step are hooked too
+        self._hook()  # layers built since the last step are hooked too
         if inputs is not None:  # numpy batches in eager loops
             inputs = tf.nest.map_structure(tf.convert_to_tensor, inputs)
-        rec = hooks.Recorder(lambda apply, grads, variables: apply(grads, variables), backward_time=True, inputs=inputs)
+        # Any step may capture (the cadence is decided in the graph): recurrent inputs' probes are
+        # on the loop's backward pass on every step, as in the callback's in-graph cadence.
+        rec = hooks.Recorder(
+            lambda apply, grads, variables: apply(grads, variables),
+            backward_time="backward_time" in self.config.kinds,
+            inputs=inputs,
+            anchors=lambda: self.model.trainable_weights,
+        )
         step = tf.cast(step, tf.int64)
         cadence = self.config.cadence.in_graph(Mode.IN_GRAPH, step)
-        # A recurrent layer fed by the model input gets its gradient along time from a tape on
-        # the inputs (as in the callback's full steps): none is kept without one.
-        if inputs is not None and "backward_time" in self.config.kinds and any(e.recurrent for e in entries):
-            rec.start_tape(inputs)
-        try:
-            with hooks.recording(rec):
-                yield
-        finally:
-            rec.stop_tape()
+        with hooks.recording(rec):
+            yield
         variables = self.model.trainable_variables
         before = None
         if "weights" in self.config.kinds:
@@ -141,7 +141,6 @@ class ModelRecorder:
         rec = watched.rec
         rec.seal()
         check = check_step(summary.mean_float32(loss), grads, scaled=False, spikes=self._spikes)
-        rec.loss = loss  # what the tape on the inputs (recurrent models) differentiates
         full = graph.on_chief(graph.logical_or(watched.cadence, graph.logical_or(check.bad, check.spike)))
         pulse = summary.loss_record(check.loss, watched.learning_rate) if "loss" in self.config.kinds else None
         plan = pending.Plan(full, check.bad, tf.constant(self.config.loss_every_step), pulse, watched.step)
@@ -153,10 +152,8 @@ class ModelRecorder:
 
         pending.write(plan, build)
 
-    def _hook(self) -> list[LayerEntry]:
+    def _hook(self) -> None:
         """Hook every watched layer of the model and its `compute_loss` (each once)."""
-        entries = walk(self.model)
-        for entry in entries:
+        for entry in walk(self.model):
             hooks.hook_layer(entry)
         hooks.hook_model(self.model)
-        return entries

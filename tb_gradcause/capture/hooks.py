@@ -71,14 +71,21 @@ class Recorder:
     """
 
     def __init__(
-        self, on_apply: Callable, backward_time: bool, inputs: Any = None, data: Any = None, anchored: bool = False
+        self,
+        on_apply: Callable,
+        backward_time: bool,
+        inputs: Any = None,
+        data: Any = None,
+        anchors: Callable[[], Sequence] | None = None,
     ):
-        """`anchored`: recurrent inputs' probes are anchored to the layer's weight (`_probe`), so
+        """`anchors` (the model's trainable weights), given to steps that may capture
+        `backward_time` (never to lean ones): recurrent inputs' probes are then anchored to their
+        layer's first trainable weight, or the model's first if the layer has none (`_probe`), so
         the training backward pass computes d loss / d input even when nothing upstream of the
-        layer is trainable: for steps that may capture `backward_time` (never lean ones)."""
+        layer is trainable."""
         self.on_apply = on_apply
         self.backward_time = backward_time
-        self.anchored = backward_time and anchored
+        self.anchors = anchors if backward_time else None
         self.inputs = inputs  # the step's model inputs (this replica's share of the batch)
         self.data = data  # the step's (x, y, sample_weight) as `train_step` got them (`nan_origin`)
         self.slots: dict[int, Slot] = {}
@@ -95,8 +102,6 @@ class Recorder:
         self.fold: Fold | None = None  # the check riding the gradient all-reduce, during the update
         self.pending: Pending | None = None  # the records, when the step is compiled by XLA
         self.graph = tf.compat.v1.get_default_graph()
-        self.tape: tf.GradientTape | None = None
-        self.tape_recording = False
         self.sealed = False
         self.replica = _replica_id()
         if self.replica is not None:
@@ -115,25 +120,9 @@ class Recorder:
             peers = dict(_replicas.get(self.graph, {}))
         return [peers[i] for i in sorted(peers)]
 
-    def start_tape(self, x) -> None:
-        """Record the step on a tape watching the float model inputs."""
-        # Persistent: the capture that takes its gradient may be traced more than once.
-        self.tape = tf.GradientTape(persistent=True, watch_accessed_variables=False)
-        self.tape.__enter__()
-        self.tape_recording = True
-        for t in tf.nest.flatten(x):
-            if _is_float_tensor(t):
-                self.tape.watch(t)
-
-    def stop_tape(self) -> None:
-        if self.tape is not None and self.tape_recording:
-            self.tape.__exit__(None, None, None)
-            self.tape_recording = False
-
     def seal(self) -> None:
-        """The training backward pass is done: stop the tape, and probes keep what they took
-        (gradients the capture itself takes must not reach them)."""
-        self.stop_tape()
+        """The training backward pass is done: probes keep what they took (gradients the capture
+        itself takes must not reach them)."""
         self.sealed = True
 
     def take(self, slot: Slot, field: str, gradient) -> None:
@@ -208,9 +197,10 @@ def _probe(x: tf.Tensor, store: Callable[[Any], None], anchor: tf.Tensor | None 
     return identity(x) if anchor is None else identity(x, anchor)
 
 
-def _anchor(layer) -> tf.Tensor | None:
-    """A read of the layer's first trainable weight (None if it has none): see `_probe`."""
-    weights = layer.trainable_weights
+def _anchor(layer, model_weights: Callable[[], Sequence]) -> tf.Tensor | None:
+    """A read of the layer's first trainable weight, else of the model's (None if neither has
+    one): see `_probe`."""
+    weights = layer.trainable_weights or model_weights()
     return tf.convert_to_tensor(weights[0]) if weights else None
 
 
@@ -254,7 +244,7 @@ def hook_layer(entry: LayerEntry) -> None:
         if rec is None or slot is None:
             return original(*args, **kwargs)
         if entry.recurrent and rec.backward_time and args and _is_float_tensor(args[0]) and args[0].shape.rank == 3:
-            anchor = _anchor(layer) if rec.anchored else None
+            anchor = _anchor(layer, rec.anchors) if rec.anchors is not None else None
             slot.input = _probe(args[0], lambda g: rec.take(slot, "input_grad", g), anchor)
             args = (slot.input,) + args[1:]
         slot.call = (args, kwargs)

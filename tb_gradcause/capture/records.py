@@ -69,7 +69,7 @@ def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[su
         values = stats.activation_stats_list(outputs, [s.entry.activation for s in slots], options.max_units)
         out.append(shares.mark(summary.Record("activations", rows, values)))
     each_signals = [
-        backward_signals(r, [shares.slots(s)[i] for s in slots], unscale) for i, r in enumerate(shares.recorders)
+        backward_signals([shares.slots(s)[i] for s in slots], unscale) for i in range(len(shares.recorders))
     ]
     # Joined only when logged: a gather is a collective, which runs even when nothing reads it.
     signals = [shares.join([o[j] for o, _ in each_signals]) for j in range(len(slots))] if "backward" in kinds else []
@@ -133,27 +133,14 @@ def model_inputs(model: keras.Model, x: Any) -> dict[str, tf.Tensor]:
     }
 
 
-def backward_signals(rec: Recorder, slots: Sequence[Slot], unscale: Callable) -> tuple[list, list]:
+def backward_signals(slots: Sequence[Slot], unscale: Callable) -> tuple[list, list]:
     """Per slot: d loss / d output (d loss / d logits when the output gets none) and, for
     recurrent layers, d loss / d input (else None), as the probes took them from the training
-    backward pass (unscaled). A recurrent layer fed by the model input, which no probe sees, gets
-    one gradient of the unscaled loss: on `rec.tape` when there is one, else by `tf.gradients`
-    when the records are built in the step's own graph (none in a function of their own)."""
+    backward pass (unscaled). A recurrent layer fed by the model input has its input's probe on
+    that pass only in steps that may capture (`hooks._probe`): in a lean step's capture of a
+    non-finite step it has none."""
     outputs = [unscale(s.output_grad if s.output_grad is not None else s.logits_grad) for s in slots]
-    inputs = [unscale(s.input_grad) for s in slots]
-    missing = [j for j, s in enumerate(slots) if s.input is not None and inputs[j] is None]
-    if not missing or rec.loss is None:
-        return outputs, inputs
-    sources = [slots[j].input for j in missing]
-    if rec.tape is not None:
-        grads = rec.tape.gradient(rec.loss, sources)
-    elif not tf.executing_eagerly() and rec.loss.graph is tf.compat.v1.get_default_graph():
-        grads = tf.gradients(rec.loss, sources)
-    else:
-        return outputs, inputs
-    for j, g in zip(missing, grads):
-        inputs[j] = g
-    return outputs, inputs
+    return outputs, [unscale(s.input_grad) for s in slots]
 
 
 def weights_record(after: list[tf.Tensor], rows: list[RowInfo], snapshot: Snapshot | None) -> summary.Record:

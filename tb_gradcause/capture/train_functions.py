@@ -125,7 +125,7 @@ class TrainFunctions:
             # A step that may capture has its recurrent inputs' probes on the training backward
             # pass even when the model input feeds them (`hooks._probe`): it computes their
             # d loss / d input, which lean steps, capturing only a non-finite step, never do.
-            anchored=mode is not Mode.LEAN,
+            anchors=(lambda: self._model.trainable_weights) if mode is not Mode.LEAN else None,
         )
         with recording(rec):
             outputs = self._train_step(data)

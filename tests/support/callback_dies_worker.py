@@ -6,8 +6,8 @@ MODE "nan_grad": batch 5 is all zeros under sqrt(h^2) (a finite loss, NaN gradie
 MODE "nan_grad_accumulated": the same with an optimizer accumulating 4 steps' gradients (the
   NaN would reach the weights only at step 7).
 MODE "interrupt": Ctrl-C (KeyboardInterrupt) before step 3; the process exits through it.
-MODE "determinism": prints, per output head, whether weights after 16 steps are bit-identical
-  with/without the callback.
+MODE "determinism": prints, per output head (and for an LSTM fed by the model input), whether
+  weights after 16 steps are bit-identical with/without the callback.
 """
 
 from __future__ import annotations
@@ -89,10 +89,14 @@ HEADS = {
 def weights_after_training(with_callback: bool, head: str, log_dir: str) -> list[np.ndarray]:
     keras.utils.set_random_seed(1)
     x, y = data()
-    output, loss, target = HEADS[head]
-    model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dropout(0.3), output()]
-    )
+    if head == "lstm":  # its input's probe is anchored to its kernel on full steps (`hooks._probe`)
+        x, loss, target = x[:, :, None], "mse", lambda y: y
+        model = keras.Sequential([keras.Input((4, 1)), keras.layers.LSTM(8, dropout=0.3), keras.layers.Dense(1)])
+    else:
+        output, loss, target = HEADS[head]
+        model = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dropout(0.3), output()]
+        )
     model.compile(keras.optimizers.Adam(0.01), loss)
     callbacks = [GradCauseCallback(log_dir, every_n_steps=2)] if with_callback else []
     model.fit(x, target(y), batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
@@ -117,7 +121,7 @@ def interrupt():
 if mode == "interrupt":
     interrupt()
 elif mode == "determinism":
-    for head in HEADS:
+    for head in [*HEADS, "lstm"]:
         plain = weights_after_training(False, head, log_dir)
         logged = weights_after_training(True, head, os.path.join(log_dir, head) if head != "regression" else log_dir)
         same = all(a.tobytes() == b.tobytes() for a, b in zip(plain, logged))

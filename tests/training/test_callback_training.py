@@ -58,7 +58,7 @@ def test_nan_gradient_with_finite_loss_is_caught(tmp_path, mode):
 
 def test_op_determinism_bit_identical_weights(tmp_path):
     verdicts = run_worker("determinism", tmp_path).split()
-    assert verdicts == ["regression", "IDENTICAL", "softmax", "IDENTICAL", "sigmoid", "IDENTICAL"]
+    assert verdicts == ["regression", "IDENTICAL", "softmax", "IDENTICAL", "sigmoid", "IDENTICAL", "lstm", "IDENTICAL"]
     assert read_train(tmp_path).series["weights"].steps.tolist() == list(range(0, 16, 2))
 
 
@@ -257,19 +257,30 @@ def test_weights_rows_hold_the_update_applied_on_the_cadence_and_on_a_non_finite
 
 
 @pytest.mark.parametrize(
-    "compile_kwargs", [{}, {"jit_compile": True}, {"steps_per_execution": 3}, {"run_eagerly": True}]
+    "compile_kwargs, frozen",
+    [
+        ({}, False),
+        ({"jit_compile": True}, False),
+        ({"steps_per_execution": 3}, False),
+        ({"run_eagerly": True}, False),
+        ({}, True),
+        ({"steps_per_execution": 3}, True),
+    ],
 )
-def test_recurrent_input_gradient_from_the_training_backward_pass(tmp_path, compile_kwargs):
+def test_recurrent_input_gradient_from_the_training_backward_pass(tmp_path, compile_kwargs, frozen):
     """An LSTM fed by the model input, captured in full every step: its d loss / d input (whose
     path holds nothing trainable, so plain training never computes it) is logged on every step
     with the values of a second backward pass on the same weights, and the weights after
-    training are bit-identical to plain training's."""
+    training are bit-identical to plain training's. Also with the LSTM frozen (no weight of its
+    own to anchor its input's probe to)."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 10, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
 
     def lstm():
         keras.utils.set_random_seed(1)
-        model = keras.Sequential([keras.Input((10, 3)), keras.layers.LSTM(8, name="lstm"), keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [keras.Input((10, 3)), keras.layers.LSTM(8, name="lstm", trainable=not frozen), keras.layers.Dense(1)]
+        )
         model.compile(keras.optimizers.Adam(0.01), "mse", **compile_kwargs)
         return model
 

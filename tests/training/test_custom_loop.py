@@ -114,6 +114,27 @@ def test_the_loop_records_what_the_callback_records(tmp_path, monkeypatch):
     assert fit["gradients"].steps.tolist() == [0, 2, 4]
 
 
+def test_the_loop_records_a_recurrent_input_gradient_as_the_callback(tmp_path, monkeypatch):
+    """An LSTM fed by the model input: its d loss / d input comes from the loop's own backward
+    pass (its probe anchored to the kernel), with the callback's values."""
+
+    def recurrent(logdir):
+        rng = _common.start(3)
+        x, y = rng.normal(size=(48, 10, 3)).astype("float32"), rng.normal(size=(48, 1)).astype("float32")
+        model = keras.Sequential([keras.Input((10, 3)), keras.layers.LSTM(8, name="lstm"), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        _common.fit(model, x, y, logdir=logdir, name="run", epochs=1, batch_size=16, every_n_steps=1)
+
+    timed = {}
+    for trainer in (ordered_fit, loop_fit):
+        monkeypatch.setattr(_common, "fit", trainer)
+        recurrent(str(tmp_path / trainer.__name__))
+        timed[trainer.__name__] = read_train(tmp_path / trainer.__name__ / "run").series["backward_time"]
+    fit, loop = timed["ordered_fit"], timed["loop_fit"]
+    assert names(loop) == names(fit) == ["lstm"] and loop.steps.tolist() == fit.steps.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(loop.values, fit.values, rtol=1e-5, atol=1e-7)
+
+
 def readme_snippet() -> str:
     """The README's custom-loop example (the ```python block after its "custom training loop" line)."""
     text = README.read_text()
