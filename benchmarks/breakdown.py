@@ -10,9 +10,6 @@ conditional with a body that takes nothing, or decided by the loss alone (known 
 pass instead of after the whole backward pass), and what a replay of the one case the loss cannot
 decide (finite loss, non-finite gradients) would have to keep.
 
-The `full_recurrent` group sets the full step beside itself with a recurrent layer's d loss / d
-input taken by a second backward pass (before the probes' anchor) and without it.
-
 The `full` group asks where a full step's cost goes (`every_n_steps=1`, every kind every step):
 each kind left out in turn, the stat kernels replaced by zeros, the summary writes replaced by a
 store of their values, the weight snapshot left out, the exact fallback left out, the stat
@@ -213,14 +210,6 @@ def _before_fixes() -> list[tuple]:
     ]
 
 
-def _second_pass() -> tuple:
-    """The recurrent inputs' probes without their anchor (as before it): a recurrent layer fed by
-    the model input gets d loss / d input from a second backward pass in the full step's graph."""
-    from tb_gradcause.capture import hooks
-
-    return (hooks, "_anchor", lambda layer: None)
-
-
 def _no_write() -> tuple:
     """`summary.write` storing its values' sum in a variable: the stats are computed, no summary
     op, metadata flag or event is written."""
@@ -386,7 +375,6 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_exact": (lambda: FULL, _no_exact),
     "full_stats_xla": (lambda: FULL, _stats_xla),
     "full_before_fixes": (lambda: FULL, _before_fixes),
-    "full_second_pass": (lambda: FULL, lambda: [_second_pass()]),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
@@ -398,8 +386,6 @@ FULL_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("full"))
 FLOORS = ("floor_full", "floor_full_snapshot", "floor_full_stats", "floor_full_batched")
 # A shorter `full` group: the full step, its stat kernels and writes, and the floors.
 FULL_SHORT = ("full", "full_no_exact", "full_no_stats", "full_no_write", "full_stats_xla")
-# A recurrent layer's d loss / d input: from the training backward pass, from a second one, none.
-FULL_RECURRENT = ("full", "full_second_pass", "full_no_backward_time")
 
 
 def arguments(variant: str) -> dict:

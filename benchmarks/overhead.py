@@ -181,8 +181,6 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_SHORT},
         **{name: None for name in breakdown.FLOORS if name != "floor_full_batched"},
     },
-    # A recurrent layer's d loss / d input, anchored or by a second backward pass (not run by default).
-    "full_recurrent": {name: breakdown.arguments(name) for name in breakdown.FULL_RECURRENT},
     # Why the dead full-capture conditional costs (not run by default): `breakdown.LATE`.
     "late": {name: breakdown.arguments(name) for name in breakdown.LATE},
 }
