@@ -151,33 +151,59 @@ def unit_sample(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
     return tf.reshape(tf.gather(by_position, spread, axis=1), [tf.shape(x)[0], -1])
 
 
-def _l2(x: tf.Tensor) -> tf.Tensor:
-    """L2 norm of every element in one fused pass (non-finite if any element is, or if the sum of
-    squares overflows; 0 if every square underflows): for the fast kernels."""
-    return tf.sqrt(2.0 * tf.nn.l2_loss(x))
-
-
 def _norm(x: tf.Tensor, axis=None) -> tf.Tensor:
     """L2 norm over `axis`, scaled by the largest |x| first as in `_masked_moments`: finite for a
-    finite tensor, NaN/Inf where `x` holds one."""
-    scale = tf.reduce_max(tf.abs(x), axis=axis, keepdims=True)  # NaN/Inf propagate
+    finite tensor (0 for an empty one), NaN/Inf where `x` holds one."""
+    scale = tf.reduce_max(tf.abs(x), axis=axis, keepdims=True)  # NaN/Inf propagate; -inf if empty
     unit = tf.where((scale > 0) & tf.math.is_finite(scale), scale, 1.0)
     norm = tf.sqrt(tf.reduce_sum(tf.square(x / unit), axis=axis))
     scale, unit = (tf.squeeze(t) if axis is None else tf.squeeze(t, axis) for t in (scale, unit))
-    return tf.where(tf.math.is_finite(scale), unit * norm, scale)
+    return tf.where(tf.math.is_finite(scale) | (scale < 0.0), unit * norm, scale)
 
 
-def _fast_tensor_stats(x: tf.Tensor) -> tf.Tensor:
-    """`TENSOR_STATS` of a tensor with no NaN/Inf in 8 passes; a non-finite input shows as a
-    non-finite mean or std (then `_exact_tensor_stats` must be used)."""
-    x = tf.reshape(_as_float(x), [-1])
-    n = tf.cast(tf.size(x), tf.float32)
+def _columns(rows: Sequence[Sequence]) -> list[tf.Tensor]:
+    """Per-tensor scalars (one list per tensor) as one [N] column per position: a single op each,
+    whatever N, so the arithmetic on them runs once for all tensors instead of once per tensor."""
+    return [tf.stack(column) for column in zip(*rows)]
+
+
+def _size(x: tf.Tensor) -> int | tf.Tensor:
+    n = x.shape.num_elements()
+    return n if n is not None else tf.size(x)
+
+
+def _reductions(x: tf.Tensor) -> list:
+    """The fast kernels' passes over a float32 tensor: [size, mean, mean squared deviation from
+    the mean, min, max, half the nonzero count]. The count is `l2_loss` of the signs (two kernels
+    where a comparison, cast and sum take three; exact while it is below 2**24, as a float32 sum
+    of ones is). A NaN/Inf shows as a non-finite mean or deviation; so does a sum of squares that
+    overflows."""
     mean = tf.reduce_mean(x)
-    var = tf.reduce_mean(tf.math.squared_difference(x, mean))
-    vmin, vmax = tf.reduce_min(x), tf.reduce_max(x)
-    zero = tf.reduce_sum(tf.cast(tf.equal(x, 0.0), tf.float32)) / tf.maximum(n, 1.0)
-    l2 = tf.sqrt(n * (var + tf.square(mean)))  # both terms >= 0: no cancellation
-    return tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0])
+    deviation = tf.reduce_mean(tf.math.squared_difference(x, mean))
+    return [_size(x), mean, deviation, tf.reduce_min(x), tf.reduce_max(x), tf.nn.l2_loss(tf.sign(x))]
+
+
+def _tensor_rows(columns: Sequence[tf.Tensor], l2: tf.Tensor | None = None) -> tf.Tensor:
+    """`TENSOR_STATS` [N, 9] of finite tensors from the [N] columns of `_reductions` (`l2`: the
+    norms, when not those of the same elements)."""
+    n, mean, var, vmin, vmax, half_nonzero = columns
+    n = tf.cast(n, tf.float32)
+    if l2 is None:
+        l2 = tf.sqrt(n * (var + tf.square(mean)))  # both terms >= 0: no cancellation
+    zero = (n - 2.0 * half_nonzero) / tf.maximum(n, 1.0)
+    none = tf.zeros_like(mean)
+    return tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, none, none], axis=1)
+
+
+def _sampled_l2(columns: list[tf.Tensor], sums: Sequence[tf.Tensor | None]) -> tf.Tensor | None:
+    """The norms of `_tensor_rows` where some rows' stats come from a sample of their tensor:
+    those rows' from the half sums of squares of every element (`sums`, None for the others)."""
+    if all(s is None for s in sums):
+        return None
+    n, mean, var = tf.cast(columns[0], tf.float32), columns[1], columns[2]
+    whole = tf.stack([tf.constant(0.0) if s is None else s for s in sums])
+    sampled = tf.constant([s is not None for s in sums])
+    return tf.sqrt(tf.where(sampled, 2.0 * whole, n * (var + tf.square(mean))))
 
 
 def _fast_or_exact(fast: tf.Tensor, exact: Callable[[], tf.Tensor], scale: tf.Tensor) -> tf.Tensor:
@@ -203,22 +229,25 @@ _MAX_ABS = 5  # the `max_abs` column of `metadata.TENSOR_STATS`
 
 def tensor_stats_list(xs: Sequence[tf.Tensor]) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each tensor: float32 [N, 9] (one conditional for all)."""
-    fast = tf.stack([_fast_tensor_stats(x) for x in xs])
+    fast = _tensor_rows(_columns([_reductions(_as_float(x)) for x in xs]))
     return _fast_or_exact(fast, lambda: tf.stack([_exact_tensor_stats(x) for x in xs]), fast[:, _MAX_ABS])
 
 
-def _fast_output_stats(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
-    """`_fast_tensor_stats` of a layer output's unit sample, with the L2 norm of every element."""
-    x = _as_float(x)
+def _whole_sum(x: tf.Tensor, max_units: int | None) -> tf.Tensor | None:
+    """Half the sum of squares of every element of a layer output whose other stats come from its
+    unit sample (`unit_sample`), else None: for `_sampled_l2`."""
     if x.shape.rank is None or sampled_positions(x.shape.as_list(), max_units) is None:
-        return _fast_tensor_stats(x)
-    return tf.concat([[_l2(x)], _fast_tensor_stats(unit_sample(x, max_units))[1:]], 0)
+        return None
+    return tf.nn.l2_loss(x)
 
 
 def output_stats_list(xs: Sequence[tf.Tensor], max_units: int | None = metadata.SAMPLE_UNITS) -> tf.Tensor:
     """`metadata.TENSOR_STATS` of each layer output [batch, ...] (or signal of its shape), with
     large outputs sampled as `unit_sample` says: float32 [N, 9]."""
-    fast = tf.stack([_fast_output_stats(x, max_units) for x in xs])
+    floats = [_as_float(x) for x in xs]
+    wholes = [_whole_sum(x, max_units) for x in floats]
+    columns = _columns([_reductions(x if w is None else unit_sample(x, max_units)) for x, w in zip(floats, wholes)])
+    fast = _tensor_rows(columns, _sampled_l2(columns, wholes))
     return _fast_or_exact(fast, lambda: tf.stack([_exact_tensor_stats(x) for x in xs]), fast[:, _MAX_ABS])
 
 
@@ -288,52 +317,55 @@ def gradient_stats_list(grads: Sequence, dense_slices: bool = False) -> tf.Tenso
     missing = 1. `dense_slices` densifies `IndexedSlices` instead of merging them (for XLA, where
     `tf.unique` does not compile); both are exact."""
     dense = [i for i, g in enumerate(grads) if g is not None and (dense_slices or not isinstance(g, tf.IndexedSlices))]
-    dense_rows = tensor_stats_list([tf.convert_to_tensor(grads[i]) for i in dense]) if dense else None
-    rows = []
-    for i, g in enumerate(grads):
-        if g is None:
-            rows.append(tf.constant(MISSING_GRADIENT, tf.float32))
-            continue
-        if i in dense:
-            assert dense_rows is not None
-            base = dense_rows[dense.index(i)]
-        else:
-            base = indexed_slices_stats(g)
-        rows.append(tf.concat([base, [0.0]], 0))
-    return tf.stack(rows)
+    rows = tensor_stats_list([tf.convert_to_tensor(grads[i]) for i in dense]) if dense else None
+    missing = tf.constant([[float(g is None)] for g in grads])
+    if len(dense) < len(grads):  # rows of missing gradients and merged slices among them
+        dense_rows = tf.unstack(rows) if rows is not None else []
+        absent = tf.constant(MISSING_GRADIENT[:-1], tf.float32)
+        rows = tf.stack(
+            [
+                dense_rows[dense.index(i)] if i in dense else absent if g is None else indexed_slices_stats(g)
+                for i, g in enumerate(grads)
+            ]
+        )
+    return tf.concat([rows, missing], 1)
 
 
 def _units(x: tf.Tensor) -> tf.Tensor | None:
     """[batch, units] view of a layer output (None for a scalar)."""
     if x.shape.rank is None or x.shape.rank < 1:
         return None
+    if x.shape.rank == 2:
+        return x
     return tf.reshape(x, [-1, 1]) if x.shape.rank == 1 else tf.reshape(x, [tf.shape(x)[0], -1])
 
 
-def _fast_activation_stats(x: tf.Tensor, activation: str, max_units: int | None) -> tf.Tensor:
-    """`KIND_STATS["activations"]` of an output without NaN/Inf (else a non-finite L2, mean or std).
-
-    Per-unit reductions over the batch first; the tensor-wide stats follow from them (the
-    variance by the law of total variance), so the units are read about 8 times. A sampled
-    output takes its L2 norm from every element (one more pass).
-    """
-    x = _as_float(x)
+def _activation_reductions(x: tf.Tensor, activation: str, max_units: int | None) -> list:
+    """The fast activation kernel's passes over a float32 layer output, for `activation_stats_list`:
+    `_reductions`' columns of its unit sample with the variance split into the mean within-unit and
+    the between-unit one (law of total variance, both >= 0), then the dead fraction, saturated fraction
+    and batch std. Per-unit reductions over the batch first; the tensor-wide ones follow from
+    them, so the units are read about 8 times."""
     units = unit_sample(x, max_units)
-    if units is None:
-        return tf.concat([_fast_tensor_stats(x), [0.0, 0.0, 0.0]], 0)
-    n = tf.cast(tf.size(units), tf.float32)
-    unit_mean, unit_var = tf.nn.moments(units, axes=[0])
-    unit_min, unit_max = tf.reduce_min(units, axis=0), tf.reduce_max(units, axis=0)
+    if units is None:  # a scalar
+        n, mean, var, vmin, vmax, half_nonzero = _reductions(x)
+        return [n, mean, var, 0.0, vmin, vmax, half_nonzero, 0.0, 0.0, 0.0]
+    unit_mean = tf.reduce_mean(units, axis=0)
+    unit_var = tf.reduce_mean(tf.math.squared_difference(units, unit_mean), axis=0)
+    unit_max = tf.reduce_max(units, axis=0)
     mean = tf.reduce_mean(unit_mean)
-    var = tf.reduce_mean(unit_var) + tf.reduce_mean(tf.math.squared_difference(unit_mean, mean))
-    vmin, vmax = tf.reduce_min(unit_min), tf.reduce_max(unit_max)
-    zero = tf.reduce_sum(tf.cast(tf.equal(units, 0.0), tf.float32)) / tf.maximum(n, 1.0)
-    sampled = sampled_positions(x.shape.as_list(), max_units) is not None
-    l2 = _l2(x) if sampled else tf.sqrt(n * (var + tf.square(mean)))
-    base = tf.stack([l2, mean, tf.sqrt(var), vmin, vmax, tf.maximum(-vmin, vmax), zero, 0.0, 0.0])
-    dead_frac = tf.reduce_mean(tf.cast(unit_max <= 0.0, tf.float32))
-    batch_std = tf.reduce_mean(tf.sqrt(unit_var))
-    return tf.concat([base, tf.stack([dead_frac, saturated_fraction(units, activation), batch_std])], 0)
+    return [
+        tf.size(units),
+        mean,
+        tf.reduce_mean(unit_var),
+        tf.reduce_mean(tf.math.squared_difference(unit_mean, mean)),
+        tf.reduce_min(units),
+        tf.reduce_max(unit_max),
+        tf.nn.l2_loss(tf.sign(units)),
+        tf.reduce_mean(tf.cast(unit_max <= 0.0, tf.float32)),
+        saturated_fraction(units, activation),
+        tf.reduce_mean(tf.sqrt(unit_var)),
+    ]
 
 
 def activation_stats_list(
@@ -341,7 +373,13 @@ def activation_stats_list(
 ) -> tf.Tensor:
     """`KIND_STATS["activations"]` of each layer output [batch, ...], large ones sampled as
     `unit_sample` says: float32 [N, 12]."""
-    fast = tf.stack([_fast_activation_stats(x, a, max_units) for x, a in zip(xs, activations)])
+    floats = [_as_float(x) for x in xs]
+    n, mean, within, between, vmin, vmax, half_nonzero, *units = _columns(
+        [_activation_reductions(x, a, max_units) for x, a in zip(floats, activations)]
+    )
+    var = within + between
+    l2 = _sampled_l2([n, mean, var], [_whole_sum(x, max_units) for x in floats])
+    fast = tf.concat([_tensor_rows([n, mean, var, vmin, vmax, half_nonzero], l2), tf.stack(units, 1)], 1)
     exact = lambda: tf.stack([_exact_activation_stats(x, a) for x, a in zip(xs, activations)])  # noqa: E731
     return _fast_or_exact(fast, exact, fast[:, _MAX_ABS])
 
@@ -385,15 +423,13 @@ def saturated_fraction(x: tf.Tensor, activation: str) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(near, tf.float32))
 
 
-def _fast_weight_stats(weight: tf.Tensor, update: tf.Tensor | None, before_known: bool) -> tf.Tensor:
-    """`KIND_STATS["weights"]` of a variable without NaN/Inf; a non-finite one shows as a
-    non-finite norm (column 0) or update norm (column 4). A finite update of a finite weight
-    had a finite value before it (`nonfinite_before` = 0)."""
-    w = tf.reshape(_as_float(weight), [-1])
-    norm = _l2(w)
-    max_abs = tf.maximum(-tf.reduce_min(w), tf.reduce_max(w)) if w.shape.num_elements() != 0 else tf.constant(0.0)
-    update_norm, ratio = _update_columns(norm, None if update is None else _l2(_as_float(update)))
-    return tf.stack([norm, max_abs, 0.0, 0.0, update_norm, ratio, 0.0 if before_known else _NAN])
+def _weight_reductions(weight: tf.Tensor, update: tf.Tensor | None) -> list:
+    """The fast weight kernel's passes: [half sum of squares, min, max] of a variable value, then
+    the update's half sum of squares (0 when unknown). A NaN/Inf shows as a non-finite sum."""
+    w = _as_float(weight)
+    empty = w.shape.num_elements() == 0  # min and max of nothing: +-inf
+    bounds = [0.0, 0.0] if empty else [tf.reduce_min(w), tf.reduce_max(w)]
+    return [tf.nn.l2_loss(w), *bounds, 0.0 if update is None else tf.nn.l2_loss(_as_float(update))]
 
 
 def _update_columns(norm: tf.Tensor, update_norm: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
@@ -414,11 +450,17 @@ def weight_stats_list(
     (unknown). Give the update as `weight - before` when both are known.
     """
     befores = list(befores) if befores is not None else [None] * len(weights)
-    rows = tf.stack([_fast_weight_stats(w, u, b is not None) for w, u, b in zip(weights, updates, befores)])
-    known = [i for i, u in enumerate(updates) if u is not None]
-    norms = tf.concat([rows[:, 0], tf.gather(rows[:, 4], tf.constant(known, tf.int32))], 0)
-    max_abs = rows[:, 1]
-    ok = tf.reduce_all(tf.math.is_finite(norms)) & tf.reduce_all((max_abs == 0.0) | (max_abs >= _TINY))
+    half_sq, vmin, vmax, update_half_sq = _columns([_weight_reductions(w, u) for w, u in zip(weights, updates)])
+    norm, max_abs = tf.sqrt(2.0 * half_sq), tf.maximum(vmax, -vmin)  # +0, not -0, for an empty weight
+    known = tf.constant([u is not None for u in updates])
+    update_norm, ratio = _update_columns(norm, tf.sqrt(2.0 * update_half_sq))
+    unknown = tf.fill(tf.shape(norm), _NAN)
+    update_norm, ratio = tf.where(known, update_norm, unknown), tf.where(known, ratio, unknown)
+    before = tf.constant([0.0 if b is not None else _NAN for b in befores])  # finite update of a finite weight
+    none = tf.zeros_like(norm)
+    rows = tf.stack([norm, max_abs, none, none, update_norm, ratio, before], axis=1)
+    finite = tf.math.is_finite(norm) & tf.math.is_finite(update_half_sq)  # NaN/Inf in a weight or its update
+    ok = tf.reduce_all(finite) & tf.reduce_all((max_abs == 0.0) | (max_abs >= _TINY))
     return _fast_unless(
         ok, rows, lambda: tf.stack([_exact_weight_stats(w, u, b) for w, u, b in zip(weights, updates, befores)])
     )
