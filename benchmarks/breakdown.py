@@ -15,7 +15,8 @@ each kind left out in turn, the stat kernels replaced by zeros, the summary writ
 store of their values, the weight snapshot left out, the exact fallback left out, the stat
 kernels compiled by XLA; and beside them floors built without tb_gradcause (`floor_function`):
 plain Keras plus one L2 reduction (or the fast kernels' six, per tensor or batched) per tensor
-the capture reads, no summary written.
+the capture reads, no summary written. The `full_kernels` group runs the full step with the stat
+kernels of an earlier commit (`KERNELS_BEFORE`) beside the current ones.
 """
 
 from __future__ import annotations
@@ -180,15 +181,46 @@ def _stats_xla() -> list[tuple]:
 
     from tb_gradcause import stats
 
-    names = (
-        "tensor_stats_list",
-        "output_stats_list",
-        "activation_stats_list",
-        "gradient_stats_list",
-        "weight_stats_list",
-        "input_stats",
-    )
-    return [(stats, name, tf.function(getattr(stats, name), jit_compile=True, autograph=False)) for name in names]
+    return [(stats, name, tf.function(getattr(stats, name), jit_compile=True, autograph=False)) for name in _LISTS]
+
+
+# `stats`' entry points that take a list of tensors (or a batch), but the per-tensor `time_grad_stats`.
+_LISTS = (
+    "tensor_stats_list",
+    "output_stats_list",
+    "activation_stats_list",
+    "gradient_stats_list",
+    "weight_stats_list",
+    "input_stats",
+)
+# The commit whose stat kernels `full_stats_before` runs: the fast kernels' last version with
+# ~20-40 ops per tensor (the per-tensor arithmetic, before their [N] columns).
+KERNELS_BEFORE = "5b8b5e3"
+
+
+def _stats_before() -> list[tuple]:
+    """`stats`' entry points as `tb_gradcause/stats.py` had them at `KERNELS_BEFORE` (read from
+    git, loaded as a module of its own): the same step with the kernels before and after a change,
+    in one process."""
+    import importlib.util
+    import os
+    import subprocess
+    import tempfile
+
+    from tb_gradcause import stats
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = subprocess.run(
+        ["git", "show", f"{KERNELS_BEFORE}:tb_gradcause/stats.py"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    path = os.path.join(tempfile.mkdtemp(prefix="stats_before_"), "stats_before.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location("stats_before", path)
+    assert spec is not None and spec.loader is not None
+    before = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(before)
+    return [(stats, name, getattr(before, name)) for name in _LISTS]
 
 
 def _before_fixes() -> list[tuple]:
@@ -374,6 +406,7 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_write": (lambda: FULL, lambda: [_no_write()]),
     "full_no_exact": (lambda: FULL, _no_exact),
     "full_stats_xla": (lambda: FULL, _stats_xla),
+    "full_stats_before": (lambda: FULL, _stats_before),
     "full_before_fixes": (lambda: FULL, _before_fixes),
 }
 
@@ -386,6 +419,8 @@ FULL_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("full"))
 FLOORS = ("floor_full", "floor_full_snapshot", "floor_full_stats", "floor_full_batched")
 # A shorter `full` group: the full step, its stat kernels and writes, and the floors.
 FULL_SHORT = ("full", "full_no_exact", "full_no_stats", "full_no_write", "full_stats_xla")
+# The stat kernels at `KERNELS_BEFORE` against the current ones, and without any (the `full_kernels` group).
+FULL_KERNELS = ("full", "full_stats_before", "full_no_stats")
 
 
 def arguments(variant: str) -> dict:

@@ -181,6 +181,8 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
         **{name: breakdown.arguments(name) for name in breakdown.FULL_SHORT},
         **{name: None for name in breakdown.FLOORS if name != "floor_full_batched"},
     },
+    # The full step with the stat kernels before and after a change (not run by default).
+    "full_kernels": {name: breakdown.arguments(name) for name in breakdown.FULL_KERNELS},
     # Why the dead full-capture conditional costs (not run by default): `breakdown.LATE`.
     "late": {name: breakdown.arguments(name) for name in breakdown.LATE},
 }
