@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -193,9 +194,10 @@ _LISTS = (
     "weight_stats_list",
     "input_stats",
 )
-# The commit whose stat kernels `full_stats_before` runs: the fast kernels' last version with
-# ~20-40 ops per tensor (the per-tensor arithmetic, before their [N] columns).
-KERNELS_BEFORE = "5b8b5e3"
+# The commit whose stat kernels `full_stats_before` runs (environment variable KERNELS_BEFORE):
+# by default the fast kernels' last version with ~20-40 ops per tensor (the per-tensor arithmetic,
+# before their [N] columns).
+KERNELS_BEFORE = os.environ.get("KERNELS_BEFORE", "5b8b5e3")
 
 
 def _stats_before() -> list[tuple]:
@@ -203,7 +205,6 @@ def _stats_before() -> list[tuple]:
     git, loaded as a module of its own): the same step with the kernels before and after a change,
     in one process."""
     import importlib.util
-    import os
     import subprocess
     import tempfile
 
