@@ -46,8 +46,8 @@ def fast_only(monkeypatch):
     """`stats._fast_unless` returning the fast rows, failing if it would have fallen back."""
 
     def fast_unless(ok, fast, exact):
-        assert bool(ok), "a finite tensor fell back to the exact kernels"
-        return fast
+        with tf.control_dependencies([tf.debugging.Assert(ok, ["a finite tensor fell back to the exact kernels"])]):
+            return tf.identity(fast)
 
     monkeypatch.setattr(stats, "_fast_unless", fast_unless)
 
@@ -77,6 +77,18 @@ def test_activation_rows(case, activation, fast_only):
     fast = stats.activation_stats_list(xs, [activation] * len(xs), None).numpy()
     exact = np.stack([stats._exact_activation_stats(x, activation).numpy() for x in xs])
     _close(fast, exact)
+
+
+@pytest.mark.parametrize("case", ["random", "sparse"])
+def test_activation_rows_of_scalars_vectors_and_unknown_unit_counts(case, fast_only):
+    """Outputs of every rank in one list, traced with unknown batch and unit counts."""
+    xs = [_data(case, ()), tf.constant(-2.0), _data(case, (7,)), _data(case, (5, 3)), _data(case, (4, 2, 6))]
+    acts = ["relu", "sigmoid", "relu", "tanh", "relu"]
+    specs = [tf.TensorSpec([None] * x.shape.rank, tf.float32) for x in xs]
+    traced = tf.function(lambda *t: stats.activation_stats_list(list(t), acts, None), input_signature=specs)
+    exact = np.stack([stats._exact_activation_stats(x, a).numpy() for x, a in zip(xs, acts)])
+    _close(traced(*xs).numpy(), exact)
+    _close(stats.activation_stats_list(xs, acts, None).numpy(), exact)
 
 
 @pytest.mark.parametrize("case", ["random", "large_mean_tiny_spread", "sparse"])
