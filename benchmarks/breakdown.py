@@ -408,20 +408,25 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "full_no_exact": (lambda: FULL, _no_exact),
     "full_stats_xla": (lambda: FULL, _stats_xla),
     "full_stats_before": (lambda: FULL, _stats_before),
+    "lean_stats_before": (lambda: LEAN, _stats_before),  # the full capture's branch, built, not taken
     "full_before_fixes": (lambda: FULL, _before_fixes),
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
 EXPERIMENTS = ("lean_late_trivial", "lean_early_predicate", "lean_early_keep", "lean_early_keep_gated")
 LATE = ("lean", "lean_no_full_branch", *EXPERIMENTS)
+# The stat kernels at `KERNELS_BEFORE` (the `full_kernels` and `lean_kernels` groups).
+BEFORE = ("full_stats_before", "lean_stats_before")
 # The lean step's breakdown (the `breakdown` group) and the full step's (`full`, with `FLOORS`).
-LEAN_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("lean") and name not in EXPERIMENTS)
-FULL_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("full"))
+LEAN_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("lean") and name not in EXPERIMENTS + BEFORE)
+FULL_BREAKDOWN = tuple(name for name in VARIANTS if name.startswith("full") and name not in BEFORE)
 FLOORS = ("floor_full", "floor_full_snapshot", "floor_full_stats", "floor_full_batched")
 # A shorter `full` group: the full step, its stat kernels and writes, and the floors.
 FULL_SHORT = ("full", "full_no_exact", "full_no_stats", "full_no_write", "full_stats_xla")
 # The stat kernels at `KERNELS_BEFORE` against the current ones, and without any (the `full_kernels` group).
 FULL_KERNELS = ("full", "full_stats_before", "full_no_stats")
+# The same for the lean step, whose full-capture conditional holds the kernels but never runs them.
+LEAN_KERNELS = ("lean", "lean_stats_before")
 
 
 def arguments(variant: str) -> dict:

@@ -183,6 +183,7 @@ STEP_GROUPS: dict[str, dict[str, dict | None]] = {
     },
     # The full step with the stat kernels before and after a change (not run by default).
     "full_kernels": {name: breakdown.arguments(name) for name in breakdown.FULL_KERNELS},
+    "lean_kernels": {name: breakdown.arguments(name) for name in breakdown.LEAN_KERNELS},
     # Why the dead full-capture conditional costs (not run by default): `breakdown.LATE`.
     "late": {name: breakdown.arguments(name) for name in breakdown.LATE},
 }
