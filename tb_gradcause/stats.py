@@ -168,6 +168,7 @@ def _columns(rows: Sequence[Sequence]) -> list[tf.Tensor]:
 
 
 def _size(x: tf.Tensor) -> int | tf.Tensor:
+    """Number of elements: a Python int when the shape is static (no op), else `tf.size`."""
     n = x.shape.num_elements()
     return n if n is not None else tf.size(x)
 
