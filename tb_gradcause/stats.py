@@ -147,8 +147,8 @@ def unit_sample(x: tf.Tensor, max_units: int | None) -> tf.Tensor:
         return _units(x)
     kept, positions = picked
     spread = np.floor((np.arange(kept) + 0.5) * positions / kept).astype(np.int32)  # centred
-    by_position = tf.reshape(x, [tf.shape(x)[0], positions, x.shape[-1]])
-    return tf.reshape(tf.gather(by_position, spread, axis=1), [tf.shape(x)[0], -1])
+    by_position = tf.reshape(x, [-1, positions, x.shape[-1]])  # static unit count: no shape ops
+    return tf.reshape(tf.gather(by_position, spread, axis=1), [-1, kept * x.shape[-1]])
 
 
 def _norm(x: tf.Tensor, axis=None) -> tf.Tensor:
@@ -338,7 +338,10 @@ def _units(x: tf.Tensor) -> tf.Tensor | None:
         return None
     if x.shape.rank == 2:
         return x
-    return tf.reshape(x, [-1, 1]) if x.shape.rank == 1 else tf.reshape(x, [tf.shape(x)[0], -1])
+    if x.shape.rank == 1:
+        return tf.reshape(x, [-1, 1])
+    units = x.shape[1:].num_elements()
+    return tf.reshape(x, [-1, units] if units else [tf.shape(x)[0], -1])  # static when known (and not 0)
 
 
 def _activation_reductions(x: tf.Tensor, activation: str, max_units: int | None) -> tuple[list, list[tf.Tensor]]:
