@@ -58,24 +58,29 @@ def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[su
     out: list[summary.Record] = []
     unscale = _unscaler(t.scale)
     shares = Shares(t.rec, t.x, t.gather)
-    if "inputs" in kinds:
-        each = [model_inputs(model, x) for x in shares.inputs]
-        named = {k: shares.join([share[k] for share in each]) for k in each[0]}
-        if named:
-            out.append(shares.mark(summary.inputs_record(named, max_features=options.max_input_features)))
-    rows = [layer_row(s, s.output, options.max_units) for s in slots]
-    if "activations" in kinds and slots:
-        outputs = [shares.join([_recomputed(p) for p in shares.slots(s)]) for s in slots]
-        values = stats.activation_stats_list(outputs, [s.entry.activation for s in slots], options.max_units)
-        out.append(shares.mark(summary.Record("activations", rows, values)))
+    each_input = [model_inputs(model, x) for x in shares.inputs] if "inputs" in kinds else [{}]
     each_signals = [
         backward_signals([shares.slots(s)[i] for s in slots], unscale) for i in range(len(shares.recorders))
     ]
-    # Joined only when logged: a gather is a collective, which runs even when nothing reads it.
-    signals = [shares.join([o[j] for o, _ in each_signals]) for j in range(len(slots))] if "backward" in kinds else []
-    input_signals = (
-        [shares.join([i[j] for _, i in each_signals]) for j in range(len(slots))] if "backward_time" in kinds else []
+    labels = _label_shares(shares) if "loss_inputs" in kinds else []
+    # Joined only when logged (a gather is a collective, which runs even when nothing reads it),
+    # all at once (`Shares.join_all`: with `t.gather`, a few collectives for the whole capture).
+    named, outputs, signals, input_signals, joined_labels = shares.join_all(
+        [
+            [[share[k] for share in each_input] for k in each_input[0]],
+            [[_recomputed(p) for p in shares.slots(s)] for s in slots] if "activations" in kinds else [],
+            [[o[j] for o, _ in each_signals] for j in range(len(slots))] if "backward" in kinds else [],
+            [[i[j] for _, i in each_signals] for j in range(len(slots))] if "backward_time" in kinds else [],
+            [parts for _, parts in labels],
+        ]
     )
+    if named:
+        inputs = dict(zip(each_input[0], named))
+        out.append(shares.mark(summary.inputs_record(inputs, max_features=options.max_input_features)))
+    rows = [layer_row(s, s.output, options.max_units) for s in slots]
+    if "activations" in kinds and slots:
+        values = stats.activation_stats_list(outputs, [s.entry.activation for s in slots], options.max_units)
+        out.append(shares.mark(summary.Record("activations", rows, values)))
     if "backward" in kinds and slots:
         grads_out = {s.entry.path: g for s, g in zip(slots, signals)}
         out.append(shares.mark(summary.backward_record(grads_out, rows=rows, max_units=options.max_units)))
@@ -96,19 +101,19 @@ def build(model: keras.Model, options: CaptureConfig, t: StepTensors) -> list[su
         if "weights" in kinds:
             after = pick([tf.convert_to_tensor(variable_value(v)) for v in variables])
             out.append(weights_record(after, pick(var_rows), t.snapshot and t.snapshot.picked(order)))
-    if "loss_inputs" in kinds and t.rec.loss_inputs:
-        out.append(shares.mark(loss_check.record(_joined_labels(shares))))
+    if labels:
+        out.append(shares.mark(loss_check.record([(f, y) for (f, _), y in zip(labels, joined_labels)])))
     return out
 
 
-def _joined_labels(shares: Shares) -> list[tuple[loss_check.Finding, Any]]:
-    """The first replica's loss findings with every share's labels joined (its own when the
+def _label_shares(shares: Shares) -> list[tuple[loss_check.Finding, list]]:
+    """The first replica's loss findings, each with every share's labels (its own alone when the
     replicas' loss terms differ)."""
     own = shares.recorders[0].loss_inputs
     each = [r.loss_inputs for r in shares.recorders]
     if any(len(e) != len(own) for e in each):
-        return own
-    return [(finding, shares.join([e[i][1] for e in each])) for i, (finding, _) in enumerate(own)]
+        return [(finding, [y]) for finding, y in own]
+    return [(finding, [e[i][1] for e in each]) for i, (finding, _) in enumerate(own)]
 
 
 def model_inputs(model: keras.Model, x: Any) -> dict[str, tf.Tensor]:
