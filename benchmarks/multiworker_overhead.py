@@ -75,14 +75,27 @@ def _no_gather() -> tuple:
     return (graph, "gathers", lambda: False)
 
 
+def _per_tensor_gathers() -> tuple:
+    """A capture's gathers one tensor at a time (two collectives each), as before `Shares.join_all`."""
+    from tb_gradcause.capture import replicas
+
+    def gather_each(tensors: list) -> list:
+        return [None if t is None else replicas._all_gather(t) for t in tensors]  # pylint: disable=protected-access
+
+    return (replicas, "_all_gather_many", gather_each)
+
+
 # variant -> (GradCauseCallback arguments, the patches held while it traces), as `breakdown.VARIANTS`:
 # lean steps with the chief's conditionals of the loss row or the spike watch taken out (on one
-# device they are folded at trace time), and full captures without their gathers.
+# device they are folded at trace time), full captures without their gathers, and with a gather
+# per tensor.
 PATCHES = {
     "lean_rows_unguarded": (breakdown.LEAN, lambda: [_unguarded("loss_chunks")]),
     "lean_spike_unguarded": (breakdown.LEAN, lambda: [_unguarded("check")]),
     "gradcause_default_no_gather": ({}, lambda: [_no_gather()]),
     "gradcause_full_no_gather": (breakdown.FULL, lambda: [_no_gather()]),
+    "gradcause_default_per_tensor": ({}, lambda: [_per_tensor_gathers()]),
+    "gradcause_full_per_tensor": (breakdown.FULL, lambda: [_per_tensor_gathers()]),
 }
 
 
