@@ -63,19 +63,6 @@ def test_confidently_right_outputs_are_not_saturation():
     assert sr.events(data, "saturated_activation") == []
 
 
-def test_a_loss_bump_recovered_from_while_saturated_is_not_the_saturations_doing():
-    """Confident (saturated) outputs through a spike the loss fully recovers from (e.g. a rare,
-    heavily weighted class misfit for a while): the saturated units passed enough gradient back."""
-    data = sr.healthy()
-    _set(data, "saturated_frac", "dense_3", 0.99, from_step=100)
-    loss, steps = data["loss"].stat("value"), data["loss"].steps
-    loss[(steps >= 200) & (steps < 260), 0] = 1.0  # ~3x its best so far, then back on its curve
-    assert sr.events(data, "saturated_activation") == []
-    loss[steps >= 200, 0] = 1.0  # the same rise, lasting to the end
-    [event] = sr.events(data, "saturated_activation")
-    assert event["layer"] == "dense_3" and any(e["metric"] == "loss_rise" for e in event["evidence"])
-
-
 def test_hidden_layer_saturated_from_initialization_is_flagged_even_if_the_loss_falls():
     data = sr.healthy(sr.mlp(4, "tanh"))
     _set(data, "saturated_frac", "dense_1", 0.85)

@@ -63,7 +63,7 @@ def detect(run: RunData) -> list[Cause]:
         first, last = int(steps[a]), int(steps[b])
         level = float(np.median(sat[a : b + 1, r]))
         items = [evidence("saturated_frac", level, SATURATED, ">=", None, f"median over steps {first}–{last}")]
-        trouble = trends.loss_trouble(trend, first, last, lasting=True)
+        trouble = trends.loss_trouble(trend, first, last)
         if trouble is not None:
             items.append(trouble)
         elif not is_output and a == 0 and start[r] >= SATURATED:

@@ -254,7 +254,7 @@ class LossTrend:
 
 
 def loss_trouble(
-    trend: LossTrend | None, first_step: int, last_step: int, death_counts: bool = True, lasting: bool = False
+    trend: LossTrend | None, first_step: int, last_step: int, death_counts: bool = True
 ) -> Evidence | None:
     """Evidence that training is in trouble around [first_step, last_step], or None when it is fine.
 
@@ -262,10 +262,6 @@ def loss_trouble(
     for a cause that cannot produce NaN/Inf), rises RISE_FACTOR x above its best inside the
     window, or has stalled since the window start (`LossTrend.stalled`, judged on the finite
     losses). Without a loss: None.
-
-    `lasting`: a rise counts only if the loss is still that high at the window's last step. For a
-    state that holds through the window (saturated units): a rise the loss recovered from while
-    the state held was not the state's doing.
     """
     if trend is None:
         return None
@@ -274,9 +270,6 @@ def loss_trouble(
         return evidence("loss_nonfinite_step", dies, first_step, ">=", dies, "at or after this problem's first step")
     inside = (trend.steps >= first_step) & (trend.steps <= last_step)
     rise = np.where(inside, trend.rise(), np.nan)
-    end = np.flatnonzero(inside)[-1:]
-    if lasting and not np.any(rise[end] >= RISE_FACTOR):
-        rise[:] = np.nan
     if np.any(rise >= RISE_FACTOR):
         i = int(np.nanargmax(rise))
         return evidence("loss_rise", rise[i], RISE_FACTOR, ">=", int(trend.steps[i]))
