@@ -266,19 +266,12 @@ def _steps_method(strategy, model_class, kind: str, cycles: int, variants: list[
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    def blocks(ts: list, clock: int) -> list[float]:
-        block, base = overhead.BLOCK, times["plain"]
-        return [
-            sum(t[clock] for t in ts[b : b + block]) / sum(t[clock] for t in base[b : b + block])
-            for b in range(0, cycles - block + 1, block)
-        ]
-
     return {
         name: {
             "wall": statistics.fmean(t[0] for t in ts),
             "cpu": statistics.fmean(t[1] for t in ts),
-            "wall_ratio": statistics.median(blocks(ts, 0)),
-            "cpu_ratio": statistics.median(blocks(ts, 1)),
+            "wall_ratio": statistics.median(overhead.block_ratios(ts, times["plain"], 0)),
+            "cpu_ratio": statistics.median(overhead.block_ratios(ts, times["plain"], 1)),
         }
         for name, ts in times.items()
     }

@@ -195,6 +195,14 @@ CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "small_cnn": 400, "cnn28": 
 WARMUP_CYCLES = 20
 
 
+def block_ratios(ts: list, plain: list, clock: int) -> list[float]:
+    """A variant's time over plain's per block of BLOCK interleaved cycles (`clock`: 0 wall, 1 CPU)."""
+    return [
+        sum(t[clock] for t in ts[b : b + BLOCK]) / sum(t[clock] for t in plain[b : b + BLOCK])
+        for b in range(0, len(plain) - BLOCK + 1, BLOCK)
+    ]
+
+
 def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
     """Child process: the steps method on one model; {variant: {wall, cpu, wall_ratio, cpu_ratio}}."""
     import tensorflow as tf
@@ -249,19 +257,12 @@ def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    def block_ratios(ts, clock: int) -> list[float]:
-        plain_ts = times["plain"]
-        return [
-            sum(t[clock] for t in ts[b : b + BLOCK]) / sum(t[clock] for t in plain_ts[b : b + BLOCK])
-            for b in range(0, cycles - BLOCK + 1, BLOCK)
-        ]
-
     return {
         name: {
             "wall": statistics.fmean(t[0] for t in ts),
             "cpu": statistics.fmean(t[1] for t in ts),
-            "wall_blocks": block_ratios(ts, 0),
-            "cpu_blocks": block_ratios(ts, 1),
+            "wall_blocks": block_ratios(ts, times["plain"], 0),
+            "cpu_blocks": block_ratios(ts, times["plain"], 1),
         }
         for name, ts in times.items()
     }
