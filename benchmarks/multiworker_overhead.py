@@ -34,7 +34,6 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -252,17 +251,7 @@ def _steps_method(strategy, model_class, kind: str, cycles: int, variants: list[
                     for _ in range(3):  # traces it, and the rebuild of a stale one
                         step()
                 steps[variant] = step
-            names = list(steps)
-            for _ in range(overhead.WARMUP_CYCLES):
-                for name in names:
-                    steps[name]()
-            times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-            order = random.Random(0)  # the same on every worker
-            for _ in range(cycles):
-                for name in order.sample(names, len(names)):
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    steps[name]()
-                    times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+            times = overhead.time_interleaved(steps, cycles)  # the same order on every worker
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

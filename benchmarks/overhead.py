@@ -31,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 from tb_gradcause.metadata import SUMMARY_KINDS
 
@@ -195,6 +197,25 @@ CYCLES = {"mlp": 1000, "tiny_mlp": 1000, "cnn": 200, "small_cnn": 400, "cnn28": 
 WARMUP_CYCLES = 20
 
 
+def time_interleaved(steps: dict[str, Callable[[], Any]], cycles: int) -> dict[str, list[tuple[float, float]]]:
+    """Each step's (wall, CPU) seconds over `cycles` interleaved cycles, after WARMUP_CYCLES
+    untimed ones. A seeded random order per cycle (the same in every process): a step right after
+    a full capture runs slower (its caches are cold), and in a fixed or alternating order the
+    same variants would pay for that."""
+    names = list(steps)
+    for _ in range(WARMUP_CYCLES):
+        for name in names:
+            steps[name]()
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    order = random.Random(0)
+    for _ in range(cycles):
+        for name in order.sample(names, len(names)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            steps[name]()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return times
+
+
 def block_ratios(ts: list, plain: list, clock: int) -> list[float]:
     """A variant's time over plain's per block of BLOCK interleaved cycles (`clock`: 0 wall, 1 CPU)."""
     return [
@@ -241,19 +262,7 @@ def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
         model.make_train_function(force=True)  # a second trace of plain Keras' own
         plain_again = model.train_function
         steps["plain_again"] = lambda: plain_again(batches)
-        names = list(steps)
-        for _ in range(WARMUP_CYCLES):
-            for name in names:
-                steps[name]()
-        times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-        order = random.Random(0)
-        for _ in range(cycles):
-            # A random order per cycle: a step right after a full capture runs slower (its caches
-            # are cold), and in a fixed or alternating order the same variants would pay for that.
-            for name in order.sample(names, len(names)):
-                wall, cpu = time.perf_counter(), time.process_time()
-                steps[name]()
-                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+        times = time_interleaved(steps, cycles)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
