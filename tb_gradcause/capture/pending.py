@@ -2,7 +2,9 @@
 
 A full capture writes every record (and flushes when the step is non-finite, so it is on disk
 even if training dies next); any other step writes at most the loss pulse, or holds it to be
-written with the steps around it (`loss_chunks`). XLA has no summary
+written with the steps around it (`loss_chunks`). A step whose full capture is decided by its loss
+(`Plan.late`) writes the records of the one case the loss misses, finite loss and non-finite
+gradients, under a conditional of their own. XLA has no summary
 kernels: a compiled step computes its records as `Pending` (zeros when it does not capture:
 XLA needs fixed shapes) and returns their tensors, written after it by `write`.
 """
@@ -30,6 +32,9 @@ class Plan:
     pulse: summary.Record | None  # the loss pulse (None: the loss is not logged)
     step: tf.Tensor  # int64
     gathered: bool = False  # every replica runs the full capture (its gathers); replica 0 alone writes
+    # Non-finite gradients of a finite loss, where `full` is decided by the loss alone; their
+    # records (`late_records` of `write`) are then fewer: only those cheap to hold until the check.
+    late: tf.Tensor | None = None
 
 
 def write(
@@ -37,9 +42,11 @@ def write(
     records: Callable[[], list[summary.Record]],
     chunks: LossChunks | None = None,
     on_bad: Callable[[tf.Tensor], Any] | None = None,
+    late_records: Callable[[], list[summary.Record]] | None = None,
 ) -> None:
     """Write all `records()` when `plan.full` (and flush when `plan.bad`), else only the loss
-    pulse if `plan.record_pulse`. `on_bad(step)` runs in a non-finite step's capture.
+    pulse if `plan.record_pulse`; `late_records()` too when `plan.late`. `on_bad(step)` runs in a
+    non-finite step's capture.
 
     `chunks`: the loss pulse goes there on every step instead, to be written with the steps
     around it (`loss_chunks`); a non-finite step writes the rows held before its flush. Else a
@@ -56,20 +63,20 @@ def write(
     if pulse is not None and every_step:
         summary.write_record(pulse, step)
 
+    def written(built: list[summary.Record], bad: tf.Tensor) -> tf.Tensor:
+        for record in built:
+            if record is not pulse or (separate and not every_step):
+                summary.write_record(record, step)
+        if chunks is not None:
+            graph.cond(bad, chunks.write_held)
+        if on_bad is not None:
+            graph.cond(bad, lambda: on_bad(step))
+        tf.cond(bad, lambda: tf.summary.flush(), tf.no_op)
+        return tf.constant(True)
+
     def write_full():
         built = records()
-
-        def write_built():
-            for record in built:
-                if record is not pulse or (separate and not every_step):
-                    summary.write_record(record, step)
-            if chunks is not None:
-                graph.cond(plan.bad, chunks.write_held)
-            if on_bad is not None:
-                graph.cond(plan.bad, lambda: on_bad(step))
-            tf.cond(plan.bad, lambda: tf.summary.flush(), tf.no_op)
-            return tf.constant(True)
-
+        write_built = lambda: written(built, plan.bad)  # noqa: E731
         return graph.cond(graph.on_chief(tf.constant(True)), write_built) if plan.gathered else write_built()
 
     def write_pulse():
@@ -78,6 +85,8 @@ def write(
         return tf.constant(False)
 
     graph.cond(plan.full, write_full, write_pulse, separate=True)
+    if plan.late is not None and late_records is not None:
+        graph.cond(plan.late, lambda: written(late_records(), tf.constant(True)), separate=True)
 
 
 @dataclasses.dataclass

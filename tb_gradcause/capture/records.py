@@ -2,10 +2,10 @@
 
 Everything here reads tensors the training step computes anyway (layer outputs, the gradients
 its probes took, the gradients, the weights): a step that does not capture computes nothing for
-it. It still holds them: the conditional keeps its inputs until its predicate is known, after the
-gradient check, so an op that would write over one in place (ReluGrad over a probe's gradient)
-writes a new buffer on every step: 2-6 % of a lean step (benchmarks/RESULTS.md, "Whole-`fit`
-overhead"). Built only inside the capture conditional, possibly traced more than once: pure.
+it. It still holds them until the conditional's predicate is known, and an op that would write
+over one in place (ReluGrad over a probe's gradient) then writes a new buffer: hence a lean step's
+full capture is decided by the loss, after the forward pass, where it can (`step`, `Plan.late`).
+Built only inside a capture conditional, possibly traced more than once: pure.
 """
 
 from __future__ import annotations

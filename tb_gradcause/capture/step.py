@@ -1,7 +1,9 @@
 """What one training step records, built at trace time around the optimizer's `apply`.
 
 In order: the checks (`check`: finite, loss spike), the decision to capture in full (the train
-function's `cadence.Mode`, a non-finite step or a loss spike), a copy of the weights before the
+function's `cadence.Mode`, a non-finite step or a loss spike; on one device outside XLA a step that
+may not capture decides by its loss, known after the forward pass, and a finite loss with
+non-finite gradients gets a smaller capture of its own, `LATE_KINDS`), a copy of the weights before the
 update (`snapshot`), on a non-finite loss the batch and those weights for its replay
 (`nan_origin`), the update itself, then the records (`records`), written at once or, inside XLA,
 handed back as `pending.Pending`. Where the decision is made at run time, the capture is one function call
@@ -12,6 +14,7 @@ from were non-finite (`nonfinite_before`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,6 +32,16 @@ from tb_gradcause.capture.loss_chunks import LossChunks
 from tb_gradcause.capture.model_walk import LayerEntry, walk
 from tb_gradcause.capture.nan_origin import NanOrigin
 from tb_gradcause.capture.pending import Pending, Plan, write
+
+# What a step whose full capture is decided by its loss records when only its gradients turn out
+# non-finite (`Plan.late`): what the step holds until the gradient check, at the end of the
+# backward pass, anyway or at little cost (the batch, the labels and the layer outputs are held
+# for the backward pass itself). Not the backward signals: held until then, they keep ReluGrad and
+# the like from writing over them in place on every step (4-6 % of a CNN's lean step,
+# benchmarks/RESULTS.md). Nor the update: its copy of the weights would be held across it. The
+# next step, started from the weights the update made non-finite, is captured in full by its loss,
+# its `nonfinite_before` naming them.
+LATE_KINDS = frozenset({"inputs", "activations", "gradients", "loss_inputs"})
 
 
 class StepCapture:
@@ -73,6 +86,7 @@ class StepCapture:
         step = tf.identity(self.step)
         cadence = self.config.cadence.in_graph(mode, step)
         xla = summary.in_xla_context()
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         keep = (
             None
             if self.origin is None
@@ -95,8 +109,9 @@ class StepCapture:
             check = mine.collected(self.spikes)
             before = before_update(check)
             result = original(grads, variables)
-        plan = self._plan(step, cadence, check, lr, scale, gather=graph.gathers() and not xla)
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:  # the global gradients, as applied
+        by_loss = mode is not Mode.FULL and not xla and scale is None and replicas == 1
+        plan = self._plan(step, cadence, check, lr, scale, gather=graph.gathers() and not xla, by_loss=by_loss)
+        if replicas > 1:  # the global gradients, as applied
             grads = [rec.reduced_grads.get(id(graph.variable_value(v)), g) for g, v in zip(grads, variables)]
         self._emit(plan, records.StepTensors(rec, x, grads, variables, before, scale, self.owner, plan.gathered), xla)
         return result
@@ -155,14 +170,20 @@ class StepCapture:
         lr: tf.Tensor,
         scale: tf.Tensor | None,
         gather: bool = False,
+        by_loss: bool = False,
     ) -> Plan:
         """Full on the cadence (unless the loss scaler skips the step), on a non-finite step and on
         a loss spike (its batch is the evidence, skipped or not). The loss pulse is computed on
         every step and kept in `chunks`, or with the pulse off written only when the loss scaler
         skipped the step (its only record). Replica 0 alone captures, but with `gather` every
-        replica captures a step that captures unconditionally (`graph.gathers`)."""
+        replica captures a step that captures unconditionally (`graph.gathers`).
+
+        `by_loss`: the full capture is decided without the gradients (the cadence, a non-finite loss,
+        a spike), and a finite loss with non-finite gradients is the `late` plan."""
         on_cadence = graph.logical_and(cadence, graph.logical_not(check.skipped))
-        full = graph.logical_or(on_cadence, graph.logical_or(check.bad, check.spike))
+        bad = check.loss_bad if by_loss else check.bad
+        full = graph.logical_or(on_cadence, graph.logical_or(bad, check.spike))
+        late = graph.logical_and(check.bad, graph.logical_not(full)) if by_loss else None
         static = tf.get_static_value(full)
         gather = gather and static is not None and bool(static)
         full = full if gather else graph.on_chief(full)
@@ -171,7 +192,7 @@ class StepCapture:
             skipped = tf.cast(check.skipped, tf.float32) if scale is not None else None
             pulse = summary.loss_record(check.loss, lr, scale, skipped)
         record_pulse = tf.constant(True) if self.config.loss_every_step else check.skipped
-        return Plan(full, check.bad, record_pulse, pulse, step, gathered=gather)
+        return Plan(full, check.bad, record_pulse, pulse, step, gathered=gather, late=late)
 
     def _emit(self, plan: Plan, tensors: records.StepTensors, xla: bool) -> None:
         """Write the plan's records now, or (inside XLA) leave them pending on the recorder."""
@@ -181,6 +202,7 @@ class StepCapture:
 
         if xla:
             tensors.rec.pending = Pending.compute(plan, build)
-        else:
-            with summary.default_writer(self.writer):
-                write(plan, build, self.chunks, self.on_bad)
+            return
+        late_config = dataclasses.replace(self.config, kinds=self.config.kinds & LATE_KINDS)
+        with summary.default_writer(self.writer):
+            write(plan, build, self.chunks, self.on_bad, lambda: records.build(self.model, late_config, tensors))

@@ -53,7 +53,10 @@ def test_nan_gradient_with_finite_loss_is_caught(tmp_path, mode):
     loss = at(kinds["loss"], 5)[0, kinds["loss"].stats.index("value")]
     assert np.isfinite(loss)
     assert at(kinds["gradients"], 5)[:, kinds["gradients"].stats.index("nan")].sum() > 0
-    assert kinds["backward"].steps.tolist() == kinds["gradients"].steps.tolist()
+    # Decided by the loss, the full capture missed it: the late capture has what the step holds
+    # to its end anyway (`step.LATE_KINDS`), not the backward signals.
+    assert 5 in kinds["inputs"].steps and 5 in kinds["activations"].steps
+    assert 5 not in kinds["backward"].steps
 
 
 def test_op_determinism_bit_identical_weights(tmp_path):
