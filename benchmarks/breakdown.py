@@ -5,10 +5,10 @@ past step 0) with pieces of the step switched off by patching tb_gradcause while
 function traces, so the package keeps no knob for them. Beside them in the group: plain Keras
 with a hand-written finite check (`floor_check`), the least an in-step check costs.
 
-The `late` group asks why the full-capture conditional costs a step that never takes it: the same
-conditional with a body that takes nothing, or decided by the loss alone (known after the forward
-pass instead of after the whole backward pass), and what a replay of the one case the loss cannot
-decide (finite loss, non-finite gradients) would have to keep.
+The `late` group weighs the lean step's full capture decided by the loss (known after the forward
+pass) against the same capture decided, as before session 20, by the gradient check (after the
+whole backward pass), and what the late capture of the one case the loss misses (finite loss,
+non-finite gradients) costs as it holds more kinds.
 
 The `full` group asks where a full step's cost goes (`every_n_steps=1`, every kind every step):
 each kind left out in turn, the stat kernels replaced by zeros, the summary writes replaced by a
@@ -22,7 +22,6 @@ kernels of an earlier commit (`KERNELS_BEFORE`) beside the current ones.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -57,71 +56,32 @@ def _no_full_branch() -> tuple:
     Its predicate is stored, so the finite check that decides it still runs."""
     from tb_gradcause.capture import step
 
-    def write(plan, records, chunks=None, on_bad=None):
+    def write(plan, records, chunks=None, on_bad=None, late_records=None):
         if plan.pulse is not None and chunks is not None:
             chunks.add(plan.pulse, plan.step)
-        _keep_alive(plan.full)
+        _keep_alive(plan.full if plan.late is None else plan.full | plan.late)
 
     return (step, "write", write)
 
 
-def _late_trivial() -> tuple:
-    """The full-capture conditional on its own predicate, with a body that takes no tensor."""
-    import tensorflow as tf
-
-    from tb_gradcause.capture import graph, step
-
-    def write(plan, records, chunks=None, on_bad=None):
-        if plan.pulse is not None and chunks is not None:
-            chunks.add(plan.pulse, plan.step)
-        graph.cond(plan.full, lambda: tf.constant(True), separate=True)
-
-    return (step, "write", write)
-
-
-def _early_predicate(late: list | None = None) -> tuple:
-    """The full capture decided by the loss alone (non-finite or spiking, or the cadence), known
-    after the forward pass; the gradient check still runs (stored). `late` gets the predicate of
-    the steps it misses: finite loss, non-finite gradients."""
-    from tb_gradcause.capture import graph, step
+def _checked_late() -> tuple:
+    """The full capture decided as before session 20: by the gradient check, after the whole
+    backward pass (the step's one conditional holds every tensor the capture reads until then)."""
+    from tb_gradcause.capture import step
 
     original = step.StepCapture._plan
 
-    def _plan(self, at, cadence, check, lr, scale, **kwargs):
-        plan = original(self, at, cadence, check, lr, scale, **kwargs)
-        early = graph.on_chief(graph.logical_or(cadence, graph.logical_or(check.loss_bad, check.spike)))
-        _keep_alive(plan.full)
-        if late is not None:
-            late.append(graph.logical_and(plan.full, graph.logical_not(early)))
-        return dataclasses.replace(plan, full=early)
+    def _plan(self, *args, **kwargs):
+        return original(self, *args, **{**kwargs, "by_loss": False})
 
     return (step.StepCapture, "_plan", _plan)
 
 
-def _early_keep(gated: bool) -> list[tuple]:
-    """`_early_predicate`, plus what a later replay of the steps it misses would need: a
-    conditional on their (late) predicate holding the batch and the weights' values read before
-    the update; with `gated` the update waits for it, else the update runs beside it."""
-    import tensorflow as tf
+def _late_kinds(kinds: frozenset[str]) -> tuple:
+    """The late capture (finite loss, non-finite gradients) holding `kinds`."""
+    from tb_gradcause.capture import step
 
-    from tb_gradcause.capture import graph, step
-
-    late: list = []
-    original_apply = step.StepCapture.apply
-
-    def apply(self, rec, mode, x, original, grads, variables):
-        def update(grads_, variables_):
-            held = [tf.convert_to_tensor(graph.variable_value(v)) for v in variables_]
-            held += [t for t in tf.nest.flatten(rec.data) if isinstance(t, tf.Tensor)]
-            kept = graph.cond(
-                late[-1], lambda: tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in held]) > 0, separate=True
-            )
-            with tf.control_dependencies([kept] if gated else []):
-                return original(grads_, variables_)
-
-        return original_apply(self, rec, mode, x, update, grads, variables)
-
-    return [_early_predicate(late), (step.StepCapture, "apply", apply)]
+    return (step, "LATE_KINDS", kinds)
 
 
 def _no_snapshot() -> tuple:
@@ -386,10 +346,10 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "lean_no_snapshot_keep": (lambda: {**LEAN, **_without("nan_origin")}, lambda: [_no_snapshot()]),
     "lean_no_full_branch": (lambda: LEAN, lambda: [_no_full_branch()]),
     "lean_no_probes": (lambda: LEAN, lambda: [_no_probes()]),
-    "lean_late_trivial": (lambda: LEAN, lambda: [_late_trivial()]),
-    "lean_early_predicate": (lambda: LEAN, lambda: [_early_predicate()]),
-    "lean_early_keep": (lambda: LEAN, lambda: _early_keep(gated=False)),
-    "lean_early_keep_gated": (lambda: LEAN, lambda: _early_keep(gated=True)),
+    "lean_checked_late": (lambda: LEAN, lambda: [_checked_late()]),
+    "lean_late_nothing": (lambda: LEAN, lambda: [_late_kinds(frozenset())]),
+    "lean_late_gradients": (lambda: LEAN, lambda: [_late_kinds(frozenset({"gradients"}))]),
+    "lean_late_backward": (lambda: LEAN, lambda: [_late_kinds(frozenset({"activations", "backward", "gradients"}))]),
     "lean_check_only": (
         lambda: {**LEAN, "loss_every_step": False, **_without("nan_origin")},
         lambda: [_no_spike(), _no_full_branch(), _no_snapshot(), _no_probes()],
@@ -413,7 +373,7 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
-EXPERIMENTS = ("lean_late_trivial", "lean_early_predicate", "lean_early_keep", "lean_early_keep_gated")
+EXPERIMENTS = ("lean_checked_late", "lean_late_nothing", "lean_late_gradients", "lean_late_backward")
 LATE = ("lean", "lean_no_full_branch", *EXPERIMENTS)
 # The stat kernels at `KERNELS_BEFORE` (the `full_kernels` and `lean_kernels` groups).
 BEFORE = ("full_stats_before", "lean_stats_before")

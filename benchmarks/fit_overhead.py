@@ -31,9 +31,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import breakdown  # noqa: E402
 import overhead  # noqa: E402  (the models of the steps method)
 
 VARIANTS = ["plain", "noop_batch_hook", "gradcause_default", "gradcause_full", "keras_tensorboard", "plain_again"]
+# The default callback with a `breakdown` variant's patches held through its fits (an A/B of a
+# change to the step in one process); on request only (`--variants`).
+PATCHED = {"gradcause_checked_late": "lean_checked_late"}
 STEPS = overhead.STEPS
 BATCH = overhead.BATCH
 HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_epoch_begin", "on_epoch_end")
@@ -53,7 +57,7 @@ def callbacks_for(variant: str, log_dir: str, hook_seconds: dict[str, float]) ->
         return [NoOp()]
     if variant == "keras_tensorboard":
         return [keras.callbacks.TensorBoard(log_dir, histogram_freq=1)]
-    if variant.startswith("gradcause"):
+    if variant.startswith("gradcause"):  # the default, full every step, or a patched default (PATCHED)
         callback = GradCauseCallback(log_dir, **({"every_n_steps": 1} if variant == "gradcause_full" else {}))
         for name in HOOKS:
             if name in vars(type(callback)):  # hooks Keras' base class leaves alone stay untouched
@@ -82,6 +86,7 @@ def run_model(kind: str, rounds: int, warmup_steps: int, only: str = "") -> dict
     (`only`: of these, comma-separated, besides plain)."""
     steps = STEPS[kind]
     variants = [v for v in VARIANTS if not only or v == "plain" or v in only.split(",")]
+    variants += [v for v in PATCHED if v in only.split(",")]
     work = tempfile.mkdtemp(prefix="gradcause_fit_bench_")
     try:
         runs, warmup, hooks = {}, {}, {}
@@ -91,7 +96,8 @@ def run_model(kind: str, rounds: int, warmup_steps: int, only: str = "") -> dict
             cbs = callbacks_for(variant, os.path.join(work, variant), hooks[variant])
             kwargs = dict(batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=cbs)
             cpu = time.process_time()
-            model.fit(x, y, **{**kwargs, "epochs": -(-warmup_steps // steps)})
+            with breakdown.tracing(PATCHED.get(variant, "")):
+                model.fit(x, y, **{**kwargs, "epochs": -(-warmup_steps // steps)})
             warmup[variant] = time.process_time() - cpu
             hooks[variant]["on"] = 1.0
             runs[variant] = (model, x, y, kwargs)
@@ -100,7 +106,8 @@ def run_model(kind: str, rounds: int, warmup_steps: int, only: str = "") -> dict
             for variant in variants if r % 2 == 0 else variants[::-1]:
                 model, x, y, kwargs = runs[variant]
                 wall, cpu = time.perf_counter(), time.process_time()
-                model.fit(x, y, **kwargs)
+                with breakdown.tracing(PATCHED.get(variant, "")):
+                    model.fit(x, y, **kwargs)
                 times[variant].append(((time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps))
         plain = times["plain"]
         per_step_hooks = {
