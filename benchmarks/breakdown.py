@@ -77,6 +77,28 @@ def _checked_late() -> tuple:
     return (step.StepCapture, "_plan", _plan)
 
 
+def _unlowered() -> tuple:
+    """The capture conditionals (`graph.cond(..., separate=True)`) kept as one `If` op each instead
+    of lowered into a Switch per input and a Merge: one op to run on a step that does not capture,
+    but one that waits for all its inputs."""
+    from tensorflow.python.ops import control_flow_util_v2
+
+    from tb_gradcause.capture import graph
+
+    original = graph.cond
+
+    def cond(pred, true_fn, false_fn=None, separate=False):
+        if not separate:
+            return original(pred, true_fn, false_fn)
+        control_flow_util_v2._DISABLE_LOWER_USING_SWITCH_MERGE = True
+        try:
+            return original(pred, true_fn, false_fn, separate=True)
+        finally:
+            control_flow_util_v2._DISABLE_LOWER_USING_SWITCH_MERGE = False
+
+    return (graph, "cond", cond)
+
+
 def _late_kinds(kinds: frozenset[str]) -> tuple:
     """The late capture (finite loss, non-finite gradients) holding `kinds`."""
     from tb_gradcause.capture import step
@@ -347,6 +369,7 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "lean_no_full_branch": (lambda: LEAN, lambda: [_no_full_branch()]),
     "lean_no_probes": (lambda: LEAN, lambda: [_no_probes()]),
     "lean_checked_late": (lambda: LEAN, lambda: [_checked_late()]),
+    "lean_unlowered": (lambda: LEAN, lambda: [_unlowered()]),
     "lean_late_nothing": (lambda: LEAN, lambda: [_late_kinds(frozenset())]),
     "lean_late_gradients": (lambda: LEAN, lambda: [_late_kinds(frozenset({"gradients"}))]),
     "lean_late_backward": (lambda: LEAN, lambda: [_late_kinds(frozenset({"activations", "backward", "gradients"}))]),
@@ -373,7 +396,7 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
-EXPERIMENTS = ("lean_checked_late", "lean_late_nothing", "lean_late_gradients", "lean_late_backward")
+EXPERIMENTS = ("lean_checked_late", "lean_unlowered", "lean_late_nothing", "lean_late_gradients", "lean_late_backward")
 LATE = ("lean", "lean_no_full_branch", *EXPERIMENTS)
 # The stat kernels at `KERNELS_BEFORE` (the `full_kernels` and `lean_kernels` groups).
 BEFORE = ("full_stats_before", "lean_stats_before")
