@@ -64,6 +64,38 @@ def _no_full_branch() -> tuple:
     return (step, "write", write)
 
 
+def _trivial_body(writes: bool, reads_weights: bool = False) -> tuple:
+    """The full-capture conditional on its own predicate with a body that takes no tensor of the
+    step: nothing, or (`writes`) one summary of a constant, or (`reads_weights`) also the sum of
+    every trainable weight after the update, as the `weights` record reads them."""
+    import tensorflow as tf
+
+    from tb_gradcause.capture import graph, step
+
+    variables: list = []
+    original_apply = step.StepCapture.apply
+
+    def apply(self, rec, mode, x, original, grads, variables_):
+        variables[:] = list(variables_) if variables_ is not None else []
+        return original_apply(self, rec, mode, x, original, grads, variables_)
+
+    def write(plan, records, chunks=None, on_bad=None, late_records=None):
+        if plan.pulse is not None and chunks is not None:
+            chunks.add(plan.pulse, plan.step)
+
+        def body():
+            if writes:
+                value = tf.constant(1.0)
+                if reads_weights:
+                    value = tf.add_n([tf.reduce_sum(tf.convert_to_tensor(graph.variable_value(v))) for v in variables])
+                tf.summary.scalar("breakdown_trivial", value, step=plan.step)
+            return tf.constant(True)
+
+        graph.cond(plan.full, body, separate=True)
+
+    return [(step.StepCapture, "apply", apply), (step, "write", write)]
+
+
 def _checked_late() -> tuple:
     """The full capture decided as before session 20: by the gradient check, after the whole
     backward pass (the step's one conditional holds every tensor the capture reads until then)."""
@@ -370,6 +402,9 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
     "lean_no_probes": (lambda: LEAN, lambda: [_no_probes()]),
     "lean_checked_late": (lambda: LEAN, lambda: [_checked_late()]),
     "lean_unlowered": (lambda: LEAN, lambda: [_unlowered()]),
+    "lean_trivial_body": (lambda: LEAN, lambda: _trivial_body(writes=False)),
+    "lean_trivial_write": (lambda: LEAN, lambda: _trivial_body(writes=True)),
+    "lean_trivial_write_weights": (lambda: LEAN, lambda: _trivial_body(writes=True, reads_weights=True)),
     "lean_late_nothing": (lambda: LEAN, lambda: [_late_kinds(frozenset())]),
     "lean_late_gradients": (lambda: LEAN, lambda: [_late_kinds(frozenset({"gradients"}))]),
     "lean_late_backward": (lambda: LEAN, lambda: [_late_kinds(frozenset({"activations", "backward", "gradients"}))]),
@@ -396,7 +431,16 @@ VARIANTS: dict[str, tuple[Callable[[], dict], Callable[[], list[tuple]]]] = {
 }
 
 # The conditional's experiments: the `late` group of `overhead.py`, beside the lean step with and without it.
-EXPERIMENTS = ("lean_checked_late", "lean_unlowered", "lean_late_nothing", "lean_late_gradients", "lean_late_backward")
+EXPERIMENTS = (
+    "lean_checked_late",
+    "lean_unlowered",
+    "lean_trivial_body",
+    "lean_trivial_write",
+    "lean_trivial_write_weights",
+    "lean_late_nothing",
+    "lean_late_gradients",
+    "lean_late_backward",
+)
 LATE = ("lean", "lean_no_full_branch", *EXPERIMENTS)
 # The stat kernels at `KERNELS_BEFORE` (the `full_kernels` and `lean_kernels` groups).
 BEFORE = ("full_stats_before", "lean_stats_before")
