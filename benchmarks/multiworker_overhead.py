@@ -215,8 +215,6 @@ def _steps_method(strategy, model_class, kind: str, cycles: int, variants: list[
     time over plain's in the block."""
     import tensorflow as tf
 
-    from tb_gradcause import GradCauseCallback
-
     built, x, y = overhead.build(kind)
     model = model_class([type(layer).from_config(layer.get_config()) for layer in built.layers])
     work = tempfile.mkdtemp(prefix="gradcause_mw_bench_")
@@ -239,18 +237,8 @@ def _steps_method(strategy, model_class, kind: str, cycles: int, variants: list[
                     again = model.train_function
                     steps[variant] = lambda again=again: again(batches)
                     continue
-                callback = GradCauseCallback(os.path.join(work, variant), **_arguments(variant))
-                callback.set_model(model)
-                callback.on_train_begin()
-
-                def step(callback=callback):
-                    callback.on_train_batch_begin(0)
-                    model.train_function(batches)
-
-                with _patched(variant):
-                    for _ in range(3):  # traces it, and the rebuild of a stale one
-                        step()
-                steps[variant] = step
+                log_dir = os.path.join(work, variant)
+                steps[variant] = overhead.callback_step(model, batches, log_dir, _arguments(variant), _patched(variant))
             times = overhead.time_interleaved(steps, cycles)  # the same order on every worker
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -216,6 +216,26 @@ def time_interleaved(steps: dict[str, Callable[[], Any]], cycles: int) -> dict[s
     return times
 
 
+def callback_step(model: Any, batches: Any, log_dir: str, kwargs: dict, patches: Any) -> Callable[[], None]:
+    """One training step of `model` on the next of `batches` with a GradCauseCallback(log_dir,
+    **kwargs) picking its train function first, as `fit` does; traced now (and the rebuild of a
+    stale one) while the context manager `patches` is held."""
+    from tb_gradcause import GradCauseCallback
+
+    callback = GradCauseCallback(log_dir, **kwargs)
+    callback.set_model(model)
+    callback.on_train_begin()
+
+    def step() -> None:
+        callback.on_train_batch_begin(0)
+        model.train_function(batches)
+
+    with patches:
+        for _ in range(3):  # a floor function built later wraps the optimizer while it traces
+            step()
+    return step
+
+
 def block_ratios(ts: list, plain: list, clock: int) -> list[float]:
     """A variant's time over plain's per block of BLOCK interleaved cycles (`clock`: 0 wall, 1 CPU)."""
     return [
@@ -227,8 +247,6 @@ def block_ratios(ts: list, plain: list, clock: int) -> list[float]:
 def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
     """Child process: the steps method on one model; {variant: {wall, cpu, wall_ratio, cpu_ratio}}."""
     import tensorflow as tf
-
-    from tb_gradcause import GradCauseCallback
 
     model, x, y = build(model_kind)
     batches = iter(tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH, drop_remainder=True).repeat())
@@ -247,18 +265,8 @@ def run_steps(model_kind: str, cycles: int, group: str = "steps") -> dict:
                 function = _floor_function(model, variant, os.path.join(work, variant), batches)
                 steps[variant] = lambda function=function: function(batches)
                 continue
-            callback = GradCauseCallback(os.path.join(work, variant), **kwargs)
-            callback.set_model(model)
-            callback.on_train_begin()
-
-            def step(callback=callback):
-                callback.on_train_batch_begin(0)
-                model.train_function(batches)
-
-            with breakdown.tracing(variant):  # traces it now (and the rebuild of a stale one), with its patches:
-                for _ in range(3):  # a floor function built later wraps the optimizer while it traces
-                    step()
-            steps[variant] = step
+            log_dir = os.path.join(work, variant)
+            steps[variant] = callback_step(model, batches, log_dir, kwargs, breakdown.tracing(variant))
         model.make_train_function(force=True)  # a second trace of plain Keras' own
         plain_again = model.train_function
         steps["plain_again"] = lambda: plain_again(batches)
