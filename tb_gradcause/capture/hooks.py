@@ -67,7 +67,7 @@ class Recorder:
     custom gradient) on layer outputs and recurrent inputs take the gradient flowing through them.
     A capture reads only what a step computes anyway, so steps that do not capture compute nothing
     for it (a second backward pass in the capture would hold the forward pass's weights past the
-    update); its conditional holds those tensors until the gradient check (`records`).
+    update); its conditional holds those tensors until its predicate is known (`records`).
     """
 
     def __init__(
